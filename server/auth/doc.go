@@ -1,0 +1,42 @@
+// Package auth implements the API keys and permissions of the reference
+// server (SPEC §7).
+//
+// # Keys
+//
+// An API key is shown once, when it is created, and looks like
+//
+//	sa_<key_id>_<secret>
+//
+// where key_id (80 random bits) is public — it names the key in listings, in
+// logs and in the database — and secret (256 random bits) is not. Both are
+// lower-case base32 without padding, so a key survives copy-paste, shells and
+// URLs. The database keeps only an argon2id hash of the secret, as a PHC
+// string that records its own parameters ($argon2id$v=19$m=..,t=..,p=..$salt$hash),
+// so the cost can be raised later without invalidating old keys.
+//
+// # Verification cost
+//
+// argon2id is deliberately slow; paying it on every request would cap the
+// server at a few dozen requests per second per core. Keys therefore caches
+// successful verifications, keyed by the SHA-256 of the presented key text
+// (never the text itself), in a bounded map. A cached key is re-checked
+// against the database (a cheap primary-key lookup of revoked_at) at most
+// every Options.Recheck, so a revocation made by another process — the
+// `stigaudit keys revoke` CLI — takes effect within that interval; a
+// revocation made through this Keys value drops the entry at once.
+// Failed verifications are not cached.
+//
+// # Permissions
+//
+// A key carries a set of permissions:
+//
+//   - audit.write: emit events, in the key's own tenant.
+//   - read: read the events whose entity_uri is the key's own, and the
+//     checkpoint and proofs.
+//   - audit.read: read every event of the key's tenant (implies read).
+//   - admin: everything, in every tenant, plus key management.
+//
+// Every failure to authenticate — no key, a malformed key, an unknown,
+// revoked or wrong key — is an error wrapping auditerr.ErrUnauthorized, with
+// no hint of which it was.
+package auth

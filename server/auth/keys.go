@@ -1,0 +1,487 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/stigaudit/stigaudit/core/auditerr"
+	"github.com/stigaudit/stigaudit/hostfns"
+)
+
+// Principal is the authenticated caller of a request: what a verified key
+// grants.
+type Principal struct {
+	// KeyID is the public id of the key.
+	KeyID string
+	// Tenant is the key's tenant.
+	Tenant string
+	// EntityURI is the key's principal; the server records it as the
+	// emitter of every event the key submits.
+	EntityURI string
+	// OIDCSub is the key's OIDC subject, or "".
+	OIDCSub string
+	// Perms is what the key may do.
+	Perms Perms
+}
+
+// Can reports whether the principal holds every permission in want (see
+// Perms.Has for the implications).
+func (p Principal) Can(want Perms) bool { return p.Perms.Has(want) }
+
+// IsAdmin reports whether the principal holds admin: every tenant, every
+// permission.
+func (p Principal) IsAdmin() bool { return p.Perms&PermAdmin != 0 }
+
+// Key is a stored API key as listed: everything but its secret.
+type Key struct {
+	ID        string
+	Tenant    string
+	EntityURI string
+	OIDCSub   string
+	Perms     Perms
+	Label     string
+	CreatedAt time.Time
+	// RevokedAt is the zero time for an active key.
+	RevokedAt time.Time
+}
+
+// Revoked reports whether the key has been revoked.
+func (k Key) Revoked() bool { return !k.RevokedAt.IsZero() }
+
+// Principal returns what the key grants.
+func (k Key) Principal() Principal {
+	return Principal{KeyID: k.ID, Tenant: k.Tenant, EntityURI: k.EntityURI, OIDCSub: k.OIDCSub, Perms: k.Perms}
+}
+
+// Spec describes a key to create.
+type Spec struct {
+	// Tenant is normalised like an event's tenant_id (NFKC, trimmed,
+	// lower-cased, ^[a-z0-9][a-z0-9-]{0,62}$); "" means "default".
+	Tenant string
+	// EntityURI is the key's principal; required.
+	EntityURI string
+	// OIDCSub is optional.
+	OIDCSub string
+	// Perms must not be empty.
+	Perms Perms
+	// Label is a free-text note for operators.
+	Label string
+}
+
+// Placeholder is the bind-parameter style of the SQL dialect.
+type Placeholder int
+
+// Placeholder styles.
+const (
+	// Question is "?" (SQLite, MySQL).
+	Question Placeholder = iota
+	// Dollar is "$1, $2, ..." (PostgreSQL).
+	Dollar
+)
+
+// Options configure Keys. The zero value is usable.
+type Options struct {
+	// Entropy is the source of key ids, secrets and salts; default
+	// crypto/rand.
+	Entropy hostfns.Entropy
+	// Clock stamps created_at and revoked_at and times the cache; default
+	// the system clock.
+	Clock hostfns.Clock
+	// Params are the argon2id parameters for new keys; zero means
+	// DefaultParams. Existing keys keep the parameters they were hashed with.
+	Params Params
+	// Placeholder is the SQL bind style; default Question.
+	Placeholder Placeholder
+	// CacheSize bounds the number of cached verifications; default 4096.
+	CacheSize int
+	// Recheck is how long a cached verification is trusted before
+	// revoked_at is read again; default 2s.
+	Recheck time.Duration
+	// Hash replaces argon2id (tests count calls with it); default
+	// argon2.IDKey.
+	Hash HashFunc
+}
+
+// Keys manages API keys in the api_keys table of a database. It is safe for
+// concurrent use.
+type Keys struct {
+	db  *sql.DB
+	opt Options
+	q   queries
+
+	mu    sync.Mutex
+	cache map[[32]byte]*cached
+	// gen counts revocations, so a verification that read the row before a
+	// concurrent Revoke does not cache a revoked key.
+	gen uint64
+}
+
+type cached struct {
+	p       Principal
+	checked time.Time
+}
+
+type queries struct {
+	insert, list, count, byID, revokedAt, revoke, exists string
+}
+
+// New returns Keys over db, whose api_keys table must exist (migrations
+// create it).
+func New(db *sql.DB, opt Options) *Keys {
+	if opt.Entropy == nil {
+		opt.Entropy = rand.Reader
+	}
+	if opt.Clock == nil {
+		opt.Clock = hostfns.SystemClock{}
+	}
+	if opt.Params == (Params{}) {
+		opt.Params = DefaultParams
+	}
+	if opt.CacheSize <= 0 {
+		opt.CacheSize = 4096
+	}
+	if opt.Recheck <= 0 {
+		opt.Recheck = 2 * time.Second
+	}
+	if opt.Hash == nil {
+		opt.Hash = argon2ID
+	}
+	rb := func(s string) string { return rebind(opt.Placeholder, s) }
+	return &Keys{
+		db:  db,
+		opt: opt,
+		q: queries{
+			insert: rb(`INSERT INTO api_keys (key_id, tenant_id, entity_uri, oidc_sub, perms, hash, label, created_at, revoked_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)`),
+			list: rb(`SELECT key_id, tenant_id, entity_uri, oidc_sub, perms, label, created_at, revoked_at
+				FROM api_keys ORDER BY created_at, key_id`),
+			count:     rb(`SELECT COUNT(*) FROM api_keys`),
+			byID:      rb(`SELECT tenant_id, entity_uri, oidc_sub, perms, hash, revoked_at FROM api_keys WHERE key_id = ?`),
+			revokedAt: rb(`SELECT revoked_at FROM api_keys WHERE key_id = ?`),
+			revoke:    rb(`UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL`),
+			exists:    rb(`SELECT 1 FROM api_keys WHERE key_id = ?`),
+		},
+		cache: make(map[[32]byte]*cached),
+	}
+}
+
+// rebind rewrites "?" placeholders for the dialect. Our queries contain no
+// "?" inside string literals.
+func rebind(ph Placeholder, q string) string {
+	if ph != Dollar {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
+}
+
+const (
+	keyPrefix = "sa_"
+	idBytes   = 10 // 80 bits → 16 base32 characters
+	secBytes  = 32 // 256 bits → 52 base32 characters
+	idChars   = 16
+	secChars  = 52
+	tsLayout  = "2006-01-02T15:04:05.000000Z"
+)
+
+var b32 = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+var tenantRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+// normalizeTenant applies the tenant_id rule of SPEC §2.
+func normalizeTenant(t string) (string, error) {
+	t = strings.ToLower(strings.TrimSpace(norm.NFKC.String(t)))
+	if t == "" {
+		t = "default"
+	}
+	if !tenantRE.MatchString(t) {
+		return "", auditerr.Errorf(auditerr.ErrInvalidTenant, "tenant %q is not valid (want ^[a-z0-9][a-z0-9-]{0,62}$)", t)
+	}
+	return t, nil
+}
+
+// minted is a key made but not yet stored.
+type minted struct {
+	plaintext string
+	key       Key
+	hash      string
+}
+
+// mint validates spec and draws a new key for it.
+func (k *Keys) mint(spec Spec) (minted, error) {
+	tenant, err := normalizeTenant(spec.Tenant)
+	if err != nil {
+		return minted{}, err
+	}
+	entity := strings.TrimSpace(spec.EntityURI)
+	if entity == "" {
+		return minted{}, auditerr.Errorf(auditerr.ErrMissingField, "a key needs an entity URI")
+	}
+	if spec.Perms == 0 || spec.Perms&^(PermAuditWrite|PermRead|PermAuditRead|PermAdmin) != 0 {
+		return minted{}, auditerr.Errorf(auditerr.ErrInvalidInput, "a key needs a valid, non-empty permission set")
+	}
+	buf := make([]byte, idBytes+secBytes+saltLen)
+	if _, err := io.ReadFull(k.opt.Entropy, buf); err != nil {
+		return minted{}, fmt.Errorf("auth: drawing key material: %w", err)
+	}
+	id := b32.EncodeToString(buf[:idBytes])
+	secret := b32.EncodeToString(buf[idBytes : idBytes+secBytes])
+	salt := buf[idBytes+secBytes:]
+	hash := k.opt.Hash([]byte(secret), salt, k.opt.Params, hashLen)
+	return minted{
+		plaintext: keyPrefix + id + "_" + secret,
+		key: Key{
+			ID: id, Tenant: tenant, EntityURI: entity, OIDCSub: strings.TrimSpace(spec.OIDCSub),
+			Perms: spec.Perms, Label: spec.Label,
+			CreatedAt: k.opt.Clock.Now().UTC().Truncate(time.Microsecond),
+		},
+		hash: encodePHC(k.opt.Params, salt, hash),
+	}, nil
+}
+
+func (k *Keys) insert(ctx context.Context, m minted) error {
+	kk := m.key
+	_, err := k.db.ExecContext(ctx, k.q.insert, kk.ID, kk.Tenant, kk.EntityURI, nullable(kk.OIDCSub),
+		kk.Perms.String(), m.hash, nullable(kk.Label), kk.CreatedAt.Format(tsLayout))
+	if err != nil {
+		return fmt.Errorf("auth: storing key %s: %w: %w", kk.ID, auditerr.ErrStoreUnavailable, err)
+	}
+	return nil
+}
+
+// Create makes a new key and returns its text — shown to the operator once
+// and never stored — and its stored description.
+func (k *Keys) Create(ctx context.Context, spec Spec) (string, Key, error) {
+	m, err := k.mint(spec)
+	if err != nil {
+		return "", Key{}, err
+	}
+	if err := k.insert(ctx, m); err != nil {
+		return "", Key{}, err
+	}
+	return m.plaintext, m.key, nil
+}
+
+// List returns every key, revoked ones included, oldest first.
+func (k *Keys) List(ctx context.Context) ([]Key, error) {
+	rows, err := k.db.QueryContext(ctx, k.q.list)
+	if err != nil {
+		return nil, fmt.Errorf("auth: listing keys: %w: %w", auditerr.ErrStoreUnavailable, err)
+	}
+	defer rows.Close()
+	var out []Key
+	for rows.Next() {
+		var kk Key
+		var oidc, label, revoked sql.NullString
+		var perms, created string
+		if err := rows.Scan(&kk.ID, &kk.Tenant, &kk.EntityURI, &oidc, &perms, &label, &created, &revoked); err != nil {
+			return nil, fmt.Errorf("auth: listing keys: %w: %w", auditerr.ErrStoreUnavailable, err)
+		}
+		kk.OIDCSub, kk.Label = oidc.String, label.String
+		if kk.Perms, err = ParsePerms(perms); err != nil {
+			return nil, fmt.Errorf("auth: key %s: %w", kk.ID, err)
+		}
+		if kk.CreatedAt, err = time.Parse(time.RFC3339Nano, created); err != nil {
+			return nil, fmt.Errorf("auth: key %s: created_at: %w", kk.ID, err)
+		}
+		if revoked.Valid {
+			if kk.RevokedAt, err = time.Parse(time.RFC3339Nano, revoked.String); err != nil {
+				return nil, fmt.Errorf("auth: key %s: revoked_at: %w", kk.ID, err)
+			}
+		}
+		out = append(out, kk)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("auth: listing keys: %w: %w", auditerr.ErrStoreUnavailable, err)
+	}
+	return out, nil
+}
+
+// Revoke marks a key revoked. Revoking a revoked key is not an error; an
+// unknown key id is an error wrapping auditerr.ErrNotFound. The key stops
+// verifying in this process at once, and in other processes sharing the
+// database within their Options.Recheck.
+func (k *Keys) Revoke(ctx context.Context, keyID string) error {
+	res, err := k.db.ExecContext(ctx, k.q.revoke, k.opt.Clock.Now().UTC().Format(tsLayout), keyID)
+	if err != nil {
+		return fmt.Errorf("auth: revoking key %s: %w: %w", keyID, auditerr.ErrStoreUnavailable, err)
+	}
+	k.forget(keyID)
+	if n, err := res.RowsAffected(); err == nil && n > 0 {
+		return nil
+	}
+	var one int
+	switch err := k.db.QueryRowContext(ctx, k.q.exists, keyID).Scan(&one); {
+	case errors.Is(err, sql.ErrNoRows):
+		return auditerr.Errorf(auditerr.ErrNotFound, "no key %q", keyID)
+	case err != nil:
+		return fmt.Errorf("auth: revoking key %s: %w: %w", keyID, auditerr.ErrStoreUnavailable, err)
+	}
+	return nil
+}
+
+// forget drops every cached verification of keyID.
+func (k *Keys) forget(keyID string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.gen++
+	for h, c := range k.cache {
+		if c.p.KeyID == keyID {
+			delete(k.cache, h)
+		}
+	}
+}
+
+// unauthorized is the one answer to every failed verification, so that a
+// caller learns nothing about which check failed.
+func unauthorized() error {
+	return auditerr.Errorf(auditerr.ErrUnauthorized, "missing or invalid API key")
+}
+
+// splitKey parses sa_<key_id>_<secret>, checking lengths and alphabet.
+func splitKey(s string) (id, secret string, ok bool) {
+	rest, ok := strings.CutPrefix(s, keyPrefix)
+	if !ok || len(rest) != idChars+1+secChars || rest[idChars] != '_' {
+		return "", "", false
+	}
+	id, secret = rest[:idChars], rest[idChars+1:]
+	for _, part := range [...]string{id, secret} {
+		for i := 0; i < len(part); i++ {
+			c := part[i]
+			if !(c >= 'a' && c <= 'z' || c >= '2' && c <= '7') {
+				return "", "", false
+			}
+		}
+	}
+	return id, secret, true
+}
+
+// Verify authenticates a presented key. Unknown, revoked, wrong and
+// malformed keys are errors wrapping auditerr.ErrUnauthorized; a database
+// failure wraps auditerr.ErrStoreUnavailable.
+//
+// A successful verification is cached (see the package doc), so only the
+// first request with a key pays for argon2id.
+func (k *Keys) Verify(ctx context.Context, plaintext string) (Principal, error) {
+	id, secret, ok := splitKey(plaintext)
+	if !ok {
+		return Principal{}, unauthorized()
+	}
+	h := sha256.Sum256([]byte(plaintext))
+	now := k.opt.Clock.Now()
+
+	k.mu.Lock()
+	c, hit := k.cache[h]
+	gen := k.gen
+	var p Principal
+	fresh := false
+	if hit {
+		p = c.p
+		fresh = now.Sub(c.checked) < k.opt.Recheck && !now.Before(c.checked)
+	}
+	k.mu.Unlock()
+
+	if hit {
+		if fresh {
+			return p, nil
+		}
+		return k.recheck(ctx, h, gen, p, now)
+	}
+
+	var tenant, entity, perms, hash string
+	var oidc, revoked sql.NullString
+	err := k.db.QueryRowContext(ctx, k.q.byID, id).Scan(&tenant, &entity, &oidc, &perms, &hash, &revoked)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return Principal{}, unauthorized()
+	case err != nil:
+		return Principal{}, fmt.Errorf("auth: looking up key: %w: %w", auditerr.ErrStoreUnavailable, err)
+	case revoked.Valid:
+		return Principal{}, unauthorized()
+	}
+	ph, err := parsePHC(hash)
+	if err != nil || !ph.matches(k.opt.Hash, []byte(secret)) {
+		return Principal{}, unauthorized()
+	}
+	ps, err := ParsePerms(perms)
+	if err != nil {
+		return Principal{}, unauthorized()
+	}
+	p = Principal{KeyID: id, Tenant: tenant, EntityURI: entity, OIDCSub: oidc.String, Perms: ps}
+	k.remember(h, gen, p, now)
+	return p, nil
+}
+
+// recheck re-reads revoked_at for a cached key whose check has expired.
+func (k *Keys) recheck(ctx context.Context, h [32]byte, gen uint64, p Principal, now time.Time) (Principal, error) {
+	var revoked sql.NullString
+	err := k.db.QueryRowContext(ctx, k.q.revokedAt, p.KeyID).Scan(&revoked)
+	switch {
+	case errors.Is(err, sql.ErrNoRows) || err == nil && revoked.Valid:
+		k.mu.Lock()
+		delete(k.cache, h)
+		k.mu.Unlock()
+		return Principal{}, unauthorized()
+	case err != nil:
+		return Principal{}, fmt.Errorf("auth: re-checking key: %w: %w", auditerr.ErrStoreUnavailable, err)
+	}
+	k.remember(h, gen, p, now)
+	return p, nil
+}
+
+// remember caches a verification unless a revocation happened since gen was
+// read. When the cache is full an arbitrary entry is evicted: the cost of a
+// miss is one argon2id computation, so a simple policy is enough.
+func (k *Keys) remember(h [32]byte, gen uint64, p Principal, now time.Time) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.gen != gen {
+		return
+	}
+	if _, ok := k.cache[h]; !ok && len(k.cache) >= k.opt.CacheSize {
+		for victim := range k.cache {
+			delete(k.cache, victim)
+			break
+		}
+	}
+	k.cache[h] = &cached{p: p, checked: now}
+}
+
+// Count returns the number of keys stored, revoked ones included.
+func (k *Keys) Count(ctx context.Context) (int, error) {
+	var n int
+	if err := k.db.QueryRowContext(ctx, k.q.count).Scan(&n); err != nil {
+		return 0, fmt.Errorf("auth: counting keys: %w: %w", auditerr.ErrStoreUnavailable, err)
+	}
+	return n, nil
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}

@@ -1,0 +1,444 @@
+package auth
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	_ "modernc.org/sqlite"
+
+	"github.com/stigaudit/stigaudit/core/auditerr"
+)
+
+// schema mirrors the api_keys table of migrations/sqlite.
+const schema = `CREATE TABLE api_keys (
+	key_id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, entity_uri TEXT NOT NULL,
+	oidc_sub TEXT, perms TEXT NOT NULL, hash TEXT NOT NULL, label TEXT,
+	created_at TEXT NOT NULL, revoked_at TEXT)`
+
+func openDB(t testing.TB) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "keys.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Exec(schema); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// fakeClock is a settable clock.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// countingHash is cheap argon2id that counts its calls.
+type countingHash struct{ n atomic.Int64 }
+
+func (c *countingHash) hash(secret, salt []byte, p Params, keyLen uint32) []byte {
+	c.n.Add(1)
+	return argon2ID(secret, salt, p, keyLen)
+}
+
+type fixture struct {
+	db    *sql.DB
+	keys  *Keys
+	clock *fakeClock
+	hash  *countingHash
+}
+
+func newFixture(t *testing.T) fixture {
+	t.Helper()
+	db := openDB(t)
+	clk := &fakeClock{now: time.Date(2026, 5, 3, 12, 0, 0, 0, time.UTC)}
+	h := &countingHash{}
+	k := New(db, Options{Clock: clk, Hash: h.hash, Params: Params{Time: 1, Memory: 64, Threads: 1}, Recheck: 2 * time.Second})
+	return fixture{db: db, keys: k, clock: clk, hash: h}
+}
+
+func wantCode(t *testing.T, err error, code auditerr.Code) {
+	t.Helper()
+	if got := auditerr.CodeOf(err); got != code {
+		t.Fatalf("error %v has code %q, want %q", err, got, code)
+	}
+}
+
+func TestCreateVerifyRevoke(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	text, key, err := f.keys.Create(ctx, Spec{Tenant: " Acme ", EntityURI: "urn:svc:a", OIDCSub: "sub-1", Perms: PermAuditWrite | PermRead, Label: "ci"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(text, "sa_"+key.ID+"_") || len(text) != len("sa_")+idChars+1+secChars {
+		t.Fatalf("key text %q does not have the sa_<id>_<secret> shape", text)
+	}
+	if key.Tenant != "acme" {
+		t.Errorf("tenant = %q, want normalised %q", key.Tenant, "acme")
+	}
+	// The secret is not stored anywhere in the row.
+	var stored string
+	if err := f.db.QueryRow(`SELECT hash FROM api_keys WHERE key_id = ?`, key.ID).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(stored, "$argon2id$v=19$m=64,t=1,p=1$") || strings.Contains(stored, text[len(text)-secChars:]) {
+		t.Errorf("stored hash %q is not an argon2id PHC string of the secret", stored)
+	}
+
+	p, err := f.keys.Verify(ctx, text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Principal{KeyID: key.ID, Tenant: "acme", EntityURI: "urn:svc:a", OIDCSub: "sub-1", Perms: PermAuditWrite | PermRead}
+	if p != want {
+		t.Errorf("principal = %+v, want %+v", p, want)
+	}
+
+	if err := f.keys.Revoke(ctx, key.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.keys.Verify(ctx, text)
+	wantCode(t, err, auditerr.ErrUnauthorized.Code)
+	if err := f.keys.Revoke(ctx, key.ID); err != nil {
+		t.Errorf("second revoke: %v, want nil", err)
+	}
+	wantCode(t, f.keys.Revoke(ctx, "nosuchkey"), auditerr.ErrNotFound.Code)
+
+	list, err := f.keys.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 || list[0].ID != key.ID || !list[0].Revoked() || list[0].Label != "ci" || list[0].Perms != PermAuditWrite|PermRead {
+		t.Errorf("list = %+v", list)
+	}
+}
+
+func TestVerifyRefuses(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	text, _, err := f.keys.Create(ctx, Spec{EntityURI: "urn:svc:a", Perms: PermRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := newFixture(t) // a key of another database: well-formed, unknown here
+	unknown, _, err := other.keys.Create(ctx, Spec{EntityURI: "urn:svc:b", Perms: PermRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Same id, different secret.
+	last := text[len(text)-1]
+	flip := byte('a')
+	if last == 'a' {
+		flip = 'b'
+	}
+	wrong := text[:len(text)-1] + string(flip)
+
+	for _, tc := range []struct{ name, text string }{
+		{"empty", ""},
+		{"no prefix", strings.TrimPrefix(text, "sa_")},
+		{"truncated", text[:len(text)-1]},
+		{"upper case", strings.ToUpper(text)},
+		{"bad alphabet", text[:len(text)-1] + "1"},
+		{"unknown id", unknown},
+		{"wrong secret", wrong},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := f.keys.Verify(ctx, tc.text)
+			wantCode(t, err, auditerr.ErrUnauthorized.Code)
+		})
+	}
+}
+
+func TestVerifyCachesSuccess(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	text, _, err := f.keys.Create(ctx, Spec{EntityURI: "urn:svc:a", Perms: PermAuditRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := f.hash.n.Load() // Create hashed once
+	for range 50 {
+		if _, err := f.keys.Verify(ctx, text); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := f.hash.n.Load() - base; got != 1 {
+		t.Errorf("50 verifications computed argon2id %d times, want 1", got)
+	}
+	// Past the recheck interval the key is re-read but not re-hashed.
+	f.clock.advance(3 * time.Second)
+	if _, err := f.keys.Verify(ctx, text); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.hash.n.Load() - base; got != 1 {
+		t.Errorf("a recheck computed argon2id (%d calls), want none", got-1)
+	}
+	// Failures are not cached: each wrong key costs a hash.
+	wrong := text[:len(text)-2] + "aa"
+	if wrong == text {
+		wrong = text[:len(text)-2] + "bb"
+	}
+	for range 2 {
+		f.keys.Verify(ctx, wrong)
+	}
+	if got := f.hash.n.Load() - base; got != 3 {
+		t.Errorf("argon2id calls after two wrong keys = %d, want 3", got)
+	}
+}
+
+func TestRevokeDropsCachedKey(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	text, key, err := f.keys.Create(ctx, Spec{EntityURI: "urn:svc:a", Perms: PermAuditWrite})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.keys.Verify(ctx, text); err != nil {
+		t.Fatal(err)
+	}
+	// Revoked through the same Keys: refused at once, no clock advance.
+	if err := f.keys.Revoke(ctx, key.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.keys.Verify(ctx, text)
+	wantCode(t, err, auditerr.ErrUnauthorized.Code)
+}
+
+func TestRevokeFromOtherProcess(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	text, key, err := f.keys.Create(ctx, Spec{EntityURI: "urn:svc:a", Perms: PermAuditWrite})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.keys.Verify(ctx, text); err != nil {
+		t.Fatal(err)
+	}
+	// Another Keys over the same database plays the CLI.
+	cli := New(f.db, Options{Clock: f.clock})
+	if err := cli.Revoke(ctx, key.ID); err != nil {
+		t.Fatal(err)
+	}
+	// Within the recheck interval the cached verification still stands...
+	f.clock.advance(time.Second)
+	if _, err := f.keys.Verify(ctx, text); err != nil {
+		t.Fatalf("within the recheck interval: %v", err)
+	}
+	// ...and after it the revocation is seen.
+	f.clock.advance(1500 * time.Millisecond)
+	_, err = f.keys.Verify(ctx, text)
+	wantCode(t, err, auditerr.ErrUnauthorized.Code)
+}
+
+func TestCacheIsBounded(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.keys.opt.CacheSize = 3
+	for range 5 {
+		text, _, err := f.keys.Create(ctx, Spec{EntityURI: "urn:svc:a", Perms: PermRead})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.keys.Verify(ctx, text); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(f.keys.cache); n != 3 {
+		t.Errorf("cache holds %d entries, want 3", n)
+	}
+}
+
+func TestCreateRefuses(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	for _, tc := range []struct {
+		name string
+		spec Spec
+		code auditerr.Code
+	}{
+		{"bad tenant", Spec{Tenant: "Acme Corp", EntityURI: "urn:a", Perms: PermRead}, auditerr.ErrInvalidTenant.Code},
+		{"no entity", Spec{EntityURI: "  ", Perms: PermRead}, auditerr.ErrMissingField.Code},
+		{"no perms", Spec{EntityURI: "urn:a"}, auditerr.ErrInvalidInput.Code},
+		{"unknown perm bit", Spec{EntityURI: "urn:a", Perms: 1 << 6}, auditerr.ErrInvalidInput.Code},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := f.keys.Create(ctx, tc.spec)
+			wantCode(t, err, tc.code)
+		})
+	}
+	if n, _ := f.keys.Count(ctx); n != 0 {
+		t.Errorf("refused creates stored %d keys", n)
+	}
+}
+
+func TestParsePerms(t *testing.T) {
+	for _, tc := range []struct {
+		in, canon string
+		ok        bool
+	}{
+		{"audit.write", "audit.write", true},
+		{"read, audit.read", "read,audit.read", true},
+		{"admin,admin", "admin", true},
+		{"audit.read,audit.write", "audit.write,audit.read", true},
+		{"", "", false},
+		{" , ", "", false},
+		{"write", "", false},
+		{"read,Admin", "", false},
+	} {
+		ps, err := ParsePerms(tc.in)
+		if (err == nil) != tc.ok {
+			t.Errorf("ParsePerms(%q) error = %v, want ok=%v", tc.in, err, tc.ok)
+			continue
+		}
+		if err != nil {
+			wantCode(t, err, auditerr.ErrInvalidInput.Code)
+			continue
+		}
+		if ps.String() != tc.canon {
+			t.Errorf("ParsePerms(%q).String() = %q, want %q", tc.in, ps.String(), tc.canon)
+		}
+	}
+}
+
+func TestPermsHas(t *testing.T) {
+	for _, tc := range []struct {
+		have, want Perms
+		ok         bool
+	}{
+		{PermAdmin, PermAuditWrite | PermRead | PermAuditRead, true},
+		{PermAuditRead, PermRead, true},
+		{PermRead, PermAuditRead, false},
+		{PermAuditWrite, PermRead, false},
+		{PermRead | PermAuditWrite, PermAdmin, false},
+		{PermAuditRead, PermAdmin, false},
+	} {
+		if got := tc.have.Has(tc.want); got != tc.ok {
+			t.Errorf("%v.Has(%v) = %v, want %v", tc.have, tc.want, got, tc.ok)
+		}
+	}
+}
+
+func TestPHCRoundTripAndRefusals(t *testing.T) {
+	p := Params{Time: 1, Memory: 64, Threads: 1}
+	salt := bytes.Repeat([]byte{7}, 16)
+	s := encodePHC(p, salt, argon2ID([]byte("secret"), salt, p, 32))
+	h, err := parsePHC(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !h.matches(argon2ID, []byte("secret")) || h.matches(argon2ID, []byte("secreT")) {
+		t.Error("round-tripped hash does not discriminate secrets")
+	}
+	for _, bad := range []string{
+		"", "$argon2i$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=16$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=19$m=99999999,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=19$m=64,t=1,p=1,x=2$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=19$m=64,t=1,p=1$!!$aGFzaGhhc2hoYXNoaGFzaA",
+	} {
+		if _, err := parsePHC(bad); err == nil {
+			t.Errorf("parsePHC(%q) accepted", bad)
+		}
+	}
+}
+
+func TestBootstrap(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	dir := filepath.Join(t.TempDir(), "data")
+	path, err := f.keys.Bootstrap(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if path != filepath.Join(dir, AdminKeyFile) {
+		t.Errorf("path = %q", path)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("admin.key mode = %v, want 0600", st.Mode().Perm())
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := f.keys.Verify(ctx, strings.TrimSpace(string(raw)))
+	if err != nil {
+		t.Fatalf("the bootstrap key does not verify: %v", err)
+	}
+	if !p.IsAdmin() || p.Tenant != "default" || p.EntityURI != AdminEntityURI {
+		t.Errorf("bootstrap principal = %+v", p)
+	}
+	// A second start with keys present does nothing.
+	again, err := f.keys.Bootstrap(ctx, dir)
+	if err != nil || again != "" {
+		t.Errorf("second Bootstrap = %q, %v; want \"\", nil", again, err)
+	}
+	if n, _ := f.keys.Count(ctx); n != 1 {
+		t.Errorf("%d keys after two bootstraps, want 1", n)
+	}
+}
+
+func TestRebind(t *testing.T) {
+	got := rebind(Dollar, "UPDATE t SET a = ? WHERE b = ? AND c IS NULL")
+	if want := "UPDATE t SET a = $1 WHERE b = $2 AND c IS NULL"; got != want {
+		t.Errorf("rebind = %q, want %q", got, want)
+	}
+	if got := rebind(Question, "a = ?"); got != "a = ?" {
+		t.Errorf("rebind(Question) changed the query: %q", got)
+	}
+}
+
+func TestDatabaseDownIsStoreUnavailable(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	text, _, err := f.keys.Create(ctx, Spec{EntityURI: "urn:a", Perms: PermRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.db.Close()
+	_, err = f.keys.Verify(ctx, text)
+	if !errors.Is(err, auditerr.ErrStoreUnavailable) {
+		t.Errorf("Verify with the database closed: %v, want store_unavailable", err)
+	}
+}
+
+func TestDefaultParamsVerify(t *testing.T) {
+	if testing.Short() {
+		t.Skip("argon2id at production cost")
+	}
+	ctx := context.Background()
+	k := New(openDB(t), Options{})
+	text, _, err := k.Create(ctx, Spec{EntityURI: "urn:a", Perms: PermRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Verify(ctx, text); err != nil {
+		t.Fatal(err)
+	}
+}
