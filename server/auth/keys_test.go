@@ -16,13 +16,8 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/stigaudit/stigaudit/core/auditerr"
+	"github.com/stigaudit/stigaudit/migrations"
 )
-
-// schema mirrors the api_keys table of migrations/sqlite.
-const schema = `CREATE TABLE api_keys (
-	key_id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, entity_uri TEXT NOT NULL,
-	oidc_sub TEXT, perms TEXT NOT NULL, hash TEXT NOT NULL, label TEXT,
-	created_at TEXT NOT NULL, revoked_at TEXT)`
 
 func openDB(t testing.TB) *sql.DB {
 	t.Helper()
@@ -31,7 +26,7 @@ func openDB(t testing.TB) *sql.DB {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	if _, err := db.Exec(schema); err != nil {
+	if err := migrations.Apply(context.Background(), db, migrations.SQLiteFiles(), migrations.SQLite); err != nil {
 		t.Fatal(err)
 	}
 	return db
