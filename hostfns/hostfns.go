@@ -6,6 +6,9 @@ import (
 	"io"
 	"time"
 
+	"github.com/transparency-dev/merkle/compact"
+
+	"github.com/stigaudit/stigaudit/core/auditerr"
 	"github.com/stigaudit/stigaudit/core/event"
 )
 
@@ -101,4 +104,110 @@ type Page struct {
 	Events []event.Event
 	// HasMore reports whether more events match beyond this page.
 	HasMore bool
+}
+
+// MaxQueryLimit is the largest Query.Limit.
+const MaxQueryLimit = 1000
+
+// Check reports whether q is a query a Store can run: Limit in
+// 1..MaxQueryLimit, After ≥ -1, a known Order, Since before Until. The error
+// wraps auditerr.ErrInvalidParameter.
+func (q Query) Check() error {
+	switch {
+	case q.Limit < 1 || q.Limit > MaxQueryLimit:
+		return auditerr.Errorf(auditerr.ErrInvalidParameter, "limit %d is outside 1..%d", q.Limit, MaxQueryLimit)
+	case q.After < -1:
+		return auditerr.Errorf(auditerr.ErrInvalidParameter, "after %d is below -1", q.After)
+	case q.Order != Ascending && q.Order != Descending:
+		return auditerr.Errorf(auditerr.ErrInvalidParameter, "unknown order %d", q.Order)
+	case q.Since != "" && q.Until != "" && q.Since > q.Until:
+		return auditerr.Errorf(auditerr.ErrInvalidParameter, "since %s is after until %s", q.Since, q.Until)
+	}
+	return nil
+}
+
+// Getter is implemented by stores that can fetch one event by id.
+type Getter interface {
+	// Get returns the stored event with this id, or an error wrapping
+	// auditerr.ErrNotFound.
+	Get(ctx context.Context, id string) (event.Event, error)
+}
+
+// TreeReader is implemented by stores that keep the log's RFC 6962 Merkle
+// tree and can serve its nodes, so that inclusion and consistency proofs
+// (see merkle/proof.Inclusion and proof.Consistency, which name the nodes)
+// cost O(log n) reads.
+type TreeReader interface {
+	// ReadNodes returns the hashes of the given perfect subtrees, in the
+	// order of ids. Level 0 is a leaf hash. A node that covers leaves not
+	// stored yet is an error wrapping auditerr.ErrNotFound.
+	ReadNodes(ctx context.Context, ids []compact.NodeID) ([][]byte, error)
+	// LeafHashes returns the leaf hashes of seqs [from, to), in seq order;
+	// seqs not stored yet are an error wrapping auditerr.ErrNotFound.
+	LeafHashes(ctx context.Context, from, to int64) ([][]byte, error)
+}
+
+// PlanAppend applies the Append contract's idempotency rules to one call, for
+// Store implementations. next is the seq the first new event gets; known
+// looks an id up among the events stored (or committed ahead of this call in
+// the same group commit).
+//
+// It returns the call's answer, in input order (stored events for
+// idempotent re-sends, the new events with their seqs otherwise), and the new
+// events alone, in seq order, to be inserted. An event that cannot be stored
+// (no id, type, tenant, entity or timestamp; an unknown outcome; an empty
+// detail that is not nil) or an id stored with different content fails the
+// whole call, naming the index; nothing is then to be inserted.
+func PlanAppend(events []event.Event, next int64, known func(id string) (event.Event, bool)) (answer, fresh []event.Event, err error) {
+	answer = make([]event.Event, len(events))
+	var local map[string]int // id -> index in fresh, for repeats within the call
+	for i := range events {
+		e := events[i]
+		if err := storable(&e); err != nil {
+			return nil, nil, auditerr.AtIndex(err, i)
+		}
+		prev, ok := event.Event{}, false
+		if j, in := local[e.ID]; in {
+			prev, ok = fresh[j], true
+		} else {
+			prev, ok = known(e.ID)
+		}
+		if ok {
+			if !prev.SameContent(&e) {
+				return nil, nil, auditerr.AtIndex(auditerr.Errorf(auditerr.ErrIDConflict,
+					"id %s is already stored (seq %d) with different content", e.ID, prev.Seq), i)
+			}
+			answer[i] = prev
+			continue
+		}
+		e.Seq = next + int64(len(fresh))
+		if local == nil {
+			local = make(map[string]int, len(events))
+		}
+		local[e.ID] = len(fresh)
+		fresh = append(fresh, e)
+		answer[i] = e
+	}
+	return answer, fresh, nil
+}
+
+// storable checks what every store's schema requires of an event.
+func storable(e *event.Event) error {
+	switch {
+	case e.ID == "":
+		return auditerr.Errorf(auditerr.ErrMissingField, "id is empty")
+	case e.Type == "":
+		return auditerr.Errorf(auditerr.ErrMissingField, "event_type is empty")
+	case e.TS == "":
+		return auditerr.Errorf(auditerr.ErrMissingField, "ts is empty")
+	case e.Tenant == "":
+		return auditerr.Errorf(auditerr.ErrMissingField, "tenant_id is empty")
+	case e.EntityURI == "":
+		return auditerr.Errorf(auditerr.ErrMissingField, "entity_uri is empty")
+	case e.Outcome != event.OutcomeSuccess && e.Outcome != event.OutcomeFailure && e.Outcome != event.OutcomeDenied:
+		return auditerr.Errorf(auditerr.ErrInvalidOutcome, "outcome %q is not success, failure or denied", e.Outcome)
+	case e.Detail != nil && (len(e.Detail) == 0 || string(e.Detail) == "{}"):
+		return auditerr.Errorf(auditerr.ErrInvalidDetail, "an empty detail must be nil")
+	}
+	return nil
 }
