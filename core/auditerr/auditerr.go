@@ -104,6 +104,8 @@ var (
 	ErrInvalidConfig      = sentinel("invalid_config", "the configuration is not valid")
 	ErrInvalidProof       = sentinel("invalid_proof", "the proof does not verify")
 	ErrInvalidCheckpoint  = sentinel("invalid_checkpoint", "the checkpoint is not valid")
+	// ErrTooDeep: a JSON value nests arrays and objects deeper than allowed.
+	ErrTooDeep = sentinel("too_deep", "the JSON value is nested too deeply")
 
 	// ErrNotInstruction is not a failure: an instruction event for a fact that
 	// is not an instruction fact records nothing (SPEC §5).
@@ -112,6 +114,9 @@ var (
 	// Size errors (HTTP 413).
 	ErrTooLarge      = sentinel("too_large", "the request is too large")
 	ErrBatchTooLarge = sentinel("batch_too_large", "the batch has too many events or bytes")
+	// ErrOutputTooLarge: the canonical form of an input would exceed its
+	// size limit (canonical output can be longer than its input, e.g. 1e20).
+	ErrOutputTooLarge = sentinel("output_too_large", "the canonical form exceeds the size limit")
 
 	// Auth errors (HTTP 401, 403).
 	ErrUnauthorized = sentinel("unauthorized", "missing or invalid API key")
@@ -123,5 +128,8 @@ var (
 	ErrStoreUnavailable = sentinel("store_unavailable", "the store could not commit")         // 503
 	ErrSchemaTooNew     = sentinel("schema_too_new", "the database was written by a newer stigaudit")
 	ErrClosed           = sentinel("closed", "the log is closed")
-	ErrPanic            = sentinel("panic", "internal error")
+	// ErrEntropyUnavailable: the host's random source failed, so no id
+	// could be generated. It is a host fault, not a caller error.
+	ErrEntropyUnavailable = sentinel("entropy_unavailable", "the entropy source failed")
+	ErrPanic              = sentinel("panic", "internal error")
 )
