@@ -1,0 +1,29 @@
+// Package catalog holds the closed catalogue of audit event types (SPEC §3).
+//
+// Every event names a type, and only catalogued types are accepted: an
+// unknown name is refused with unknown_event_type rather than stored under
+// a synonym (the seed's defect §11.5). Each type belongs to a family (where
+// in the seed it came from), is critical or best-effort, and lists the
+// detail keys an event of that type must carry:
+//
+//   - critical types fail closed: if the event cannot be made durable the
+//     emit fails and the caller is told; best-effort types are logged and
+//     counted instead;
+//   - a required key must be present in the event's detail object with a
+//     non-null value, and may further be constrained to a fixed set of
+//     values (peer_hlc_anomaly's direction is "future" or "past").
+//
+// Default returns the built-in catalogue. Operators add their own types from
+// a JSON configuration file with Extend, which returns a new catalogue: a
+// Catalogue never changes after construction and is safe for concurrent use.
+//
+//	{"event_types": [
+//	  {"name": "billing.invoice_sent", "critical": true,
+//	   "required_detail": ["invoice_id", {"name": "channel", "one_of": ["email", "post"]}]}
+//	]}
+//
+// Names match ^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$ and may not repeat a type that
+// already exists. "critical" defaults to true (fail closed), and a required
+// key is either a name or an object with "name" and "one_of" (a list of
+// permitted JSON scalar values).
+package catalog

@@ -1,0 +1,186 @@
+package catalog
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/stigaudit/stigaudit/core/auditerr"
+	"github.com/stigaudit/stigaudit/core/jcs"
+)
+
+// Extend returns a new catalogue holding c's types and the operator types
+// of the JSON configuration config (see the package documentation). c is
+// not changed. Any malformed entry, unknown member, invalid name or name
+// that already exists (in c or earlier in config) fails with invalid_config
+// and nothing is added.
+func (c *Catalogue) Extend(config []byte) (*Catalogue, error) {
+	canon, err := jcs.Canonicalize(nil, config, jcs.Limits{MaxInput: MaxConfigBytes, MaxDepth: 8})
+	if err != nil {
+		return nil, configErr("catalogue config: %v", err)
+	}
+	if canon[0] != '{' {
+		return nil, configErr("catalogue config: must be a JSON object")
+	}
+	var list []byte
+	it := jcs.Members(canon)
+	for it.Next() {
+		m := it.Member()
+		if !m.NameIs("event_types") {
+			return nil, configErr("catalogue config: unknown member %q", m.Name())
+		}
+		list = m.Value
+	}
+	if list == nil {
+		return nil, configErr(`catalogue config: missing "event_types"`)
+	}
+	if list[0] != '[' {
+		return nil, configErr(`catalogue config: "event_types" must be an array`)
+	}
+	types := slices.Clone(c.sorted)
+	seen := make(map[string]bool)
+	el := jcs.Elements(list)
+	for i := 0; el.Next(); i++ {
+		t, err := parseType(el.Member().Value)
+		if err != nil {
+			return nil, configErr("catalogue config: event_types[%d]: %v", i, err)
+		}
+		if _, dup := c.byName[t.name]; dup || seen[t.name] {
+			return nil, configErr("catalogue config: event_types[%d]: type %q already exists", i, t.name)
+		}
+		seen[t.name] = true
+		types = append(types, t)
+	}
+	return newCatalogue(types), nil
+}
+
+func configErr(format string, args ...any) error {
+	return auditerr.Errorf(auditerr.ErrInvalidConfig, format, args...)
+}
+
+type fieldError string
+
+func (e fieldError) Error() string { return string(e) }
+
+// parseType reads one {"name","critical","required_detail"} entry.
+func parseType(v []byte) (Type, error) {
+	t := Type{family: FamilyOperator, critical: true}
+	if v[0] != '{' {
+		return t, fieldError("must be an object")
+	}
+	hasName := false
+	it := jcs.Members(v)
+	for it.Next() {
+		m := it.Member()
+		switch {
+		case m.NameIs("name"):
+			s, ok := jcs.Unquote(m.Value)
+			if !ok || !ValidName(s) {
+				return t, fieldError(`"name" must be a string matching ^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$ of at most 128 bytes, not ` + clip(m.Value))
+			}
+			t.name, hasName = s, true
+		case m.NameIs("critical"):
+			switch string(m.Value) {
+			case "true":
+				t.critical = true
+			case "false":
+				t.critical = false
+			default:
+				return t, fieldError(`"critical" must be true or false`)
+			}
+		case m.NameIs("required_detail"):
+			ks, err := parseKeys(m.Value)
+			if err != nil {
+				return t, err
+			}
+			t.required = ks
+		default:
+			return t, fieldError("unknown member " + clip([]byte(m.Name())))
+		}
+	}
+	if !hasName {
+		return t, fieldError(`"name" is required`)
+	}
+	return t, nil
+}
+
+func parseKeys(v []byte) ([]Key, error) {
+	if v[0] != '[' {
+		return nil, fieldError(`"required_detail" must be an array`)
+	}
+	var ks []Key
+	it := jcs.Elements(v)
+	for it.Next() {
+		e := it.Member().Value
+		var k Key
+		if e[0] == '"' {
+			k.Name, _ = jcs.Unquote(e)
+		} else if e[0] == '{' {
+			var err error
+			if k, err = parseKey(e); err != nil {
+				return nil, err
+			}
+		} else {
+			return nil, fieldError(`each "required_detail" entry must be a key name or {"name","one_of"}`)
+		}
+		if k.Name == "" || len(k.Name) > MaxNameLen {
+			return nil, fieldError("a required detail key name must have 1 to 128 bytes")
+		}
+		for _, o := range ks {
+			if o.Name == k.Name {
+				return nil, fieldError("required detail key " + clip([]byte(k.Name)) + " is listed twice")
+			}
+		}
+		ks = append(ks, k)
+	}
+	if len(ks) > MaxRequired {
+		return nil, fieldError("more than 64 required detail keys")
+	}
+	slices.SortFunc(ks, func(a, b Key) int { return jcs.Compare(a.Name, b.Name) })
+	return ks, nil
+}
+
+func parseKey(v []byte) (Key, error) {
+	var k Key
+	hasOneOf := false
+	it := jcs.Members(v)
+	for it.Next() {
+		m := it.Member()
+		switch {
+		case m.NameIs("name"):
+			s, ok := jcs.Unquote(m.Value)
+			if !ok {
+				return k, fieldError(`a required key's "name" must be a string`)
+			}
+			k.Name = s
+		case m.NameIs("one_of"):
+			hasOneOf = true
+			if m.Value[0] != '[' {
+				return k, fieldError(`"one_of" must be an array`)
+			}
+			vs := jcs.Elements(m.Value)
+			for vs.Next() {
+				val := string(vs.Member().Value)
+				if val[0] == '{' || val[0] == '[' || val == "null" {
+					return k, fieldError(`"one_of" values must be strings, numbers or booleans`)
+				}
+				if !slices.Contains(k.OneOf, val) {
+					k.OneOf = append(k.OneOf, val)
+				}
+			}
+		default:
+			return k, fieldError("unknown member " + clip([]byte(m.Name())) + " in a required key")
+		}
+	}
+	if hasOneOf && len(k.OneOf) == 0 {
+		return k, fieldError(`"one_of" must not be empty`)
+	}
+	return k, nil
+}
+
+// String returns the key as it is written in a configuration file.
+func (k Key) String() string {
+	if len(k.OneOf) == 0 {
+		return string(jcs.AppendString(nil, k.Name))
+	}
+	return `{"name":` + string(jcs.AppendString(nil, k.Name)) + `,"one_of":[` + strings.Join(k.OneOf, ",") + `]}`
+}
