@@ -104,6 +104,9 @@ var (
 	ErrInvalidConfig      = sentinel("invalid_config", "the configuration is not valid")
 	ErrInvalidProof       = sentinel("invalid_proof", "the proof does not verify")
 	ErrInvalidCheckpoint  = sentinel("invalid_checkpoint", "the checkpoint is not valid")
+	// ErrVerifyFailed: offline verification found the log altered, reordered,
+	// truncated or inconsistent with a checkpoint (core/logverify).
+	ErrVerifyFailed = sentinel("verification_failed", "the log does not verify")
 	// ErrTooDeep: a JSON value nests arrays and objects deeper than allowed.
 	ErrTooDeep = sentinel("too_deep", "the JSON value is nested too deeply")
 
