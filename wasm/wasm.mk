@@ -1,0 +1,28 @@
+# wasm/wasm.mk — the WebAssembly module and its JS host. Included by the
+# top-level Makefile before its rules.
+#
+#   make wasm     rebuild wasm/stigaudit.wasm (committed; see wasm/README.md)
+#   make test-js  run the Node tests of the JS loader (skipped without node)
+
+WASM_MODULE := wasm/stigaudit.wasm
+# Reproducible: no paths, no VCS stamp, no build id. The committed module
+# must equal a fresh build (TestModuleIsReproducible checks it).
+WASM_FLAGS  := -trimpath -buildvcs=false -buildmode=c-shared -ldflags='-s -w -buildid='
+NODE        ?= node
+
+.PHONY: wasm test-js
+
+## wasm: build the WebAssembly module wasm/stigaudit.wasm
+wasm:
+	GOOS=wasip1 GOARCH=wasm $(GO) build $(WASM_FLAGS) -o $(WASM_MODULE) ./wasm/guest
+
+## test-js: the JS loader's tests under Node (node --test)
+test-js:
+	@if command -v $(NODE) >/dev/null 2>&1; then \
+	  $(NODE) --test wasm/js/test/; \
+	else \
+	  echo "test-js: SKIPPED — node is not installed (the JS loader was not tested)"; \
+	fi
+
+BUILD_PREREQS += wasm
+TEST_EXTRA    += test-js
