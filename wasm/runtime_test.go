@@ -28,7 +28,6 @@ func newRuntime(t testing.TB, cfg Config) *Runtime {
 	return r
 }
 
-
 func TestCallAnswersLikeNative(t *testing.T) {
 	r := newRuntime(t, Config{PoolSize: 1})
 	ctx := context.Background()
