@@ -1,0 +1,64 @@
+# stigaudit — one target, one job. `make run` and `make test` are the two
+# commands a new user needs; the rest are for the people who build it.
+
+GO        ?= go
+BIN       := bin/stigaudit
+DATA_DIR  ?= ./data
+LISTEN    ?= 127.0.0.1:8470
+FUZZTIME  ?= 20s
+# Packages whose concurrency is tested under the race detector.
+RACE_PKGS := . ./hostfns/... ./server/...
+
+.PHONY: all build run test test-race bench lint fuzz check clean
+
+.DEFAULT_GOAL := build
+
+# The WebAssembly module and its JS host add their own targets and append
+# to BUILD_PREREQS (built before the server, which embeds the module) and
+# TEST_EXTRA (run by `make test` after the Go tests).
+BUILD_PREREQS :=
+TEST_EXTRA    :=
+-include wasm/wasm.mk
+
+all: build
+
+## build: compile the server binary into bin/
+build: $(BUILD_PREREQS)
+	$(GO) build -trimpath -o $(BIN) ./server/cmd/stigaudit
+
+## run: build, then serve on the embedded SQLite default (prints where the admin key is)
+run: build
+	$(BIN) serve --listen $(LISTEN) --data-dir $(DATA_DIR)
+
+## test: every test, then the concurrent packages again under -race
+test:
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -race $(RACE_PKGS)
+	@for t in $(TEST_EXTRA); do $(MAKE) --no-print-directory $$t || exit 1; done
+
+## bench: Go benchmarks, then the end-to-end emit benchmark with its baseline
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem ./core/... ./hostfns/...
+	$(BIN) bench emit --concurrency 64 --events 50000 --baseline --json
+
+## lint: formatting and vet
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+## fuzz: each fuzz target for FUZZTIME
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+## check: lint, regenerate the test vectors and fail when anything drifted
+check: lint
+	$(GO) run ./core/cmd/genvectors
+	git diff --exit-code -- core/testdata
+
+clean:
+	rm -rf bin
