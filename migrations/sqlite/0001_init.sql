@@ -62,6 +62,16 @@ BEGIN
     SELECT RAISE(ABORT, 'stigaudit: events.seq must be max(seq)+1');
 END;
 
+-- INSERT OR REPLACE resolves a UNIQUE conflict by deleting the old row
+-- without firing delete triggers (unless recursive_triggers is on, which a
+-- connection chooses for itself), so a duplicate id is refused before the
+-- conflict resolution can run.
+CREATE TRIGGER events_id_once BEFORE INSERT ON events
+WHEN EXISTS (SELECT 1 FROM events WHERE id = NEW.id)
+BEGIN
+    SELECT RAISE(ABORT, 'stigaudit: events are append-only (id already stored)');
+END;
+
 -- tree_nodes holds every perfect RFC 6962 subtree hash above the leaves: the
 -- node (level, idx) covers leaves [idx * 2^level, (idx + 1) * 2^level). The
 -- leaves themselves (level 0) are events.leaf_hash. A node is written in the
@@ -89,6 +99,14 @@ CREATE TRIGGER tree_nodes_complete BEFORE INSERT ON tree_nodes
 WHEN ((NEW.idx + 1) << NEW.level) > (SELECT COALESCE(MAX(seq), -1) + 1 FROM events)
 BEGIN
     SELECT RAISE(ABORT, 'stigaudit: tree node covers leaves that are not stored');
+END;
+
+-- Refuse a second insert of a node before INSERT OR REPLACE could delete
+-- the first (see events_id_once).
+CREATE TRIGGER tree_nodes_once BEFORE INSERT ON tree_nodes
+WHEN EXISTS (SELECT 1 FROM tree_nodes WHERE level = NEW.level AND idx = NEW.idx)
+BEGIN
+    SELECT RAISE(ABORT, 'stigaudit: tree_nodes are append-only (node already stored)');
 END;
 
 -- api_keys are the server's API keys (SPEC §7). Keys are shown once and

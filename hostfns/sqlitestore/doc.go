@@ -1,0 +1,44 @@
+// Package sqlitestore is the default hostfns.Store: the audit log in one
+// SQLite file (modernc.org/sqlite, pure Go, no cgo), with the schema of
+// package migrations.
+//
+// # Durability
+//
+// The database runs in WAL mode with synchronous=FULL by default: Append
+// returns only after the transaction holding its events is committed and the
+// WAL is fsynced, so an acknowledged event survives kill -9 and, as far as
+// the disk keeps its promises, power loss. Every append writes, in the same
+// transaction, the events (seq assigned explicitly, contiguous from 0) and
+// every RFC 6962 Merkle subtree they complete (table tree_nodes), so the
+// tree is always exactly as long as the log and proofs are O(log n) reads.
+// Triggers make the database itself refuse UPDATE and DELETE of events and
+// tree nodes and any INSERT that is not the next seq.
+//
+// # Group commit
+//
+// An fsync costs about as much as thousands of row inserts, so one
+// transaction per event would cap throughput at the disk's fsync rate. All
+// Appends therefore go through one writer goroutine that owns the write
+// connection. Each Append is one request on a queue; the writer takes every
+// queued request (up to Options.MaxBatchEvents events, waiting at most
+// Options.MaxWait for more), decides each request's fate before writing
+// anything — idempotent re-sends and id conflicts are resolved against the
+// stored events and against the requests ahead of it in the same group —
+// then writes all accepted requests in one transaction, commits once and
+// answers every request. A request refused for its own content (an
+// id_conflict, say) fails alone; the others commit. A failed commit fails
+// every request of the group with auditerr.ErrStoreUnavailable and leaves
+// nothing stored and the writer's state as it was.
+//
+// # Concurrency
+//
+// Append, Query, Get, Size, ReadNodes and LeafHashes may be called from any
+// number of goroutines. Reads use a separate pool of query_only connections
+// and, thanks to WAL, never wait for the writer: they see the log as of the
+// last commit. Appends are serialised by the writer; their seqs follow
+// commit order. AppendTx appends inside a caller's transaction on DB(); the
+// writer notices such rows (it re-reads the log's size at the start of each
+// transaction) and carries on after them. Close drains the queue, stops the
+// writer and closes the database; Appends after Close fail with
+// auditerr.ErrClosed.
+package sqlitestore

@@ -1,0 +1,243 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/transparency-dev/merkle/compact"
+
+	"github.com/stigaudit/stigaudit/core/auditerr"
+	"github.com/stigaudit/stigaudit/core/event"
+	"github.com/stigaudit/stigaudit/hostfns"
+)
+
+// eventColumns is the select list scanEvents reads. Optional text columns
+// are NULL in the table and "" in event.Event.
+const eventColumns = `seq, id, event_type, ts, IFNULL(hlc, ''), tenant_id, entity_uri, IFNULL(emitter, ''),
+	IFNULL(oidc_sub, ''), IFNULL(fact_id, ''), source, IFNULL(attested_key_id, ''), IFNULL(scope, ''),
+	outcome, detail, leaf_hash`
+
+// scanEvents reads every row of rows (selected with eventColumns) and closes it.
+func scanEvents(rows *sql.Rows, capacity int) ([]event.Event, error) {
+	defer rows.Close()
+	out := make([]event.Event, 0, capacity)
+	for rows.Next() {
+		var e event.Event
+		var leaf []byte
+		if err := rows.Scan(&e.Seq, &e.ID, &e.Type, &e.TS, &e.HLC, &e.Tenant, &e.EntityURI, &e.Emitter,
+			&e.OIDCSub, &e.FactID, &e.Source, &e.AttestedKeyID, &e.Scope, &e.Outcome, &e.Detail, &leaf); err != nil {
+			return nil, err
+		}
+		if len(leaf) != len(e.LeafHash) {
+			return nil, fmt.Errorf("event seq %d: leaf_hash has %d bytes", e.Seq, len(leaf))
+		}
+		copy(e.LeafHash[:], leaf)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Query returns one page of matching events, keyset-paged on seq: the SQL
+// is "WHERE <filters> AND seq > After ORDER BY seq LIMIT Limit+1", the extra
+// row telling whether there are more. Each page is a single statement, so it
+// sees one committed state of the log.
+func (s *Store) Query(ctx context.Context, q hostfns.Query) (hostfns.Page, error) {
+	if err := q.Check(); err != nil {
+		return hostfns.Page{}, fmt.Errorf("sqlitestore: query: %w", err)
+	}
+	query, args := buildQuery(q)
+	rows, err := s.rdb.QueryContext(ctx, query, args...)
+	if err != nil {
+		return hostfns.Page{}, unavailable("query", err)
+	}
+	evs, err := scanEvents(rows, q.Limit+1)
+	if err != nil {
+		return hostfns.Page{}, unavailable("query", err)
+	}
+	page := hostfns.Page{Events: evs}
+	if len(evs) > q.Limit {
+		page.Events, page.HasMore = evs[:q.Limit], true
+	}
+	return page, nil
+}
+
+// buildQuery turns q into SQL and its arguments.
+func buildQuery(q hostfns.Query) (string, []any) {
+	var where []string
+	var args []any
+	eq := func(col, v string) {
+		if v != "" {
+			where = append(where, col+" = ?")
+			args = append(args, v)
+		}
+	}
+	eq("tenant_id", q.Tenant)
+	switch len(q.Types) {
+	case 0:
+	case 1:
+		eq("event_type", q.Types[0])
+	default:
+		where = append(where, "event_type IN (?"+strings.Repeat(", ?", len(q.Types)-1)+")")
+		for _, t := range q.Types {
+			args = append(args, t)
+		}
+	}
+	eq("entity_uri", q.EntityURI)
+	eq("oidc_sub", q.OIDCSub)
+	eq("fact_id", q.FactID)
+	eq("outcome", q.Outcome)
+	eq("scope", q.Scope)
+	if q.Source != nil {
+		where = append(where, "source = ?")
+		args = append(args, *q.Source)
+	}
+	if q.Attested != nil {
+		if *q.Attested {
+			where = append(where, "attested_key_id IS NOT NULL")
+		} else {
+			where = append(where, "attested_key_id IS NULL")
+		}
+	}
+	if q.Since != "" {
+		where = append(where, "ts >= ?")
+		args = append(args, q.Since)
+	}
+	if q.Until != "" {
+		where = append(where, "ts < ?")
+		args = append(args, q.Until)
+	}
+	order := "ASC"
+	if q.Order == hostfns.Descending {
+		order = "DESC"
+		if q.After >= 0 {
+			where = append(where, "seq < ?")
+			args = append(args, q.After)
+		}
+	} else if q.After >= 0 {
+		where = append(where, "seq > ?")
+		args = append(args, q.After)
+	}
+	var b strings.Builder
+	b.WriteString("SELECT " + eventColumns + " FROM events")
+	if len(where) > 0 {
+		b.WriteString(" WHERE " + strings.Join(where, " AND "))
+	}
+	b.WriteString(" ORDER BY seq " + order + " LIMIT ?")
+	args = append(args, q.Limit+1)
+	return b.String(), args
+}
+
+// ReadNodes returns the hashes of perfect subtrees (level 0: leaf hashes),
+// in the order of ids, from one read statement.
+func (s *Store) ReadNodes(ctx context.Context, ids []compact.NodeID) ([][]byte, error) {
+	if len(ids) == 0 {
+		return [][]byte{}, nil
+	}
+	stmt, err := s.rdb.PrepareContext(ctx, sqlNodes)
+	if err != nil {
+		return nil, unavailable("read tree nodes", err)
+	}
+	defer stmt.Close()
+	hashes, err := readNodes(ctx, stmt, ids)
+	if err != nil {
+		return nil, unavailable("read tree nodes", err)
+	}
+	for i, h := range hashes {
+		if h == nil {
+			return nil, auditerr.Errorf(auditerr.ErrNotFound, "sqlitestore: tree node (%d, %d) is not complete", ids[i].Level, ids[i].Index)
+		}
+	}
+	return hashes, nil
+}
+
+// LeafHashes returns the leaf hashes of seqs [from, to).
+func (s *Store) LeafHashes(ctx context.Context, from, to int64) ([][]byte, error) {
+	if from < 0 || to < from {
+		return nil, auditerr.Errorf(auditerr.ErrInvalidParameter, "sqlitestore: leaf range [%d, %d)", from, to)
+	}
+	rows, err := s.rdb.QueryContext(ctx, `SELECT leaf_hash FROM events WHERE seq >= ? AND seq < ? ORDER BY seq`, from, to)
+	if err != nil {
+		return nil, unavailable("read leaves", err)
+	}
+	defer rows.Close()
+	out := make([][]byte, 0, to-from)
+	for rows.Next() {
+		var h []byte
+		if err := rows.Scan(&h); err != nil {
+			return nil, unavailable("read leaves", err)
+		}
+		out = append(out, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable("read leaves", err)
+	}
+	if int64(len(out)) != to-from {
+		return nil, auditerr.Errorf(auditerr.ErrNotFound, "sqlitestore: leaves [%d, %d) not stored (found %d)", from, to, len(out))
+	}
+	return out, nil
+}
+
+// AppendTx appends events inside the caller's transaction tx, which must be
+// a write transaction on this store's database (DB().BeginTx): the events
+// commit or roll back with the caller's own work. Idempotency and id
+// conflicts behave as for Append, and on an error nothing of this call is
+// written (the caller decides whether to roll back the rest). The events
+// are durable once the caller commits, not when AppendTx returns: seqs are
+// final only then.
+func (s *Store) AppendTx(ctx context.Context, tx *sql.Tx, events []event.Event) ([]event.Event, error) {
+	s.mu.RLock()
+	closed := s.closed
+	s.mu.RUnlock()
+	if closed {
+		return nil, auditerr.Errorf(auditerr.ErrClosed, "sqlitestore: append after Close")
+	}
+	if len(events) == 0 {
+		return []event.Event{}, nil
+	}
+	st, err := prepare(ctx, tx)
+	if err != nil {
+		return nil, unavailable("append in transaction", err)
+	}
+	defer st.close()
+	size, err := st.sizeOf(ctx)
+	if err != nil {
+		return nil, unavailable("append in transaction", err)
+	}
+	ids := make([]string, len(events))
+	for i := range events {
+		ids[i] = events[i].ID
+	}
+	stored, err := st.storedByID(ctx, ids)
+	if err != nil {
+		return nil, unavailable("append in transaction", err)
+	}
+	answer, fresh, err := hostfns.PlanAppend(events, size, func(id string) (event.Event, bool) {
+		e, ok := stored[id]
+		return e, ok
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: append in transaction: %w", err)
+	}
+	if len(fresh) == 0 {
+		return answer, nil
+	}
+	tree, err := s.loadRange(ctx, st, size)
+	if err != nil {
+		return nil, unavailable("append in transaction", err)
+	}
+	// A savepoint makes this call atomic inside the caller's transaction.
+	if _, err := tx.ExecContext(ctx, `SAVEPOINT stigaudit_append`); err != nil {
+		return nil, unavailable("append in transaction", err)
+	}
+	if err := insert(ctx, st, tree, fresh); err != nil {
+		_, rbErr := tx.ExecContext(ctx, `ROLLBACK TO stigaudit_append`)
+		return nil, unavailable("append in transaction", errors.Join(err, rbErr))
+	}
+	if _, err := tx.ExecContext(ctx, `RELEASE stigaudit_append`); err != nil {
+		return nil, unavailable("append in transaction", err)
+	}
+	return answer, nil
+}
