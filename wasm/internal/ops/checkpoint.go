@@ -1,16 +1,61 @@
 package ops
 
 import (
-	"github.com/stigaudit/stigaudit/core/auditerr"
+	"strconv"
+
+	"github.com/stigaudit/stigaudit/core/checkpoint"
 	"github.com/stigaudit/stigaudit/core/merkle"
 )
 
-type openedCheckpoint struct {
-	origin string
-	size   uint64
-	root   [merkle.HashSize]byte
+// openCheckpoint verifies the signed checkpoint text with the verifier key
+// "<name>+<hash>+<base64>" and returns what it commits to. The origin must
+// be the key's name (checkpoint.Open with an empty origin).
+func openCheckpoint(text, key string) (checkpoint.Checkpoint, error) {
+	return openCheckpointFor(text, key, "")
 }
 
-func openCheckpoint(text, key string) (openedCheckpoint, error) {
-	return openedCheckpoint{}, auditerr.Errorf(auditerr.ErrInvalidCheckpoint, "not yet available")
+func openCheckpointFor(text, key, origin string) (checkpoint.Checkpoint, error) {
+	v, err := checkpoint.NewVerifier(key)
+	if err != nil {
+		return checkpoint.Checkpoint{}, err
+	}
+	return checkpoint.Open([]byte(text), origin, v)
+}
+
+// verifyCheckpoint: {"checkpoint":"<signed note>","key":"<verifier key>",
+// "origin":"<optional, default the key's name>"} →
+// {"origin":"...","tree_size":n,"root":"<hex>"} when the signature by key
+// verifies, else an invalid_checkpoint error.
+func verifyCheckpoint(dst []byte, _ *Host, in []byte) ([]byte, error) {
+	o, err := parseObject(in, "verify_checkpoint", "checkpoint", "key", "origin")
+	if err != nil {
+		return nil, err
+	}
+	text, err := o.str("checkpoint")
+	if err != nil {
+		return nil, err
+	}
+	key, err := o.str("key")
+	if err != nil {
+		return nil, err
+	}
+	origin, err := o.optStr("origin")
+	if err != nil {
+		return nil, err
+	}
+	var want string
+	if origin != nil {
+		want = *origin
+	}
+	cp, err := openCheckpointFor(text, key, want)
+	if err != nil {
+		return nil, err
+	}
+	dst = append(dst, `{"origin":`...)
+	dst = appendJSONString(dst, cp.Origin)
+	dst = append(dst, `,"tree_size":`...)
+	dst = strconv.AppendUint(dst, cp.Size, 10)
+	dst = append(dst, `,"root":"`...)
+	dst = merkle.AppendHex(dst, cp.Root[:])
+	return append(dst, `"}`...), nil
 }

@@ -178,7 +178,7 @@ func (o object) rootFor(rootName, cpName string, claimed uint64) ([merkle.HashSi
 		if err != nil {
 			return [merkle.HashSize]byte{}, 0, err
 		}
-		return cp.root, cp.size, nil
+		return cp.Root, cp.Size, nil
 	}
 	h, err := o.hash(rootName)
 	return h, claimed, err

@@ -64,6 +64,8 @@ func lookup(op string) opFunc {
 		return verifyInclusion
 	case abi.OpVerifyConsistency:
 		return verifyConsistency
+	case abi.OpVerifyCheckpoint:
+		return verifyCheckpoint
 	case abi.OpTestFault:
 		return testFault
 	}
@@ -191,6 +193,8 @@ func canonicalize(dst []byte, _ *Host, in []byte) ([]byte, error) {
 	}
 	return jcs.AppendString(dst, string(c)), nil
 }
+
+func appendJSONString(dst []byte, s string) []byte { return jcs.AppendString(dst, s) }
 
 // testFault: see abi.OpTestFault.
 func testFault(dst []byte, _ *Host, in []byte) ([]byte, error) {
