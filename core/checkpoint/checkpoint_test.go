@@ -257,3 +257,26 @@ func TestDefaultOrigin(t *testing.T) {
 		t.Fatalf("DefaultOrigin = %q", got)
 	}
 }
+
+// FuzzParseBody checks that every body ParseBody accepts describes a
+// checkpoint whose own body parses back to the same checkpoint.
+func FuzzParseBody(f *testing.F) {
+	f.Add([]byte("stigaudit/node-1\n1234\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"))
+	f.Add([]byte("o\n0\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\next\n"))
+	f.Fuzz(func(t *testing.T, text []byte) {
+		c, err := ParseBody(text)
+		if err != nil {
+			if !errors.Is(err, auditerr.ErrInvalidCheckpoint) {
+				t.Fatalf("error without invalid_checkpoint: %v", err)
+			}
+			return
+		}
+		if !bytes.HasPrefix(text, c.Body()) {
+			t.Fatalf("accepted %q but its body is %q", text, c.Body())
+		}
+		again, err := ParseBody(c.Body())
+		if err != nil || again != c {
+			t.Fatalf("body %q re-parses to %+v, %v", c.Body(), again, err)
+		}
+	})
+}

@@ -181,6 +181,8 @@ func (v *Verifier) AddLeaf(seq int64, stored, content [merkle.HashSize]byte) err
 	switch {
 	case seq > next:
 		return v.fail(ReasonSeqGap, next, next+1, "seq %d is missing: the event after seq %d has seq %d", next, next-1, seq)
+	case seq < 0:
+		return v.fail(ReasonSeqRepeated, next, next+1, "seq %d is not a log position; seq %d was expected", seq, next)
 	case seq < next:
 		return v.fail(ReasonSeqRepeated, next, next+1, "seq %d appears again where seq %d was expected", seq, next)
 	}
