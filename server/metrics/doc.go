@@ -1,0 +1,24 @@
+// Package metrics turns what the audit log observes into Prometheus metrics
+// and feeds committed events to the sinks.
+//
+// A Metrics value is built by New on a Registerer the caller owns — there are
+// no package-level collectors and nothing is registered at init — and it is
+// handed to the log as its stigaudit.Observer. The log calls Committed only
+// after a durable commit, so the event counter and the sinks see exactly the
+// committed events, never one that was rolled back (the seed counted and
+// notified before its commit).
+//
+// Metrics:
+//
+//	stigmem_audit_event_total{event_type,tenant}       committed events (the seed's name)
+//	stigaudit_emit_duration_seconds{result}            Emit/EmitBatch latency; result is ok or error
+//	stigaudit_emit_failures_total{code}                failed Emit/EmitBatch calls by error code
+//	stigaudit_best_effort_failures_total{event_type}   best-effort events that could not be stored
+//	stigaudit_commit_batch_events                      events per store commit (group commit)
+//	stigaudit_commit_batch_requests                    Append calls coalesced per store commit
+//	stigaudit_commit_duration_seconds                  time to commit one group
+//	stigaudit_sink_dropped_total{sink}                 events a sink's full queue dropped
+//	stigaudit_sink_errors_total{sink}                  events lost to a failed sink write
+//	stigaudit_http_requests_total{route,method,code}   HTTP requests served
+//	stigaudit_http_request_duration_seconds{route}     HTTP latency
+package metrics

@@ -1,0 +1,279 @@
+package sink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/stigaudit/stigaudit/core/auditerr"
+	"github.com/stigaudit/stigaudit/core/event"
+)
+
+// Sink is a destination for committed events.
+//
+// Write is called from one goroutine at a time per sink, with events in seq
+// order; it should return when ctx is done. An error drops those events (it
+// is logged and counted, not retried). Close is called once, after the last
+// Write.
+type Sink interface {
+	// Name identifies the sink in logs and in the {sink} metric label.
+	Name() string
+	Write(ctx context.Context, events []event.Event) error
+	Close() error
+}
+
+// Reporter is told what sinks lose. server/metrics implements it with the
+// stigaudit_sink_dropped_total and stigaudit_sink_errors_total counters.
+type Reporter interface {
+	// Dropped reports n events not queued for sink because its queue was
+	// full or the dispatcher was closing.
+	Dropped(sink string, n int)
+	// Failed reports a Write of n events to sink that returned err.
+	Failed(sink string, n int, err error)
+}
+
+// Options configure a Dispatcher. The zero value is usable.
+type Options struct {
+	// QueueSize bounds, per sink, the events accepted but not yet written;
+	// default 10000.
+	QueueSize int
+	// MaxBatch bounds the events passed to one Write; default 500.
+	MaxBatch int
+	// WriteTimeout bounds one Write; default 10s.
+	WriteTimeout time.Duration
+	// Reporter is told about drops and failures; default none.
+	Reporter Reporter
+	// Logger logs failures; default slog.Default().
+	Logger *slog.Logger
+}
+
+// Dispatcher fans committed events out to sinks, each through its own
+// bounded queue and goroutine. It is safe for concurrent use.
+type Dispatcher struct {
+	opt     Options
+	workers []*worker
+	stop    chan struct{}
+	// ctx is the context of every Write; Close cancels it when its own
+	// deadline passes.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	closeOnce sync.Once
+}
+
+type worker struct {
+	d    *Dispatcher
+	sink Sink
+	wake chan struct{}
+	done chan struct{}
+
+	mu      sync.Mutex
+	pending []event.Event
+	held    int // accepted and not yet written: pending plus the batch in Write
+	closed  bool
+}
+
+// NewDispatcher starts one goroutine per sink. Close stops them.
+func NewDispatcher(sinks []Sink, opt Options) *Dispatcher {
+	if opt.QueueSize <= 0 {
+		opt.QueueSize = 10000
+	}
+	if opt.MaxBatch <= 0 {
+		opt.MaxBatch = 500
+	}
+	if opt.WriteTimeout <= 0 {
+		opt.WriteTimeout = 10 * time.Second
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	d := &Dispatcher{opt: opt, stop: make(chan struct{}), ctx: ctx, cancel: cancel}
+	for _, s := range sinks {
+		w := &worker{d: d, sink: s, wake: make(chan struct{}, 1), done: make(chan struct{})}
+		d.workers = append(d.workers, w)
+		go w.run()
+	}
+	return d
+}
+
+// Len reports how many sinks the dispatcher feeds.
+func (d *Dispatcher) Len() int { return len(d.workers) }
+
+// Enqueue queues events for every sink and returns at once. Events that do
+// not fit in a sink's queue are dropped for that sink and reported. The
+// caller may reuse the slice after Enqueue returns.
+func (d *Dispatcher) Enqueue(events []event.Event) {
+	if len(events) == 0 {
+		return
+	}
+	for _, w := range d.workers {
+		w.enqueue(events)
+	}
+}
+
+func (w *worker) enqueue(events []event.Event) {
+	w.mu.Lock()
+	room := w.d.opt.QueueSize - w.held
+	if w.closed {
+		room = 0
+	}
+	take := min(max(room, 0), len(events))
+	w.pending = append(w.pending, events[:take]...)
+	w.held += take
+	w.mu.Unlock()
+
+	if take > 0 {
+		select {
+		case w.wake <- struct{}{}:
+		default: // already signalled
+		}
+	}
+	if dropped := len(events) - take; dropped > 0 && w.d.opt.Reporter != nil {
+		w.d.opt.Reporter.Dropped(w.sink.Name(), dropped)
+	}
+}
+
+// next takes up to MaxBatch pending events, or nil when there are none.
+func (w *worker) next() []event.Event {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := min(len(w.pending), w.d.opt.MaxBatch)
+	if n == 0 {
+		return nil
+	}
+	batch := make([]event.Event, n)
+	copy(batch, w.pending)
+	rest := copy(w.pending, w.pending[n:])
+	clear(w.pending[rest:])
+	w.pending = w.pending[:rest]
+	return batch
+}
+
+func (w *worker) run() {
+	defer close(w.done)
+	for {
+		w.drain()
+		select {
+		case <-w.wake:
+			continue
+		case <-w.d.stop:
+		}
+		// Stopping: write what is left unless Close gave up waiting.
+		w.drain()
+		w.mu.Lock()
+		lost := len(w.pending)
+		w.pending = nil
+		w.mu.Unlock()
+		if lost > 0 && w.d.opt.Reporter != nil {
+			w.d.opt.Reporter.Dropped(w.sink.Name(), lost)
+		}
+		if err := w.sink.Close(); err != nil {
+			w.d.opt.Logger.Error("closing audit sink", "sink", w.sink.Name(), "err", err)
+		}
+		return
+	}
+}
+
+// drain writes pending batches until none is left or Close has given up.
+func (w *worker) drain() {
+	for w.d.ctx.Err() == nil {
+		batch := w.next()
+		if batch == nil {
+			return
+		}
+		w.write(batch)
+		w.mu.Lock()
+		w.held -= len(batch)
+		w.mu.Unlock()
+	}
+}
+
+// write calls the sink's Write with a timeout, turning a panic into an
+// error, and reports a failure.
+func (w *worker) write(batch []event.Event) {
+	err := func() (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = auditerr.Errorf(auditerr.ErrPanic, "sink panicked: %v", r)
+			}
+		}()
+		ctx, cancel := context.WithTimeout(w.d.ctx, w.d.opt.WriteTimeout)
+		defer cancel()
+		return w.sink.Write(ctx, batch)
+	}()
+	if err == nil {
+		return
+	}
+	w.d.opt.Logger.Error("audit sink write failed; events dropped for this sink",
+		"sink", w.sink.Name(), "events", len(batch),
+		"first_seq", batch[0].Seq, "last_seq", batch[len(batch)-1].Seq, "err", err)
+	if w.d.opt.Reporter != nil {
+		w.d.opt.Reporter.Failed(w.sink.Name(), len(batch), err)
+	}
+}
+
+// Close stops accepting events, lets every sink write what is queued and
+// closes the sinks. If ctx ends first, the Writes in progress are cancelled,
+// what is still queued is dropped and reported, and Close returns an error
+// naming the sinks that had not finished; their goroutines exit once their
+// current Write returns. Close is idempotent; later calls return nil.
+func (d *Dispatcher) Close(ctx context.Context) error {
+	first := false
+	d.closeOnce.Do(func() { first = true })
+	if !first {
+		return nil
+	}
+	for _, w := range d.workers {
+		w.mu.Lock()
+		w.closed = true
+		w.mu.Unlock()
+	}
+	close(d.stop)
+	var late []string
+	for _, w := range d.workers {
+		select {
+		case <-w.done:
+		case <-ctx.Done():
+			d.cancel()
+			late = append(late, w.sink.Name())
+		}
+	}
+	d.cancel()
+	if len(late) > 0 {
+		return fmt.Errorf("sink: %s did not drain before the deadline: %w", strings.Join(late, ", "), ctx.Err())
+	}
+	return nil
+}
+
+// Parse makes a sink from a command-line spec:
+//
+//	file:PATH   append JSON lines to PATH (see File)
+//
+// nats:// and https:// specs are reserved and refused for now. Errors wrap
+// auditerr.ErrInvalidConfig.
+func Parse(spec string) (Sink, error) {
+	scheme, rest, ok := strings.Cut(spec, ":")
+	if !ok {
+		return nil, auditerr.Errorf(auditerr.ErrInvalidConfig, "sink %q: want file:PATH", spec)
+	}
+	switch scheme {
+	case "file":
+		if rest == "" {
+			return nil, auditerr.Errorf(auditerr.ErrInvalidConfig, "sink %q: empty path", spec)
+		}
+		f, err := OpenFile(rest)
+		if err != nil {
+			return nil, errors.Join(auditerr.Errorf(auditerr.ErrInvalidConfig, "sink %q: cannot open the file", spec), err)
+		}
+		return f, nil
+	case "nats", "http", "https":
+		return nil, auditerr.Errorf(auditerr.ErrInvalidConfig, "sink %q: %s sinks are not implemented yet", spec, scheme)
+	default:
+		return nil, auditerr.Errorf(auditerr.ErrInvalidConfig, "sink %q: unknown kind %q (want file:PATH)", spec, scheme)
+	}
+}
