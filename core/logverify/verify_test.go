@@ -71,7 +71,12 @@ func (w *world) checkpointAt(t testing.TB, size int) []byte {
 	for i := 0; i < size; i++ {
 		tr.Append(testHash(&w.events[i]))
 	}
-	msg, err := checkpoint.Sign(checkpoint.Checkpoint{Origin: "stigaudit/test", Size: uint64(size), Root: tr.Root()}, w.signer)
+	return signRoot(t, w, size, tr.Root())
+}
+
+func signRoot(t testing.TB, w *world, size int, root [merkle.HashSize]byte) []byte {
+	t.Helper()
+	msg, err := checkpoint.Sign(checkpoint.Checkpoint{Origin: "stigaudit/test", Size: uint64(size), Root: root}, w.signer)
 	if err != nil {
 		t.Fatal(err)
 	}
