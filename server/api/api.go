@@ -1,0 +1,176 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/stigaudit/stigaudit"
+	"github.com/stigaudit/stigaudit/core/auditerr"
+	"github.com/stigaudit/stigaudit/server/auth"
+	"github.com/stigaudit/stigaudit/server/metrics"
+)
+
+// DefaultBodyLimit is the largest request body accepted: a full batch
+// (stigaudit.MaxBatchBytes, 1 MiB) plus room for the JSON envelope.
+const DefaultBodyLimit = stigaudit.MaxBatchBytes + 64<<10
+
+// Config configures New.
+type Config struct {
+	// Log is the audit log served; required.
+	Log *stigaudit.Log
+	// Keys authenticates requests; required.
+	Keys *auth.Keys
+	// Metrics records HTTP requests and best-effort failures; optional.
+	Metrics *metrics.Metrics
+	// Gatherer is served at /metrics; nil serves nothing there.
+	Gatherer prometheus.Gatherer
+	// Logger receives server-side failures; default slog.Default().
+	Logger *slog.Logger
+	// BodyLimit bounds request bodies; default DefaultBodyLimit.
+	BodyLimit int64
+}
+
+// server holds what handlers share.
+type server struct {
+	log     *stigaudit.Log
+	keys    *auth.Keys
+	metrics *metrics.Metrics
+	logger  *slog.Logger
+	limit   int64
+}
+
+// New returns an echo instance serving the routes of SPEC §7 implemented
+// here (events in, reads, health, metrics). Other routes can be added to it;
+// Authenticate and Require protect them the same way.
+func New(cfg Config) *echo.Echo {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.BodyLimit <= 0 {
+		cfg.BodyLimit = DefaultBodyLimit
+	}
+	s := &server{log: cfg.Log, keys: cfg.Keys, metrics: cfg.Metrics, logger: cfg.Logger, limit: cfg.BodyLimit}
+
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleEchoError
+	e.Use(s.observe, s.recoverPanics)
+
+	e.GET("/healthz", func(c echo.Context) error {
+		return c.JSONBlob(http.StatusOK, []byte(`{"status":"ok"}`))
+	})
+	e.GET("/readyz", s.ready)
+	if cfg.Gatherer != nil {
+		e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{})))
+	}
+
+	authn := Authenticate(cfg.Keys)
+	e.POST("/v1/audit/events", s.postEvents, authn, Require(auth.PermAuditWrite))
+	e.GET("/v1/audit", s.listEvents, authn, Require(auth.PermRead))
+	e.GET("/v1/audit/facts/:fact_id", s.factTrail, authn, Require(auth.PermRead))
+	e.GET("/v1/admin/audit", s.adminList, authn, Require(auth.PermAuditRead))
+	return e
+}
+
+// principalKey is the echo context key of the authenticated principal.
+const principalKey = "stigaudit.principal"
+
+// Authenticate is middleware that verifies the Bearer key of the request
+// and stores its principal for PrincipalOf; a missing or bad key is a 401.
+func Authenticate(keys *auth.Keys) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			h := c.Request().Header.Get(echo.HeaderAuthorization)
+			scheme, key, ok := strings.Cut(h, " ")
+			if !ok || !strings.EqualFold(scheme, "Bearer") || key == "" {
+				return auditerr.Errorf(auditerr.ErrUnauthorized, "an Authorization: Bearer <key> header is required")
+			}
+			p, err := keys.Verify(c.Request().Context(), strings.TrimSpace(key))
+			if err != nil {
+				return err
+			}
+			c.Set(principalKey, p)
+			return next(c)
+		}
+	}
+}
+
+// Require is middleware, after Authenticate, that answers 403 unless the
+// principal holds want.
+func Require(want auth.Perms) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if !PrincipalOf(c).Can(want) {
+				return auditerr.Errorf(auditerr.ErrForbidden, "this key lacks the %s permission", want)
+			}
+			return next(c)
+		}
+	}
+}
+
+// PrincipalOf returns the principal Authenticate stored, or the zero
+// Principal (which may do nothing).
+func PrincipalOf(c echo.Context) auth.Principal {
+	p, _ := c.Get(principalKey).(auth.Principal)
+	return p
+}
+
+// recoverPanics turns a handler panic into a 500 with code "panic".
+func (s *server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r)
+				}
+				s.logger.Error("handler panicked", slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
+				err = auditerr.Errorf(auditerr.ErrPanic, "internal error")
+			}
+		}()
+		return next(c)
+	}
+}
+
+// observe renders errors in place, so the status is known, and records the
+// request in the HTTP metrics.
+func (s *server) observe(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		if err := next(c); err != nil {
+			s.handleEchoError(err, c)
+		}
+		if s.metrics != nil {
+			route := c.Path()
+			if route == "" {
+				route = "unmatched"
+			}
+			s.metrics.HTTPRequest(route, c.Request().Method, c.Response().Status, time.Since(start))
+		}
+		return nil
+	}
+}
+
+// ready answers 200 when the store is reachable, 503 otherwise.
+func (s *server) ready(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	if err := s.log.Store().Ping(ctx); err != nil {
+		return auditerr.Errorf(auditerr.ErrStoreUnavailable, "the store is not reachable: %v", err)
+	}
+	return c.JSONBlob(http.StatusOK, []byte(`{"status":"ready"}`))
+}
+
+// appendString appends s as a JSON string.
+func appendString(dst []byte, s string) []byte {
+	b, _ := json.Marshal(s) // a string always marshals
+	return append(dst, b...)
+}

@@ -1,0 +1,127 @@
+package api
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/stigaudit/stigaudit/core/auditerr"
+)
+
+// statusOf maps every code that is not a plain input error (400).
+var statusOf = map[auditerr.Code]int{
+	auditerr.ErrUnauthorized.Code:       http.StatusUnauthorized,
+	auditerr.ErrForbidden.Code:          http.StatusForbidden,
+	auditerr.ErrNotFound.Code:           http.StatusNotFound,
+	auditerr.ErrIDConflict.Code:         http.StatusConflict,
+	auditerr.ErrTooLarge.Code:           http.StatusRequestEntityTooLarge,
+	auditerr.ErrBatchTooLarge.Code:      http.StatusRequestEntityTooLarge,
+	auditerr.ErrStoreUnavailable.Code:   http.StatusServiceUnavailable,
+	auditerr.ErrClosed.Code:             http.StatusServiceUnavailable,
+	auditerr.ErrSchemaTooNew.Code:       http.StatusServiceUnavailable,
+	auditerr.ErrEntropyUnavailable.Code: http.StatusServiceUnavailable,
+	auditerr.ErrInvalidConfig.Code:      http.StatusInternalServerError,
+	auditerr.ErrPanic.Code:              http.StatusInternalServerError,
+	auditerr.ErrNotInstruction.Code:     http.StatusOK,
+	codeMethodNotAllowed:                http.StatusMethodNotAllowed,
+}
+
+// codeMethodNotAllowed answers a known path with the wrong method. It is an
+// HTTP-layer code with no counterpart in the library.
+const codeMethodNotAllowed auditerr.Code = "method_not_allowed"
+
+// Status returns the HTTP status for err: 400 for input codes, 401, 403,
+// 404, 409 id_conflict, 413 too_large and batch_too_large, 503 when the
+// store cannot commit, and 500 for an error that carries no code.
+func Status(err error) int {
+	if err == nil {
+		return http.StatusOK
+	}
+	code := auditerr.CodeOf(err)
+	if code == "" {
+		return http.StatusInternalServerError
+	}
+	if s, ok := statusOf[code]; ok {
+		return s
+	}
+	return http.StatusBadRequest
+}
+
+// errorBody renders {"error":{"code","message"[,"items"]}}. The message of
+// a 5xx is the code's generic one: causes (SQL errors, paths) go to the log,
+// not to the client.
+func errorBody(err error, status int) []byte {
+	var ae *auditerr.Error
+	code, msg := auditerr.Code("internal"), "internal error"
+	if errors.As(err, &ae) {
+		code, msg = ae.Code, ae.Message
+	}
+	if status >= 500 && ae != nil {
+		for u := error(ae); u != nil; u = errors.Unwrap(u) {
+			if s, ok := u.(*auditerr.Error); ok {
+				msg = s.Message // the sentinel's generic message is last
+			}
+		}
+	}
+	b := []byte(`{"error":{"code":`)
+	b = appendString(b, string(code))
+	b = append(b, `,"message":`...)
+	b = appendString(b, msg)
+	var be *auditerr.BatchError
+	if errors.As(err, &be) {
+		b = append(b, `,"items":[`...)
+		for i, it := range be.Items {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"index":`...)
+			b = strconv.AppendInt(b, int64(it.Index), 10)
+			b = append(b, `,"code":`...)
+			b = appendString(b, string(it.Code))
+			b = append(b, `,"message":`...)
+			b = appendString(b, it.Message)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	return append(b, "}}"...)
+}
+
+// writeError answers err with its status and logs server-side failures.
+func (s *server) writeError(c echo.Context, err error) error {
+	status := Status(err)
+	if status >= 500 {
+		s.logger.LogAttrs(c.Request().Context(), slog.LevelError, "request failed",
+			slog.String("method", c.Request().Method), slog.String("route", c.Path()),
+			slog.Int("status", status), slog.String("error", err.Error()))
+	}
+	return c.JSONBlob(status, errorBody(err, status))
+}
+
+// handleEchoError is echo's HTTPErrorHandler: it renders echo's own errors
+// (unknown route, wrong method, body limit) and anything a handler returned
+// in the one error shape.
+func (s *server) handleEchoError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		switch he.Code {
+		case http.StatusNotFound:
+			err = auditerr.Errorf(auditerr.ErrNotFound, "no such route")
+		case http.StatusMethodNotAllowed:
+			err = &auditerr.Error{Code: codeMethodNotAllowed, Message: "method not allowed", Index: -1}
+		case http.StatusRequestEntityTooLarge:
+			err = auditerr.Errorf(auditerr.ErrTooLarge, "the request body is too large")
+		case http.StatusUnauthorized:
+			err = auditerr.Errorf(auditerr.ErrUnauthorized, "missing or invalid API key")
+		default:
+			err = auditerr.Errorf(auditerr.ErrInvalidInput, "%v", he.Message)
+		}
+	}
+	_ = s.writeError(c, err)
+}
