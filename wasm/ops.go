@@ -2,8 +2,11 @@ package wasm
 
 import (
 	"context"
+	"strconv"
 
 	"github.com/stigaudit/stigaudit/core/auditerr"
+	"github.com/stigaudit/stigaudit/core/checkpoint"
+	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/core/jcs"
 	"github.com/stigaudit/stigaudit/core/merkle"
 	"github.com/stigaudit/stigaudit/wasm/abi"
@@ -97,4 +100,110 @@ func hashString(v []byte) ([merkle.HashSize]byte, error) {
 		return [merkle.HashSize]byte{}, auditerr.Errorf(auditerr.ErrPanic, "wasm: expected a hex string, got %.64q", v)
 	}
 	return merkle.ParseHash(s)
+}
+
+// Skipped is the value build_event and emit answer for an instruction event
+// whose fact is not an instruction fact: nothing is recorded (SPEC §5).
+const Skipped = `{"skipped":"not_instruction"}`
+
+// BuildEvent turns one draft event object into the event the server would
+// store, in API form with "seq":null, or Skipped. The clock is the
+// context's wazerohost.Services.Clock, else the system clock; the id, when
+// the draft has none, is a UUIDv7 from the guest's WASI random source.
+func (r *Runtime) BuildEvent(ctx context.Context, draft []byte) ([]byte, error) {
+	return r.Call(ctx, abi.OpBuildEvent, draft)
+}
+
+// Emit builds the event as BuildEvent does and appends it to the store of
+// the context's wazerohost.Services (store_append); the answer is the event
+// with its seq, or Skipped. Store failures carry the codes of
+// abi.StoreError (id_conflict, store_unavailable, forbidden, invalid_input).
+// For an idempotent re-send the answer carries the stored seq but the ts
+// and leaf_hash of the re-built event; Services.Appended sees the stored
+// event itself.
+func (r *Runtime) Emit(ctx context.Context, draft []byte) ([]byte, error) {
+	return r.Call(ctx, abi.OpEmit, draft)
+}
+
+// Classify reports whether a fact is an instruction fact (SPEC §5); nil
+// means JSON null.
+func (r *Runtime) Classify(ctx context.Context, entity, relation, interpretAs *string) (bool, error) {
+	in := []byte(`{"entity":`)
+	in = appendOptString(in, entity)
+	in = append(in, `,"relation":`...)
+	in = appendOptString(in, relation)
+	in = append(in, `,"interpret_as":`...)
+	in = appendOptString(in, interpretAs)
+	in = append(in, '}')
+	v, err := r.Call(ctx, abi.OpClassify, in)
+	if err != nil {
+		return false, err
+	}
+	return string(v) == "true", nil
+}
+
+// MergeDetail returns the canonical detail of an instruction event for the
+// fact and the caller's detail (a JSON object, or nil).
+func (r *Runtime) MergeDetail(ctx context.Context, fact event.FactRef, detail []byte) ([]byte, error) {
+	in := []byte(`{"fact":{"entity":`)
+	in = appendOptString(in, fact.Entity)
+	in = append(in, `,"relation":`...)
+	in = appendOptString(in, fact.Relation)
+	in = append(in, `,"interpret_as":`...)
+	in = appendOptString(in, fact.InterpretAs)
+	in = append(in, '}')
+	if detail != nil {
+		in = append(in, `,"detail":`...)
+		in = append(in, detail...)
+	}
+	in = append(in, '}')
+	return r.Call(ctx, abi.OpMergeDetail, in)
+}
+
+// LeafHash returns the leaf hash recomputed from an event object in API or
+// canonical form (e.g. one line of an NDJSON export).
+func (r *Runtime) LeafHash(ctx context.Context, ev []byte) ([merkle.HashSize]byte, error) {
+	v, err := r.Call(ctx, abi.OpLeafHash, ev)
+	if err != nil {
+		return [merkle.HashSize]byte{}, err
+	}
+	return hashString(v)
+}
+
+// VerifyCheckpoint opens a signed checkpoint with the verifier key
+// "<name>+<hash>+<base64>" in the module and returns what it commits to.
+// The origin must be the key's name.
+func (r *Runtime) VerifyCheckpoint(ctx context.Context, signed []byte, key string) (checkpoint.Checkpoint, error) {
+	in := []byte(`{"checkpoint":`)
+	in = jcs.AppendString(in, string(signed))
+	in = append(in, `,"key":`...)
+	in = jcs.AppendString(in, key)
+	in = append(in, '}')
+	v, err := r.Call(ctx, abi.OpVerifyCheckpoint, in)
+	if err != nil {
+		return checkpoint.Checkpoint{}, err
+	}
+	var cp checkpoint.Checkpoint
+	o, err := member(v, "origin")
+	if err != nil {
+		return cp, err
+	}
+	origin, _ := jcs.Unquote(o)
+	cp.Origin = origin
+	s, err := member(v, "tree_size")
+	if err != nil {
+		return cp, err
+	}
+	if cp.Size, err = strconv.ParseUint(string(s), 10, 64); err != nil {
+		return cp, auditerr.Errorf(auditerr.ErrPanic, "wasm: bad tree_size %q", s)
+	}
+	cp.Root, err = hashMember(v, "root")
+	return cp, err
+}
+
+func appendOptString(b []byte, s *string) []byte {
+	if s == nil {
+		return append(b, "null"...)
+	}
+	return jcs.AppendString(b, *s)
 }

@@ -1,7 +1,12 @@
 package ops
 
 import (
+	"errors"
+	"io"
+	"strconv"
+
 	"github.com/stigaudit/stigaudit/core/auditerr"
+	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/core/jcs"
 	"github.com/stigaudit/stigaudit/core/merkle"
 	"github.com/stigaudit/stigaudit/wasm/abi"
@@ -11,16 +16,157 @@ import (
 // merge_detail, leaf_hash), or nil for an unknown name.
 func eventOp(op string) opFunc {
 	switch op {
+	case abi.OpBuildEvent:
+		return buildEvent
+	case abi.OpEmit:
+		return emit
+	case abi.OpClassify:
+		return classify
+	case abi.OpMergeDetail:
+		return mergeDetail
 	case abi.OpLeafHash:
 		return leafHash
 	}
 	return nil
 }
 
+// skipped is the value answered for an instruction event whose fact is not
+// an instruction fact: nothing is recorded (SPEC §5), as the HTTP API says.
+const skipped = `{"skipped":"not_instruction"}`
+
+// build parses one draft and builds its event with the host's clock and
+// entropy. ok is false when the draft is an instruction event for a fact
+// that is not an instruction fact.
+func build(h *Host, in []byte) (ev event.Event, ok bool, err error) {
+	d, err := event.ParseDraft(in, event.DefaultLimits())
+	if err != nil {
+		return ev, false, err
+	}
+	if h == nil || h.Now == nil {
+		return ev, false, auditerr.Errorf(auditerr.ErrInvalidConfig, "the host supplies no clock")
+	}
+	var b event.Builder
+	ev, err = b.Build(&d, h.Now(), entropyOf(h))
+	if errors.Is(err, auditerr.ErrNotInstruction) {
+		return ev, false, nil
+	}
+	return ev, err == nil, err
+}
+
+func entropyOf(h *Host) io.Reader {
+	if h.Entropy == nil {
+		return noEntropy{}
+	}
+	return h.Entropy
+}
+
+type noEntropy struct{}
+
+func (noEntropy) Read([]byte) (int, error) { return 0, errors.New("the host supplies no entropy") }
+
+// buildEvent: one draft event object (the body of POST /v1/audit/events for
+// one event, SPEC §2/§5) → the event in API form with "seq":null, exactly
+// what the server would store but for seq; or {"skipped":"not_instruction"}.
+func buildEvent(dst []byte, h *Host, in []byte) ([]byte, error) {
+	ev, ok, err := build(h, in)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return append(dst, skipped...), nil
+	}
+	return event.AppendJSON(dst, &ev), nil
+}
+
+// emit: as buildEvent, then the canonical form goes to the host's store
+// (store_append) and the answer carries the seq it returned. A negative
+// result is the error of abi.StoreError.
+func emit(dst []byte, h *Host, in []byte) ([]byte, error) {
+	ev, ok, err := build(h, in)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return append(dst, skipped...), nil
+	}
+	if h.Append == nil {
+		return nil, abi.StoreError(abi.StoreUnavailable)
+	}
+	seq := h.Append(event.AppendCanonical(nil, &ev))
+	if seq < 0 {
+		return nil, abi.StoreError(seq)
+	}
+	ev.Seq = seq
+	return event.AppendJSON(dst, &ev), nil
+}
+
+// classify: {"entity","relation","interpret_as"} (strings or null) → true
+// when the fact is an instruction fact (SPEC §5), else false.
+func classify(dst []byte, _ *Host, in []byte) ([]byte, error) {
+	o, err := parseObject(in, "classify", "entity", "relation", "interpret_as")
+	if err != nil {
+		return nil, err
+	}
+	f, err := o.factRef()
+	if err != nil {
+		return nil, err
+	}
+	yes, err := event.IsInstructionFact(f.Entity, f.Relation, f.InterpretAs)
+	if err != nil {
+		return nil, err
+	}
+	return strconv.AppendBool(dst, yes), nil
+}
+
+func (o object) factRef() (event.FactRef, error) {
+	var f event.FactRef
+	var err error
+	if f.Entity, err = o.optStr("entity"); err != nil {
+		return f, err
+	}
+	if f.Relation, err = o.optStr("relation"); err != nil {
+		return f, err
+	}
+	f.InterpretAs, err = o.optStr("interpret_as")
+	return f, err
+}
+
+// mergeDetail: {"fact":{"entity","relation","interpret_as"},"detail":{...}
+// or null} → the canonical detail object of an instruction event: the fact
+// keys merged with the caller's detail, the caller's keys winning (SPEC §5).
+func mergeDetail(dst []byte, _ *Host, in []byte) ([]byte, error) {
+	o, err := parseObject(in, "merge_detail", "fact", "detail")
+	if err != nil {
+		return nil, err
+	}
+	fv, err := o.raw("fact")
+	if err != nil {
+		return nil, err
+	}
+	fo, err := parseObject(fv, "merge_detail: fact", "entity", "relation", "interpret_as")
+	if err != nil {
+		if auditerr.CodeOf(err) == auditerr.ErrInvalidInput.Code {
+			return nil, auditerr.Errorf(auditerr.ErrInvalidField, `field "fact" must be an object`)
+		}
+		return nil, err
+	}
+	f, err := fo.factRef()
+	if err != nil {
+		return nil, err
+	}
+	detail := o["detail"] // nil when absent; "null" is no detail too
+	merged, err := event.MergeDetail(f, detail)
+	if err != nil {
+		return nil, err
+	}
+	return append(dst, merged...), nil
+}
+
 // leafHash: a JSON string → "<hex>", the RFC 6962 leaf hash of its UTF-8
 // bytes (for a host that holds the canonical text of an event); an event
-// object (canonical or API form) → "<hex>", the leaf hash of its canonical
-// form.
+// object in API or canonical form (an exported NDJSON line, an HTTP answer)
+// → "<hex>", the leaf hash recomputed from its canonical form (a leaf_hash
+// member of the input is ignored).
 func leafHash(dst []byte, _ *Host, in []byte) ([]byte, error) {
 	c, err := jcs.Canonicalize(nil, in, inputLimits)
 	if err != nil {
@@ -43,7 +189,12 @@ func leafHash(dst []byte, _ *Host, in []byte) ([]byte, error) {
 	return append(dst, '"'), nil
 }
 
-// eventLeafHash returns the leaf hash of an event object.
+// eventLeafHash returns the leaf hash recomputed from the canonical form of
+// an event object.
 func eventLeafHash(ev []byte) ([merkle.HashSize]byte, error) {
-	return [merkle.HashSize]byte{}, auditerr.Errorf(auditerr.ErrInvalidInput, "not yet available")
+	e, err := event.ParseEvent(ev)
+	if err != nil {
+		return [merkle.HashSize]byte{}, err
+	}
+	return event.LeafHash(event.AppendCanonical(nil, &e)), nil
 }
