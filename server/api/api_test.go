@@ -53,7 +53,7 @@ func (c *stepClock) set(t time.Time) {
 }
 
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	e      *echo.Echo
 	log    *stigaudit.Log
 	store  *storetest.Faulty
@@ -81,7 +81,7 @@ func newHarness(t *testing.T) *harness { return newHarnessOn(t, "memory") }
 // newHarnessOn builds a server over a fresh store of the given kind: the
 // memory store with keys in their own SQLite file, or the SQLite store
 // holding both, as the binary runs it.
-func newHarnessOn(t *testing.T, kind string) *harness {
+func newHarnessOn(t testing.TB, kind string) *harness {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	m, err := metrics.New(metrics.Config{Registerer: reg, Logger: quiet})
