@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/stigaudit/stigaudit"
+	"github.com/stigaudit/stigaudit/core/catalog"
+	"github.com/stigaudit/stigaudit/core/event"
+	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
+	"github.com/stigaudit/stigaudit/server/api"
+	"github.com/stigaudit/stigaudit/server/auth"
+	"github.com/stigaudit/stigaudit/server/metrics"
+	"github.com/stigaudit/stigaudit/server/sink"
+)
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var c common
+	var listen, catFile string
+	var sinks multiFlag
+	lim := event.DefaultLimits()
+	fs := newFlagSet("serve", stderr)
+	c.register(fs)
+	fs.StringVar(&listen, "listen", env("STIGAUDIT_LISTEN", "127.0.0.1:8470"), "address to listen on (STIGAUDIT_LISTEN)")
+	fs.StringVar(&catFile, "catalogue", env("STIGAUDIT_CATALOGUE", ""), "JSON file of operator-added event types (STIGAUDIT_CATALOGUE)")
+	fs.Var(&sinks, "sink", "deliver committed events to a sink, e.g. file:/var/log/audit.jsonl (repeatable)")
+	fs.IntVar(&lim.MaxDetailBytes, "max-detail-bytes", lim.MaxDetailBytes, "largest canonical detail object")
+	fs.IntVar(&lim.MaxDetailDepth, "max-detail-depth", lim.MaxDetailDepth, "deepest detail nesting")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+
+	cat := catalog.Default()
+	if catFile != "" {
+		data, err := os.ReadFile(catFile)
+		if err != nil {
+			return fmt.Errorf("reading catalogue: %w", err)
+		}
+		if cat, err = cat.Extend(data); err != nil {
+			return fmt.Errorf("catalogue %s: %w", catFile, err)
+		}
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	var sk []sink.Sink
+	for _, spec := range sinks {
+		s, err := sink.Parse(spec)
+		if err != nil {
+			return fmt.Errorf("--sink %s: %w", spec, err)
+		}
+		sk = append(sk, s)
+	}
+	m, err := metrics.New(metrics.Config{Registerer: reg, Sinks: sk, Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+
+	store, err := c.openSQLite(sqlitestore.Options{OnCommit: m.ObserveCommit})
+	if err != nil {
+		return err
+	}
+	log, err := stigaudit.Open(stigaudit.Options{Store: store, Catalogue: cat, Limits: lim, Logger: logger, Observer: m})
+	if err != nil {
+		store.Close()
+		return err
+	}
+	defer log.Close()
+
+	keys := auth.New(store.DB(), auth.Options{})
+	keyFile, err := keys.Bootstrap(ctx, c.dataDir)
+	if err != nil {
+		return fmt.Errorf("creating the admin key: %w", err)
+	}
+	if keyFile != "" {
+		logger.Info("created the first admin key", slog.String("admin_key_file", keyFile))
+	} else {
+		keyFile = filepath.Join(c.dataDir, auth.AdminKeyFile)
+		if _, err := os.Stat(keyFile); err != nil {
+			keyFile = "(not on disk; create keys with 'stigaudit keys create')"
+		}
+	}
+
+	e := api.New(api.Config{Log: log, Keys: keys, Metrics: m, Gatherer: reg, Logger: logger})
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
+	logger.Info("stigaudit serving", slog.String("listen", ln.Addr().String()), slog.String("data_dir", c.dataDir), slog.String("admin_key_file", keyFile))
+	fmt.Fprintf(stdout, "stigaudit listening on http://%s\nadmin key: %s\n", ln.Addr(), keyFile)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

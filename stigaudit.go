@@ -1,0 +1,306 @@
+package stigaudit
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/stigaudit/stigaudit/core/auditerr"
+	"github.com/stigaudit/stigaudit/core/catalog"
+	"github.com/stigaudit/stigaudit/core/event"
+	"github.com/stigaudit/stigaudit/hostfns"
+)
+
+// Batch limits (SPEC §4).
+const (
+	MaxBatchEvents = 1000
+	MaxBatchBytes  = 1 << 20
+)
+
+// Options configure a Log. Only Store is required.
+type Options struct {
+	// Store is where events are appended.
+	Store hostfns.Store
+	// Clock stamps events; default hostfns.SystemClock.
+	Clock hostfns.Clock
+	// Entropy feeds UUIDv7 ids; default crypto/rand.
+	Entropy hostfns.Entropy
+	// Catalogue is the closed set of event types; default catalog.Default().
+	Catalogue *catalog.Catalogue
+	// Limits bound detail size and depth; default event.DefaultLimits().
+	Limits event.Limits
+	// Logger receives structured logs; default slog.Default().
+	Logger *slog.Logger
+	// Observer is told about commits and emit outcomes; optional.
+	Observer Observer
+	// PollInterval is how often the log looks for events committed by
+	// others (EmitTx, other processes) to pass them to the Observer;
+	// default 250ms.
+	PollInterval time.Duration
+}
+
+// Observer sees committed events and emit outcomes, for metrics and sinks.
+// Its methods must not block.
+type Observer interface {
+	// Committed is called after each durable commit with the newly
+	// committed events in seq order, from one goroutine at a time, exactly
+	// once per event (idempotent re-sends are not reported again).
+	Committed(events []event.Event)
+	// Emitted is called once per Emit or EmitBatch call with the number of
+	// drafts, the call's duration and its error (nil on success).
+	Emitted(n int, d time.Duration, err error)
+	// BestEffortFailed is called when EmitNoFail swallowed a failure.
+	BestEffortFailed(eventType, tenant string, err error)
+}
+
+// TxAppender is implemented by stores that can append inside a caller's
+// database transaction (see EmitTx).
+type TxAppender interface {
+	AppendTx(ctx context.Context, tx *sql.Tx, events []event.Event) ([]event.Event, error)
+}
+
+// Result is one item of an EmitBatch answer.
+type Result struct {
+	// Event is the stored event (zero when Skipped).
+	Event event.Event
+	// Skipped is true for an instruction event whose fact is not an
+	// instruction fact: nothing was recorded for it (SPEC §5).
+	Skipped bool
+}
+
+// Log is an audit log. It is safe for concurrent use.
+type Log struct {
+	store    hostfns.Store
+	clock    hostfns.Clock
+	builder  event.Builder
+	logger   *slog.Logger
+	observer Observer
+
+	entropyMu sync.Mutex
+	entropy   hostfns.Entropy
+
+	notify *notifier
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open returns a Log over opts.Store. Closing the Log closes the store.
+func Open(opts Options) (*Log, error) {
+	if opts.Store == nil {
+		return nil, errors.New("stigaudit: Options.Store is required")
+	}
+	if opts.Clock == nil {
+		opts.Clock = hostfns.SystemClock{}
+	}
+	if opts.Entropy == nil {
+		opts.Entropy = hostfns.SystemEntropy()
+	}
+	if opts.Catalogue == nil {
+		opts.Catalogue = catalog.Default()
+	}
+	if opts.Limits == (event.Limits{}) {
+		opts.Limits = event.DefaultLimits()
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = 250 * time.Millisecond
+	}
+	l := &Log{
+		store:    opts.Store,
+		clock:    opts.Clock,
+		builder:  event.Builder{Catalogue: opts.Catalogue, Limits: opts.Limits},
+		logger:   opts.Logger,
+		observer: opts.Observer,
+		entropy:  opts.Entropy,
+	}
+	if l.observer != nil {
+		size, err := l.store.Size(context.Background())
+		if err != nil {
+			return nil, fmt.Errorf("stigaudit: reading log size: %w", err)
+		}
+		l.notify = newNotifier(l.store, l.observer, l.logger, size, opts.PollInterval)
+	}
+	return l, nil
+}
+
+// Catalogue returns the log's event catalogue.
+func (l *Log) Catalogue() *catalog.Catalogue { return l.builder.Catalogue }
+
+// Limits returns the log's detail limits.
+func (l *Log) Limits() event.Limits { return l.builder.Limits }
+
+// Store returns the underlying store.
+func (l *Log) Store() hostfns.Store { return l.store }
+
+// Build turns a draft into the event Emit would store, without storing it.
+// It reads the clock and entropy as Emit does.
+func (l *Log) Build(d event.Draft) (event.Event, error) {
+	now := l.clock.Now()
+	l.entropyMu.Lock()
+	defer l.entropyMu.Unlock()
+	return l.builder.Build(&d, now, l.entropy)
+}
+
+// Emit builds, validates and durably appends one event, returning it with
+// its seq. For an instruction event whose fact is not an instruction fact it
+// returns an error wrapping auditerr.ErrNotInstruction and stores nothing.
+// Re-sending a stored id with the same content returns the stored event.
+func (l *Log) Emit(ctx context.Context, d event.Draft) (event.Event, error) {
+	start := time.Now()
+	ev, err := l.emit(ctx, d)
+	l.emitted(1, start, err)
+	return ev, err
+}
+
+func (l *Log) emit(ctx context.Context, d event.Draft) (event.Event, error) {
+	ev, err := l.Build(d)
+	if err != nil {
+		return event.Event{}, err
+	}
+	stored, err := l.store.Append(ctx, []event.Event{ev})
+	if err != nil {
+		return event.Event{}, err
+	}
+	l.committed(stored)
+	return stored[0], nil
+}
+
+// EmitBatch builds every draft and appends them atomically: all are stored
+// or none. Invalid drafts fail the batch with an *auditerr.BatchError naming
+// every bad index. Skipped instruction events (SPEC §5) are reported as
+// Skipped and do not fail the batch.
+func (l *Log) EmitBatch(ctx context.Context, ds []event.Draft) ([]Result, error) {
+	start := time.Now()
+	res, err := l.emitBatch(ctx, ds)
+	l.emitted(len(ds), start, err)
+	return res, err
+}
+
+func (l *Log) emitBatch(ctx context.Context, ds []event.Draft) ([]Result, error) {
+	if len(ds) == 0 {
+		return nil, auditerr.Errorf(auditerr.ErrInvalidBatch, "the batch is empty")
+	}
+	if len(ds) > MaxBatchEvents {
+		return nil, auditerr.Errorf(auditerr.ErrBatchTooLarge, "a batch holds at most %d events, got %d", MaxBatchEvents, len(ds))
+	}
+	res := make([]Result, len(ds))
+	evs := make([]event.Event, 0, len(ds))
+	var bad []*auditerr.Error
+	size := 0
+	for i := range ds {
+		ev, err := l.Build(ds[i])
+		switch {
+		case errors.Is(err, auditerr.ErrNotInstruction):
+			res[i].Skipped = true
+		case err != nil:
+			bad = append(bad, auditerr.AtIndex(err, i))
+		default:
+			size += len(ev.Detail) + 512
+			evs = append(evs, ev)
+		}
+	}
+	if len(bad) > 0 {
+		return nil, &auditerr.BatchError{Items: bad}
+	}
+	if size > MaxBatchBytes {
+		return nil, auditerr.Errorf(auditerr.ErrBatchTooLarge, "a batch holds at most %d bytes", MaxBatchBytes)
+	}
+	if len(evs) == 0 {
+		return res, nil
+	}
+	stored, err := l.store.Append(ctx, evs)
+	if err != nil {
+		return nil, err
+	}
+	l.committed(stored)
+	j := 0
+	for i := range res {
+		if !res[i].Skipped {
+			res[i].Event = stored[j]
+			j++
+		}
+	}
+	return res, nil
+}
+
+// EmitNoFail emits one event and never reports failure: a failure is logged
+// and counted (Observer.BestEffortFailed), like the seed's emit_nofail. Use
+// it only for best-effort event types; critical types must use Emit so that
+// a failure reaches the caller (they fail closed).
+func (l *Log) EmitNoFail(ctx context.Context, d event.Draft) {
+	_, err := l.Emit(ctx, d)
+	if err == nil || errors.Is(err, auditerr.ErrNotInstruction) {
+		return
+	}
+	l.logger.LogAttrs(ctx, slog.LevelError, "audit emit failed (best effort)",
+		slog.String("event_type", d.Type), slog.String("entity_uri", d.EntityURI),
+		slog.String("tenant", d.Tenant), slog.String("code", string(auditerr.CodeOf(err))),
+		slog.String("error", err.Error()))
+	if l.observer != nil {
+		l.observer.BestEffortFailed(d.Type, d.Tenant, err)
+	}
+}
+
+// EmitTx builds one event and appends it inside tx, a transaction the caller
+// opened on the store's own database: the event commits or rolls back with
+// the caller's work (the seed's conn=). The store must implement TxAppender.
+//
+// Because the Log cannot see the caller's commit, the Observer learns of
+// events emitted this way when the log next polls the store (within
+// Options.PollInterval of the commit); a rolled-back event is never reported.
+func (l *Log) EmitTx(ctx context.Context, tx *sql.Tx, d event.Draft) (event.Event, error) {
+	ta, ok := l.store.(TxAppender)
+	if !ok {
+		return event.Event{}, fmt.Errorf("stigaudit: the store %T cannot join a caller's transaction", l.store)
+	}
+	start := time.Now()
+	ev, err := l.Build(d)
+	if err == nil {
+		var stored []event.Event
+		stored, err = ta.AppendTx(ctx, tx, []event.Event{ev})
+		if err == nil {
+			ev = stored[0]
+		}
+	}
+	l.emitted(1, start, err)
+	if err != nil {
+		return event.Event{}, err
+	}
+	return ev, nil
+}
+
+// Query returns one page of events (see hostfns.Query).
+func (l *Log) Query(ctx context.Context, q hostfns.Query) (hostfns.Page, error) {
+	return l.store.Query(ctx, q)
+}
+
+// Close reports the last commits to the Observer, stops the log and closes
+// its store. Further calls return the first call's result.
+func (l *Log) Close() error {
+	l.closeOnce.Do(func() {
+		if l.notify != nil {
+			l.notify.close()
+		}
+		l.closeErr = l.store.Close()
+	})
+	return l.closeErr
+}
+
+func (l *Log) emitted(n int, start time.Time, err error) {
+	if l.observer != nil {
+		l.observer.Emitted(n, time.Since(start), err)
+	}
+}
+
+func (l *Log) committed(evs []event.Event) {
+	if l.notify != nil {
+		l.notify.offer(evs)
+	}
+}
