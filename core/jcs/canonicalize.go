@@ -305,7 +305,7 @@ func (p *parser) sortMembers(objStart int, ms []span, keys []byte) error {
 	// Copy the members aside, then back in order. Small objects use the
 	// stack; large ones the spare capacity past the end of the output.
 	end := len(p.out)
-	var small [512]byte
+	var small [1024]byte
 	var tmp []byte
 	if end-objStart <= len(small) {
 		tmp = small[:copy(small[:], p.out[objStart:end])]
