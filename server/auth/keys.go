@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -113,6 +114,10 @@ type Options struct {
 	// Hash replaces argon2id (tests count calls with it); default
 	// argon2.IDKey.
 	Hash HashFunc
+	// MaxHashes bounds the argon2id computations running at once, so that
+	// a flood of wrong secrets for a known key id costs bounded memory
+	// (about Params.Memory each) and CPU; default GOMAXPROCS.
+	MaxHashes int
 }
 
 // Keys manages API keys in the api_keys table of a database. It is safe for
@@ -121,6 +126,9 @@ type Keys struct {
 	db  *sql.DB
 	opt Options
 	q   queries
+
+	// hashing is a semaphore of Options.MaxHashes slots.
+	hashing chan struct{}
 
 	mu    sync.Mutex
 	cache map[[32]byte]*cached
@@ -159,6 +167,9 @@ func New(db *sql.DB, opt Options) *Keys {
 	if opt.Hash == nil {
 		opt.Hash = argon2ID
 	}
+	if opt.MaxHashes <= 0 {
+		opt.MaxHashes = runtime.GOMAXPROCS(0)
+	}
 	rb := func(s string) string { return rebind(opt.Placeholder, s) }
 	return &Keys{
 		db:  db,
@@ -174,7 +185,8 @@ func New(db *sql.DB, opt Options) *Keys {
 			revoke:    rb(`UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL`),
 			exists:    rb(`SELECT 1 FROM api_keys WHERE key_id = ?`),
 		},
-		cache: make(map[[32]byte]*cached),
+		cache:   make(map[[32]byte]*cached),
+		hashing: make(chan struct{}, opt.MaxHashes),
 	}
 }
 
@@ -423,7 +435,17 @@ func (k *Keys) Verify(ctx context.Context, plaintext string) (Principal, error) 
 		return Principal{}, unauthorized()
 	}
 	ph, err := parsePHC(hash)
-	if err != nil || !ph.matches(k.opt.Hash, []byte(secret)) {
+	if err != nil {
+		return Principal{}, unauthorized()
+	}
+	select {
+	case k.hashing <- struct{}{}:
+	case <-ctx.Done():
+		return Principal{}, fmt.Errorf("auth: waiting to verify a key: %w", ctx.Err())
+	}
+	ok = ph.matches(k.opt.Hash, []byte(secret))
+	<-k.hashing
+	if !ok {
 		return Principal{}, unauthorized()
 	}
 	ps, err := ParsePerms(perms)

@@ -437,3 +437,42 @@ func TestDefaultParamsVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestConcurrentHashesAreBounded(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t)
+	var running, peak atomic.Int64
+	hash := func(secret, salt []byte, p Params, n uint32) []byte {
+		cur := running.Add(1)
+		for {
+			old := peak.Load()
+			if cur <= old || peak.CompareAndSwap(old, cur) {
+				break
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+		defer running.Add(-1)
+		return argon2ID(secret, salt, p, n)
+	}
+	k := New(db, Options{Hash: hash, MaxHashes: 2, Params: Params{Time: 1, Memory: 64, Threads: 1}})
+	text, _, err := k.Create(ctx, Spec{EntityURI: "urn:a", Perms: PermRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := text[:len(text)-3] + "aaa"
+	if wrong == text {
+		wrong = text[:len(text)-3] + "bbb"
+	}
+	var wg sync.WaitGroup
+	for range 12 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			k.Verify(ctx, wrong)
+		}()
+	}
+	wg.Wait()
+	if p := peak.Load(); p > 2 || p < 1 {
+		t.Errorf("peak concurrent argon2id computations = %d, want 1..2", p)
+	}
+}
