@@ -33,10 +33,11 @@
 //   - 200 {"skipped":"not_instruction"} for a lone instruction event about a
 //     fact that is not an instruction fact (SPEC §5); inside a batch the
 //     item's place holds {"skipped":"not_instruction"}.
-//   - 202 with the built event and "stored":false when the store is down and
-//     every event is of a best-effort type: like the seed's emit_nofail, the
-//     failure is logged and counted (stigaudit_best_effort_failures_total)
-//     but is not the caller's problem. Critical types fail closed: 503.
+//   - 202 with the built event ("seq":null, and "stored":false beside its
+//     fields) when the store cannot commit and every event is of a
+//     best-effort type: like the seed's emit_nofail, the failure is logged
+//     and counted (stigaudit_best_effort_failures_total) but is not the
+//     caller's problem. Critical types fail closed: 503 store_unavailable.
 //   - 409 id_conflict for a known id with different content; 413 for a body
 //     over the limit (1 MiB plus room for the envelope) or a batch over 1000
 //     events.
