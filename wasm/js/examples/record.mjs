@@ -1,0 +1,96 @@
+#!/usr/bin/env node
+// record.mjs — a Node program that keeps its own audit log with the
+// stigaudit WebAssembly core.
+//
+//   node wasm/js/examples/record.mjs OUT.ndjson [COUNT=10000]
+//
+// The module builds every event (validation, tenant normalisation, UUIDv7,
+// canonical form) exactly as the Go server would; this program is the host:
+// its storeAppend assigns contiguous seqs from 0 and writes one NDJSON line
+// per event — the canonical event plus "leaf_hash" and "seq", a form
+// event.ParseEvent (and so `stigaudit verify --ndjson`) reads. Re-sending an
+// id with the same content answers the stored seq; with other content,
+// id_conflict. It prints a JSON summary on standard output.
+import { openSync, writeSync, fsyncSync, closeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { load, STORE } from '../stigaudit.mjs';
+
+const [out, countArg] = process.argv.slice(2);
+if (!out) {
+  console.error('usage: record.mjs OUT.ndjson [COUNT]');
+  process.exit(2);
+}
+const count = Number(countArg ?? 10000);
+
+const fd = openSync(out, 'w');
+const decoder = new TextDecoder();
+let pending = [];
+let nextSeq = 0;
+const byId = new Map(); // id → { seq, content } for idempotent re-sends
+
+// content is the canonical event without ts: what must match on a re-send.
+function content(ev) {
+  const { ts, ...rest } = ev;
+  return JSON.stringify(rest);
+}
+
+function storeAppend(canonical) {
+  const text = decoder.decode(canonical);
+  let ev;
+  try {
+    ev = JSON.parse(text);
+  } catch {
+    return STORE.INVALID;
+  }
+  const known = byId.get(ev.id);
+  if (known) return known.content === content(ev) ? known.seq : STORE.ID_CONFLICT;
+  const leafHash = createHash('sha256').update(Buffer.from([0])).update(canonical).digest('hex');
+  const seq = nextSeq++;
+  // The canonical text with leaf_hash and seq added as its last members.
+  pending.push(`${text.slice(0, -1)},"leaf_hash":"${leafHash}","seq":${seq}}\n`);
+  if (pending.length >= 1000) flush();
+  byId.set(ev.id, { seq, content: content(ev) });
+  return seq;
+}
+
+function flush() {
+  if (pending.length) writeSync(fd, pending.join(''));
+  pending = [];
+}
+
+const sa = await load(undefined, { storeAppend });
+
+const types = ['fact_write', 'fact_read', 'admin_action', 'quota_breach', 'instruction_quarantined'];
+const start = performance.now();
+let skipped = 0;
+for (let i = 0; i < count - 1; i++) {
+  const type = types[i % types.length];
+  const draft = {
+    event_type: type,
+    tenant_id: i % 7 === 0 ? ' ACME ' : 'acme', // normalised by the core
+    entity_uri: `agent:worker-${i % 13}`,
+    fact_id: `fact-${i}`,
+    source: 'record.mjs',
+    outcome: i % 11 === 0 ? 'denied' : 'success',
+    detail: { n: i, ratio: i / 7, note: 'naïve café ☕ 𝄞', big: 1e21, list: [1.5, -0, 'x'] },
+  };
+  if (type === 'admin_action') draft.detail.action = 'rotate';
+  if (type === 'quota_breach') draft.detail.dimension = 'writes';
+  if (type === 'instruction_quarantined') {
+    draft.fact = { entity: 'instruction:run', relation: 'says', interpret_as: null };
+  }
+  const ev = sa.emit(draft);
+  if (ev.skipped) skipped++;
+  else if (ev.seq !== nextSeq - 1) throw new Error(`event ${i}: answered seq ${ev.seq}, stored ${nextSeq - 1}`);
+}
+// The last event is sent twice: the re-send stores nothing and answers the
+// stored seq.
+const first = sa.buildEvent({ id: '0196a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b', event_type: 'fact_read', entity_uri: 'agent:r' });
+const again = sa.emit({ id: first.id, event_type: 'fact_read', entity_uri: 'agent:r' });
+const resent = sa.emit({ id: first.id, event_type: 'fact_read', entity_uri: 'agent:r' });
+if (resent.seq !== again.seq) throw new Error('re-send stored twice');
+flush();
+fsyncSync(fd);
+closeSync(fd);
+const seconds = (performance.now() - start) / 1000;
+console.log(JSON.stringify({ file: out, events: nextSeq, skipped, seconds, events_per_s: Math.round(nextSeq / seconds) }));
