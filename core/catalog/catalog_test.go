@@ -252,3 +252,27 @@ func BenchmarkLookupCheck(b *testing.B) {
 		}
 	}
 }
+
+// TestConcurrentUse is meaningful under -race: catalogues are shared by
+// every request handler.
+func TestConcurrentUse(t *testing.T) {
+	done := make(chan bool)
+	for range 4 {
+		go func() {
+			c := Default()
+			ext, err := c.Extend([]byte(`{"event_types":[{"name":"x.y","required_detail":["k"]}]}`))
+			ok := err == nil
+			for _, n := range []string{"fact_write", "peer_hlc_anomaly"} {
+				typ, found := c.Lookup(n)
+				ok = ok && found && typ.CheckDetail([]byte(`{"direction":"past","sender_node_id":"n","skew_ms":1}`)) == nil
+			}
+			_, found := ext.Lookup("x.y")
+			done <- ok && found && len(c.Types()) == c.Len()
+		}()
+	}
+	for range 4 {
+		if !<-done {
+			t.Error("concurrent use failed")
+		}
+	}
+}

@@ -260,6 +260,14 @@ func FuzzCanonicalize(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, src []byte) {
+		// The walkers must not panic on text that is not canonical either.
+		for _, it := range []Iter{Members(src), Elements(src)} {
+			for it.Next() {
+				m := it.Member()
+				_ = m.Name()
+				_ = m.CompareName("x")
+			}
+		}
 		got, err := Canonicalize(nil, src, Limits{MaxDepth: 64})
 		want, refErr := reference(src)
 		if err != nil {
