@@ -685,8 +685,9 @@ func testFactIDWithEscapes(t *testing.T, kind string) {
 	}
 }
 
-// pages follows cursors from target and returns the seqs seen.
-func (h *harness) pages(target, key string) []int64 {
+// pages follows cursors from target and returns the seqs seen. If between
+// is not nil it runs after every page.
+func (h *harness) pages(target, key string, between func()) []int64 {
 	h.t.Helper()
 	var seqs []int64
 	next := target
@@ -697,6 +698,9 @@ func (h *harness) pages(target, key string) []int64 {
 		}
 		for _, e := range a.events() {
 			seqs = append(seqs, int64(e["seq"].(float64)))
+		}
+		if between != nil {
+			between()
 		}
 		c, _ := a.body["next_cursor"].(string)
 		if a.body["has_more"] != true {
@@ -728,38 +732,34 @@ func testCursorPagingWhileEmitting(t *testing.T, kind string) {
 		}
 		h.mustEmit(w, ev(typ, "urn:u"))
 	}
-	stop := make(chan struct{})
+	post := func() {
+		req := httptest.NewRequest("POST", "/v1/audit/events", strings.NewReader(`{"event_type":"fact_write","entity_uri":"urn:u"}`))
+		req.Header.Set("Authorization", "Bearer "+w)
+		rec := httptest.NewRecorder()
+		h.e.ServeHTTP(rec, req)
+		if rec.Code != 201 {
+			t.Errorf("concurrent emit: %d %s", rec.Code, rec.Body)
+		}
+	}
+	// Two writers emit concurrently with the readers (a bounded number of
+	// events, so that an oldest-first reader can catch up)...
 	var wg sync.WaitGroup
 	for range 2 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				req := httptest.NewRequest("POST", "/v1/audit/events", strings.NewReader(`{"event_type":"fact_write","entity_uri":"urn:u"}`))
-				req.Header.Set("Authorization", "Bearer "+w)
-				h.e.ServeHTTP(httptest.NewRecorder(), req)
+			for range 150 {
+				post()
 			}
 		}()
 	}
-	// Let the writers get going, so that pages are read while the log grows.
-	deadline := time.Now().Add(10 * time.Second)
-	for h.size() < initial+10 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	before := h.size()
-	newest := h.pages("/v1/audit?limit=7", w)
-	oldest := h.pages("/v1/admin/audit?limit=11&event_type=fact_write", w)
-	during := h.size() - before
-	close(stop)
+	// ...and after every page two more events are committed, so that every
+	// cursor is followed across a log that grew after it was issued, however
+	// the goroutines are scheduled.
+	grown := func() { post(); post() }
+	newest := h.pages("/v1/audit?limit=7", w, grown)
+	oldest := h.pages("/v1/admin/audit?limit=11&event_type=fact_write", w, grown)
 	wg.Wait()
-	if during == 0 {
-		t.Fatal("no event was emitted while paging; the test proves nothing")
-	}
 
 	// Newest first: strictly decreasing, no repeats, ends at seq 0, and
 	// every event that existed at the start is seen.
