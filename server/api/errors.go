@@ -93,6 +93,12 @@ func errorBody(err error, status int) []byte {
 // writeError answers err with its status and logs server-side failures.
 func (s *server) writeError(c echo.Context, err error) error {
 	status := Status(err)
+	if status == http.StatusUnauthorized {
+		// No secret is logged: the key text never reaches this point.
+		s.logger.LogAttrs(c.Request().Context(), slog.LevelWarn, "authentication failed",
+			slog.String("method", c.Request().Method), slog.String("route", c.Path()),
+			slog.String("remote_addr", c.Request().RemoteAddr))
+	}
 	if status >= 500 {
 		s.logger.LogAttrs(c.Request().Context(), slog.LevelError, "request failed",
 			slog.String("method", c.Request().Method), slog.String("route", c.Path()),
