@@ -4,8 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os/user"
 	"text/tabwriter"
 	"time"
+
+	"github.com/stigaudit/stigaudit"
+	"github.com/stigaudit/stigaudit/core/auditerr"
+	"github.com/stigaudit/stigaudit/core/event"
+	"github.com/stigaudit/stigaudit/core/jcs"
 
 	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
 	"github.com/stigaudit/stigaudit/server/auth"
@@ -45,7 +51,12 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	log, err := stigaudit.Open(stigaudit.Options{Store: store})
+	if err != nil {
+		store.Close()
+		return err
+	}
+	defer log.Close()
 	keys := auth.New(store.DB(), auth.Options{})
 	switch sub {
 	case "create":
@@ -55,9 +66,17 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if spec.Perms, err = auth.ParsePerms(perms); err != nil {
 			return err
 		}
-		plain, _, err := keys.Create(ctx, spec)
+		plain, key, err := keys.Create(ctx, spec)
 		if err != nil {
 			return err
+		}
+		// api_key_create is critical: a key whose creation is not audited
+		// must not exist.
+		if err := auditKeyEvent(ctx, log, "api_key_create", key, cliActor()); err != nil {
+			if rerr := keys.Revoke(ctx, key.ID); rerr != nil {
+				return fmt.Errorf("%w; revoking the unaudited key %s also failed: %v", err, key.ID, rerr)
+			}
+			return fmt.Errorf("key not created: %w", err)
 		}
 		fmt.Fprintln(stdout, plain)
 	case "list":
@@ -80,10 +99,63 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if fs.NArg() != 1 {
 			return fmt.Errorf("%w: keys revoke takes exactly one KEY_ID", errUsage)
 		}
-		if err := keys.Revoke(ctx, fs.Arg(0)); err != nil {
+		id := fs.Arg(0)
+		key, err := findKey(ctx, keys, id)
+		if err != nil {
 			return err
+		}
+		if err := keys.Revoke(ctx, id); err != nil {
+			return err
+		}
+		if err := auditKeyEvent(ctx, log, "api_key_revoke", key, cliActor()); err != nil {
+			return fmt.Errorf("key revoked, but the revocation could not be audited: %w", err)
 		}
 		fmt.Fprintf(stderr, "revoked %s\n", fs.Arg(0))
 	}
 	return nil
+}
+
+// cliActor names the operator running the CLI as the acting principal.
+func cliActor() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return "urn:stigaudit:cli:" + u.Username
+	}
+	return "urn:stigaudit:cli"
+}
+
+// auditKeyEvent records a key's creation or revocation in the key's tenant.
+func auditKeyEvent(ctx context.Context, log *stigaudit.Log, typ string, k auth.Key, actor string) error {
+	detail := []byte(`{"key_id":`)
+	detail = jcs.AppendString(detail, k.ID)
+	detail = append(detail, `,"entity_uri":`...)
+	detail = jcs.AppendString(detail, k.EntityURI)
+	detail = append(detail, `,"perms":`...)
+	detail = jcs.AppendString(detail, k.Perms.String())
+	if k.Label != "" {
+		detail = append(detail, `,"label":`...)
+		detail = jcs.AppendString(detail, k.Label)
+	}
+	detail = append(detail, '}')
+	_, err := log.Emit(ctx, event.Draft{
+		Type:      typ,
+		Tenant:    k.Tenant,
+		EntityURI: actor,
+		Emitter:   "urn:stigaudit:cli",
+		Detail:    detail,
+	})
+	return err
+}
+
+// findKey returns the stored key with this id.
+func findKey(ctx context.Context, keys *auth.Keys, id string) (auth.Key, error) {
+	list, err := keys.List(ctx)
+	if err != nil {
+		return auth.Key{}, err
+	}
+	for _, k := range list {
+		if k.ID == id {
+			return k, nil
+		}
+	}
+	return auth.Key{}, auditerr.Errorf(auditerr.ErrNotFound, "no key with id %q", id)
 }

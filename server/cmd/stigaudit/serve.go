@@ -87,6 +87,13 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if keyFile != "" {
 		logger.Info("created the first admin key", slog.String("admin_key_file", keyFile))
+		list, err := keys.List(ctx)
+		if err != nil || len(list) != 1 {
+			return fmt.Errorf("reading back the bootstrap key: %v", err)
+		}
+		if err := auditKeyEvent(ctx, log, "api_key_create", list[0], "urn:stigaudit:bootstrap"); err != nil {
+			return fmt.Errorf("auditing the bootstrap admin key: %w", err)
+		}
 	} else {
 		keyFile = filepath.Join(c.dataDir, auth.AdminKeyFile)
 		if _, err := os.Stat(keyFile); err != nil {
