@@ -46,6 +46,8 @@ type server struct {
 	metrics *metrics.Metrics
 	logger  *slog.Logger
 	limit   int64
+	// authFailed rate-limits auth_failed events.
+	authFailed *bucket
 }
 
 // New returns an echo instance serving the routes of SPEC §7 implemented
@@ -58,7 +60,8 @@ func New(cfg Config) *echo.Echo {
 	if cfg.BodyLimit <= 0 {
 		cfg.BodyLimit = DefaultBodyLimit
 	}
-	s := &server{log: cfg.Log, keys: cfg.Keys, metrics: cfg.Metrics, logger: cfg.Logger, limit: cfg.BodyLimit}
+	s := &server{log: cfg.Log, keys: cfg.Keys, metrics: cfg.Metrics, logger: cfg.Logger, limit: cfg.BodyLimit,
+		authFailed: newBucket(authFailedPerSecond, authFailedBurst)}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

@@ -19,6 +19,7 @@ var statusOf = map[auditerr.Code]int{
 	auditerr.ErrIDConflict.Code:         http.StatusConflict,
 	auditerr.ErrTooLarge.Code:           http.StatusRequestEntityTooLarge,
 	auditerr.ErrBatchTooLarge.Code:      http.StatusRequestEntityTooLarge,
+	auditerr.ErrOutputTooLarge.Code:     http.StatusRequestEntityTooLarge,
 	auditerr.ErrStoreUnavailable.Code:   http.StatusServiceUnavailable,
 	auditerr.ErrClosed.Code:             http.StatusServiceUnavailable,
 	auditerr.ErrSchemaTooNew.Code:       http.StatusServiceUnavailable,
@@ -98,6 +99,7 @@ func (s *server) writeError(c echo.Context, err error) error {
 		s.logger.LogAttrs(c.Request().Context(), slog.LevelWarn, "authentication failed",
 			slog.String("method", c.Request().Method), slog.String("route", c.Path()),
 			slog.String("remote_addr", c.Request().RemoteAddr))
+		s.recordAuthFailure(c)
 	}
 	if status >= 500 {
 		s.logger.LogAttrs(c.Request().Context(), slog.LevelError, "request failed",
