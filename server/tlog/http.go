@@ -1,0 +1,177 @@
+package tlog
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/stigaudit/stigaudit/core/auditerr"
+	"github.com/stigaudit/stigaudit/hostfns"
+	"github.com/stigaudit/stigaudit/server/api"
+	"github.com/stigaudit/stigaudit/server/auth"
+)
+
+// Routes serves the tamper-evidence routes of SPEC §7.
+type Routes struct {
+	// Store looks an event up by seq, to check that a key may read it.
+	Store hostfns.Store
+	// Checkpointer provides the latest checkpoint and readiness.
+	Checkpointer *Checkpointer
+	// Prover builds the proofs.
+	Prover *Prover
+}
+
+// Register adds the routes to e, each behind api.Authenticate(keys) and
+// api.Require(auth.PermRead):
+//
+//	GET /v1/audit/checkpoint
+//	GET /v1/audit/proof/inclusion?seq=S[&size=N]
+//	GET /v1/audit/proof/consistency?from=M[&to=N]
+//
+// It also makes GET /readyz answer 503 while the Checkpointer refuses to
+// sign (see Checkpointer.Err). Errors take the API's one error shape.
+func (r *Routes) Register(e *echo.Echo, keys *auth.Keys) {
+	authn := api.Authenticate(keys)
+	e.GET("/v1/audit/checkpoint", r.checkpoint, authn, api.Require(auth.PermRead))
+	e.GET("/v1/audit/proof/inclusion", r.inclusion, authn, api.Require(auth.PermRead))
+	e.GET("/v1/audit/proof/consistency", r.consistency, authn, api.Require(auth.PermRead))
+	e.Pre(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if c.Request().URL.Path == "/readyz" {
+				if err := r.Checkpointer.Ready(c.Request().Context()); err != nil {
+					// Rendered here rather than returned: the API hides the
+					// message of a 5xx, and this one is for the operator.
+					msg, _ := json.Marshal(err.Error())
+					body := append([]byte(`{"error":{"code":"store_unavailable","message":`), msg...)
+					return c.JSONBlob(http.StatusServiceUnavailable, append(body, "}}"...))
+				}
+			}
+			return next(c)
+		}
+	})
+}
+
+// checkpoint is GET /v1/audit/checkpoint: the latest signed note, as text.
+func (r *Routes) checkpoint(c echo.Context) error {
+	if err := onlyParams(c.QueryParams()); err != nil {
+		return err
+	}
+	s, ok := r.Checkpointer.Latest()
+	if !ok {
+		return auditerr.Errorf(auditerr.ErrNotFound, "no checkpoint has been signed yet")
+	}
+	return c.Blob(http.StatusOK, "text/plain; charset=utf-8", s.Note)
+}
+
+// inclusion is GET /v1/audit/proof/inclusion?seq=&size=.
+func (r *Routes) inclusion(c echo.Context) error {
+	vals := c.QueryParams()
+	if err := onlyParams(vals, "seq", "size"); err != nil {
+		return err
+	}
+	seq, err := uintParam(vals, "seq", true)
+	if err != nil {
+		return err
+	}
+	size, err := uintParam(vals, "size", false)
+	if err != nil {
+		return err
+	}
+	if vals.Has("size") && size == 0 {
+		return auditerr.Errorf(auditerr.ErrInvalidParameter, "size must be at least 1")
+	}
+	ctx := c.Request().Context()
+	proof, err := r.Prover.Inclusion(ctx, seq, size)
+	if err != nil {
+		return err
+	}
+	if err := r.mayRead(c, seq); err != nil {
+		return err
+	}
+	return c.JSONBlob(http.StatusOK, proof.AppendJSON(make([]byte, 0, 128+72*len(proof.Hashes))))
+}
+
+// mayRead checks that the caller may read the event at seq, as the read
+// routes decide: admin any, audit.read its tenant, read its own entity_uri.
+// An event it may not read is answered like one that does not exist.
+func (r *Routes) mayRead(c echo.Context, seq uint64) error {
+	p := api.PrincipalOf(c)
+	if p.IsAdmin() {
+		return nil
+	}
+	page, err := r.Store.Query(c.Request().Context(), hostfns.Query{Order: hostfns.Ascending, After: int64(seq) - 1, Limit: 1})
+	if err != nil {
+		return err
+	}
+	if len(page.Events) == 1 {
+		e := &page.Events[0]
+		if e.Seq == int64(seq) && e.Tenant == p.Tenant && (p.Can(auth.PermAuditRead) || e.EntityURI == p.EntityURI) {
+			return nil
+		}
+	}
+	return auditerr.Errorf(auditerr.ErrNotFound, "no event at seq %d that this key may read", seq)
+}
+
+// consistency is GET /v1/audit/proof/consistency?from=&to=.
+func (r *Routes) consistency(c echo.Context) error {
+	vals := c.QueryParams()
+	if err := onlyParams(vals, "from", "to"); err != nil {
+		return err
+	}
+	from, err := uintParam(vals, "from", true)
+	if err != nil {
+		return err
+	}
+	to, err := uintParam(vals, "to", false)
+	if err != nil {
+		return err
+	}
+	if !vals.Has("to") {
+		if s, ok := r.Checkpointer.Latest(); ok {
+			to = s.Size
+		}
+	}
+	proof, err := r.Prover.Consistency(c.Request().Context(), from, to)
+	if err != nil {
+		return err
+	}
+	return c.JSONBlob(http.StatusOK, proof.AppendJSON(make([]byte, 0, 64+72*len(proof.Hashes))))
+}
+
+// onlyParams refuses parameters other than names, repeated or empty ones.
+func onlyParams(vals url.Values, names ...string) error {
+	for name, vs := range vals {
+		known := false
+		for _, n := range names {
+			known = known || n == name
+		}
+		switch {
+		case !known:
+			return auditerr.Errorf(auditerr.ErrInvalidParameter, "unknown parameter %q", name)
+		case len(vs) > 1:
+			return auditerr.Errorf(auditerr.ErrInvalidParameter, "parameter %q is repeated", name)
+		case vs[0] == "":
+			return auditerr.Errorf(auditerr.ErrInvalidParameter, "parameter %q is empty", name)
+		}
+	}
+	return nil
+}
+
+// uintParam reads a decimal tree position or size (0 .. 2^63-1).
+func uintParam(vals url.Values, name string, required bool) (uint64, error) {
+	v := vals.Get(name)
+	if v == "" {
+		if required {
+			return 0, auditerr.Errorf(auditerr.ErrInvalidParameter, "parameter %q is required", name)
+		}
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(v, 10, 63)
+	if err != nil || v[0] == '+' || len(v) > 1 && v[0] == '0' {
+		return 0, auditerr.Errorf(auditerr.ErrInvalidParameter, "%s must be a non-negative decimal integer, not %q", name, v)
+	}
+	return n, nil
+}
