@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -44,8 +45,14 @@ type confCall struct {
 	// large test tree of that many leaves (leaf i is the leaf hash of the
 	// 8-byte big-endian i), kept out of the file for its size.
 	LargeLeaves uint64 `json:"large_leaves,omitempty"`
-	// ClockNS is what clock_now answers during the call (0: not read).
-	ClockNS int64 `json:"clock_ns,omitempty"`
+	// InputHex replaces Input when the input is not valid UTF-8.
+	InputHex string `json:"input_hex,omitempty"`
+	// ClockNS is what clock_now answers during the call, in decimal Unix
+	// nanoseconds ("": the real clock; the answer does not depend on it).
+	ClockNS string `json:"clock_ns,omitempty"`
+	// EntropyHex is what WASI random_get yields during the call, given
+	// when the call generates an id (a build without "id").
+	EntropyHex string `json:"entropy_hex,omitempty"`
 	// Envelope is the native answer.
 	Envelope string `json:"envelope"`
 
@@ -58,6 +65,12 @@ type confCall struct {
 var adapters = map[string]func(data []byte) ([]confCall, error){
 	"merkle.json":     merkleCalls,
 	"checkpoint.json": checkpointCalls,
+	"canonical.json":  canonicalCalls,
+	"invalid.json":    invalidCalls,
+	"jcs.json":        jcsCalls,
+	"classify.json":   classifyCalls,
+	"merge.json":      mergeCalls,
+	"catalogue.json":  catalogueCalls,
 }
 
 // wantOK checks a success envelope, and its value when want is not "".
@@ -227,6 +240,21 @@ func checkpointCalls(data []byte) ([]confCall, error) {
 	return calls, nil
 }
 
+// input returns the bytes of the call's input.
+func (c *confCall) input() []byte {
+	switch {
+	case c.LargeLeaves > 0:
+		return []byte(largeInput(c.LargeLeaves))
+	case c.InputHex != "":
+		b, err := hex.DecodeString(c.InputHex)
+		if err != nil {
+			panic(err)
+		}
+		return b
+	}
+	return []byte(c.Input)
+}
+
 // largeInput is the merkle_root input for the large test tree of n leaves.
 func largeInput(n uint64) string {
 	lh := make([]string, n)
@@ -282,20 +310,26 @@ func TestConformance(t *testing.T) {
 		c := &calls[i]
 		host := ops.Host{}
 		ctx := context.Background()
-		if c.ClockNS != 0 {
-			now := time.Unix(0, c.ClockNS).UTC()
+		if c.ClockNS != "" {
+			ns, err := strconv.ParseInt(c.ClockNS, 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			now := time.Unix(0, ns).UTC()
+			entropy, err := hex.DecodeString(c.EntropyHex)
+			if err != nil {
+				t.Fatal(err)
+			}
 			host.Now = func() time.Time { return now }
-			ctx = wazerohost.WithServices(ctx, wazerohost.Services{Clock: fixedClock(now)})
+			host.Entropy = bytes.NewReader(entropy)
+			ctx = wazerohost.WithServices(ctx, wazerohost.Services{Clock: fixedClock(now), Entropy: bytes.NewReader(entropy)})
 		}
-		in := c.Input
-		if c.LargeLeaves > 0 {
-			in = largeInput(c.LargeLeaves)
-		}
-		native := ops.Do(nil, &host, c.Op, []byte(in))
+		in := c.input()
+		native := ops.Do(nil, &host, c.Op, in)
 		if err := c.check(native); err != nil {
 			t.Errorf("%s: native: %v", c.Vector, err)
 		}
-		got, err := r.Envelope(ctx, c.Op, []byte(in))
+		got, err := r.Envelope(ctx, c.Op, in)
 		if err != nil {
 			t.Errorf("%s: wazero: %v", c.Vector, err)
 			continue

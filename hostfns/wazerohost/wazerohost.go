@@ -21,6 +21,12 @@ type Services struct {
 	Store hostfns.Store
 	// Clock answers clock_now; nil means the system clock.
 	Clock hostfns.Clock
+	// Entropy, when not nil, is what WASI random_get reads during the call
+	// (the source of generated ids), for hosts that run the module with
+	// a per-call random source such as package wasm's Runtime; nil means
+	// the instance's own source (crypto/rand). Tests use it to replay
+	// vectors with fixed entropy.
+	Entropy hostfns.Entropy
 	// Tenant, when not empty, is the only tenant_id store_append accepts
 	// (others get -4, forbidden).
 	Tenant string

@@ -16,7 +16,7 @@
 //
 // The module is a WASI preview1 reactor. The loader provides WASI itself with
 // a small shim (random_get from crypto.getRandomValues, clock_time_get,
-// fd_write to console, empty args and environment, proc_exit throws), the same
+// fd_write to console, no args, GOGC=50 as the environment, proc_exit throws), the same
 // code in Node and in browsers. In Node, {wasi: 'node'} uses node:wasi instead.
 
 /** ABI version this loader speaks; abi_version() must return it. */
@@ -92,7 +92,8 @@ function monoNanos() {
  * A minimal WASI preview1 implementation, enough for a Go wasip1 reactor
  * that does no I/O. getMemory returns the instance's memory once known.
  */
-export function wasiShim(getMemory, { stdout, stderr } = {}) {
+export function wasiShim(getMemory, { stdout, stderr, getRandomValues } = {}) {
+  const fill = getRandomValues || ((b) => globalThis.crypto.getRandomValues(b));
   const view = () => new DataView(getMemory().buffer);
   const bytes = () => new Uint8Array(getMemory().buffer);
   const lines = { 1: '', 2: '' };
@@ -100,6 +101,9 @@ export function wasiShim(getMemory, { stdout, stderr } = {}) {
     1: stdout || ((line) => console.log(line)),
     2: stderr || ((line) => console.error(line)),
   };
+  // The guest's Go runtime reads GOGC from its environment: a smaller heap
+  // goal keeps an instance near 6 MiB (see wasm/runtime.go).
+  const environ = encoder.encode('GOGC=50\0');
   const fns = {
     args_sizes_get(argc, bufSize) {
       view().setUint32(argc, 0, true);
@@ -108,11 +112,15 @@ export function wasiShim(getMemory, { stdout, stderr } = {}) {
     },
     args_get() { return ESUCCESS; },
     environ_sizes_get(count, bufSize) {
-      view().setUint32(count, 0, true);
-      view().setUint32(bufSize, 0, true);
+      view().setUint32(count, 1, true);
+      view().setUint32(bufSize, environ.length, true);
       return ESUCCESS;
     },
-    environ_get() { return ESUCCESS; },
+    environ_get(ptrs, buf) {
+      view().setUint32(ptrs, buf, true);
+      bytes().set(environ, buf);
+      return ESUCCESS;
+    },
     clock_res_get(id, resPtr) {
       view().setBigUint64(resPtr, 1000n, true);
       return ESUCCESS;
@@ -125,7 +133,7 @@ export function wasiShim(getMemory, { stdout, stderr } = {}) {
     random_get(ptr, len) {
       const buf = bytes().subarray(ptr, ptr + len);
       for (let i = 0; i < buf.length; i += 65536) {
-        globalThis.crypto.getRandomValues(buf.subarray(i, Math.min(i + 65536, buf.length)));
+        fill(buf.subarray(i, Math.min(i + 65536, buf.length)));
       }
       return ESUCCESS;
     },
@@ -236,6 +244,9 @@ function encodeInput(input) {
  *   console.log / console.error.
  * @param options.wasi 'shim' (default, Node and browsers) or 'node'
  *   (node:wasi, Node only).
+ * @param options.getRandomValues (buf: Uint8Array) => void, the source of
+ *   WASI random_get in the shim (generated ids); default
+ *   crypto.getRandomValues. For tests that replay fixed entropy.
  */
 export async function load(source, options = {}) {
   const module = await toModule(source);
@@ -284,7 +295,7 @@ class Host {
     if (this.options.wasi === 'node') {
       if (!isNode) throw new StigauditError('invalid_config', "stigaudit: wasi: 'node' needs Node");
       const { WASI } = await import('node:wasi');
-      nodeWasi = new WASI({ version: 'preview1', args: [], env: {}, returnOnExit: false });
+      nodeWasi = new WASI({ version: 'preview1', args: [], env: { GOGC: '50' }, returnOnExit: false });
       wasiImport = nodeWasi.wasiImport;
     } else {
       wasiImport = wasiShim(() => this.exports.memory, this.options);

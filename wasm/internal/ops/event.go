@@ -131,9 +131,12 @@ func (o object) factRef() (event.FactRef, error) {
 	return f, err
 }
 
-// mergeDetail: {"fact":{"entity","relation","interpret_as"},"detail":{...}
-// or null} → the canonical detail object of an instruction event: the fact
-// keys merged with the caller's detail, the caller's keys winning (SPEC §5).
+// mergeDetail: {"fact":{"entity","relation","interpret_as"},"detail":...}
+// → the canonical detail object of an instruction event: the fact keys
+// merged with the caller's detail, the caller's keys winning (SPEC §5).
+// detail is an object, null or absent, or a JSON string holding the
+// detail's JSON text (so a host can pass text it has not parsed and get the
+// core's own verdict on it).
 func mergeDetail(dst []byte, _ *Host, in []byte) ([]byte, error) {
 	o, err := parseObject(in, "merge_detail", "fact", "detail")
 	if err != nil {
@@ -155,6 +158,10 @@ func mergeDetail(dst []byte, _ *Host, in []byte) ([]byte, error) {
 		return nil, err
 	}
 	detail := o["detail"] // nil when absent; "null" is no detail too
+	if len(detail) > 0 && detail[0] == '"' {
+		text, _ := jcs.Unquote(detail)
+		detail = []byte(text)
+	}
 	merged, err := event.MergeDetail(f, detail)
 	if err != nil {
 		return nil, err

@@ -24,8 +24,9 @@ type Host struct {
 	Append func(canonical []byte) int64
 }
 
-// inputLimits bound the parsing of every operation's input.
-var inputLimits = jcs.Limits{MaxInput: abi.MaxInput, MaxOutput: abi.MaxInput, MaxDepth: 64}
+// inputLimits bound the parsing of every operation's input: abi.MaxInput
+// in and out, and jcs.HardMaxDepth levels of nesting.
+var inputLimits = jcs.Limits{MaxInput: abi.MaxInput, MaxOutput: abi.MaxInput}
 
 // Do runs the operation op on in and appends its envelope to dst. It never
 // panics: a panic inside an operation is answered with code "panic".

@@ -1,0 +1,110 @@
+package wasm
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stigaudit/stigaudit/hostfns/wazerohost"
+	"github.com/stigaudit/stigaudit/wasm/abi"
+	"github.com/stigaudit/stigaudit/wasm/internal/ops"
+)
+
+// BenchmarkBuildEvent compares build_event for a typical ~300-byte draft
+// natively (the same ops code, no WebAssembly) and through one wazero
+// instance (copy in, run, copy out, free).
+func BenchmarkBuildEvent(b *testing.B) {
+	in := []byte(typicalDraft)
+	b.Run("native", func(b *testing.B) {
+		h := ops.Host{Now: func() time.Time { return testNow }}
+		b.SetBytes(int64(len(in)))
+		b.ReportAllocs()
+		var dst []byte
+		for b.Loop() {
+			dst = ops.Do(dst[:0], &h, abi.OpBuildEvent, in)
+		}
+	})
+	b.Run("wazero", func(b *testing.B) {
+		r := newRuntime(b, Config{PoolSize: 1})
+		ctx := wazerohost.WithServices(context.Background(), wazerohost.Services{Clock: fixedClock(testNow)})
+		b.SetBytes(int64(len(in)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := r.BuildEvent(ctx, in); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkPoolThroughput runs build_event from GOMAXPROCS×4 goroutines
+// through a default pool (GOMAXPROCS instances); ns/op is the inverse of
+// the pool's throughput.
+func BenchmarkPoolThroughput(b *testing.B) {
+	r := newRuntime(b, Config{})
+	in := []byte(typicalDraft)
+	b.SetParallelism(4)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		ctx := context.Background()
+		for pb.Next() {
+			if _, err := r.BuildEvent(ctx, in); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
+}
+
+// BenchmarkColdStart measures New with a warm compilation cache plus the
+// first call: what a new process pays before its first event.
+func BenchmarkColdStart(b *testing.B) {
+	dir := b.TempDir()
+	ctx := context.Background()
+	warm, err := New(ctx, Config{CacheDir: dir, PoolSize: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	_ = warm.Close(ctx)
+	for b.Loop() {
+		r, err := New(ctx, Config{CacheDir: dir, PoolSize: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := r.BuildEvent(ctx, []byte(typicalDraft)); err != nil {
+			b.Fatal(err)
+		}
+		_ = r.Close(ctx)
+	}
+}
+
+// TestInstanceMemoryAfterManyCalls: an instance's linear memory stays small
+// after 100,000 build_event calls (the allocation table does not leak).
+func TestInstanceMemoryAfterManyCalls(t *testing.T) {
+	if testing.Short() {
+		t.Skip("100,000 calls; skipped with -short")
+	}
+	n := 100_000
+	if os.Getenv("STIGAUDIT_RACE") != "" || raceEnabled {
+		n = 10_000
+	}
+	r := newRuntime(t, Config{PoolSize: 1})
+	ctx := context.Background()
+	in := []byte(typicalDraft)
+	for range n {
+		if _, err := r.BuildEvent(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := r.Stats()
+	if st.Idle != 1 {
+		t.Fatalf("the instance was recycled or lost: %+v", st)
+	}
+	mem := st.IdleMemoryBytes[0]
+	t.Logf("instance memory after %d calls: %.1f MiB", n, float64(mem)/(1<<20))
+	if mem > 8<<20 {
+		t.Errorf("instance memory after %d calls is %.1f MiB, want ≤ 8 MiB", n, float64(mem)/(1<<20))
+	}
+}
