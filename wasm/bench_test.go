@@ -104,7 +104,7 @@ func TestInstanceMemoryAfterManyCalls(t *testing.T) {
 	}
 	mem := st.IdleMemoryBytes[0]
 	t.Logf("instance memory after %d calls: %.1f MiB", n, float64(mem)/(1<<20))
-	if mem > 8<<20 {
+	if mem > 8<<20 { // the goal; with GOGC=50 it settles near 6 MiB
 		t.Errorf("instance memory after %d calls is %.1f MiB, want ≤ 8 MiB", n, float64(mem)/(1<<20))
 	}
 }

@@ -146,3 +146,35 @@ func TestPoolConcurrentCalls(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestPoolRecyclesGrownInstances: an instance whose memory grew past
+// RecycleBytes during a call is replaced; the pool keeps serving.
+func TestPoolRecyclesGrownInstances(t *testing.T) {
+	r := newRuntime(t, Config{PoolSize: 1, RecycleBytes: 12 << 20})
+	ctx := context.Background()
+	big := append(append([]byte(`["`), bytes.Repeat([]byte("x"), 3<<20)...), `"]`...)
+	if _, err := r.Canonicalize(ctx, big); err != nil {
+		t.Fatal(err)
+	}
+	st := r.Stats()
+	if st.Idle != 0 {
+		t.Errorf("after a 3 MiB input the grown instance is still pooled: %+v", st)
+	}
+	if c, err := r.Canonicalize(ctx, []byte(`[ 1 ]`)); err != nil || string(c) != `[1]` {
+		t.Fatalf("after recycling: %s, %v", c, err)
+	}
+	if st := r.Stats(); st.Idle != 1 || st.IdleMemoryBytes[0] > 12<<20 {
+		t.Errorf("the replacement instance: %+v", st)
+	}
+}
+
+// TestClosedRuntime: calls after Close fail with code closed.
+func TestClosedRuntime(t *testing.T) {
+	r := newRuntime(t, Config{PoolSize: 1})
+	if err := r.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Canonicalize(context.Background(), []byte(`1`)); !errors.Is(err, auditerr.ErrClosed) {
+		t.Errorf("after Close: %v", err)
+	}
+}
