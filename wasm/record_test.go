@@ -10,12 +10,14 @@ import (
 	"testing"
 
 	"github.com/stigaudit/stigaudit/core/event"
+	"github.com/stigaudit/stigaudit/core/jcs"
 )
 
 // verifyNDJSON checks a log written by wasm/js/examples/record.mjs the way
-// `stigaudit verify --ndjson` does: every line's leaf hash is recomputed
-// natively from its content, and seqs run 0, 1, 2, ... It returns the
-// number of events, or the first bad seq and why.
+// `stigaudit verify --ndjson` does: every line is in the canonical export
+// form, its leaf hash is recomputed natively from its content, and seqs run
+// 0, 1, 2, ... It returns the number of events, or the first bad seq and
+// why.
 func verifyNDJSON(data []byte) (n int64, badSeq int64, err error) {
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
@@ -23,6 +25,9 @@ func verifyNDJSON(data []byte) (n int64, badSeq int64, err error) {
 		ev, perr := event.ParseEvent(sc.Bytes())
 		if perr != nil {
 			return n, n, fmt.Errorf("line %d: %v", n+1, perr)
+		}
+		if c, err := jcs.Canonicalize(nil, sc.Bytes(), jcs.Limits{}); err != nil || !bytes.Equal(c, sc.Bytes()) {
+			return n, n, fmt.Errorf("line %d is not canonical JSON: %v", n+1, err)
 		}
 		if ev.Seq != n {
 			return n, n, fmt.Errorf("line %d has seq %d, want %d", n+1, ev.Seq, n)

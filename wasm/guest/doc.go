@@ -1,3 +1,5 @@
+//go:build wasip1
+
 // Command guest is the stigaudit WebAssembly module, stigaudit.wasm: a WASI
 // preview1 reactor (GOOS=wasip1, -buildmode=c-shared) that exposes the pure
 // core to any host through the ABI v1 of SPEC §8.

@@ -7,10 +7,11 @@
 // The module builds every event (validation, tenant normalisation, UUIDv7,
 // canonical form) exactly as the Go server would; this program is the host:
 // its storeAppend assigns contiguous seqs from 0 and writes one NDJSON line
-// per event — the canonical event plus "leaf_hash" and "seq", a form
-// event.ParseEvent (and so `stigaudit verify --ndjson`) reads. Re-sending an
-// id with the same content answers the stored seq; with other content,
-// id_conflict. It prints a JSON summary on standard output.
+// per event in the export form of `stigaudit export --format ndjson`: the
+// canonical event extended with "leaf_hash" and "seq", still canonical
+// (members sorted), so removing the two gives back the hashed bytes.
+// Re-sending an id with the same content answers the stored seq; with other
+// content, id_conflict. It prints a JSON summary on standard output.
 import { openSync, writeSync, fsyncSync, closeSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { load, STORE } from '../stigaudit.mjs';
@@ -34,6 +35,37 @@ function content(ev) {
   return JSON.stringify(rest);
 }
 
+// skipValue returns the index just after the JSON value starting at i.
+function skipValue(text, i) {
+  let depth = 0;
+  for (; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      for (i++; text[i] !== '"'; i++) if (text[i] === '\\') i++;
+      if (depth === 0) return i + 1;
+    } else if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') {
+      if (--depth === 0) return i + 1;
+    } else if (depth === 0 && (c === ',' || c === '}')) return i;
+  }
+  return i;
+}
+
+// exportLine inserts "leaf_hash" and "seq" into the canonical event at their
+// sorted places: leaf_hash after id (before oidc_sub or outcome), seq after
+// scope (before source). Every top-level value after detail is a string, and
+// a raw '"' never occurs inside a JSON string, so once past detail the
+// member names can be searched for directly.
+function exportLine(text, seq, leafHash) {
+  const d = text.indexOf('"detail":');
+  const from = d < 0 ? 0 : skipValue(text, d + '"detail":'.length);
+  let at = text.indexOf(',"oidc_sub":', from);
+  if (at < 0) at = text.indexOf(',"outcome":', from);
+  const withHash = `${text.slice(0, at)},"leaf_hash":"${leafHash}"${text.slice(at)}`;
+  const src = withHash.indexOf(',"source":', from);
+  return `${withHash.slice(0, src)},"seq":${seq}${withHash.slice(src)}\n`;
+}
+
 function storeAppend(canonical) {
   const text = decoder.decode(canonical);
   let ev;
@@ -46,8 +78,7 @@ function storeAppend(canonical) {
   if (known) return known.content === content(ev) ? known.seq : STORE.ID_CONFLICT;
   const leafHash = createHash('sha256').update(Buffer.from([0])).update(canonical).digest('hex');
   const seq = nextSeq++;
-  // The canonical text with leaf_hash and seq added as its last members.
-  pending.push(`${text.slice(0, -1)},"leaf_hash":"${leafHash}","seq":${seq}}\n`);
+  pending.push(exportLine(text, seq, leafHash));
   if (pending.length >= 1000) flush();
   byId.set(ev.id, { seq, content: content(ev) });
   return seq;
@@ -72,7 +103,9 @@ for (let i = 0; i < count - 1; i++) {
     fact_id: `fact-${i}`,
     source: 'record.mjs',
     outcome: i % 11 === 0 ? 'denied' : 'success',
-    detail: { n: i, ratio: i / 7, note: 'naïve café ☕ 𝄞', big: 1e21, list: [1.5, -0, 'x'] },
+    detail: { n: i, ratio: i / 7, note: 'naïve café ☕ 𝄞', big: 1e21, list: [1.5, -0, 'x'],
+      // Member names of the event inside detail must not confuse exportLine.
+      echo: { source: 'a","source":"b', outcome: '}' } },
   };
   if (type === 'admin_action') draft.detail.action = 'rotate';
   if (type === 'quota_breach') draft.detail.dimension = 'writes';
