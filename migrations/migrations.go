@@ -33,12 +33,26 @@ const (
 //go:embed sqlite/*.sql
 var sqliteFiles embed.FS
 
+//go:embed postgres/*.sql
+var postgresFiles embed.FS
+
 // SQLiteFiles returns the embedded SQLite migrations (the files of sqlite/,
 // at the root of the returned file system).
 func SQLiteFiles() fs.FS {
 	sub, err := fs.Sub(sqliteFiles, "sqlite")
 	if err != nil {
 		// fs.Sub fails only for an invalid directory name, and "sqlite" is valid.
+		panic(err)
+	}
+	return sub
+}
+
+// PostgresFiles returns the embedded PostgreSQL migrations (the files of
+// postgres/, at the root of the returned file system).
+func PostgresFiles() fs.FS {
+	sub, err := fs.Sub(postgresFiles, "postgres")
+	if err != nil {
+		// fs.Sub fails only for an invalid directory name, and "postgres" is valid.
 		panic(err)
 	}
 	return sub

@@ -1,0 +1,289 @@
+package pgstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/rfc6962"
+
+	"github.com/stigaudit/stigaudit/core/auditerr"
+	"github.com/stigaudit/stigaudit/core/event"
+	"github.com/stigaudit/stigaudit/hostfns"
+	"github.com/stigaudit/stigaudit/migrations"
+)
+
+var (
+	_ hostfns.Store      = (*Store)(nil)
+	_ hostfns.Getter     = (*Store)(nil)
+	_ hostfns.TreeReader = (*Store)(nil)
+)
+
+// Defaults of Options.
+const (
+	DefaultMaxBatchEvents = 1000
+	DefaultMaxConns       = 10
+	DefaultConnectTimeout = 10 * time.Second
+)
+
+// Options configure a Store. The zero value is the recommended setup.
+type Options struct {
+	// Schema, if set, is the PostgreSQL schema holding the log: it is
+	// created if missing and put first on every connection's search_path.
+	// Otherwise the DSN's own search_path (e.g. ?search_path=audit) or the
+	// server's default applies.
+	Schema string
+	// MaxBatchEvents bounds the events one group commit writes; default
+	// 1000. A single Append larger than that is still committed whole, on
+	// its own. 1 turns group commit off: one transaction per Append.
+	MaxBatchEvents int
+	// MaxWait is how long the writer, once it holds a request, waits for
+	// more before it asks for the head lock; 0 (the default) asks at once.
+	// Requests that arrive while the lock is held elsewhere join the group
+	// anyway.
+	MaxWait time.Duration
+	// MaxConns bounds the connection pool (the writer, reads, and
+	// transactions on DB()); default 10. A Leader uses one more connection
+	// of its own.
+	MaxConns int
+	// ConnectTimeout bounds connecting and migrating in Open; default 10s.
+	ConnectTimeout time.Duration
+	// OnCommit, if set, is called by the writer after each successful group
+	// commit with the number of events written, the number of requests
+	// answered and the time from taking the group to the end of the
+	// commit. It must not block.
+	OnCommit func(events, requests int, d time.Duration)
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxBatchEvents <= 0 {
+		o.MaxBatchEvents = DefaultMaxBatchEvents
+	}
+	if o.MaxWait < 0 {
+		o.MaxWait = 0
+	}
+	if o.MaxConns <= 0 {
+		o.MaxConns = DefaultMaxConns
+	}
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = DefaultConnectTimeout
+	}
+	return o
+}
+
+// Store is the PostgreSQL hostfns.Store. See the package documentation for
+// its sequencing, durability and concurrency.
+type Store struct {
+	opts Options
+	pool *pgxpool.Pool
+	db   *sql.DB // database/sql view of pool, for AppendTx and other tables
+	rf   *compact.RangeFactory
+
+	mu     sync.RWMutex // guards closed and sends on reqs
+	closed bool
+	reqs   chan *request
+	done   chan struct{} // closed when the writer has exited
+}
+
+// Open connects to the PostgreSQL database named by dsn (a postgres:// URL
+// or a key=value string, as pgx understands them), brings its schema up to
+// date and checks that the log head agrees with the stored tree. A schema
+// written by a newer stigaudit is refused (auditerr.ErrSchemaTooNew).
+func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
+	opts = opts.withDefaults()
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, auditerr.Errorf(auditerr.ErrInvalidConfig, "pgstore: database URL: %v", err) // pgconn redacts passwords
+	}
+	cfg.MaxConns = int32(opts.MaxConns)
+	if opts.Schema != "" {
+		cfg.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{opts.Schema}.Sanitize()
+	}
+	ctx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout)
+	defer cancel()
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, unavailable("connect", err)
+	}
+	s := &Store{
+		opts: opts,
+		pool: pool,
+		db:   stdlib.OpenDBFromPool(pool),
+		rf:   &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren},
+		reqs: make(chan *request, 1024),
+		done: make(chan struct{}),
+	}
+	fail := func(err error) (*Store, error) {
+		s.db.Close()
+		pool.Close()
+		return nil, err
+	}
+	if opts.Schema != "" {
+		if _, err := pool.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+pgx.Identifier{opts.Schema}.Sanitize()); err != nil {
+			return fail(unavailable("create schema "+opts.Schema, err))
+		}
+	}
+	if err := migrations.Apply(ctx, s.db, migrations.PostgresFiles(), migrations.Postgres); err != nil {
+		if errors.Is(err, auditerr.ErrSchemaTooNew) {
+			return fail(fmt.Errorf("pgstore: %w", err))
+		}
+		return fail(unavailable("migrate", err))
+	}
+	if err := s.checkHead(ctx); err != nil {
+		return fail(err)
+	}
+	w := &writer{s: s}
+	go w.run()
+	return s, nil
+}
+
+// checkHead verifies that log_head's compact range equals the one stored in
+// events and tree_nodes: the head is what appends trust, the tables are
+// what proofs read, and they must never disagree.
+func (s *Store) checkHead(ctx context.Context) error {
+	h, err := s.readHead(s.pool.QueryRow(ctx, sqlReadHead))
+	if err != nil {
+		return unavailable("read log head", err)
+	}
+	want, err := s.ReadNodes(ctx, compact.RangeNodes(0, uint64(h.size), nil))
+	if err != nil {
+		return fmt.Errorf("pgstore: log head at size %d: %w", h.size, err)
+	}
+	got := h.tree.Hashes()
+	if len(got) != len(want) {
+		return auditerr.Errorf(auditerr.ErrVerifyFailed, "pgstore: log_head holds %d range hashes for size %d, the tree has %d", len(got), h.size, len(want))
+	}
+	for i := range want {
+		if string(got[i]) != string(want[i]) {
+			return auditerr.Errorf(auditerr.ErrVerifyFailed, "pgstore: log_head's compact range differs from tree_nodes at size %d (hash %d)", h.size, i)
+		}
+	}
+	return nil
+}
+
+// DB returns a database/sql view of the store's connection pool, for
+// callers that append inside their own transactions (AppendTx) and for the
+// other tables of the schema (api_keys, checkpoints). Its placeholders are
+// $1, $2, ... DB stays owned by the store: do not close it.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Pool returns the store's pgx connection pool, for callers that want
+// PostgreSQL's native interface. It stays owned by the store.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Append stores events atomically and durably, through the group-commit
+// writer, following the hostfns.Store contract. If ctx ends while the
+// request is queued or committing, Append returns ctx's error at once and
+// the events may or may not be stored; re-send them (appends are
+// idempotent) to find out.
+func (s *Store) Append(ctx context.Context, events []event.Event) ([]event.Event, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	r := &request{
+		ctx:    ctx,
+		events: append([]event.Event(nil), events...), // the caller may reuse its slice once we return
+		reply:  make(chan result, 1),
+	}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return nil, auditerr.Errorf(auditerr.ErrClosed, "pgstore: append after Close")
+	}
+	if len(events) == 0 {
+		s.mu.RUnlock()
+		return []event.Event{}, nil
+	}
+	select {
+	case s.reqs <- r:
+		s.mu.RUnlock()
+	case <-ctx.Done():
+		s.mu.RUnlock()
+		return nil, ctx.Err()
+	}
+	select {
+	case res := <-r.reply:
+		return res.events, res.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("pgstore: append abandoned, outcome unknown (re-send to find out): %w", ctx.Err())
+	}
+}
+
+// Close stops accepting Appends, waits for the writer to commit everything
+// queued, and closes the connection pool. It is safe to call more than once.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.reqs)
+	s.mu.Unlock()
+	<-s.done
+	err := s.db.Close()
+	s.pool.Close()
+	return err
+}
+
+func (s *Store) isClosed() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.closed
+}
+
+// Size returns the number of committed events (the next seq), from the log
+// head.
+func (s *Store) Size(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.pool.QueryRow(ctx, `SELECT size FROM log_head`).Scan(&n); err != nil {
+		return 0, unavailable("size", err)
+	}
+	return n, nil
+}
+
+// Ping reports whether the database answers (readiness); after Close it
+// returns ErrClosed.
+func (s *Store) Ping(ctx context.Context) error {
+	if s.isClosed() {
+		return auditerr.Errorf(auditerr.ErrClosed, "pgstore: closed")
+	}
+	var one int
+	if err := s.pool.QueryRow(ctx, `SELECT 1`).Scan(&one); err != nil {
+		return unavailable("ping", err)
+	}
+	return nil
+}
+
+// Get returns the event with this id, or an error wrapping auditerr.ErrNotFound.
+func (s *Store) Get(ctx context.Context, id string) (event.Event, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM events WHERE id = $1`, id)
+	if err != nil {
+		return event.Event{}, unavailable("get", err)
+	}
+	evs, err := scanEvents(rows, 1)
+	rows.Close()
+	if err != nil {
+		return event.Event{}, unavailable("get", err)
+	}
+	if len(evs) == 0 {
+		return event.Event{}, auditerr.Errorf(auditerr.ErrNotFound, "pgstore: no event with id %s", id)
+	}
+	return evs[0], nil
+}
+
+// unavailable wraps a database failure as ErrStoreUnavailable. Context
+// errors are returned as they are: the caller gave up, the store did not fail.
+func unavailable(what string, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("pgstore: %s: %w", what, err)
+	}
+	return fmt.Errorf("%w: %w", auditerr.Errorf(auditerr.ErrStoreUnavailable, "pgstore: %s", what), err)
+}

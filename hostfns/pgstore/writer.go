@@ -1,0 +1,266 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/stigaudit/stigaudit/core/auditerr"
+	"github.com/stigaudit/stigaudit/core/event"
+	"github.com/stigaudit/stigaudit/hostfns"
+)
+
+// request is one Append waiting for the writer.
+type request struct {
+	ctx    context.Context
+	events []event.Event
+	reply  chan result // buffered: the writer never blocks on a caller that gave up
+}
+
+type result struct {
+	events []event.Event
+	err    error
+}
+
+// writer is the group-commit goroutine of one Store. Its fields are
+// touched only by that goroutine.
+type writer struct {
+	s     *Store
+	carry *request // taken from the queue but did not fit the last group
+}
+
+// run takes a request, commits it with whatever else queued up, and
+// repeats until the queue is closed and empty.
+func (w *writer) run() {
+	defer close(w.s.done)
+	for {
+		first := w.carry
+		w.carry = nil
+		if first == nil {
+			var ok bool
+			if first, ok = <-w.s.reqs; !ok {
+				return
+			}
+		}
+		w.commit(first)
+	}
+}
+
+// gather adds queued requests to group until it holds max events, the queue
+// is empty or (when wait is not nil) wait fires. A request that does not
+// fit is kept for the next group.
+func (w *writer) gather(group []*request, n int, wait <-chan time.Time) ([]*request, int) {
+	max := w.s.opts.MaxBatchEvents
+	for n < max && w.carry == nil {
+		var r *request
+		var ok bool
+		select {
+		case r, ok = <-w.s.reqs:
+		default:
+			if wait == nil {
+				return group, n
+			}
+			select {
+			case r, ok = <-w.s.reqs:
+			case <-wait:
+				return group, n
+			}
+		}
+		if !ok {
+			return group, n // closed: commit this group; the next receive ends run
+		}
+		if n+len(r.events) > max {
+			w.carry = r
+			return group, n
+		}
+		group = append(group, r)
+		n += len(r.events)
+	}
+	return group, n
+}
+
+// commit writes first and the requests gathered with it in one transaction
+// and answers every one of them.
+func (w *writer) commit(first *request) {
+	start := time.Now()
+	group, n := []*request{first}, len(first.events)
+	if d := w.s.opts.MaxWait; d > 0 {
+		t := time.NewTimer(d)
+		group, n = w.gather(group, n, t.C)
+		t.Stop()
+	}
+	ctx := context.Background() // the group is not any one caller's to cancel
+	group, results, events, err := w.tryCommit(ctx, group, n)
+	if err != nil {
+		err = fmt.Errorf("%w: %w", auditerr.Errorf(auditerr.ErrStoreUnavailable,
+			"pgstore: commit of %d requests failed, nothing stored", len(group)), err)
+		for _, r := range group {
+			r.reply <- result{err: err}
+		}
+		return
+	}
+	for i, r := range group {
+		r.reply <- results[i]
+	}
+	if w.s.opts.OnCommit != nil && events > 0 {
+		w.s.opts.OnCommit(events, len(group), time.Since(start))
+	}
+}
+
+// tryCommit begins a transaction, locks the log head, gathers the requests
+// that queued up while it waited for the lock, decides each request's fate,
+// writes the accepted ones and commits. It returns the requests it answered
+// for (group plus those gathered), their results and the number of events
+// written. On error nothing is stored and every request of the returned
+// group is to be failed.
+func (w *writer) tryCommit(ctx context.Context, group []*request, n int) (_ []*request, results []result, events int, err error) {
+	conn, err := w.s.pool.Acquire(ctx)
+	if err != nil {
+		return group, nil, 0, fmt.Errorf("acquire connection: %w", err)
+	}
+	inTx := false
+	defer func() {
+		if inTx {
+			// The error is the one already returned; a connection that
+			// cannot roll back is closed rather than returned to the pool.
+			if _, rbErr := conn.Exec(ctx, `ROLLBACK`); rbErr != nil {
+				conn.Conn().Close(ctx)
+			}
+		}
+		conn.Release()
+	}()
+
+	// BEGIN and the lock in one round trip; the lock may wait for other
+	// replicas' commits.
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN`)
+	var h head
+	b.Queue(sqlLockHead).QueryRow(func(row pgx.Row) error {
+		var err error
+		h, err = w.s.readHead(row)
+		return err
+	})
+	inTx = true
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		return group, nil, 0, fmt.Errorf("lock log head: %w", err)
+	}
+
+	// Everything that queued up while we waited joins this group.
+	group, _ = w.gather(group, n, nil)
+	live := group[:0:0]
+	results = make([]result, len(group))
+	for i, r := range group {
+		if err := r.ctx.Err(); err != nil {
+			results[i].err = fmt.Errorf("pgstore: append abandoned before commit: %w", err)
+			continue
+		}
+		live = append(live, r)
+	}
+
+	stored, err := lookup(ctx, conn, live)
+	if err != nil {
+		return group, nil, 0, err
+	}
+	// Requests are decided in queue order, as if committed one after the
+	// other: a request sees the stored events and those of the accepted
+	// requests ahead of it.
+	ahead := make(map[string]event.Event)
+	known := func(id string) (event.Event, bool) {
+		if e, ok := ahead[id]; ok {
+			return e, true
+		}
+		e, ok := stored[id]
+		return e, ok
+	}
+	var fresh []event.Event
+	for i, r := range group {
+		if results[i].err != nil {
+			continue
+		}
+		answer, add, err := hostfns.PlanAppend(r.events, h.size+int64(len(fresh)), known)
+		if err != nil {
+			results[i].err = fmt.Errorf("pgstore: append: %w", err)
+			continue
+		}
+		results[i].events = answer
+		for _, e := range add {
+			ahead[e.ID] = e
+		}
+		fresh = append(fresh, add...)
+	}
+	if len(fresh) == 0 {
+		return group, results, 0, nil // the deferred ROLLBACK releases the lock
+	}
+
+	wr, err := plan(h, fresh)
+	if err != nil {
+		return group, nil, 0, err
+	}
+	if err := write(ctx, conn, wr); err != nil {
+		return group, nil, 0, err
+	}
+	inTx = false
+	return group, results, len(fresh), nil
+}
+
+// lookup returns the stored events among the ids of reqs, by id.
+func lookup(ctx context.Context, conn *pgxpool.Conn, reqs []*request) (map[string]event.Event, error) {
+	var ids []string
+	for _, r := range reqs {
+		for i := range r.events {
+			ids = append(ids, r.events[i].ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	rows, err := conn.Query(ctx, sqlLookup, ids)
+	if err != nil {
+		return nil, fmt.Errorf("look up ids: %w", err)
+	}
+	evs, err := scanEvents(rows, 0)
+	rows.Close()
+	if err != nil {
+		return nil, fmt.Errorf("look up ids: %w", err)
+	}
+	out := make(map[string]event.Event, len(evs))
+	for _, e := range evs {
+		out[e.ID] = e
+	}
+	return out, nil
+}
+
+// errNotCommitted reports a COMMIT that PostgreSQL answered with ROLLBACK
+// (the transaction had failed).
+var errNotCommitted = errors.New("the transaction was rolled back")
+
+// write sends the head's advance, the inserts and the COMMIT in one
+// pipelined round trip.
+func write(ctx context.Context, conn *pgxpool.Conn, wr writes) error {
+	b := &pgx.Batch{}
+	b.Queue(sqlAdvanceHead, wr.to, wr.headRange, wr.from).Exec(func(ct pgconn.CommandTag) error {
+		if ct.RowsAffected() != 1 {
+			return fmt.Errorf("log head moved from %d while locked", wr.from)
+		}
+		return nil
+	})
+	b.Queue(sqlInsertEvents, wr.events...)
+	if wr.nodes != nil {
+		b.Queue(sqlInsertNodes, wr.nodes...)
+	}
+	b.Queue(`COMMIT`).Exec(func(ct pgconn.CommandTag) error {
+		if ct.String() != "COMMIT" {
+			return errNotCommitted
+		}
+		return nil
+	})
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("write seqs %d..%d and commit: %w", wr.from, wr.to-1, err)
+	}
+	return nil
+}

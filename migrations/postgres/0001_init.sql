@@ -1,0 +1,275 @@
+-- 0001_init: the audit log, its Merkle tree, the log head, API keys and the
+-- schema version, for PostgreSQL 14 or later.
+--
+-- Applied by migrations.Apply in one transaction together with its row in
+-- schema_migrations, holding a transaction-scoped advisory lock so that
+-- replicas starting together apply it once. Objects are created in the first
+-- schema of the connection's search_path; trigger functions capture that
+-- search_path (SET search_path FROM CURRENT), so they find their tables
+-- whatever the search_path of the session that fires them.
+--
+-- Guarantees enforced by the database itself, whoever connects:
+--   * events and tree_nodes are append-only: UPDATE, DELETE and TRUNCATE are
+--     refused by triggers;
+--   * events.seq is contiguous from 0: an INSERT must continue the log
+--     exactly where it ends, and only together with the matching advance of
+--     log_head, whose row lock serialises appenders across replicas;
+--   * a tree node is stored only once every leaf it covers is.
+-- A superuser or the tables' owner can still disable triggers; the Merkle
+-- tree and the signed checkpoints are what make such edits evident.
+
+-- schema_migrations records every migration applied to this schema. The
+-- runner creates it before reading it, so the statement is idempotent.
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+);
+COMMENT ON TABLE schema_migrations IS 'Every stigaudit migration applied to this schema; the highest version is the schema version, and a binary that knows fewer migrations refuses to run.';
+COMMENT ON COLUMN schema_migrations.version IS 'The NNNN of migrations/postgres/NNNN_name.sql, from 1.';
+COMMENT ON COLUMN schema_migrations.name IS 'The name part of the migration file name.';
+COMMENT ON COLUMN schema_migrations.applied_at IS 'Wall clock of the commit, RFC 3339 UTC with microseconds.';
+
+-- stigaudit_refuse refuses the statement that fired it: the append-only
+-- guard of events, tree_nodes and log_head.
+CREATE FUNCTION stigaudit_refuse() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'stigaudit: % on % refused: the audit log is append-only', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+COMMENT ON FUNCTION stigaudit_refuse() IS 'Trigger function: refuses UPDATE, DELETE and TRUNCATE of the append-only stigaudit tables.';
+
+-- log_head is the one-row head of the log. Every append locks it (SELECT ...
+-- FOR UPDATE) before choosing seqs, which serialises appenders on all
+-- replicas in commit order, and advances it in the same transaction. It also
+-- carries the compact range of the Merkle tree (the roots of the perfect
+-- subtrees covering [0, size), left to right), so an appender never has to
+-- reload the tree's right edge after another replica appended.
+CREATE TABLE log_head (
+    id            BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (id),
+    size          BIGINT NOT NULL CHECK (size >= 0),
+    compact_range BYTEA  NOT NULL CHECK (length(compact_range) = 32 * bit_count(size::bit(64)))
+);
+COMMENT ON TABLE log_head IS 'The single row every append locks FOR UPDATE and advances: the log''s size and the Merkle compact range at that size. Always equal to what events and tree_nodes hold once a transaction commits.';
+COMMENT ON COLUMN log_head.id IS 'Always TRUE: the primary key admits exactly one row.';
+COMMENT ON COLUMN log_head.size IS 'Number of events in the log, which is the next seq to assign; max(events.seq) + 1.';
+COMMENT ON COLUMN log_head.compact_range IS 'Concatenated 32-byte hashes of the perfect subtrees covering leaves [0, size), largest (leftmost) first: one per set bit of size (RFC 6962 compact range).';
+
+INSERT INTO log_head (id, size, compact_range) VALUES (TRUE, 0, ''::bytea);
+
+-- events is the audit log itself (SPEC §2): one row per event, in seq order.
+-- Optional values are NULL, never '' (the CHECKs enforce it), so "" and
+-- absent cannot both exist. ts uses the C collation so that comparisons are
+-- byte order, which is time order for the fixed-width timestamps.
+CREATE TABLE events (
+    seq             BIGINT PRIMARY KEY CHECK (seq >= 0),
+    id              TEXT COLLATE "C" NOT NULL UNIQUE,
+    event_type      TEXT NOT NULL,
+    ts              TEXT COLLATE "C" NOT NULL,
+    hlc             TEXT CHECK (hlc <> ''),
+    tenant_id       TEXT NOT NULL,
+    entity_uri      TEXT NOT NULL,
+    emitter         TEXT CHECK (emitter <> ''),
+    oidc_sub        TEXT CHECK (oidc_sub <> ''),
+    fact_id         TEXT CHECK (fact_id <> ''),
+    source          TEXT NOT NULL DEFAULT '',
+    attested_key_id TEXT CHECK (attested_key_id <> ''),
+    scope           TEXT CHECK (scope <> ''),
+    outcome         TEXT NOT NULL CHECK (outcome IN ('success', 'failure', 'denied')),
+    detail          TEXT CHECK (detail <> '' AND detail <> '{}'),
+    leaf_hash       BYTEA NOT NULL CHECK (length(leaf_hash) = 32)
+);
+COMMENT ON TABLE events IS 'The audit log (SPEC §2): one row per event in seq order. Append-only (triggers refuse UPDATE, DELETE, TRUNCATE); seq is contiguous from 0 and advances together with log_head.';
+COMMENT ON COLUMN events.seq IS 'Position in the log and Merkle leaf index; assigned by the store under the log_head lock, contiguous from 0, never reused.';
+COMMENT ON COLUMN events.id IS 'UUID (v7 when generated); the idempotency key.';
+COMMENT ON COLUMN events.event_type IS 'Catalogue name (SPEC §3).';
+COMMENT ON COLUMN events.ts IS 'Construction time, fixed-width RFC 3339 UTC with microseconds and Z; byte order is time order.';
+COMMENT ON COLUMN events.hlc IS 'Emitter''s hybrid logical clock <wall_ms>.<counter>, or NULL.';
+COMMENT ON COLUMN events.tenant_id IS 'Normalised tenant.';
+COMMENT ON COLUMN events.entity_uri IS 'The acting principal.';
+COMMENT ON COLUMN events.emitter IS 'Who submitted the record (the API key''s entity_uri on the server), or NULL.';
+COMMENT ON COLUMN events.oidc_sub IS 'OIDC subject of the actor''s key, or NULL.';
+COMMENT ON COLUMN events.fact_id IS 'Target id (fact, tombstone, token...), or NULL for non-fact events.';
+COMMENT ON COLUMN events.source IS 'Free text; always present, possibly empty.';
+COMMENT ON COLUMN events.attested_key_id IS 'Key id of a verified attestation, or NULL.';
+COMMENT ON COLUMN events.scope IS 'Capability scope, or NULL.';
+COMMENT ON COLUMN events.outcome IS 'success, failure or denied.';
+COMMENT ON COLUMN events.detail IS 'Canonical (RFC 8785) JSON object as text, byte for byte as hashed, or NULL ({} is stored as NULL). Deliberately not jsonb, which would re-encode it.';
+COMMENT ON COLUMN events.leaf_hash IS 'SHA-256(0x00 || canonical event): the RFC 6962 leaf hash.';
+
+-- Read patterns (hostfns.Query), as on SQLite: every page is keyset-paged on
+-- seq inside one tenant, optionally narrowed by one indexed column.
+CREATE INDEX events_tenant_seq        ON events (tenant_id, seq);
+CREATE INDEX events_tenant_type_seq   ON events (tenant_id, event_type, seq);
+CREATE INDEX events_tenant_entity_seq ON events (tenant_id, entity_uri, seq);
+CREATE INDEX events_tenant_fact_seq   ON events (tenant_id, fact_id, seq) WHERE fact_id IS NOT NULL;
+CREATE INDEX events_tenant_ts         ON events (tenant_id, ts);
+COMMENT ON INDEX events_tenant_seq IS 'A tenant''s log, either order.';
+COMMENT ON INDEX events_tenant_type_seq IS 'Filter by event_type.';
+COMMENT ON INDEX events_tenant_entity_seq IS 'A principal''s own trail (read permission).';
+COMMENT ON INDEX events_tenant_fact_seq IS 'The trail of one target id.';
+COMMENT ON INDEX events_tenant_ts IS 'since/until ranges.';
+
+CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events
+    FOR EACH STATEMENT EXECUTE FUNCTION stigaudit_refuse();
+CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events
+    FOR EACH STATEMENT EXECUTE FUNCTION stigaudit_refuse();
+
+-- stigaudit_events_continue checks, once per INSERT statement, that the new
+-- rows are contiguous, continue the log exactly where it ended, and end
+-- where log_head (advanced earlier in the same transaction) says the log
+-- ends. Statement-level with a transition table: one check per group
+-- commit, not one per row.
+CREATE FUNCTION stigaudit_events_continue() RETURNS trigger
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+DECLARE
+    lo   BIGINT;
+    hi   BIGINT;
+    n    BIGINT;
+    prev BIGINT;
+    head BIGINT;
+BEGIN
+    SELECT min(seq), max(seq), count(*) INTO lo, hi, n FROM added;
+    IF n = 0 THEN
+        RETURN NULL;
+    END IF;
+    IF hi - lo + 1 <> n THEN
+        RAISE EXCEPTION 'stigaudit: inserted seqs % to % are not contiguous', lo, hi
+            USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    SELECT max(seq) INTO prev FROM events WHERE seq < lo;
+    IF COALESCE(prev, -1) <> lo - 1 THEN
+        RAISE EXCEPTION 'stigaudit: inserted seq % does not continue the log, which ends at %', lo, COALESCE(prev, -1) + 1
+            USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    SELECT size INTO head FROM log_head;
+    IF head IS DISTINCT FROM hi + 1 THEN
+        RAISE EXCEPTION 'stigaudit: events end at % but log_head.size is %; append through the store, which advances log_head first', hi + 1, head
+            USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION stigaudit_events_continue() IS 'Trigger function: an INSERT into events must continue the log contiguously and match log_head.size.';
+
+CREATE TRIGGER events_continue AFTER INSERT ON events
+    REFERENCING NEW TABLE AS added
+    FOR EACH STATEMENT EXECUTE FUNCTION stigaudit_events_continue();
+
+-- tree_nodes holds every perfect RFC 6962 subtree hash above the leaves: the
+-- node (level, idx) covers leaves [idx * 2^level, (idx + 1) * 2^level). The
+-- leaves themselves (level 0) are events.leaf_hash. A node is written in the
+-- transaction that appends its last leaf, so any inclusion or consistency
+-- proof is O(log n) point reads.
+CREATE TABLE tree_nodes (
+    level INTEGER NOT NULL CHECK (level >= 1 AND level < 63),
+    idx   BIGINT  NOT NULL CHECK (idx >= 0),
+    hash  BYTEA   NOT NULL CHECK (length(hash) = 32),
+    PRIMARY KEY (level, idx)
+);
+COMMENT ON TABLE tree_nodes IS 'Every complete RFC 6962 Merkle subtree hash above the leaves, written with the append that completes it. Append-only.';
+COMMENT ON COLUMN tree_nodes.level IS 'Height above the leaves, from 1 (level 0 is events.leaf_hash).';
+COMMENT ON COLUMN tree_nodes.idx IS 'Position within the level, from 0: the node covers leaves [idx * 2^level, (idx + 1) * 2^level).';
+COMMENT ON COLUMN tree_nodes.hash IS 'SHA-256(0x01 || left || right).';
+
+CREATE TRIGGER tree_nodes_append_only BEFORE UPDATE OR DELETE ON tree_nodes
+    FOR EACH STATEMENT EXECUTE FUNCTION stigaudit_refuse();
+CREATE TRIGGER tree_nodes_no_truncate BEFORE TRUNCATE ON tree_nodes
+    FOR EACH STATEMENT EXECUTE FUNCTION stigaudit_refuse();
+
+-- stigaudit_tree_nodes_complete refuses a node covering leaves beyond the
+-- log's end (log_head.size, which events_continue ties to the events).
+CREATE FUNCTION stigaudit_tree_nodes_complete() RETURNS trigger
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+DECLARE
+    bad RECORD;
+BEGIN
+    SELECT a.level, a.idx INTO bad FROM added a
+        WHERE ((a.idx + 1) << a.level) > (SELECT size FROM log_head) LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'stigaudit: tree node (%, %) covers leaves that are not stored', bad.level, bad.idx
+            USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION stigaudit_tree_nodes_complete() IS 'Trigger function: a tree node may be stored only once all the leaves it covers are.';
+
+CREATE TRIGGER tree_nodes_complete AFTER INSERT ON tree_nodes
+    REFERENCING NEW TABLE AS added
+    FOR EACH STATEMENT EXECUTE FUNCTION stigaudit_tree_nodes_complete();
+
+-- log_head may only move forward, is never deleted, and at commit matches
+-- the events table (a deferred check, so the store can advance the head
+-- before inserting the events it covers).
+CREATE TRIGGER log_head_no_delete BEFORE DELETE ON log_head
+    FOR EACH STATEMENT EXECUTE FUNCTION stigaudit_refuse();
+CREATE TRIGGER log_head_no_truncate BEFORE TRUNCATE ON log_head
+    FOR EACH STATEMENT EXECUTE FUNCTION stigaudit_refuse();
+
+CREATE FUNCTION stigaudit_log_head_forward() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.size < OLD.size OR NEW.id IS DISTINCT FROM OLD.id THEN
+        RAISE EXCEPTION 'stigaudit: log_head cannot move back (size % to %)', OLD.size, NEW.size
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION stigaudit_log_head_forward() IS 'Trigger function: log_head.size never decreases.';
+
+CREATE TRIGGER log_head_forward BEFORE UPDATE ON log_head
+    FOR EACH ROW EXECUTE FUNCTION stigaudit_log_head_forward();
+
+CREATE FUNCTION stigaudit_log_head_matches() RETURNS trigger
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+DECLARE
+    head BIGINT;
+    stored BIGINT;
+BEGIN
+    -- Read the row as it is now, not NEW: the head may have advanced more
+    -- than once in this transaction.
+    SELECT size INTO head FROM log_head;
+    SELECT COALESCE(max(seq), -1) + 1 INTO stored FROM events;
+    IF head <> stored THEN
+        RAISE EXCEPTION 'stigaudit: log_head.size is % but the events end at %', head, stored
+            USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION stigaudit_log_head_matches() IS 'Deferred trigger function: at commit, log_head.size equals max(events.seq) + 1.';
+
+CREATE CONSTRAINT TRIGGER log_head_matches AFTER UPDATE ON log_head
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION stigaudit_log_head_matches();
+
+-- api_keys are the server's API keys (SPEC §7). Keys are shown once and
+-- stored only as argon2id hashes. An ordinary table: keys are revoked by
+-- setting revoked_at, never deleted, but the table is not append-only.
+CREATE TABLE api_keys (
+    key_id     TEXT PRIMARY KEY,
+    tenant_id  TEXT NOT NULL,
+    entity_uri TEXT NOT NULL,
+    oidc_sub   TEXT,
+    perms      TEXT NOT NULL,
+    hash       TEXT NOT NULL,
+    label      TEXT,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+CREATE INDEX api_keys_tenant ON api_keys (tenant_id);
+COMMENT ON TABLE api_keys IS 'API keys of the reference server (SPEC §7), stored only as argon2id hashes; revoked by setting revoked_at, never deleted.';
+COMMENT ON COLUMN api_keys.key_id IS 'Public identifier of the key (the part of the key that names it).';
+COMMENT ON COLUMN api_keys.tenant_id IS 'The one tenant the key acts for.';
+COMMENT ON COLUMN api_keys.entity_uri IS 'The principal the key belongs to (becomes the emitter of events it writes).';
+COMMENT ON COLUMN api_keys.oidc_sub IS 'OIDC subject bound to the key, or NULL.';
+COMMENT ON COLUMN api_keys.perms IS 'Comma-separated permissions: audit.write, read, audit.read, admin.';
+COMMENT ON COLUMN api_keys.hash IS 'argon2id PHC string of the secret ($argon2id$v=19$m=...,t=...,p=...$salt$hash).';
+COMMENT ON COLUMN api_keys.label IS 'Operator''s note, or NULL.';
+COMMENT ON COLUMN api_keys.created_at IS 'Creation time, RFC 3339 UTC.';
+COMMENT ON COLUMN api_keys.revoked_at IS 'Revocation time, RFC 3339 UTC, or NULL while the key is valid.';
+COMMENT ON INDEX api_keys_tenant IS 'Keys listed per tenant.';
