@@ -7,7 +7,7 @@ DATA_DIR  ?= ./data
 LISTEN    ?= 127.0.0.1:8470
 FUZZTIME  ?= 20s
 # Packages whose concurrency is tested under the race detector.
-RACE_PKGS := . ./hostfns/... ./server/...
+RACE_PKGS := . ./hostfns/... ./server/... ./wasm/
 
 .PHONY: all build run test test-race bench lint fuzz check clean
 
