@@ -13,7 +13,6 @@ import (
 	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/core/jcs"
 
-	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
 	"github.com/stigaudit/stigaudit/server/auth"
 )
 
@@ -47,7 +46,7 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	store, err := c.openSQLite(sqlitestore.Options{})
+	store, err := c.openStore(ctx, storeOptions{})
 	if err != nil {
 		return err
 	}
@@ -57,7 +56,7 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer log.Close()
-	keys := auth.New(store.DB(), auth.Options{})
+	keys := auth.New(store.DB(), keysOptions(store))
 	switch sub {
 	case "create":
 		if spec.EntityURI == "" || perms == "" {

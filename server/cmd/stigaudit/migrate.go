@@ -4,26 +4,24 @@ import (
 	"context"
 	"fmt"
 	"io"
-
-	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
 )
 
 // cmdMigrate applies the embedded migrations (opening the store does) and
 // reports the schema version.
-func cmdMigrate(_ context.Context, args []string, _, stderr io.Writer) error {
+func cmdMigrate(ctx context.Context, args []string, _, stderr io.Writer) error {
 	var c common
 	fs := newFlagSet("migrate", stderr)
 	c.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	store, err := c.openSQLite(sqlitestore.Options{})
+	store, err := c.openStore(ctx, storeOptions{})
 	if err != nil {
 		return err
 	}
 	if err := store.Close(); err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "migrations applied to %s\n", c.dataDir)
+	fmt.Fprintf(stderr, "migrations applied to %s\n", c.databaseName())
 	return nil
 }
