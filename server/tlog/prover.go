@@ -14,22 +14,28 @@ import (
 // leads to a root a client can obtain signed (that checkpoint, or an older
 // one). It is safe for concurrent use.
 type Prover struct {
-	tree Tree
-	cp   *Checkpointer
+	tree  Tree
+	bound func() uint64
 }
 
 // NewProver returns a Prover over tree, bounded by cp's latest checkpoint.
 func NewProver(tree Tree, cp *Checkpointer) *Prover {
-	return &Prover{tree: tree, cp: cp}
+	return &Prover{tree: tree, bound: func() uint64 {
+		if s, ok := cp.Latest(); ok {
+			return s.Size
+		}
+		return 0
+	}}
+}
+
+// NewFixedProver returns a Prover over tree bounded by one signed size, for
+// a caller that holds the checkpoint already (an export).
+func NewFixedProver(tree Tree, size uint64) *Prover {
+	return &Prover{tree: tree, bound: func() uint64 { return size }}
 }
 
 // signedSize returns the size of the latest signed checkpoint.
-func (p *Prover) signedSize() uint64 {
-	if s, ok := p.cp.Latest(); ok {
-		return s.Size
-	}
-	return 0
-}
+func (p *Prover) signedSize() uint64 { return p.bound() }
 
 // Inclusion returns the inclusion proof of the event at seq in the tree of
 // size events; size 0 means the latest checkpoint's size. It is the

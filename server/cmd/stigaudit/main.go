@@ -9,6 +9,9 @@
 //	stigaudit keys list | revoke KEY_ID
 //	stigaudit migrate
 //	stigaudit bench emit [--http URL | --data-dir D] [--concurrency C] [--events N] [--batch B] [--baseline] --json
+//	stigaudit keys checkpoint-key [--data-dir D] [--node N]
+//	stigaudit export --format ndjson [--data-dir D] [filters]
+//	stigaudit verify (--db FILE | --ndjson FILE) --key VERIFIER_KEY [--checkpoint FILE] [--since-checkpoint OLD_FILE]
 package main
 
 import (
@@ -28,6 +31,8 @@ commands:
   keys      create, list or revoke API keys
   migrate   apply the embedded database migrations and exit
   bench     measure durable emit throughput and latency
+  export    write the log with its signed checkpoint (NDJSON)
+  verify    check a database or an export offline against a checkpoint
 
 Run 'stigaudit <command> -h' for the flags of a command.
 `
@@ -56,6 +61,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdMigrate(ctx, args[1:], stdout, stderr)
 	case "bench":
 		err = cmdBench(ctx, args[1:], stdout, stderr)
+	case "verify":
+		err = cmdVerify(ctx, args[1:], stdout, stderr)
+	case "export":
+		err = cmdExport(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -23,17 +23,19 @@ import (
 	"github.com/stigaudit/stigaudit/server/auth"
 	"github.com/stigaudit/stigaudit/server/metrics"
 	"github.com/stigaudit/stigaudit/server/sink"
+	"github.com/stigaudit/stigaudit/server/tlog"
 )
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c common
-	var listen, catFile string
+	var listen, catFile, node string
 	var sinks multiFlag
 	lim := event.DefaultLimits()
 	fs := newFlagSet("serve", stderr)
 	c.register(fs)
 	fs.StringVar(&listen, "listen", env("STIGAUDIT_LISTEN", "127.0.0.1:8470"), "address to listen on (STIGAUDIT_LISTEN)")
 	fs.StringVar(&catFile, "catalogue", env("STIGAUDIT_CATALOGUE", ""), "JSON file of operator-added event types (STIGAUDIT_CATALOGUE)")
+	fs.StringVar(&node, "node", env("STIGAUDIT_NODE", tlog.DefaultNode), nodeFlag)
 	fs.Var(&sinks, "sink", "deliver committed events to a sink, e.g. file:/var/log/audit.jsonl (repeatable)")
 	fs.IntVar(&lim.MaxDetailBytes, "max-detail-bytes", lim.MaxDetailBytes, "largest canonical detail object")
 	fs.IntVar(&lim.MaxDetailDepth, "max-detail-depth", lim.MaxDetailDepth, "deepest detail nesting")
@@ -101,7 +103,14 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 
+	cp, err := startCheckpointer(ctx, c.dataDir, node, store, reg, logger)
+	if err != nil {
+		return err
+	}
+	defer stopCheckpointer(cp, logger) // before log.Close: signs the tail
+
 	e := api.New(api.Config{Log: log, Keys: keys, Metrics: m, Gatherer: reg, Logger: logger})
+	(&tlog.Routes{Store: store, Checkpointer: cp, Prover: tlog.NewProver(store, cp)}).Register(e, keys)
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return err

@@ -1,0 +1,448 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/stigaudit/stigaudit/core/auditerr"
+	"github.com/stigaudit/stigaudit/core/checkpoint"
+	"github.com/stigaudit/stigaudit/core/event"
+	"github.com/stigaudit/stigaudit/core/logverify"
+	"github.com/stigaudit/stigaudit/core/merkle"
+	"github.com/stigaudit/stigaudit/server/export"
+	"github.com/stigaudit/stigaudit/server/tlog"
+)
+
+const verifyUsage = `usage: stigaudit verify (--db FILE | --ndjson FILE) --key VERIFIER_KEY [--checkpoint FILE] [--since-checkpoint OLD_FILE]... [--allow-tail]
+
+Checks offline that the log is the one signed: every leaf hash, the Merkle
+root against the checkpoint and its signature, and consistency with older
+checkpoints. Exits 0 and prints one line when everything verifies; otherwise
+exits 1 and names the first bad seq and why.`
+
+// errVerifyFailed marks a log that does not verify (as opposed to a file
+// that cannot be read).
+var errVerifyFailed = errors.New("verification failed")
+
+func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var dbFile, ndjsonFile, keyArg, cpFile string
+	var since multiFlag
+	var allowTail bool
+	fs := newFlagSet("verify", stderr)
+	fs.StringVar(&dbFile, "db", "", "SQLite database file to verify (opened read-only)")
+	fs.StringVar(&ndjsonFile, "ndjson", "", "NDJSON export to verify")
+	fs.StringVar(&keyArg, "key", env("STIGAUDIT_VERIFIER_KEY", ""), "checkpoint verifier key <name>+<hash>+<base64>, or a file holding it (STIGAUDIT_VERIFIER_KEY)")
+	fs.StringVar(&cpFile, "checkpoint", "", "signed checkpoint to verify against (default: the latest in the database, or the export's last line)")
+	fs.Var(&since, "since-checkpoint", "an older signed checkpoint the log must still extend (repeatable)")
+	fs.BoolVar(&allowTail, "allow-tail", false, "--db only: events after the checkpoint (not signed yet, on a live server) are checked against the stored tree instead of failing")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if (dbFile == "") == (ndjsonFile == "") || keyArg == "" || fs.NArg() > 0 {
+		return fmt.Errorf("%w: exactly one of --db and --ndjson, and --key, are required\n%s", errUsage, verifyUsage)
+	}
+	if allowTail && dbFile == "" {
+		return fmt.Errorf("%w: --allow-tail applies to --db only", errUsage)
+	}
+	key, err := readVerifierKey(keyArg)
+	if err != nil {
+		return err
+	}
+	var cp []byte
+	if cpFile != "" {
+		if cp, err = readCheckpointFile(cpFile); err != nil {
+			return err
+		}
+	}
+	var older [][]byte
+	for _, f := range since {
+		c, err := readCheckpointFile(f)
+		if err != nil {
+			return err
+		}
+		older = append(older, c)
+	}
+	start := time.Now()
+	var sum summary
+	if dbFile != "" {
+		sum, err = verifyDB(ctx, dbFile, key, cp, older, allowTail)
+	} else {
+		sum, err = verifyNDJSON(ndjsonFile, key, cp, older)
+	}
+	if err != nil {
+		return err
+	}
+	d := time.Since(start)
+	fmt.Fprintf(stdout, "OK: %s; key %s+%08x; %.2fs (%.0f events/s)\n", sum, key.Name(), key.KeyHash(), d.Seconds(), float64(sum.events)/max(d.Seconds(), 1e-9))
+	return nil
+}
+
+// summary describes a log that verified.
+type summary struct {
+	events   int64
+	cp       checkpoint.Checkpoint
+	older    []uint64
+	filtered bool
+	tail     int64
+}
+
+func (s summary) String() string {
+	var b strings.Builder
+	if s.filtered {
+		fmt.Fprintf(&b, "%d events of a filtered export are included in", s.events)
+	} else {
+		fmt.Fprintf(&b, "%d events match", s.events-s.tail)
+	}
+	fmt.Fprintf(&b, " checkpoint %s size %d root %s", s.cp.Origin, s.cp.Size, merkle.Hex(s.cp.Root))
+	for _, o := range s.older {
+		fmt.Fprintf(&b, "; consistent with the older checkpoint of size %d", o)
+	}
+	if s.tail > 0 {
+		fmt.Fprintf(&b, "; %d later events (not signed yet) match the stored tree", s.tail)
+	}
+	if s.filtered {
+		b.WriteString(" (a filtered export cannot show it holds every matching event)")
+	}
+	return b.String()
+}
+
+// readVerifierKey parses the key given on the command line, or read from
+// the file it names.
+func readVerifierKey(arg string) (note.Verifier, error) {
+	if v, err := checkpoint.NewVerifier(arg); err == nil {
+		return v, nil
+	}
+	b, err := os.ReadFile(arg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: --key is neither a verifier key <name>+<hash>+<base64> nor a readable file: %v", errUsage, err)
+	}
+	v, err := checkpoint.NewVerifier(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("--key %s: %w", arg, err)
+	}
+	return v, nil
+}
+
+// readCheckpointFile reads a signed checkpoint: the note text as served by
+// GET /v1/audit/checkpoint, or an export's {"checkpoint":...} line.
+func readCheckpointFile(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading checkpoint: %w", err)
+	}
+	if t := bytes.TrimSpace(b); bytes.HasPrefix(t, []byte(`{"checkpoint":`)) {
+		r := export.NewReader(bytes.NewReader(t))
+		r.Next()
+		if r.Err() != nil || r.Trailer() == nil {
+			return nil, fmt.Errorf("checkpoint %s: %v", path, r.Err())
+		}
+		return r.Trailer().Checkpoint, nil
+	}
+	return b, nil
+}
+
+// leafHasher recomputes leaf hashes with one reused buffer.
+func leafHasher() func(e *event.Event) [merkle.HashSize]byte {
+	buf := make([]byte, 0, 4096)
+	return func(e *event.Event) [merkle.HashSize]byte {
+		buf = event.AppendCanonical(buf[:0], e)
+		return event.LeafHash(buf)
+	}
+}
+
+// failure turns a failed report into the command's error.
+func failure(r logverify.Report) error {
+	where := ""
+	switch {
+	case r.FirstBadSeq < 0:
+	case r.BadUntil == r.FirstBadSeq+1:
+		where = fmt.Sprintf(" at seq %d", r.FirstBadSeq)
+	default:
+		where = fmt.Sprintf(": first bad seq in [%d, %d)", r.FirstBadSeq, r.BadUntil)
+	}
+	return fmt.Errorf("%w%s (%s): %v", errVerifyFailed, where, r.Reason, r.Err)
+}
+
+// verifyNDJSON verifies an export against its checkpoint line (or cp).
+func verifyNDJSON(path string, key note.Verifier, cp []byte, older [][]byte) (summary, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return summary{}, err
+	}
+	defer f.Close()
+	trailer, err := lastTrailer(f)
+	if err != nil {
+		return summary{}, fmt.Errorf("%s: %w", path, err)
+	}
+	if cp == nil {
+		if trailer == nil {
+			return summary{}, fmt.Errorf("%w: %s does not end with a checkpoint line; pass --checkpoint", errVerifyFailed, path)
+		}
+		cp = trailer.Checkpoint
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return summary{}, err
+	}
+	r := export.NewReader(f)
+	if trailer != nil && trailer.Filtered {
+		if len(older) > 0 {
+			return summary{}, fmt.Errorf("%w: a filtered export holds no consistency proof, so --since-checkpoint cannot be checked against it; verify a complete export or the database", errUsage)
+		}
+		return verifyFiltered(r, key, cp)
+	}
+	hash := leafHasher()
+	v, err := logverify.New(logverify.Config{Key: key, Checkpoint: cp, Older: older})
+	if err != nil {
+		return summary{}, err
+	}
+	for v.Err() == nil && r.Next() {
+		e := r.Event()
+		v.AddLeaf(e.Seq, e.LeafHash, hash(e))
+	}
+	if v.Err() == nil && r.Err() != nil {
+		rep := v.Finish()
+		return summary{}, fmt.Errorf("%w at seq %d (unreadable): %v", errVerifyFailed, rep.Size, r.Err())
+	}
+	rep := v.Finish()
+	if !rep.OK() {
+		return summary{}, failure(rep)
+	}
+	return summaryOf(rep, older, key, 0), nil
+}
+
+func summaryOf(rep logverify.Report, older [][]byte, key note.Verifier, tail int64) summary {
+	s := summary{events: rep.Events, tail: tail}
+	if rep.Checkpoint != nil {
+		s.cp = *rep.Checkpoint
+	}
+	for _, o := range older {
+		if c, err := checkpoint.Open(o, "", key); err == nil {
+			s.older = append(s.older, c.Size)
+		}
+	}
+	return s
+}
+
+// verifyFiltered checks each event of a filtered export on its own: its
+// leaf hash and its inclusion proof in the checkpoint.
+func verifyFiltered(r *export.Reader, key note.Verifier, cp []byte) (summary, error) {
+	c, err := checkpoint.Open(cp, "", key)
+	if err != nil {
+		return summary{}, fmt.Errorf("%w (%s): checkpoint: %v", errVerifyFailed, logverify.ReasonBadCheckpoint, err)
+	}
+	hash := leafHasher()
+	s := summary{cp: c, filtered: true}
+	last := int64(-1)
+	bad := func(seq int64, reason, format string, args ...any) (summary, error) {
+		return summary{}, fmt.Errorf("%w at seq %d (%s): %s", errVerifyFailed, seq, reason, fmt.Sprintf(format, args...))
+	}
+	for r.Next() {
+		e, p := r.Event(), r.Proof()
+		switch {
+		case e.Seq <= last:
+			return bad(e.Seq, logverify.ReasonSeqRepeated, "seq %d follows seq %d: a filtered export is in increasing seq order", e.Seq, last)
+		case uint64(e.Seq) >= c.Size:
+			return bad(e.Seq, logverify.ReasonBeyondCheckpoint, "seq %d is beyond the checkpoint, which covers %d events", e.Seq, c.Size)
+		case hash(e) != e.LeafHash:
+			return bad(e.Seq, logverify.ReasonLeafMismatch, "the leaf hash %x is not the hash of the event's content", e.LeafHash)
+		case p == nil:
+			return bad(e.Seq, "missing_proof", "an event of a filtered export must carry its inclusion proof")
+		case p.Seq != uint64(e.Seq) || p.LeafHash != e.LeafHash || p.TreeSize != c.Size:
+			return bad(e.Seq, "proof_mismatch", "the proof is for seq %d, leaf %x, size %d", p.Seq, p.LeafHash, p.TreeSize)
+		}
+		if err := p.Verify(c.Root); err != nil {
+			return bad(e.Seq, "proof_invalid", "the inclusion proof does not lead to the checkpoint's root: %v", err)
+		}
+		last = e.Seq
+		s.events++
+	}
+	if err := r.Err(); err != nil {
+		return summary{}, fmt.Errorf("%w after seq %d (unreadable): %v", errVerifyFailed, last, err)
+	}
+	return s, nil
+}
+
+// lastTrailer reads the checkpoint line at the end of an export file.
+func lastTrailer(f *os.File) (*export.Trailer, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	const tail = 64 << 10
+	off := max(st.Size()-tail, 0)
+	buf := make([]byte, st.Size()-off)
+	if _, err := f.ReadAt(buf, off); err != nil && err != io.EOF {
+		return nil, err
+	}
+	buf = bytes.TrimRight(buf, "\r\n")
+	if i := bytes.LastIndexByte(buf, '\n'); i >= 0 {
+		buf = buf[i+1:]
+	}
+	if !bytes.HasPrefix(buf, []byte(`{"checkpoint":`)) {
+		return nil, nil
+	}
+	r := export.NewReader(bytes.NewReader(buf))
+	r.Next()
+	if r.Err() != nil {
+		return nil, r.Err()
+	}
+	return r.Trailer(), nil
+}
+
+// openReadOnly opens a SQLite file for reading only: verification never
+// writes, migrates or creates anything.
+func openReadOnly(path string) (*sql.DB, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return nil, err
+	}
+	q := url.Values{"mode": {"ro"}, "_pragma": {"busy_timeout(5000)", "query_only(1)"}}
+	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: filepath.ToSlash(abs)}).EscapedPath()+"?"+q.Encode())
+	if err != nil {
+		return nil, err
+	}
+	return db, nil
+}
+
+const sqlVerifyEvents = `SELECT seq, id, event_type, ts, IFNULL(hlc, ''), tenant_id, entity_uri, IFNULL(emitter, ''),
+	IFNULL(oidc_sub, ''), IFNULL(fact_id, ''), source, IFNULL(attested_key_id, ''), IFNULL(scope, ''),
+	outcome, detail, leaf_hash FROM events ORDER BY seq`
+
+// sqlVerifyNodes reads tree nodes named by a JSON array of [level, idx]
+// pairs; level 0 is events.leaf_hash. A node not stored reads as NULL.
+const sqlVerifyNodes = `SELECT j.key, CASE WHEN j.value ->> 0 = 0
+		THEN (SELECT leaf_hash FROM events WHERE seq = j.value ->> 1)
+		ELSE (SELECT hash FROM tree_nodes WHERE level = j.value ->> 0 AND idx = j.value ->> 1)
+	END
+	FROM json_each(?) AS j ORDER BY j.key`
+
+// verifyDB verifies a database file: every event row in seq order, its
+// stored tree nodes, and the checkpoint (default: the latest stored).
+func verifyDB(ctx context.Context, path string, key note.Verifier, cp []byte, older [][]byte, allowTail bool) (summary, error) {
+	db, err := openReadOnly(path)
+	if err != nil {
+		return summary{}, fmt.Errorf("opening %s: %w", path, err)
+	}
+	defer db.Close()
+	if cp == nil {
+		s, ok, err := tlog.LatestIn(ctx, db)
+		if err != nil {
+			return summary{}, fmt.Errorf("%s: %w", path, err)
+		}
+		if !ok {
+			return summary{}, fmt.Errorf("%w: %s holds no checkpoint; pass --checkpoint", errVerifyFailed, path)
+		}
+		cp = s.Note
+	}
+	nodes, err := db.PrepareContext(ctx, sqlVerifyNodes)
+	if err != nil {
+		return summary{}, fmt.Errorf("%s: %w", path, err)
+	}
+	defer nodes.Close()
+	cfg := logverify.Config{
+		Key:   key,
+		Nodes: func(ids []merkle.NodeID) ([][]byte, error) { return readNodes(ctx, nodes, ids) },
+	}
+	var signedSize uint64
+	if allowTail {
+		// The checkpoint then binds the first Size events like an older
+		// one; the events after it are checked against the stored tree.
+		cfg.Older = append([][]byte{cp}, older...)
+		c, err := checkpoint.Open(cp, "", key)
+		if err != nil {
+			return summary{}, fmt.Errorf("%w (%s): checkpoint: %v", errVerifyFailed, logverify.ReasonBadCheckpoint, err)
+		}
+		signedSize = c.Size
+	} else {
+		cfg.Checkpoint, cfg.Older = cp, older
+	}
+	v, err := logverify.New(cfg)
+	if err != nil {
+		return summary{}, err
+	}
+	hash := leafHasher()
+	if v.Err() == nil {
+		rows, err := db.QueryContext(ctx, sqlVerifyEvents)
+		if err != nil {
+			return summary{}, fmt.Errorf("%s: reading events: %w", path, err)
+		}
+		var e event.Event
+		var leaf []byte
+		for rows.Next() {
+			e.Detail = nil
+			if err := rows.Scan(&e.Seq, &e.ID, &e.Type, &e.TS, &e.HLC, &e.Tenant, &e.EntityURI, &e.Emitter,
+				&e.OIDCSub, &e.FactID, &e.Source, &e.AttestedKeyID, &e.Scope, &e.Outcome, &e.Detail, &leaf); err != nil {
+				rows.Close()
+				return summary{}, fmt.Errorf("%w at seq %d (unreadable): %v", errVerifyFailed, v.Finish().Size, err)
+			}
+			var stored [merkle.HashSize]byte
+			copy(stored[:], leaf) // a leaf hash of another length cannot match
+			if len(leaf) != merkle.HashSize {
+				stored[0] ^= 0xff
+			}
+			if v.AddLeaf(e.Seq, stored, hash(&e)) != nil {
+				break
+			}
+		}
+		rerr := rows.Err()
+		rows.Close()
+		if rerr != nil && v.Err() == nil {
+			return summary{}, fmt.Errorf("%s: reading events: %w", path, rerr)
+		}
+	}
+	rep := v.Finish()
+	if !rep.OK() {
+		return summary{}, failure(rep)
+	}
+	sum := summaryOf(rep, older, key, 0)
+	if allowTail {
+		c, _ := checkpoint.Open(cp, "", key)
+		sum.cp = c
+		sum.tail = int64(rep.Size - signedSize)
+	}
+	return sum, nil
+}
+
+// readNodes answers logverify's node reads in one statement.
+func readNodes(ctx context.Context, stmt *sql.Stmt, ids []merkle.NodeID) ([][]byte, error) {
+	pairs := make([][2]uint64, len(ids))
+	for i, id := range ids {
+		pairs[i] = [2]uint64{uint64(id.Level), id.Index}
+	}
+	arg, _ := json.Marshal(pairs)
+	rows, err := stmt.QueryContext(ctx, string(arg))
+	if err != nil {
+		return nil, auditerr.Errorf(auditerr.ErrStoreUnavailable, "read tree nodes: %v", err)
+	}
+	defer rows.Close()
+	out := make([][]byte, len(ids))
+	for rows.Next() {
+		var i int
+		var h []byte
+		if err := rows.Scan(&i, &h); err != nil {
+			return nil, auditerr.Errorf(auditerr.ErrStoreUnavailable, "read tree nodes: %v", err)
+		}
+		if i >= 0 && i < len(out) {
+			out[i] = h
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, auditerr.Errorf(auditerr.ErrStoreUnavailable, "read tree nodes: %v", err)
+	}
+	return out, nil
+}
