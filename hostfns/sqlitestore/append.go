@@ -21,6 +21,11 @@ const (
 
 	sqlInsertNode = `INSERT INTO tree_nodes (level, idx, hash) VALUES (?, ?, ?)`
 
+	// sqlWidenBlock records the ts range of events appended to a block of
+	// ts_blocks (see migration 0003).
+	sqlWidenBlock = `INSERT INTO ts_blocks (block, min_ts, max_ts) VALUES (?, ?, ?)
+		ON CONFLICT (block) DO UPDATE SET min_ts = min(min_ts, excluded.min_ts), max_ts = max(max_ts, excluded.max_ts)`
+
 	// sqlLookup finds the stored events among a JSON array of ids.
 	sqlLookup = `SELECT ` + eventColumns + ` FROM events WHERE id IN (SELECT value FROM json_each(?))`
 
@@ -34,10 +39,14 @@ const (
 		FROM json_each(?) AS j ORDER BY j.key`
 )
 
+// tsBlockSize is the number of seqs per row of ts_blocks (migration 0003).
+const tsBlockSize = 1024
+
 // stmts are the prepared statements of an append transaction: prepared
 // once on the writer's connection, or per call on a caller's transaction.
+// (Multi-row INSERTs were tried and cost more CPU per event, not less.)
 type stmts struct {
-	size, insertEvent, insertNode, lookup, nodes *sql.Stmt
+	size, insertEvent, insertNode, widenBlock, lookup, nodes *sql.Stmt
 }
 
 type preparer interface {
@@ -53,6 +62,7 @@ func prepare(ctx context.Context, p preparer) (*stmts, error) {
 		{&st.size, sqlSize},
 		{&st.insertEvent, sqlInsertEvent},
 		{&st.insertNode, sqlInsertNode},
+		{&st.widenBlock, sqlWidenBlock},
 		{&st.lookup, sqlLookup},
 		{&st.nodes, sqlNodes},
 	} {
@@ -68,7 +78,7 @@ func prepare(ctx context.Context, p preparer) (*stmts, error) {
 
 func (st *stmts) close() error {
 	var first error
-	for _, s := range []*sql.Stmt{st.size, st.insertEvent, st.insertNode, st.lookup, st.nodes} {
+	for _, s := range []*sql.Stmt{st.size, st.insertEvent, st.insertNode, st.widenBlock, st.lookup, st.nodes} {
 		if s != nil {
 			if err := s.Close(); err != nil && first == nil {
 				first = err
@@ -175,8 +185,9 @@ func (s *Store) cloneRange(r *compact.Range) *compact.Range {
 	return c
 }
 
-// insert writes events (already given their seqs, which continue tree) and
-// the tree nodes they complete, advancing tree.
+// insert writes events (already given their seqs, which continue tree),
+// the tree nodes they complete and the ts range of their blocks, advancing
+// tree.
 func insert(ctx context.Context, st *stmts, tree *compact.Range, events []event.Event) error {
 	var nodes []compact.NodeID
 	var hashes [][]byte
@@ -205,6 +216,17 @@ func insert(ctx context.Context, st *stmts, tree *compact.Range, events []event.
 	for i, id := range nodes {
 		if _, err := st.insertNode.ExecContext(ctx, id.Level, id.Index, hashes[i]); err != nil {
 			return fmt.Errorf("insert tree node (%d, %d): %w", id.Level, id.Index, err)
+		}
+	}
+	// Widen the ts range of each block the events fall in (usually one).
+	for i := 0; i < len(events); {
+		block := events[i].Seq / tsBlockSize
+		lo, hi := events[i].TS, events[i].TS
+		for ; i < len(events) && events[i].Seq/tsBlockSize == block; i++ {
+			lo, hi = min(lo, events[i].TS), max(hi, events[i].TS)
+		}
+		if _, err := st.widenBlock.ExecContext(ctx, block, lo, hi); err != nil {
+			return fmt.Errorf("widen ts block %d: %w", block, err)
 		}
 	}
 	return nil

@@ -14,6 +14,15 @@
 // Triggers make the database itself refuse UPDATE and DELETE of events and
 // tree nodes and any INSERT that is not the next seq.
 //
+// # Reads
+//
+// Query is keyset paging on seq: every page is one statement over an index
+// that starts with tenant_id and ends with seq (one per indexed filter:
+// event_type, entity_uri, oidc_sub, fact_id, failed or denied outcomes), so
+// a page costs O(page) whatever its depth. Time bounds are turned into seq
+// bounds through ts_blocks, a block-range index of ts maintained with the
+// appends (migration 0003), because ts follows seq only roughly.
+//
 // # Group commit
 //
 // An fsync costs about as much as thousands of row inserts, so one

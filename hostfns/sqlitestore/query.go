@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/transparency-dev/merkle/compact"
@@ -101,13 +102,23 @@ func buildQuery(q hostfns.Query) (string, []any) {
 			where = append(where, "attested_key_id IS NULL")
 		}
 	}
+	if q.Outcome != "" && q.Outcome != event.OutcomeSuccess {
+		// Lets SQLite use the partial index events_tenant_outcome_seq,
+		// whose WHERE clause this term repeats word for word.
+		where = append(where, "outcome <> 'success'")
+	}
+	// Time bounds also bound seq, through the block-range index ts_blocks:
+	// every event with ts >= Since lies in a block whose max_ts >= Since,
+	// so at or after the first such block; likewise for Until. The seq
+	// range keeps the scan of a seq-ordered index to the window's blocks.
+	blockSize := strconv.Itoa(tsBlockSize)
 	if q.Since != "" {
-		where = append(where, "ts >= ?")
-		args = append(args, q.Since)
+		where = append(where, "ts >= ?", "seq >= (SELECT MIN(block) FROM ts_blocks WHERE max_ts >= ?) * "+blockSize)
+		args = append(args, q.Since, q.Since)
 	}
 	if q.Until != "" {
-		where = append(where, "ts < ?")
-		args = append(args, q.Until)
+		where = append(where, "ts < ?", "seq < (SELECT MAX(block) + 1 FROM ts_blocks WHERE min_ts < ?) * "+blockSize)
+		args = append(args, q.Until, q.Until)
 	}
 	order := "ASC"
 	if q.Order == hostfns.Descending {

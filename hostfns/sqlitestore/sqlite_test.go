@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -535,5 +536,54 @@ func TestCloseDrains(t *testing.T) {
 	}
 	if err := s.Ping(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestTimeBoundsAcrossBlocks checks that the block-range index never hides
+// an event whose ts is far from its neighbours' (a skewed emitter clock).
+func TestTimeBoundsAcrossBlocks(t *testing.T) {
+	s, path := open(t, sqlitestore.Options{})
+	const n = 3000 // three blocks of 1024
+	evs := storetest.NewEvents(0, n)
+	evs[2500].TS = "2025-01-01T00:00:00.000000Z" // a year early, in the last block
+	evs[10].TS = "2027-01-01T00:00:00.000000Z"   // a year late, in the first block
+	for i := 0; i < n; i += 500 {
+		mustAppend(t, s, evs[i:i+500])
+	}
+	tests := []struct {
+		name string
+		q    hostfns.Query
+		want []int64 // seqs, in order
+	}{
+		{"until before everything else", hostfns.Query{Until: "2026-01-01T00:00:00.000000Z"}, []int64{2500}},
+		{"since after everything else", hostfns.Query{Since: "2026-12-01T00:00:00.000000Z"}, []int64{10}},
+		{"window around the early one", hostfns.Query{Since: "2024-12-31T00:00:00.000000Z", Until: "2025-01-02T00:00:00.000000Z", Order: hostfns.Descending}, []int64{2500}},
+		{"empty window", hostfns.Query{Since: "2020-01-01T00:00:00.000000Z", Until: "2020-01-02T00:00:00.000000Z"}, nil},
+		{"window of the first events", hostfns.Query{Since: evs[0].TS, Until: evs[4].TS}, []int64{0, 1, 2, 3}},
+	}
+	for _, tc := range tests {
+		tc.q.Limit, tc.q.After = 100, -1
+		p, err := s.Query(ctx, tc.q)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		var got []int64
+		for _, e := range p.Events {
+			got = append(got, e.Seq)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: seqs %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	// The index may widen, never narrow.
+	raw := rawDB(t, path)
+	for _, stmt := range []string{
+		`UPDATE ts_blocks SET min_ts = '2026-06-01T00:00:00.000000Z' WHERE block = 2`,
+		`UPDATE ts_blocks SET max_ts = '2020-01-01T00:00:00.000000Z' WHERE block = 0`,
+		`DELETE FROM ts_blocks`,
+	} {
+		if _, err := raw.Exec(stmt); err == nil || !strings.Contains(err.Error(), "only widen") {
+			t.Errorf("%s: %v, want refused", stmt, err)
+		}
 	}
 }

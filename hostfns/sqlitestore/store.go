@@ -35,7 +35,7 @@ const (
 	DefaultBusyTimeout    = 5 * time.Second
 	DefaultMaxBatchEvents = 1000
 	DefaultReadConns      = 4
-	DefaultTxConns        = 2
+	DefaultTxConns        = 4
 )
 
 // Options configure a Store. The zero value is the recommended setup.
@@ -54,12 +54,15 @@ type Options struct {
 	// MaxWait is how long the writer, once it holds a request, waits for
 	// more before committing; 0 (the default) commits what is queued at
 	// once. Requests queue up anyway while a commit is in flight, so under
-	// concurrency groups form without waiting; see the package benchmarks.
+	// concurrency groups form without waiting, and appenders prepare their
+	// next request while the writer commits. Measured with 64 appenders on
+	// 2 cores: MaxWait=1ms doubles the group size (32 → 64 appends per
+	// commit) but lowers throughput by about a quarter.
 	MaxWait time.Duration
 	// ReadConns is the size of the read-only connection pool; default 4.
 	ReadConns int
 	// TxConns is how many connections DB() lends to callers' transactions
-	// at once; default 2.
+	// at once (plain queries on DB() use them too); default 4.
 	TxConns int
 	// OnCommit, if set, is called by the writer after each successful group
 	// commit with the number of events written, the number of requests
