@@ -1,0 +1,127 @@
+package redact
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/stigaudit/stigaudit/core/auditerr"
+)
+
+// SaltFile is the name of the redaction salt in the data directory.
+const SaltFile = "redact.salt"
+
+// SaltSize is the length of a salt in bytes.
+const SaltSize = 32
+
+// Prefix starts every redacted value.
+const Prefix = "hmac-sha256:"
+
+// HashLen is the length of a redacted value: Prefix and 64 hex digits.
+const HashLen = len(Prefix) + 2*sha256.Size
+
+// Hasher computes redacted values with one salt. It is immutable and safe
+// for concurrent use; a Redactor built from it is not.
+type Hasher struct {
+	salt [SaltSize]byte
+}
+
+// NewHasher returns a Hasher keyed with salt, which must be SaltSize bytes.
+func NewHasher(salt []byte) (*Hasher, error) {
+	if len(salt) != SaltSize {
+		return nil, auditerr.Errorf(auditerr.ErrInvalidConfig, "redact: a salt has %d bytes, not %d", SaltSize, len(salt))
+	}
+	return &Hasher{salt: [SaltSize]byte(salt)}, nil
+}
+
+// Hash returns the redacted form of value: Prefix and the hex HMAC-SHA256
+// of value keyed with the salt.
+func (h *Hasher) Hash(value []byte) string {
+	mac := hmac.New(sha256.New, h.salt[:])
+	mac.Write(value)
+	var sum [sha256.Size]byte
+	return string(appendHash(make([]byte, 0, HashLen), mac.Sum(sum[:0])))
+}
+
+func appendHash(dst, sum []byte) []byte {
+	dst = append(dst, Prefix...)
+	return hex.AppendEncode(dst, sum)
+}
+
+// LoadOrCreateSalt returns the Hasher of the data directory dir, creating
+// dir/SaltFile on first use with SaltSize bytes from rand (pass
+// crypto/rand.Reader), hex-encoded, mode 0600. A salt file readable or
+// writable by group or others, or not holding exactly one salt, is refused.
+func LoadOrCreateSalt(dir string, rand io.Reader) (*Hasher, error) {
+	h, err := LoadSalt(dir)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return h, err
+	}
+	var salt [SaltSize]byte
+	if _, err := io.ReadFull(rand, salt[:]); err != nil {
+		return nil, auditerr.Errorf(auditerr.ErrEntropyUnavailable, "redact: generate the salt: %v", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("redact: create data directory: %w", err)
+	}
+	// Write a temporary file and link it into place: the salt appears
+	// whole or not at all, and of two processes starting at once the
+	// second reads the first one's salt.
+	path := filepath.Join(dir, SaltFile)
+	f, err := os.CreateTemp(dir, SaltFile+".tmp*")
+	if err != nil {
+		return nil, fmt.Errorf("redact: create salt: %w", err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	cherr := f.Chmod(0o600)
+	_, werr := f.WriteString(hex.EncodeToString(salt[:]) + "\n")
+	serr := f.Sync()
+	cerr := f.Close()
+	if err := errors.Join(cherr, werr, serr, cerr); err != nil {
+		return nil, fmt.Errorf("redact: write salt: %w", err)
+	}
+	if err := os.Link(tmp, path); err != nil && !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("redact: create %s: %w", path, err)
+	}
+	if d, err := os.Open(dir); err == nil { // make the new name durable
+		d.Sync()
+		d.Close()
+	}
+	return LoadSalt(dir)
+}
+
+// LoadSalt reads the salt of the data directory dir. A missing file is an
+// error wrapping fs.ErrNotExist.
+func LoadSalt(dir string) (*Hasher, error) {
+	path := filepath.Join(dir, SaltFile)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("redact: salt: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("redact: salt: %w", err)
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return nil, auditerr.Errorf(auditerr.ErrInvalidConfig,
+			"redact: %s is accessible by group or others (mode %04o); run chmod 600 on it", path, st.Mode().Perm())
+	}
+	data, err := io.ReadAll(io.LimitReader(f, 4*SaltSize))
+	if err != nil {
+		return nil, fmt.Errorf("redact: salt: %w", err)
+	}
+	salt, err := hex.DecodeString(strings.TrimSpace(string(data)))
+	if err != nil || len(salt) != SaltSize {
+		return nil, auditerr.Errorf(auditerr.ErrInvalidConfig, "redact: %s does not hold a %d-byte hex salt", path, SaltSize)
+	}
+	return NewHasher(salt)
+}
