@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -69,6 +70,7 @@ func benchAppend(b *testing.B, opts sqlitestore.Options) {
 	procs := runtime.GOMAXPROCS(0)
 	b.SetParallelism((benchAppenders + procs - 1) / procs)
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	b.RunParallel(func(pb *testing.PB) {
 		var mine []time.Duration
 		for pb.Next() {
@@ -86,6 +88,7 @@ func benchAppend(b *testing.B, opts sqlitestore.Options) {
 	})
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/event")
 	if c := commits.Load(); c > 0 {
 		b.ReportMetric(float64(grouped.Load())/float64(c), "appends/commit")
 	}
@@ -290,3 +293,12 @@ func BenchmarkQuery(b *testing.B) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// cpuTime is the CPU time (user and system) the process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
