@@ -26,7 +26,7 @@ const (
 )
 
 // Faulty wraps a Store and fails the Appends it is told to. Other methods
-// are forwarded, unless Down is set. It is safe for concurrent use.
+// are forwarded, unless SetDown(true) was called. It is safe for concurrent use.
 type Faulty struct {
 	hostfns.Store
 
