@@ -51,6 +51,8 @@ type Leader struct {
 	changed chan struct{} // closed and replaced at every change of leading
 	busy    int           // Run functions running
 	idle    chan struct{} // closed when busy drops to 0, if someone waits
+	settled chan struct{} // closed after the first campaign step
+	resign  bool          // Close was called: losing the role is expected
 
 	stop chan struct{}
 	done chan struct{}
@@ -71,6 +73,7 @@ func (s *Store) NewLeader(name string, opts LeaderOptions) *Leader {
 		name:    name,
 		opts:    opts,
 		changed: make(chan struct{}),
+		settled: make(chan struct{}),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
 	}
@@ -84,6 +87,11 @@ func (l *Leader) IsLeader() bool {
 	defer l.mu.Unlock()
 	return l.leading
 }
+
+// Settled returns a channel that is closed once the Leader has made its
+// first attempt at the lock (successful or not), so that IsLeader is
+// meaningful: wait for it before acting on IsLeader at start-up.
+func (l *Leader) Settled() <-chan struct{} { return l.settled }
 
 // Changed returns a channel that is closed the next time IsLeader changes.
 //
@@ -176,6 +184,9 @@ func (l *Leader) stepDown(timeout time.Duration) {
 // wait for a timeout) and stops campaigning. It is safe to call more than
 // once.
 func (l *Leader) Close() error {
+	l.mu.Lock()
+	l.resign = true
+	l.mu.Unlock()
 	select {
 	case <-l.stop:
 	default:
@@ -194,9 +205,12 @@ func (l *Leader) set(leading bool) {
 	l.leading = leading
 	close(l.changed)
 	l.changed = make(chan struct{})
-	if leading {
+	switch {
+	case leading:
 		l.opts.Logger.Info("became leader", slog.String("role", l.name))
-	} else {
+	case l.resign:
+		l.opts.Logger.Info("resigned leadership", slog.String("role", l.name))
+	default:
 		l.opts.Logger.Warn("no longer leader", slog.String("role", l.name))
 	}
 }
@@ -228,12 +242,15 @@ func (l *Leader) campaign() {
 	}()
 	t := time.NewTicker(l.opts.Interval)
 	defer t.Stop()
-	for {
+	for first := true; ; first = false {
 		if err := l.step(&conn, &key); err != nil {
 			if !errors.Is(err, context.Canceled) {
 				l.opts.Logger.Warn("leader election: database unreachable", slog.String("role", l.name), slog.String("error", err.Error()))
 			}
 			drop()
+		}
+		if first {
+			close(l.settled)
 		}
 		select {
 		case <-l.stop:

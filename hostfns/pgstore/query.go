@@ -100,6 +100,9 @@ func buildQuery(q hostfns.Query) (string, []any) {
 	eq("oidc_sub", q.OIDCSub)
 	eq("fact_id", q.FactID)
 	eq("outcome", q.Outcome)
+	if q.Outcome != "" && q.Outcome != event.OutcomeSuccess {
+		where = append(where, "outcome <> 'success'") // lets the planner use events_tenant_outcome_seq
+	}
 	eq("scope", q.Scope)
 	if q.Source != nil {
 		where = append(where, "source = "+arg(*q.Source))

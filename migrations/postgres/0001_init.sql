@@ -106,11 +106,15 @@ CREATE INDEX events_tenant_type_seq   ON events (tenant_id, event_type, seq);
 CREATE INDEX events_tenant_entity_seq ON events (tenant_id, entity_uri, seq);
 CREATE INDEX events_tenant_fact_seq   ON events (tenant_id, fact_id, seq) WHERE fact_id IS NOT NULL;
 CREATE INDEX events_tenant_ts         ON events (tenant_id, ts);
+CREATE INDEX events_tenant_oidc_seq   ON events (tenant_id, oidc_sub, seq) WHERE oidc_sub IS NOT NULL;
+CREATE INDEX events_tenant_outcome_seq ON events (tenant_id, outcome, seq) WHERE outcome <> 'success';
 COMMENT ON INDEX events_tenant_seq IS 'A tenant''s log, either order.';
 COMMENT ON INDEX events_tenant_type_seq IS 'Filter by event_type.';
 COMMENT ON INDEX events_tenant_entity_seq IS 'A principal''s own trail (read permission).';
 COMMENT ON INDEX events_tenant_fact_seq IS 'The trail of one target id.';
 COMMENT ON INDEX events_tenant_ts IS 'since/until ranges.';
+COMMENT ON INDEX events_tenant_oidc_seq IS 'A principal''s trail by OIDC subject.';
+COMMENT ON INDEX events_tenant_outcome_seq IS 'Failures and denials, rare and sought after; partial, so successes cost nothing to index. The store adds outcome <> ''success'' to such filters so the planner can use it.';
 
 CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events
     FOR EACH STATEMENT EXECUTE FUNCTION stigaudit_refuse();

@@ -2,21 +2,28 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/stigaudit/stigaudit/core/auditerr"
 	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/hostfns"
 	"github.com/stigaudit/stigaudit/hostfns/pgstore"
 	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
 	"github.com/stigaudit/stigaudit/server/auth"
+	"github.com/stigaudit/stigaudit/server/tlog"
 )
 
 // DBFile is the SQLite file's name inside the data directory.
@@ -136,3 +143,124 @@ type multiFlag []string
 
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// startSigning starts the checkpointer of serve and returns it with the
+// function that stops it (signing the tail) before the store closes.
+//
+// On SQLite the server is the only signer. On PostgreSQL every replica runs
+// a Checkpointer over the shared log, but only the replica elected by a
+// pgstore.Leader stores (publishes) checkpoints; the others verify what the
+// leader stored against the shared tree and serve it. When the leader dies
+// another replica is elected within about a second and goes on from the
+// last stored checkpoint. Replicas must therefore share the checkpoint key
+// (the same checkpoint.key in every data directory, and the same --node).
+func (c *common) startSigning(ctx context.Context, node string, store dbStore, reg prometheus.Registerer, logger *slog.Logger) (*tlog.Checkpointer, func(), error) {
+	pg, ok := store.(*pgstore.Store)
+	if !ok {
+		cp, err := startCheckpointer(ctx, c.dataDir, node, store.(*sqlitestore.Store), reg, logger)
+		if err != nil {
+			return nil, nil, err
+		}
+		return cp, func() { stopCheckpointer(cp, logger) }, nil
+	}
+	key, err := tlog.LoadOrCreateKey(c.dataDir, node, rand.Reader)
+	if err != nil {
+		return nil, nil, fmt.Errorf("checkpoint key: %w", err)
+	}
+	leader := pg.NewLeader("checkpointer", pgstore.LeaderOptions{Logger: logger})
+	select { // so the first round knows whether to store or to follow
+	case <-leader.Settled():
+	case <-time.After(5 * time.Second):
+	}
+	cp, err := tlog.New(ctx, tlog.Config{Tree: store, Checkpoints: &pgCheckpoints{db: pg.DB(), leader: leader}, Key: key, Logger: logger, Registerer: reg})
+	if err != nil {
+		leader.Close()
+		return nil, nil, fmt.Errorf("checkpointer: %w", err)
+	}
+	cp.Start()
+	logger.Info("signing checkpoints when elected", slog.String("origin", key.Origin), slog.String("verifier_key", key.VerifierKey))
+	return cp, func() {
+		stopCheckpointer(cp, logger) // the leader signs the tail
+		leader.Close()
+	}, nil
+}
+
+// pgCheckpoints is tlog.Checkpoints in PostgreSQL's checkpoints table
+// (migrations/postgres/0002_checkpoints.sql), stored only by the elected
+// replica.
+//
+// Add on the leader runs one transaction holding an advisory lock (the
+// table's insert trigger takes the same one), so the check sees every
+// checkpoint stored before. Add on a follower stores nothing: it runs the
+// same check against the latest stored checkpoint (so every replica keeps
+// verifying the leader's checkpoints against the shared tree) and returns
+// that checkpoint, which the Checkpointer then serves as its latest.
+type pgCheckpoints struct {
+	db     *sql.DB
+	leader *pgstore.Leader
+}
+
+// errNotLeader is what a follower's Add answers before any checkpoint is
+// stored: there is nothing to serve yet.
+var errNotLeader = errors.New("no checkpoint stored yet by the elected replica")
+
+// Latest returns the stored checkpoint of the largest size.
+func (p *pgCheckpoints) Latest(ctx context.Context) (tlog.Signed, bool, error) {
+	return tlog.LatestIn(ctx, p.db)
+}
+
+// Add stores s on the leader; see the type's documentation.
+func (p *pgCheckpoints) Add(ctx context.Context, s tlog.Signed, check func(latest *tlog.Signed) error) (tlog.Signed, error) {
+	latestOf := func() (*tlog.Signed, error) {
+		prev, ok, err := tlog.LatestIn(ctx, p.db)
+		if err != nil || !ok {
+			return nil, err
+		}
+		return &prev, nil
+	}
+	if !p.leader.IsLeader() {
+		prev, err := latestOf()
+		if err != nil {
+			return tlog.Signed{}, err
+		}
+		if err := check(prev); err != nil {
+			return tlog.Signed{}, err
+		}
+		if prev == nil {
+			return tlog.Signed{}, errNotLeader
+		}
+		return *prev, nil
+	}
+	tx, err := p.db.BeginTx(ctx, nil)
+	if err != nil {
+		return tlog.Signed{}, checkpointsUnavailable("begin checkpoint transaction", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || '/stigaudit/checkpoints', 0))`); err != nil {
+		return tlog.Signed{}, checkpointsUnavailable("lock checkpoints", err)
+	}
+	// Read on another connection, after taking the lock: every insert
+	// before ours has committed and is visible.
+	prev, err := latestOf()
+	if err != nil {
+		return tlog.Signed{}, err
+	}
+	if err := check(prev); err != nil {
+		return tlog.Signed{}, err
+	}
+	if prev != nil && prev.Size >= s.Size {
+		return *prev, nil
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO checkpoints (tree_size, root, note, created_at) VALUES ($1, $2, $3, $4)`,
+		int64(s.Size), s.Root[:], string(s.Note), s.Time.UTC().Format("2006-01-02T15:04:05.000000Z")); err != nil {
+		return tlog.Signed{}, checkpointsUnavailable(fmt.Sprintf("store checkpoint of size %d", s.Size), err)
+	}
+	if err := tx.Commit(); err != nil {
+		return tlog.Signed{}, checkpointsUnavailable(fmt.Sprintf("commit checkpoint of size %d", s.Size), err)
+	}
+	return s, nil
+}
+
+func checkpointsUnavailable(what string, err error) error {
+	return fmt.Errorf("%w: %w", auditerr.Errorf(auditerr.ErrStoreUnavailable, "checkpoints: %s", what), err)
+}

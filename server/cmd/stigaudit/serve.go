@@ -18,7 +18,6 @@ import (
 	"github.com/stigaudit/stigaudit"
 	"github.com/stigaudit/stigaudit/core/catalog"
 	"github.com/stigaudit/stigaudit/core/event"
-	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
 	"github.com/stigaudit/stigaudit/server/api"
 	"github.com/stigaudit/stigaudit/server/auth"
 	"github.com/stigaudit/stigaudit/server/metrics"
@@ -71,7 +70,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer m.Close()
 
-	store, err := c.openSQLite(sqlitestore.Options{OnCommit: m.ObserveCommit})
+	store, err := c.openStore(ctx, storeOptions{OnCommit: m.ObserveCommit})
 	if err != nil {
 		return err
 	}
@@ -82,7 +81,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer log.Close()
 
-	keys := auth.New(store.DB(), auth.Options{})
+	keys := auth.New(store.DB(), keysOptions(store))
 	keyFile, err := keys.Bootstrap(ctx, c.dataDir)
 	if err != nil {
 		return fmt.Errorf("creating the admin key: %w", err)
@@ -103,11 +102,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 
-	cp, err := startCheckpointer(ctx, c.dataDir, node, store, reg, logger)
+	cp, stopSigning, err := c.startSigning(ctx, node, store, reg, logger)
 	if err != nil {
 		return err
 	}
-	defer stopCheckpointer(cp, logger) // before log.Close: signs the tail
+	defer stopSigning() // before log.Close: signs the tail
 
 	e := api.New(api.Config{Log: log, Keys: keys, Metrics: m, Gatherer: reg, Logger: logger})
 	(&tlog.Routes{Store: store, Checkpointer: cp, Prover: tlog.NewProver(store, cp)}).Register(e, keys)
