@@ -84,6 +84,8 @@ func hashInput(body []byte) ([]byte, error) {
 		return nil, auditerr.Errorf(auditerr.ErrMissingField, "value is required")
 	case string(value) == "null":
 		return nil, auditerr.Errorf(auditerr.ErrInvalidField, "value must not be null: null is never redacted")
+	case string(value) == `""`:
+		return nil, auditerr.Errorf(auditerr.ErrInvalidField, "value must not be empty: empty values are never redacted")
 	case value[0] == '"':
 		s, _ := jcs.Unquote(value)
 		return []byte(s), nil
