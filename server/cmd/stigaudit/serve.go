@@ -23,6 +23,7 @@ import (
 	"github.com/stigaudit/stigaudit/server/metrics"
 	"github.com/stigaudit/stigaudit/server/sink"
 	"github.com/stigaudit/stigaudit/server/tlog"
+	"github.com/stigaudit/stigaudit/web"
 )
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -58,7 +59,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var sk []sink.Sink
 	for _, spec := range sinks {
-		s, err := sink.Parse(spec)
+		s, err := sink.ParseWith(spec, sink.ParseOptions{DataDir: c.dataDir})
 		if err != nil {
 			return fmt.Errorf("--sink %s: %w", spec, err)
 		}
@@ -110,6 +111,13 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	e := api.New(api.Config{Log: log, Keys: keys, Metrics: m, Gatherer: reg, Logger: logger})
 	(&tlog.Routes{Store: store, Checkpointer: cp, Prover: tlog.NewProver(store, cp)}).Register(e, keys)
+	var verifierKey string // advertised by the browser preview; operators pin their own copy
+	if k, err := tlog.LoadKey(c.dataDir); err == nil {
+		verifierKey = k.VerifierKey
+	}
+	if err := web.Register(e, web.Config{Keys: keys, Catalogue: log.Catalogue(), VerifierKey: verifierKey}); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return err

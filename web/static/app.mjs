@@ -1,0 +1,258 @@
+// app.mjs — the audit preview page (SPEC §9). It starts compiling the
+// WebAssembly core at once, in the background, and is usable before that
+// finishes: logging in, reading and filtering the log need no core; the
+// drawer's proof check and the composer wait for it.
+
+import { $, setError, setResult } from './dom.mjs';
+import { ApiError, Client } from './api.mjs';
+import { startCore } from './core.mjs';
+import { Trust } from './trust.mjs';
+import { LogView } from './log.mjs';
+import { Drawer } from './drawer.mjs';
+import { Composer } from './compose.mjs';
+import { openCheckpoint } from './verify.mjs';
+
+performance.mark('app-start');
+
+const SESSION_KEY = 'stigaudit.apiKey';
+
+const app = {
+  core: startCore(document.querySelector('meta[name="stigaudit-wasm"]').content),
+  config: { event_types: [], verifier_key: '' },
+  client: null,
+  session: null,
+  trust: new Trust(''),
+  workerPromise: null,
+};
+
+/** The verification worker, created once, with the module the page compiled. */
+app.worker = () => {
+  if (!app.workerPromise) {
+    app.workerPromise = app.core.ready.then((core) => new Promise((resolve, reject) => {
+      const w = new Worker(new URL('./worker.mjs', import.meta.url), { type: 'module', name: 'stigaudit-verify' });
+      const onMsg = (e) => {
+        if (e.data.type === 'ready') {
+          w.removeEventListener('message', onMsg);
+          resolve(w);
+        } else if (e.data.type === 'error') {
+          w.removeEventListener('message', onMsg);
+          reject(new Error(e.data.message));
+        }
+      };
+      w.addEventListener('message', onMsg);
+      w.addEventListener('error', (e) => reject(new Error(`the verification worker failed: ${e.message}`)));
+      w.postMessage({ type: 'init', module: core.module });
+    }));
+    app.workerPromise.catch(() => { app.workerPromise = null; });
+  }
+  return app.workerPromise;
+};
+
+app.log = new LogView(app);
+app.drawer = new Drawer(app);
+app.composer = new Composer(app);
+
+// --- the core's status in the header ---------------------------------------
+app.core.ready.then((core) => {
+  const s = $('core-status');
+  s.textContent = `core ready · ${Math.round(core.ms)} ms`;
+  s.dataset.state = 'ready';
+  s.title = 'the stigaudit WebAssembly core is compiled and instantiated in this page';
+  document.documentElement.dataset.core = 'ready';
+}, (e) => {
+  const s = $('core-status');
+  s.textContent = 'core failed to load';
+  s.title = e.message;
+  s.dataset.state = 'failed';
+  document.documentElement.dataset.core = 'failed';
+});
+
+// --- configuration (public) -------------------------------------------------
+const configLoaded = fetch('/web/config.json', { cache: 'no-store' })
+  .then((r) => (r.ok ? r.json() : Promise.reject(new Error(`HTTP ${r.status}`))))
+  .then((c) => {
+    app.config = c;
+    app.trust = new Trust(c.verifier_key);
+    const dl = $('event-types');
+    dl.replaceChildren(...c.event_types.map((t) => new Option('', t.name)));
+    renderTrust();
+  })
+  .catch((e) => console.warn('stigaudit: no page configuration:', e.message));
+
+// --- tabs -------------------------------------------------------------------
+const tabs = ['log', 'compose', 'trust'];
+function selectTab(name, focus) {
+  for (const t of tabs) {
+    const tab = $(`tab-${t}`);
+    const on = t === name;
+    tab.setAttribute('aria-selected', String(on));
+    tab.tabIndex = on ? 0 : -1;
+    $(`view-${t}`).hidden = !on;
+    if (on && focus) tab.focus();
+  }
+  if (name === 'compose') app.composer.init();
+  if (name === 'trust') renderTrust();
+}
+for (const t of tabs) $(`tab-${t}`).addEventListener('click', () => selectTab(t));
+$('tabs').addEventListener('keydown', (e) => {
+  const i = tabs.findIndex((t) => $(`tab-${t}`).getAttribute('aria-selected') === 'true');
+  let j = i;
+  if (e.key === 'ArrowRight') j = (i + 1) % tabs.length;
+  else if (e.key === 'ArrowLeft') j = (i + tabs.length - 1) % tabs.length;
+  else if (e.key === 'Home') j = 0;
+  else if (e.key === 'End') j = tabs.length - 1;
+  else return;
+  e.preventDefault();
+  selectTab(tabs[j], true);
+});
+
+// --- global keys --------------------------------------------------------------
+document.addEventListener('keydown', (e) => {
+  const typing = /^(INPUT|TEXTAREA|SELECT)$/.test(e.target.tagName);
+  if (e.key === 'Escape' && app.drawer.isOpen) {
+    e.preventDefault();
+    app.drawer.close();
+  } else if (e.key === '/' && !typing && app.session) {
+    e.preventDefault();
+    selectTab('log');
+    $('f-event_type').focus();
+  }
+});
+
+// --- login --------------------------------------------------------------------
+async function openSession(key) {
+  const client = new Client(key);
+  const res = await fetch('/web/session', { headers: client.headers(), cache: 'no-store' });
+  if (!res.ok) {
+    let msg = `HTTP ${res.status}`;
+    let code = '';
+    try {
+      const b = await res.json();
+      msg = b.error.message;
+      code = b.error.code;
+    } catch { /* keep the status */ }
+    throw new ApiError(res.status, code, msg);
+  }
+  app.client = client;
+  app.session = await res.json();
+  sessionStorage.setItem(SESSION_KEY, key);
+  showMain();
+  await app.log.apply();
+  performance.mark('log-rendered');
+  // Warm the worker up while the operator reads.
+  app.core.ready.then(() => app.worker()).catch(() => {});
+}
+
+function showMain() {
+  const s = app.session;
+  $('login').hidden = true;
+  $('tabs').hidden = false;
+  $('logout').hidden = false;
+  $('who').textContent = `${s.entity_uri} · ${s.tenant_id} · ${s.perms.join(',')}`;
+  for (const n of document.querySelectorAll('.admin-only')) n.hidden = !s.can.admin;
+  selectTab('log');
+  document.documentElement.dataset.session = 'open';
+}
+
+$('login-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const input = $('api-key');
+  const key = input.value.trim();
+  setError($('login-error'), '');
+  if (!key) {
+    setError($('login-error'), 'Paste an API key first.');
+    return;
+  }
+  try {
+    await openSession(key);
+    input.value = '';
+  } catch (err) {
+    const why = err.status === 401
+      ? 'The server refused this key: it is unknown, revoked or mistyped.'
+      : `Could not open the log: ${err.message}`;
+    setError($('login-error'), why);
+    input.select();
+  }
+});
+
+$('logout').addEventListener('click', () => {
+  sessionStorage.removeItem(SESSION_KEY);
+  location.reload();
+});
+
+// --- the verifier key tab ---------------------------------------------------------
+function renderTrust() {
+  const t = app.trust;
+  $('t-active').textContent = t.active() || 'none';
+  $('t-source').textContent = t.source() ? `(${t.source()})` : '';
+  $('t-advertised').textContent = t.advertised || 'none (the operator must paste it)';
+  $('t-pinned').textContent = t.pinned || 'none';
+  $('t-pin-advertised').disabled = !t.advertised || t.pinned === t.advertised;
+  $('t-unpin').disabled = !t.pinned;
+  setError($('t-warning'), t.mismatch()
+    ? 'This server advertises a different verifier key than the one pinned in this browser. Proofs are checked with the pinned key; ask the node\'s operator which key is right before unpinning.'
+    : '');
+}
+
+async function checkKey() {
+  const box = $('t-check');
+  const key = app.trust.active();
+  if (!key || !app.client) {
+    box.hidden = true;
+    return;
+  }
+  setResult(box, 'wait', 'Checking the latest checkpoint with this key…');
+  try {
+    const core = await app.core.ready;
+    const text = await app.client.getText('/v1/audit/checkpoint');
+    const cp = openCheckpoint(core.sa, text, key);
+    setResult(box, 'ok', `✓ The latest checkpoint (tree size ${cp.tree_size}) is signed by this key`, `root ${cp.root}`);
+  } catch (e) {
+    setResult(box, 'bad', '✗ The latest checkpoint does not verify with this key', e.message);
+  }
+}
+
+$('trust-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  setError($('t-error'), '');
+  try {
+    app.trust.pin($('t-key').value);
+    $('t-key').value = '';
+  } catch (err) {
+    setError($('t-error'), `Refused: ${err.message}.`);
+    return;
+  }
+  renderTrust();
+  checkKey();
+});
+$('t-pin-advertised').addEventListener('click', () => {
+  app.trust.pin(app.trust.advertised);
+  renderTrust();
+  checkKey();
+});
+$('t-unpin').addEventListener('click', () => {
+  app.trust.unpin();
+  renderTrust();
+  checkKey();
+});
+$('tab-trust').addEventListener('click', () => checkKey());
+
+// --- start ------------------------------------------------------------------------
+(async () => {
+  const saved = sessionStorage.getItem(SESSION_KEY);
+  if (saved) {
+    $('login').hidden = true;
+    try {
+      await configLoaded;
+      await openSession(saved);
+    } catch (err) {
+      sessionStorage.removeItem(SESSION_KEY);
+      $('login').hidden = false;
+      setError($('login-error'), err.status === 401 ? 'The saved key is no longer accepted; paste a key.' : `Could not open the log: ${err.message}`);
+    }
+  } else {
+    $('api-key').focus();
+  }
+  performance.mark('ui-ready');
+  document.documentElement.dataset.ui = 'ready';
+})();
