@@ -224,3 +224,33 @@ func TestReaderRefusesMalformedInput(t *testing.T) {
 		t.Fatalf("CRLF input: %d events, %v, trailer %v", count, r.Err(), r.Trailer())
 	}
 }
+
+// BenchmarkReader reads a complete export of 100,000 events from memory:
+// parsing, and hashing each event's content, as verify does.
+func BenchmarkReader(b *testing.B) {
+	var buf bytes.Buffer
+	var line []byte
+	for base := 0; base < 100_000; base += 1000 {
+		evs := testEvents(base, 1000)
+		for j := range evs {
+			evs[j].Seq = int64(base + j)
+			line = export.AppendLine(line[:0], &evs[j], nil)
+			buf.Write(append(line, '\n'))
+		}
+	}
+	buf.Write(append(export.AppendTrailer(nil, export.Trailer{Checkpoint: []byte("x\n1\nAA==\n")}), '\n'))
+	data := buf.Bytes()
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	events := 0
+	for b.Loop() {
+		r := export.NewReader(bytes.NewReader(data))
+		for r.Next() {
+			events++
+		}
+		if r.Err() != nil {
+			b.Fatal(r.Err())
+		}
+	}
+	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strconv"
 
 	"github.com/stigaudit/stigaudit/core/auditerr"
@@ -163,103 +164,178 @@ func AppendTrailer(dst []byte, t Trailer) []byte {
 // hashes.
 const MaxLineBytes = 1 << 20
 
-// Reader reads an NDJSON export line by line, in constant memory, in the
-// style of bufio.Scanner:
+// Reader reads an NDJSON export in the style of bufio.Scanner:
 //
 //	r := export.NewReader(f)
+//	defer r.Close()
 //	for r.Next() {
-//		e, proof := r.Event(), r.Proof()
+//		e, proof, content := r.Event(), r.Proof(), r.ContentHash()
 //	}
 //	if err := r.Err(); err != nil { ... }
-//	note := r.Checkpoint()
+//	t := r.Trailer() // the checkpoint line
 //
 // Next returns false at the checkpoint line (which must be the last), at
-// the end of the input, or on an error.
+// the end of the input, or on an error. Lines are parsed and hashed in
+// parallel, a batch at a time, by GOMAXPROCS workers and handed out in
+// order; memory stays bounded by the batches in flight.
 type Reader struct {
-	br       *bufio.Reader
+	br     *bufio.Reader
+	quit   chan struct{}
+	closed bool
+	order  chan *batch
+	cur    *batch
+	i      int
+	it     *item
+	err    error
+	done   bool
+	tr     *Trailer
+	line   int
+}
+
+// Batching: lines per batch and batches in flight.
+const (
+	batchLines = 512
+	batchBytes = 256 << 10
+)
+
+// batch is a run of lines, parsed by one worker.
+type batch struct {
+	buf   []byte
+	ends  []int // line i is buf[ends[i-1]:ends[i]]
+	first int   // number of the first line
+	rerr  error // read error after the last line
+	items []item
+	done  chan struct{}
+}
+
+// item is one parsed line.
+type item struct {
 	ev       event.Event
 	proof    merkle.InclusionProof
 	hasProof bool
-	lineNo   int
+	content  [merkle.HashSize]byte
 	trailer  *Trailer
 	err      error
-	done     bool
-	long     []byte
 }
 
-// NewReader returns a Reader of r.
+// NewReader returns a Reader of r. Call Close when stopping before Next
+// returns false.
 func NewReader(r io.Reader) *Reader {
-	return &Reader{br: bufio.NewReaderSize(r, 1<<20)}
+	workers := runtime.GOMAXPROCS(0)
+	rd := &Reader{
+		br:    bufio.NewReaderSize(r, 1<<20),
+		quit:  make(chan struct{}),
+		order: make(chan *batch, 2*workers),
+	}
+	work := make(chan *batch, 2*workers)
+	go rd.produce(work)
+	for w := 0; w < workers; w++ {
+		go parseBatches(work)
+	}
+	return rd
 }
 
-// Next reads the next event line.
-func (r *Reader) Next() bool {
-	if r.done {
-		return false
-	}
-	line, err := r.readLine()
-	if err != nil {
-		r.done = true
-		if err != io.EOF {
-			r.err = err
-		}
-		return false
-	}
-	r.lineNo++
-	if bytes.HasPrefix(line, []byte(`{"checkpoint":`)) {
-		r.done = true
-		t, err := parseTrailer(line)
-		if err != nil {
-			r.err = fmt.Errorf("line %d: %w", r.lineNo, err)
-			return false
-		}
-		r.trailer = &t
-		// Nothing may follow the checkpoint line.
-		if rest, err := r.readLine(); err != io.EOF {
-			if err == nil && len(bytes.TrimSpace(rest)) == 0 {
-				if _, err2 := r.readLine(); err2 == io.EOF {
-					return false
+// produce reads lines into batches and hands each to the workers and, in
+// order, to Next.
+func (r *Reader) produce(work chan<- *batch) {
+	defer close(work)
+	defer close(r.order)
+	line := 1
+	var long []byte
+	for {
+		b := &batch{first: line, done: make(chan struct{}),
+			buf: make([]byte, 0, batchBytes+16<<10), ends: make([]int, 0, batchLines)}
+		for len(b.ends) < batchLines && len(b.buf) < batchBytes {
+			l, err := readLine(r.br, &long, line)
+			if err != nil {
+				if err != io.EOF {
+					b.rerr = err
 				}
+				break
 			}
-			r.err = auditerr.Errorf(auditerr.ErrInvalidInput, "line %d: data after the checkpoint line", r.lineNo+1)
+			b.buf = append(b.buf, l...)
+			b.ends = append(b.ends, len(b.buf))
+			line++
 		}
-		return false
-	}
-	r.hasProof = false
-	if bytes.Contains(line, []byte(`"proof":`)) {
-		if line, err = r.cutProof(line); err != nil {
-			r.err = fmt.Errorf("line %d: %w", r.lineNo, err)
-			r.done = true
-			return false
+		last := b.rerr != nil || len(b.ends) < batchLines && len(b.buf) < batchBytes
+		select {
+		case work <- b:
+		case <-r.quit:
+			return
+		}
+		select {
+		case r.order <- b:
+		case <-r.quit:
+			return
+		}
+		if last {
+			return
 		}
 	}
-	if r.ev, err = event.ParseEvent(line); err != nil {
-		r.err = fmt.Errorf("line %d: %w", r.lineNo, err)
-		r.done = true
-		return false
-	}
-	if r.ev.Seq < 0 {
-		r.err = auditerr.Errorf(auditerr.ErrMissingField, "line %d: an exported event must carry its seq", r.lineNo)
-		r.done = true
-		return false
-	}
-	return true
 }
 
-// readLine returns the next line without its newline; the slice is valid
-// until the next call.
-func (r *Reader) readLine() ([]byte, error) {
-	line, err := r.br.ReadSlice('\n')
-	if errors.Is(err, bufio.ErrBufferFull) {
-		r.long = append(r.long[:0], line...)
-		for errors.Is(err, bufio.ErrBufferFull) {
-			if len(r.long) > MaxLineBytes {
-				return nil, auditerr.Errorf(auditerr.ErrTooLarge, "line %d is longer than %d bytes", r.lineNo+1, MaxLineBytes)
+// parseBatches is a worker: it parses every line of each batch.
+func parseBatches(work <-chan *batch) {
+	var scratch []byte
+	for b := range work {
+		b.items = make([]item, len(b.ends))
+		start := 0
+		for i, end := range b.ends {
+			it := &b.items[i]
+			scratch = parseLine(it, b.buf[start:end], scratch)
+			if it.err != nil {
+				it.err = fmt.Errorf("line %d: %w", b.first+i, it.err)
 			}
-			line, err = r.br.ReadSlice('\n')
-			r.long = append(r.long, line...)
+			start = end
 		}
-		line = r.long
+		close(b.done)
+	}
+}
+
+// parseLine parses one line into it: an event (with its proof and the leaf
+// hash of its content) or the checkpoint line.
+func parseLine(it *item, line, scratch []byte) []byte {
+	if bytes.HasPrefix(line, []byte(`{"checkpoint":`)) {
+		t, err := parseTrailer(line)
+		it.trailer, it.err = &t, err
+		return scratch
+	}
+	if bytes.Contains(line, []byte(`"proof":`)) {
+		var err error
+		if line, err = cutProof(it, line); err != nil {
+			it.err = err
+			return scratch
+		}
+	}
+	ev, err := event.ParseEvent(line)
+	if err != nil {
+		it.err = err
+		return scratch
+	}
+	if ev.Seq < 0 {
+		it.err = auditerr.Errorf(auditerr.ErrMissingField, "an exported event must carry its seq")
+		return scratch
+	}
+	it.ev = ev
+	scratch = event.AppendCanonical(scratch[:0], &it.ev)
+	it.content = event.LeafHash(scratch)
+	return scratch
+}
+
+// readLine returns the next line without its line ending; the slice is
+// valid until the next call.
+func readLine(br *bufio.Reader, long *[]byte, lineNo int) ([]byte, error) {
+	line, err := br.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		*long = append((*long)[:0], line...)
+		for errors.Is(err, bufio.ErrBufferFull) {
+			if len(*long) > MaxLineBytes {
+				return nil, auditerr.Errorf(auditerr.ErrTooLarge, "line %d is longer than %d bytes", lineNo, MaxLineBytes)
+			}
+			line, err = br.ReadSlice('\n')
+			*long = append(*long, line...)
+		}
+		line = *long
 	}
 	if err == io.EOF && len(line) > 0 {
 		err = nil // a last line without a newline
@@ -276,19 +352,87 @@ func (r *Reader) readLine() ([]byte, error) {
 	return line, nil
 }
 
+// Next advances to the next event line.
+func (r *Reader) Next() bool {
+	for !r.done {
+		if r.cur == nil || r.i == len(r.cur.items) {
+			if r.cur != nil && r.cur.rerr != nil {
+				r.fail(r.cur.rerr)
+				break
+			}
+			b, ok := <-r.order
+			if !ok {
+				r.done = true
+				break
+			}
+			<-b.done
+			r.cur, r.i = b, 0
+			continue
+		}
+		it := &r.cur.items[r.i]
+		r.line = r.cur.first + r.i
+		r.i++
+		if r.tr != nil {
+			if r.isBlank() { // a stray line ending at the end of the file
+				continue
+			}
+			r.fail(auditerr.Errorf(auditerr.ErrInvalidInput, "line %d: data after the checkpoint line", r.line))
+			break
+		}
+		if it.err != nil {
+			r.fail(it.err)
+			break
+		}
+		if it.trailer != nil {
+			r.tr = it.trailer
+			continue // only blank lines may follow
+		}
+		r.it = it
+		return true
+	}
+	r.Close()
+	return false
+}
+
+// isBlank reports whether the current line is empty.
+func (r *Reader) isBlank() bool {
+	b := r.cur
+	i := r.i - 1
+	start := 0
+	if i > 0 {
+		start = b.ends[i-1]
+	}
+	return len(bytes.TrimSpace(b.buf[start:b.ends[i]])) == 0
+}
+
+func (r *Reader) fail(err error) {
+	if r.err == nil {
+		r.err = err
+	}
+	r.done = true
+}
+
+// Close stops reading. It is safe to call more than once.
+func (r *Reader) Close() {
+	if !r.closed {
+		r.closed = true
+		r.done = true
+		close(r.quit)
+	}
+}
+
 // cutProof removes the top-level "proof" member from line, decoding it.
-func (r *Reader) cutProof(line []byte) ([]byte, error) {
-	it := jcs.Members(line)
-	for it.Next() {
-		m := it.Member()
+func cutProof(it *item, line []byte) ([]byte, error) {
+	members := jcs.Members(line)
+	for members.Next() {
+		m := members.Member()
 		if !m.NameIs("proof") {
 			continue
 		}
-		if err := r.proof.UnmarshalJSON(m.Value); err != nil {
+		if err := it.proof.UnmarshalJSON(m.Value); err != nil {
 			return nil, err
 		}
-		r.hasProof = true
-		// Cut `"proof":<value>` and one adjacent comma.
+		it.hasProof = true
 		// m.Key and m.Value are views into line: their offsets follow
 		// from the capacities.
 		start := cap(line) - cap(m.Key) - 1 // the opening quote of the name
@@ -298,32 +442,36 @@ func (r *Reader) cutProof(line []byte) ([]byte, error) {
 		} else if line[start-1] == ',' {
 			start--
 		}
-		out := append(line[:start:start], line[end:]...)
-		return out, nil
+		return append(line[:start:start], line[end:]...), nil
 	}
-	if err := it.Err(); err != nil {
+	if err := members.Err(); err != nil {
 		return nil, err
 	}
 	return line, nil // "proof": inside a string or nested value
 }
 
 // Event returns the event of the current line (valid until Next).
-func (r *Reader) Event() *event.Event { return &r.ev }
+func (r *Reader) Event() *event.Event { return &r.it.ev }
 
 // Proof returns the current event's inclusion proof, or nil.
 func (r *Reader) Proof() *merkle.InclusionProof {
-	if !r.hasProof {
+	if !r.it.hasProof {
 		return nil
 	}
-	return &r.proof
+	return &r.it.proof
 }
 
+// ContentHash returns the leaf hash of the current event's content,
+// SHA-256(0x00 ‖ canonical event), computed while parsing; verification
+// compares it with Event().LeafHash, the hash the line claims.
+func (r *Reader) ContentHash() [merkle.HashSize]byte { return r.it.content }
+
 // Line returns the number of the line read last, from 1.
-func (r *Reader) Line() int { return r.lineNo }
+func (r *Reader) Line() int { return r.line }
 
 // Trailer returns the checkpoint line, once Next has returned false; nil
 // when the input ended without one.
-func (r *Reader) Trailer() *Trailer { return r.trailer }
+func (r *Reader) Trailer() *Trailer { return r.tr }
 
 // Err returns the first error met, or nil. A malformed line is an error
 // naming its line number.

@@ -196,20 +196,20 @@ func verifyNDJSON(path string, key note.Verifier, cp []byte, older [][]byte) (su
 		return summary{}, err
 	}
 	r := export.NewReader(f)
+	defer r.Close()
 	if trailer != nil && trailer.Filtered {
 		if len(older) > 0 {
 			return summary{}, fmt.Errorf("%w: a filtered export holds no consistency proof, so --since-checkpoint cannot be checked against it; verify a complete export or the database", errUsage)
 		}
 		return verifyFiltered(r, key, cp)
 	}
-	hash := leafHasher()
 	v, err := logverify.New(logverify.Config{Key: key, Checkpoint: cp, Older: older})
 	if err != nil {
 		return summary{}, err
 	}
 	for v.Err() == nil && r.Next() {
 		e := r.Event()
-		v.AddLeaf(e.Seq, e.LeafHash, hash(e))
+		v.AddLeaf(e.Seq, e.LeafHash, r.ContentHash())
 	}
 	if v.Err() == nil && r.Err() != nil {
 		rep := v.Finish()
@@ -242,7 +242,6 @@ func verifyFiltered(r *export.Reader, key note.Verifier, cp []byte) (summary, er
 	if err != nil {
 		return summary{}, fmt.Errorf("%w (%s): checkpoint: %v", errVerifyFailed, logverify.ReasonBadCheckpoint, err)
 	}
-	hash := leafHasher()
 	s := summary{cp: c, filtered: true}
 	last := int64(-1)
 	bad := func(seq int64, reason, format string, args ...any) (summary, error) {
@@ -255,7 +254,7 @@ func verifyFiltered(r *export.Reader, key note.Verifier, cp []byte) (summary, er
 			return bad(e.Seq, logverify.ReasonSeqRepeated, "seq %d follows seq %d: a filtered export is in increasing seq order", e.Seq, last)
 		case uint64(e.Seq) >= c.Size:
 			return bad(e.Seq, logverify.ReasonBeyondCheckpoint, "seq %d is beyond the checkpoint, which covers %d events", e.Seq, c.Size)
-		case hash(e) != e.LeafHash:
+		case r.ContentHash() != e.LeafHash:
 			return bad(e.Seq, logverify.ReasonLeafMismatch, "the leaf hash %x is not the hash of the event's content", e.LeafHash)
 		case p == nil:
 			return bad(e.Seq, "missing_proof", "an event of a filtered export must carry its inclusion proof")
