@@ -250,16 +250,31 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 	return nil
 }
 
+// ParseOptions give Parse what some sinks need besides their spec.
+type ParseOptions struct {
+	// DataDir holds the webhook secret file when neither WebhookSecret nor
+	// STIGAUDIT_WEBHOOK_SECRET is set (see WebhookSecret).
+	DataDir string
+	// WebhookSecret, if set, keys webhook signatures.
+	WebhookSecret string
+}
+
 // Parse makes a sink from a command-line spec:
 //
-//	file:PATH   append JSON lines to PATH (see File)
+//	file:PATH                       append JSON lines to PATH (see File)
+//	nats://HOST:PORT[?stream=S&prefix=P&window=D]  publish to NATS JetStream (see NATS)
+//	https://HOST/PATH, http://...   POST signed NDJSON batches (see Webhook)
 //
-// nats:// and https:// specs are reserved and refused for now. Errors wrap
+// A webhook's secret comes from STIGAUDIT_WEBHOOK_SECRET (use ParseWith to
+// keep it in a data directory instead). Errors wrap
 // auditerr.ErrInvalidConfig.
-func Parse(spec string) (Sink, error) {
+func Parse(spec string) (Sink, error) { return ParseWith(spec, ParseOptions{}) }
+
+// ParseWith is Parse with options.
+func ParseWith(spec string, o ParseOptions) (Sink, error) {
 	scheme, rest, ok := strings.Cut(spec, ":")
 	if !ok {
-		return nil, auditerr.Errorf(auditerr.ErrInvalidConfig, "sink %q: want file:PATH", spec)
+		return nil, auditerr.Errorf(auditerr.ErrInvalidConfig, "sink %q: want file:PATH, nats://HOST:PORT or https://URL", spec)
 	}
 	switch scheme {
 	case "file":
@@ -271,9 +286,15 @@ func Parse(spec string) (Sink, error) {
 			return nil, errors.Join(auditerr.Errorf(auditerr.ErrInvalidConfig, "sink %q: cannot open the file", spec), err)
 		}
 		return f, nil
-	case "nats", "http", "https":
-		return nil, auditerr.Errorf(auditerr.ErrInvalidConfig, "sink %q: %s sinks are not implemented yet", spec, scheme)
+	case "nats":
+		return NewNATS(spec, NATSOptions{})
+	case "http", "https":
+		secret, _, err := WebhookSecret(o.WebhookSecret, o.DataDir)
+		if err != nil {
+			return nil, fmt.Errorf("sink %q: %w", redactURL(spec), err)
+		}
+		return NewWebhook(spec, WebhookOptions{Secret: secret})
 	default:
-		return nil, auditerr.Errorf(auditerr.ErrInvalidConfig, "sink %q: unknown kind %q (want file:PATH)", spec, scheme)
+		return nil, auditerr.Errorf(auditerr.ErrInvalidConfig, "sink %q: unknown kind %q (want file:PATH, nats://HOST:PORT or https://URL)", spec, scheme)
 	}
 }
