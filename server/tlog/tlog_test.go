@@ -16,6 +16,7 @@ import (
 	"github.com/stigaudit/stigaudit/core/auditerr"
 	"github.com/stigaudit/stigaudit/core/checkpoint"
 	"github.com/stigaudit/stigaudit/core/event"
+	"github.com/stigaudit/stigaudit/core/jcs"
 	"github.com/stigaudit/stigaudit/core/merkle"
 	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
 	"github.com/stigaudit/stigaudit/hostfns/storetest"
@@ -32,6 +33,13 @@ var (
 func testEvents(from, n int) []event.Event {
 	evs := storetest.NewEvents(from, n)
 	for i := range evs {
+		if evs[i].Detail != nil {
+			d, err := jcs.Canonicalize(nil, evs[i].Detail, jcs.Limits{})
+			if err != nil {
+				panic(err)
+			}
+			evs[i].Detail = d
+		}
 		evs[i].LeafHash = event.LeafHash(event.AppendCanonical(nil, &evs[i]))
 	}
 	return evs
