@@ -75,6 +75,25 @@ type Builder struct {
 // nil. A failing entropy source is entropy_unavailable, a clock outside years
 // 0000–9999 invalid_input.
 func (b *Builder) Build(d *Draft, now time.Time, entropy io.Reader) (Event, error) {
+	return b.build(d, false, now, entropy)
+}
+
+// BuildJSON reads one draft event object as ParseDraft does, within
+// b.Limits, and builds it as Build does: it returns exactly what
+// ParseDraft followed by Build would, errors included, but reads the
+// detail once (ParseDraft leaves it canonical, so Build need not
+// canonicalise it again).
+func (b *Builder) BuildJSON(data []byte, now time.Time, entropy io.Reader) (Event, error) {
+	d, err := ParseDraft(data, b.Limits)
+	if err != nil {
+		return Event{}, err
+	}
+	return b.build(&d, true, now, entropy)
+}
+
+// build is Build; canonical tells that d.Detail is already canonical and
+// within the limits (ParseDraft with the same limits checked it).
+func (b *Builder) build(d *Draft, canonical bool, now time.Time, entropy io.Reader) (Event, error) {
 	cat := b.Catalogue
 	if cat == nil {
 		cat = catalog.Default()
@@ -156,7 +175,9 @@ func (b *Builder) Build(d *Draft, now time.Time, entropy io.Reader) (Event, erro
 	}
 
 	var detail []byte
-	if len(d.Detail) > 0 {
+	if canonical {
+		detail = d.Detail // nil for null, else a canonical object
+	} else if len(d.Detail) > 0 {
 		detail, err = canonicalDetail(make([]byte, 0, len(d.Detail)), d.Detail, lim)
 		if err != nil {
 			return Event{}, err

@@ -337,3 +337,24 @@ func TestSameContent(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildJSONLimits: BuildJSON answers as ParseDraft+Build also under a
+// builder's own limits.
+func TestBuildJSONLimits(t *testing.T) {
+	drafts := []string{
+		`{"event_type":"fact_write","entity_uri":"urn:a","detail":{"b":1,"a":[true,null],"c":{"d":{"e":1}}}}`,
+		`{"event_type":"fact_write","entity_uri":"urn:a","detail":{"b":"` + strings.Repeat("x", 60) + `"}}`,
+		`{"event_type":"instruction_promoted","entity_uri":"urn:a","fact":{"entity":"instruction:x","relation":null,"interpret_as":"content"},"detail":{"z":1}}`,
+		`{"event_type":"fact_write","entity_uri":"urn:a","detail":{}}`,
+		`{"event_type":"fact_write","entity_uri":"urn:a","detail":null}`,
+		`{"event_type":"fact_write","detail":[1]}`,
+	}
+	for _, lim := range []Limits{{}, {MaxDetailBytes: 40}, {MaxDetailDepth: 2}, {MaxDetailBytes: 70, MaxDetailDepth: 1}} {
+		b := Builder{Limits: lim}
+		for _, d := range drafts {
+			e1, err1 := parseAndBuild(&b, []byte(d), fixedNow, zeroEntropy())
+			e2, err2 := b.BuildJSON([]byte(d), fixedNow, zeroEntropy())
+			sameBuild(t, d, e1, err1, e2, err2)
+		}
+	}
+}

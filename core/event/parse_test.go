@@ -240,6 +240,9 @@ func FuzzParseDraft(f *testing.F) {
 	f.Add([]byte(`{"detail":{"\ud83d\ude00":"\u0000"},"source":"\u202e"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var b Builder
+		e1, err1 := parseAndBuild(&b, data, fixedNow, zeroEntropy())
+		e2, err2 := b.BuildJSON(data, fixedNow, zeroEntropy())
+		sameBuild(t, string(data), e1, err1, e2, err2)
 		d, err := ParseDraft(data, Limits{})
 		if err != nil {
 			if auditerr.CodeOf(err) == "" {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"os"
 	"strconv"
 	"testing"
@@ -39,12 +40,32 @@ func buildVector(t *testing.T, request, nowNs, entropyHex string) (Event, error)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := ParseDraft([]byte(request), DefaultLimits())
+	var b Builder
+	e, err := parseAndBuild(&b, []byte(request), vectorNow(t, nowNs), bytes.NewReader(ent))
+	// BuildJSON is ParseDraft then Build, in one pass over the detail.
+	e2, err2 := b.BuildJSON([]byte(request), vectorNow(t, nowNs), bytes.NewReader(ent))
+	sameBuild(t, request, e, err, e2, err2)
+	return e, err
+}
+
+func parseAndBuild(b *Builder, request []byte, now time.Time, entropy io.Reader) (Event, error) {
+	d, err := ParseDraft(request, b.Limits)
 	if err != nil {
 		return Event{}, err
 	}
-	var b Builder
-	return b.Build(&d, vectorNow(t, nowNs), bytes.NewReader(ent))
+	return b.Build(&d, now, entropy)
+}
+
+// sameBuild fails unless two builds of request gave the same event or the
+// same error (code and message).
+func sameBuild(t testing.TB, request string, e Event, err error, e2 Event, err2 error) {
+	t.Helper()
+	if (err == nil) != (err2 == nil) || err != nil && (auditerr.CodeOf(err) != auditerr.CodeOf(err2) || err.Error() != err2.Error()) {
+		t.Fatalf("%.200q: ParseDraft+Build: %v; BuildJSON: %v", request, err, err2)
+	}
+	if err == nil && (!e.SameContent(&e2) || e.TS != e2.TS || e.LeafHash != e2.LeafHash || e.Seq != e2.Seq) {
+		t.Fatalf("%.200q: ParseDraft+Build and BuildJSON differ:\n%s\n%s", request, AppendJSON(nil, &e), AppendJSON(nil, &e2))
+	}
 }
 
 func TestCanonicalVectors(t *testing.T) {
