@@ -85,7 +85,22 @@ type instance struct {
 	free  api.Function
 	ops   map[string]api.Function
 	stack [2]uint64
+	// in is a guest input buffer from alloc kept across calls (0: none
+	// yet) and inCap its size; see call.
+	in    uint32
+	inCap uint32
 }
+
+// Input buffers: an instance keeps one guest buffer from alloc for its
+// inputs, at least inMin bytes and grown (by a new alloc) when an input
+// does not fit, as long as it stays within inKeep; a larger input gets a
+// buffer of its own for the one call. This is a host-side convention that
+// ABI v1 allows (a buffer from alloc is valid until freed, and an operation
+// reads at most len bytes of it); other hosts may alloc and free per call.
+const (
+	inMin  = 4 << 10
+	inKeep = 64 << 10
+)
 
 // New compiles the module (or loads it from the compilation cache) and
 // prepares the pool. Instances are created on first use; New creates one to
@@ -301,17 +316,46 @@ func (r *Runtime) Envelope(ctx context.Context, op string, in []byte) ([]byte, e
 
 // call runs one operation on the instance. Any error means the instance
 // must be discarded.
+//
+// A call is one or two guest calls when the input fits the instance's
+// input buffer: op, then free of the result (which the module makes
+// cheap when the result is in its reusable result buffer). Allocating and
+// freeing a buffer per input, as the ABI's basic sequence does, costs two
+// more guest calls.
 func (inst *instance) call(ctx context.Context, fn api.Function, in []byte) ([]byte, error) {
 	st := inst.stack[:]
-	var ptr uint32
-	if len(in) > 0 {
-		st[0] = api.EncodeI32(int32(len(in)))
-		if err := inst.alloc.CallWithStack(ctx, st); err != nil {
-			return nil, err
+	var ptr, once uint32
+	if n := uint32(len(in)); n > 0 {
+		if n > inst.inCap {
+			size := n
+			if n <= inKeep {
+				size = max(inMin, n+n/2)
+				size = min(size, inKeep)
+				if inst.in != 0 {
+					st[0] = api.EncodeU32(inst.in)
+					inst.in, inst.inCap = 0, 0
+					if err := inst.free.CallWithStack(ctx, st); err != nil {
+						return nil, err
+					}
+				}
+			}
+			st[0] = api.EncodeU32(size)
+			if err := inst.alloc.CallWithStack(ctx, st); err != nil {
+				return nil, err
+			}
+			p := api.DecodeU32(st[0])
+			if p == 0 {
+				return nil, errors.New("alloc refused the input size")
+			}
+			if n <= inKeep {
+				inst.in, inst.inCap = p, size
+			} else {
+				once = p
+			}
 		}
-		ptr = api.DecodeU32(st[0])
-		if ptr == 0 {
-			return nil, errors.New("alloc refused the input size")
+		ptr = inst.in
+		if once != 0 {
+			ptr = once
 		}
 		if !inst.mem.Write(ptr, in) {
 			return nil, errors.New("alloc returned a buffer outside memory")
@@ -332,8 +376,8 @@ func (inst *instance) call(ctx context.Context, fn api.Function, in []byte) ([]b
 	if err := inst.free.CallWithStack(ctx, st); err != nil {
 		return nil, err
 	}
-	if ptr != 0 {
-		st[0] = api.EncodeU32(ptr)
+	if once != 0 {
+		st[0] = api.EncodeU32(once)
 		if err := inst.free.CallWithStack(ctx, st); err != nil {
 			return nil, err
 		}

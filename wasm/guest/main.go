@@ -38,14 +38,32 @@ var host = ops.Host{
 
 // live is the allocation table: every buffer handed to the host (by alloc,
 // or as an operation's result) keyed by its address, so that the garbage
-// collector keeps it until the host calls free. It is the module's only
-// mutable global state, and it is necessary: linear memory the host
-// writes into must stay owned by a live Go value. It holds at most a few
-// entries when the host frees what it is given.
+// collector keeps it until the host calls free. It is necessary: linear
+// memory the host writes into must stay owned by a live Go value. It holds
+// at most a few entries when the host frees what it is given.
 var live = map[uint32][]byte{}
 
+// out is the result buffer the operations write their envelopes into. It
+// is reused from call to call as long as the host frees each result before
+// the next call (as the ABI's calling sequence does): a host then pays
+// neither an allocation nor a map update for a result, and free of it is a
+// comparison. A result produced while the previous one is still held goes
+// to a fresh buffer kept in live, so nothing a host holds is ever
+// overwritten. It is the module's only other mutable global state.
+var out struct {
+	buf  []byte
+	ptr  uint32 // address of buf's array while busy
+	busy bool   // buf holds a result the host has not freed yet
+}
+
+// outKeep bounds the result buffer kept between calls; a larger result is
+// handed out in a buffer of its own, released by free.
+const outKeep = 64 << 10
+
+func addr(b []byte) uint32 { return uint32(uintptr(unsafe.Pointer(unsafe.SliceData(b)))) }
+
 func keep(b []byte) uint32 {
-	p := uint32(uintptr(unsafe.Pointer(unsafe.SliceData(b))))
+	p := addr(b)
 	live[p] = b
 	return p
 }
@@ -56,7 +74,8 @@ func keep(b []byte) uint32 {
 func abiVersion() int32 { return abi.Version }
 
 // alloc returns a guest buffer of size bytes for the host to write an input
-// into, or 0 when size is ≤ 0 or above abi.MaxInput.
+// into, or 0 when size is ≤ 0 or above abi.MaxInput. The buffer stays valid
+// until the host frees it: a host may keep one and pass it to many calls.
 //
 //go:wasmexport alloc
 func alloc(size int32) int32 {
@@ -70,7 +89,13 @@ func alloc(size int32) int32 {
 // pointers are ignored.
 //
 //go:wasmexport free
-func free(ptr int32) { delete(live, uint32(ptr)) }
+func free(ptr int32) {
+	if out.busy && uint32(ptr) == out.ptr {
+		out.busy = false
+		return
+	}
+	delete(live, uint32(ptr))
+}
 
 // input returns the bytes the host passed: [ptr, ptr+n) must lie inside a
 // buffer returned by alloc, or be (0, 0).
@@ -92,16 +117,29 @@ func call(op string, ptr, n int32) (r int64) {
 			r = result(nil) // the panic envelope
 		}
 	}()
+	var dst []byte
+	if !out.busy {
+		if out.buf == nil {
+			out.buf = make([]byte, 0, 4096)
+		}
+		dst = out.buf[:0]
+	}
 	in, ok := input(ptr, n)
 	if !ok {
-		return result(ops.Error(nil, auditerr.Errorf(auditerr.ErrInvalidInput, "%s: (ptr, len) is not inside a buffer from alloc", op)))
+		return result(ops.Error(dst, auditerr.Errorf(auditerr.ErrInvalidInput, "%s: (ptr, len) is not inside a buffer from alloc", op)))
 	}
-	return result(ops.Do(nil, &host, op, in))
+	return result(ops.Do(dst, &host, op, in))
 }
 
+// result hands env to the host: in out.buf when it is free and env fits
+// there, else in a buffer of its own.
 func result(env []byte) int64 {
 	if len(env) == 0 {
 		env = []byte(`{"ok":false,"error":{"code":"panic","message":"internal error"}}`)
+	}
+	if !out.busy && cap(env) <= outKeep && (out.buf == nil || addr(env) == addr(out.buf[:1]) || cap(env) > cap(out.buf)) {
+		out.buf, out.ptr, out.busy = env[:0], addr(env), true
+		return int64(abi.Pack(out.ptr, uint32(len(env))))
 	}
 	return int64(abi.Pack(keep(env), uint32(len(env))))
 }

@@ -25,6 +25,13 @@ export const ABI_VERSION = 1;
 /** Largest input an operation accepts, in bytes (abi.MaxInput). */
 export const MAX_INPUT = 4 << 20;
 
+// Inputs go to one guest buffer from alloc kept per instance (at least
+// IN_MIN bytes, regrown up to IN_KEEP); a larger input gets a buffer of its
+// own for the one call. ABI v1 allows it: a buffer from alloc is valid until
+// freed. It saves two guest calls (alloc, free) per operation.
+const IN_MIN = 4 << 10;
+const IN_KEEP = 64 << 10;
+
 /** Results of storeAppend below zero (abi.Store*). */
 export const STORE = Object.freeze({
   INVALID: -1,
@@ -310,6 +317,8 @@ class Host {
       instance = await WebAssembly.instantiate(this.module, imports);
     }
     this.exports = instance.exports;
+    this.inPtr = 0; // the kept input buffer (see envelope)
+    this.inCap = 0;
     if (nodeWasi) nodeWasi.initialize(instance);
     else this.exports._initialize();
     const v = this.exports.abi_version();
@@ -340,22 +349,41 @@ class Host {
       throw new StigauditError('invalid_input', `stigaudit: unknown operation ${JSON.stringify(op)}`);
     }
     let ptr = 0;
+    let once = 0;
     try {
-      if (bytes.length > 0) {
-        ptr = x.alloc(bytes.length);
-        if (ptr === 0) throw new StigauditError('too_large', `stigaudit: ${op}: the module refused ${bytes.length} bytes`);
-        new Uint8Array(x.memory.buffer, ptr, bytes.length).set(bytes);
+      const n = bytes.length;
+      if (n > 0) {
+        if (n > this.inCap) {
+          if (n <= IN_KEEP) {
+            const size = Math.min(IN_KEEP, Math.max(IN_MIN, n + (n >> 1)));
+            if (this.inPtr) {
+              const old = this.inPtr;
+              this.inPtr = 0;
+              this.inCap = 0;
+              x.free(old);
+            }
+            const p = x.alloc(size);
+            if (p === 0) throw new StigauditError('too_large', `stigaudit: ${op}: the module refused ${size} bytes`);
+            this.inPtr = p;
+            this.inCap = size;
+          } else {
+            once = x.alloc(n);
+            if (once === 0) throw new StigauditError('too_large', `stigaudit: ${op}: the module refused ${n} bytes`);
+          }
+        }
+        ptr = once || this.inPtr;
+        new Uint8Array(x.memory.buffer, ptr, n).set(bytes);
       }
-      const r = BigInt.asUintN(64, fn(ptr, bytes.length));
+      const r = BigInt.asUintN(64, fn(ptr, n));
       const rp = Number(r >> 32n);
       const rn = Number(r & 0xffffffffn);
       const text = decoder.decode(new Uint8Array(x.memory.buffer, rp, rn));
       x.free(rp);
-      if (ptr) x.free(ptr);
+      if (once) x.free(once);
       return text;
     } catch (e) {
       if (e instanceof StigauditError) {
-        if (ptr) x.free(ptr);
+        if (once) x.free(once);
         throw e;
       }
       // A trap (RuntimeError), proc_exit or a host failure: the instance is lost.

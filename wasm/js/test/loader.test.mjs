@@ -70,3 +70,12 @@ test('garbage input never breaks the instance', async () => {
 test('store codes are the ABI constants', () => {
   assert.deepEqual({ ...STORE }, { INVALID: -1, ID_CONFLICT: -2, UNAVAILABLE: -3, FORBIDDEN: -4 });
 });
+
+test('inputs of every size: the kept input buffer grows, large ones pass alone', async () => {
+  const sa = await load(wasmURL, quiet);
+  for (const n of [1, 10, 4000, 5000, 70000, 10, 200000, 3, 60000]) {
+    const s = 'x'.repeat(n);
+    assert.equal(sa.canonicalize(JSON.stringify({ s, a: n })), `{"a":${n},"s":"${s}"}`, `size ${n}`);
+  }
+  assert.equal(sa.canonicalize('[]'), '[]');
+});
