@@ -37,6 +37,23 @@ const (
 
 	sqlInsertNodes = `INSERT INTO tree_nodes (level, idx, hash)
 		SELECT * FROM unnest($1::integer[], $2::bigint[], $3::bytea[])`
+
+	// sqlAsync makes the append transaction's COMMIT return without
+	// waiting for the WAL flush, so the head lock is released at once;
+	// sqlMarkDurable, committed synchronously afterwards, waits for it.
+	sqlAsync = `SET LOCAL synchronous_commit = off`
+
+	// sqlMarkDurable records that writer $1 has seen the log flushed up
+	// to size $2. Committed with synchronous_commit on, after the append,
+	// it becomes visible only once the append is on disk.
+	sqlMarkDurable = `INSERT INTO log_durable (writer, size) VALUES ($1, $2)
+		ON CONFLICT (writer) DO UPDATE SET size = GREATEST(log_durable.size, EXCLUDED.size), updated_at = now()`
+
+	// sqlDurableSize is the durable prefix of the log: what readers see.
+	sqlDurableSize = `(SELECT max(size) FROM log_durable)`
+
+	// txWriter is the log_durable row of appends in callers' transactions.
+	txWriter = "tx"
 )
 
 // head is the log head as read under its lock: the size and the compact
@@ -223,6 +240,15 @@ func (s *Store) appendTx(ctx context.Context, tx *sql.Tx, events []event.Event) 
 		if _, err := tx.ExecContext(ctx, sqlInsertNodes, w.nodes...); err != nil {
 			return nil, unavailable("append in transaction: insert tree nodes", err)
 		}
+	}
+	// Readers see these events once the caller's commit is durable: it
+	// must then be synchronous, whatever the session says.
+	if _, err := tx.ExecContext(ctx, `SELECT set_config('synchronous_commit',
+		CASE current_setting('synchronous_commit') WHEN 'off' THEN 'on' ELSE current_setting('synchronous_commit') END, true)`); err != nil {
+		return nil, unavailable("append in transaction: synchronous commit", err)
+	}
+	if _, err := tx.ExecContext(ctx, sqlMarkDurable, txWriter, w.to); err != nil {
+		return nil, unavailable("append in transaction: durable mark", err)
 	}
 	return answer, nil
 }

@@ -120,6 +120,7 @@ func buildQuery(q hostfns.Query) (string, []any) {
 	if q.Until != "" {
 		where = append(where, "ts < "+arg(q.Until))
 	}
+	where = append(where, "seq < "+sqlDurableSize) // only the durable prefix
 	order := "ASC"
 	if q.Order == hostfns.Descending {
 		order = "DESC"
@@ -130,19 +131,19 @@ func buildQuery(q hostfns.Query) (string, []any) {
 		where = append(where, "seq > "+arg(q.After))
 	}
 	var b strings.Builder
-	b.WriteString("SELECT " + eventColumns + " FROM events")
-	if len(where) > 0 {
-		b.WriteString(" WHERE " + strings.Join(where, " AND "))
-	}
+	b.WriteString("SELECT " + eventColumns + " FROM events WHERE " + strings.Join(where, " AND "))
 	b.WriteString(" ORDER BY seq " + order + " LIMIT " + arg(q.Limit+1))
 	return b.String(), args
 }
 
 // sqlNodes reads the tree nodes named by parallel arrays of levels and
 // indexes, returning (position from 1, hash); level 0 is events.leaf_hash.
-// A node not stored yet has a NULL hash.
-const sqlNodes = `SELECT u.ord, CASE WHEN u.level = 0
-		THEN (SELECT leaf_hash FROM events WHERE seq = u.idx)
+// A node not stored yet, or covering leaves beyond the durable prefix, has
+// a NULL hash.
+const sqlNodes = `WITH durable AS (SELECT ` + sqlDurableSize + ` AS size)
+	SELECT u.ord, CASE
+		WHEN ((u.idx + 1) << u.level) > (SELECT size FROM durable) THEN NULL
+		WHEN u.level = 0 THEN (SELECT leaf_hash FROM events WHERE seq = u.idx)
 		ELSE (SELECT hash FROM tree_nodes WHERE level = u.level AND idx = u.idx)
 	END
 	FROM unnest($1::integer[], $2::bigint[]) WITH ORDINALITY AS u(level, idx, ord)`
@@ -194,7 +195,7 @@ func (s *Store) LeafHashes(ctx context.Context, from, to int64) ([][]byte, error
 	if from < 0 || to < from {
 		return nil, auditerr.Errorf(auditerr.ErrInvalidParameter, "pgstore: leaf range [%d, %d)", from, to)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT leaf_hash FROM events WHERE seq >= $1 AND seq < $2 ORDER BY seq`, from, to)
+	rows, err := s.pool.Query(ctx, `SELECT leaf_hash FROM events WHERE seq >= $1 AND seq < $2 AND seq < `+sqlDurableSize+` ORDER BY seq`, from, to)
 	if err != nil {
 		return nil, unavailable("read leaves", err)
 	}

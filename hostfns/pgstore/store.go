@@ -2,7 +2,9 @@ package pgstore
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"sync"
@@ -86,6 +88,8 @@ type Store struct {
 	db   *sql.DB // database/sql view of pool, for AppendTx and other tables
 	rf   *compact.RangeFactory
 
+	writer string // this instance's row in log_durable
+
 	mu     sync.RWMutex // guards closed and sends on reqs
 	closed bool
 	reqs   chan *request
@@ -112,13 +116,19 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, unavailable("connect", err)
 	}
+	var id [8]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		pool.Close()
+		return nil, auditerr.Errorf(auditerr.ErrEntropyUnavailable, "pgstore: writer id: %v", err)
+	}
 	s := &Store{
-		opts: opts,
-		pool: pool,
-		db:   stdlib.OpenDBFromPool(pool),
-		rf:   &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren},
-		reqs: make(chan *request, 1024),
-		done: make(chan struct{}),
+		opts:   opts,
+		writer: hex.EncodeToString(id[:]),
+		pool:   pool,
+		db:     stdlib.OpenDBFromPool(pool),
+		rf:     &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren},
+		reqs:   make(chan *request, 1024),
+		done:   make(chan struct{}),
 	}
 	fail := func(err error) (*Store, error) {
 		s.db.Close()
@@ -137,6 +147,9 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		return fail(unavailable("migrate", err))
 	}
 	if err := s.checkHead(ctx); err != nil {
+		return fail(err)
+	}
+	if err := s.markDurable(ctx); err != nil {
 		return fail(err)
 	}
 	w := &writer{s: s}
@@ -164,6 +177,29 @@ func (s *Store) checkHead(ctx context.Context) error {
 		if string(got[i]) != string(want[i]) {
 			return auditerr.Errorf(auditerr.ErrVerifyFailed, "pgstore: log_head's compact range differs from tree_nodes at size %d (hash %d)", h.size, i)
 		}
+	}
+	return nil
+}
+
+// markDurable refuses a session that would not flush commits, then
+// publishes the current head as durable (the synchronous commit of the
+// mark flushes everything committed before it, including appends whose
+// writer died before marking them) and prunes the watermark rows that the
+// maximum makes redundant.
+func (s *Store) markDurable(ctx context.Context) error {
+	var sc string
+	if err := s.pool.QueryRow(ctx, `SHOW synchronous_commit`).Scan(&sc); err != nil {
+		return unavailable("read synchronous_commit", err)
+	}
+	if sc == "off" {
+		return auditerr.Errorf(auditerr.ErrInvalidConfig, "pgstore: synchronous_commit is off for this connection: acknowledged events could be lost; remove the setting (the default, on, is required)")
+	}
+	if _, err := s.pool.Exec(ctx, `INSERT INTO log_durable (writer, size) SELECT $1, size FROM log_head
+		ON CONFLICT (writer) DO UPDATE SET size = GREATEST(log_durable.size, EXCLUDED.size), updated_at = now()`, s.writer); err != nil {
+		return unavailable("mark durable", err)
+	}
+	if _, err := s.pool.Exec(ctx, `DELETE FROM log_durable WHERE size < `+sqlDurableSize); err != nil {
+		return unavailable("prune durable marks", err)
 	}
 	return nil
 }
@@ -239,11 +275,11 @@ func (s *Store) isClosed() bool {
 	return s.closed
 }
 
-// Size returns the number of committed events (the next seq), from the log
-// head.
+// Size returns the number of durable events (the next seq, once the
+// appends in flight are flushed).
 func (s *Store) Size(ctx context.Context) (int64, error) {
 	var n int64
-	if err := s.pool.QueryRow(ctx, `SELECT size FROM log_head`).Scan(&n); err != nil {
+	if err := s.pool.QueryRow(ctx, `SELECT `+sqlDurableSize).Scan(&n); err != nil {
 		return 0, unavailable("size", err)
 	}
 	return n, nil
@@ -264,7 +300,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Get returns the event with this id, or an error wrapping auditerr.ErrNotFound.
 func (s *Store) Get(ctx context.Context, id string) (event.Event, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM events WHERE id = $1`, id)
+	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM events WHERE id = $1 AND seq < `+sqlDurableSize, id)
 	if err != nil {
 		return event.Event{}, unavailable("get", err)
 	}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/stigaudit/stigaudit/core/auditerr"
 	"github.com/stigaudit/stigaudit/core/event"
@@ -112,12 +111,14 @@ func (w *writer) commit(first *request) {
 	}
 }
 
-// tryCommit begins a transaction, locks the log head, gathers the requests
-// that queued up while it waited for the lock, decides each request's fate,
-// writes the accepted ones and commits. It returns the requests it answered
-// for (group plus those gathered), their results and the number of events
-// written. On error nothing is stored and every request of the returned
-// group is to be failed.
+// tryCommit begins a transaction, locks the log head and looks up the ids
+// of group (one round trip), gathers the requests that queued up while it
+// waited for the lock, decides each request's fate, writes the accepted
+// ones, commits, and waits until the commit is durable. It returns the
+// requests it answered for (group plus those gathered), their results and
+// the number of events written. On error every request of the returned
+// group is to be failed; nothing is stored, unless the error came after the
+// COMMIT (then the outcome is unknown to the callers, who may re-send).
 func (w *writer) tryCommit(ctx context.Context, group []*request, n int) (_ []*request, results []result, events int, err error) {
 	conn, err := w.s.pool.Acquire(ctx)
 	if err != nil {
@@ -135,40 +136,40 @@ func (w *writer) tryCommit(ctx context.Context, group []*request, n int) (_ []*r
 		conn.Release()
 	}()
 
-	// BEGIN and the lock in one round trip; the lock may wait for other
-	// replicas' commits.
+	// BEGIN, the lock and the lookup of the ids known so far in one round
+	// trip; the lock may wait for other replicas' commits. The lookup runs
+	// once the lock is held, so it sees every event appended before.
+	stored := make(map[string]event.Event)
+	var h head
 	b := &pgx.Batch{}
 	b.Queue(`BEGIN`)
-	var h head
+	b.Queue(sqlAsync)
 	b.Queue(sqlLockHead).QueryRow(func(row pgx.Row) error {
 		var err error
 		h, err = w.s.readHead(row)
 		return err
 	})
+	queueLookup(b, group, stored)
 	inTx = true
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		return group, nil, 0, fmt.Errorf("lock log head: %w", err)
 	}
 
 	// Everything that queued up while we waited joins this group.
+	first := len(group)
 	group, _ = w.gather(group, n, nil)
-	live := group[:0:0]
-	results = make([]result, len(group))
-	for i, r := range group {
-		if err := r.ctx.Err(); err != nil {
-			results[i].err = fmt.Errorf("pgstore: append abandoned before commit: %w", err)
-			continue
+	if len(group) > first {
+		b := &pgx.Batch{}
+		queueLookup(b, group[first:], stored)
+		if err := conn.SendBatch(ctx, b).Close(); err != nil {
+			return group, nil, 0, fmt.Errorf("look up ids: %w", err)
 		}
-		live = append(live, r)
 	}
 
-	stored, err := lookup(ctx, conn, live)
-	if err != nil {
-		return group, nil, 0, err
-	}
 	// Requests are decided in queue order, as if committed one after the
 	// other: a request sees the stored events and those of the accepted
 	// requests ahead of it.
+	results = make([]result, len(group))
 	ahead := make(map[string]event.Event)
 	known := func(id string) (event.Event, bool) {
 		if e, ok := ahead[id]; ok {
@@ -178,8 +179,10 @@ func (w *writer) tryCommit(ctx context.Context, group []*request, n int) (_ []*r
 		return e, ok
 	}
 	var fresh []event.Event
+	answered := false
 	for i, r := range group {
-		if results[i].err != nil {
+		if err := r.ctx.Err(); err != nil {
+			results[i].err = fmt.Errorf("pgstore: append abandoned before commit: %w", err)
 			continue
 		}
 		answer, add, err := hostfns.PlanAppend(r.events, h.size+int64(len(fresh)), known)
@@ -188,61 +191,68 @@ func (w *writer) tryCommit(ctx context.Context, group []*request, n int) (_ []*r
 			continue
 		}
 		results[i].events = answer
+		answered = true
 		for _, e := range add {
 			ahead[e.ID] = e
 		}
 		fresh = append(fresh, add...)
 	}
-	if len(fresh) == 0 {
+	if !answered {
 		return group, results, 0, nil // the deferred ROLLBACK releases the lock
 	}
 
-	wr, err := plan(h, fresh)
-	if err != nil {
-		return group, nil, 0, err
+	b = &pgx.Batch{}
+	size := h.size
+	if len(fresh) == 0 {
+		// Only re-sends: nothing to write, but the events they return may
+		// have been committed by another replica and not be flushed yet.
+		b.Queue(`ROLLBACK`)
+	} else {
+		wr, err := plan(h, fresh)
+		if err != nil {
+			return group, nil, 0, err
+		}
+		queueWrite(b, wr)
+		size = wr.to
 	}
-	if err := write(ctx, conn, wr); err != nil {
-		return group, nil, 0, err
+	// The lock is released by the COMMIT (or ROLLBACK); the mark then
+	// commits synchronously, so it returns once everything up to size is
+	// flushed, while other replicas already append.
+	b.Queue(sqlMarkDurable, w.s.writer, size)
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		return group, nil, 0, fmt.Errorf("write seqs %d..%d, commit and flush: %w", h.size, size-1, err)
 	}
 	inTx = false
 	return group, results, len(fresh), nil
 }
 
-// lookup returns the stored events among the ids of reqs, by id.
-func lookup(ctx context.Context, conn *pgxpool.Conn, reqs []*request) (map[string]event.Event, error) {
+// queueLookup queues the lookup of the ids of reqs, adding what is stored
+// to stored.
+func queueLookup(b *pgx.Batch, reqs []*request, stored map[string]event.Event) {
 	var ids []string
 	for _, r := range reqs {
 		for i := range r.events {
 			ids = append(ids, r.events[i].ID)
 		}
 	}
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	rows, err := conn.Query(ctx, sqlLookup, ids)
-	if err != nil {
-		return nil, fmt.Errorf("look up ids: %w", err)
-	}
-	evs, err := scanEvents(rows, 0)
-	rows.Close()
-	if err != nil {
-		return nil, fmt.Errorf("look up ids: %w", err)
-	}
-	out := make(map[string]event.Event, len(evs))
-	for _, e := range evs {
-		out[e.ID] = e
-	}
-	return out, nil
+	b.Queue(sqlLookup, ids).Query(func(rows pgx.Rows) error {
+		evs, err := scanEvents(rows, 0)
+		if err != nil {
+			return fmt.Errorf("look up ids: %w", err)
+		}
+		for _, e := range evs {
+			stored[e.ID] = e
+		}
+		return nil
+	})
 }
 
 // errNotCommitted reports a COMMIT that PostgreSQL answered with ROLLBACK
 // (the transaction had failed).
 var errNotCommitted = errors.New("the transaction was rolled back")
 
-// write sends the head's advance, the inserts and the COMMIT in one
-// pipelined round trip.
-func write(ctx context.Context, conn *pgxpool.Conn, wr writes) error {
-	b := &pgx.Batch{}
+// queueWrite queues the head's advance, the inserts and the COMMIT.
+func queueWrite(b *pgx.Batch, wr writes) {
 	b.Queue(sqlAdvanceHead, wr.to, wr.headRange, wr.from).Exec(func(ct pgconn.CommandTag) error {
 		if ct.RowsAffected() != 1 {
 			return fmt.Errorf("log head moved from %d while locked", wr.from)
@@ -259,8 +269,4 @@ func write(ctx context.Context, conn *pgxpool.Conn, wr writes) error {
 		}
 		return nil
 	})
-	if err := conn.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("write seqs %d..%d and commit: %w", wr.from, wr.to-1, err)
-	}
-	return nil
 }

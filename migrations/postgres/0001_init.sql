@@ -59,6 +59,27 @@ COMMENT ON COLUMN log_head.compact_range IS 'Concatenated 32-byte hashes of the 
 
 INSERT INTO log_head (id, size, compact_range) VALUES (TRUE, 0, ''::bytea);
 
+-- log_durable tells readers how much of the log is durable. Appends commit
+-- asynchronously while they hold the log_head lock (so that replicas do not
+-- wait for each other's WAL flushes), then each writer commits, with the
+-- session's synchronous_commit, an upsert of its own row here before it
+-- acknowledges anything. That commit's WAL record follows the append's, so
+-- once the row is visible every event below its size is flushed: readers
+-- (hostfns.Query, Size, proofs, checkpoints) only ever serve seqs below
+-- max(size), and never show an event that a crash of PostgreSQL could
+-- take back.
+CREATE TABLE log_durable (
+    writer     TEXT PRIMARY KEY,
+    size       BIGINT NOT NULL CHECK (size >= 0),
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE log_durable IS 'Durable-prefix watermarks, one row per writer (store instance, or ''tx'' for appends in callers'' transactions): every seq below max(size) is flushed to disk. Readers serve only that prefix.';
+COMMENT ON COLUMN log_durable.writer IS 'Random id of a store instance, chosen at open; ''tx'' for AppendTx.';
+COMMENT ON COLUMN log_durable.size IS 'Log size this writer has seen flushed: its last commit''s head size. Only grows for a given writer; rows below the maximum are redundant and pruned.';
+COMMENT ON COLUMN log_durable.updated_at IS 'When the row was last advanced.';
+
+INSERT INTO log_durable (writer, size) VALUES ('init', 0);
+
 -- events is the audit log itself (SPEC §2): one row per event, in seq order.
 -- Optional values are NULL, never '' (the CHECKs enforce it), so "" and
 -- absent cannot both exist. ts uses the C collation so that comparisons are
@@ -135,7 +156,13 @@ DECLARE
     prev BIGINT;
     head BIGINT;
 BEGIN
-    SELECT min(seq), max(seq), count(*) INTO lo, hi, n FROM added;
+    -- One query (each costs a round through SPI): the new rows' range, where
+    -- the log ended before them, and where the head says it ends now.
+    SELECT a.lo, a.hi, a.n,
+           (SELECT max(e.seq) FROM events e WHERE e.seq < a.lo),
+           (SELECT h.size FROM log_head h)
+      INTO lo, hi, n, prev, head
+      FROM (SELECT min(seq) AS lo, max(seq) AS hi, count(*) AS n FROM added) a;
     IF n = 0 THEN
         RETURN NULL;
     END IF;
@@ -143,12 +170,10 @@ BEGIN
         RAISE EXCEPTION 'stigaudit: inserted seqs % to % are not contiguous', lo, hi
             USING ERRCODE = 'integrity_constraint_violation';
     END IF;
-    SELECT max(seq) INTO prev FROM events WHERE seq < lo;
     IF COALESCE(prev, -1) <> lo - 1 THEN
         RAISE EXCEPTION 'stigaudit: inserted seq % does not continue the log, which ends at %', lo, COALESCE(prev, -1) + 1
             USING ERRCODE = 'integrity_constraint_violation';
     END IF;
-    SELECT size INTO head FROM log_head;
     IF head IS DISTINCT FROM hi + 1 THEN
         RAISE EXCEPTION 'stigaudit: events end at % but log_head.size is %; append through the store, which advances log_head first', hi + 1, head
             USING ERRCODE = 'integrity_constraint_violation';
@@ -236,8 +261,7 @@ DECLARE
 BEGIN
     -- Read the row as it is now, not NEW: the head may have advanced more
     -- than once in this transaction.
-    SELECT size INTO head FROM log_head;
-    SELECT COALESCE(max(seq), -1) + 1 INTO stored FROM events;
+    SELECT h.size, (SELECT COALESCE(max(e.seq), -1) + 1 FROM events e) INTO head, stored FROM log_head h;
     IF head <> stored THEN
         RAISE EXCEPTION 'stigaudit: log_head.size is % but the events end at %', head, stored
             USING ERRCODE = 'integrity_constraint_violation';

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,6 +34,7 @@ const DBFile = "stigaudit.db"
 type common struct {
 	dataDir     string
 	databaseURL string
+	maxBatch    int // events per group commit; 0: the store's default
 }
 
 func env(name, def string) string {
@@ -51,6 +53,8 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.dataDir, "data-dir", env("STIGAUDIT_DATA_DIR", "./data"), "directory for the SQLite file, keys and salts (STIGAUDIT_DATA_DIR)")
 	fs.StringVar(&c.databaseURL, "database-url", env("STIGAUDIT_DATABASE_URL", ""), "postgres://... selects PostgreSQL (STIGAUDIT_DATABASE_URL)")
+	maxBatch, _ := strconv.Atoi(env("STIGAUDIT_MAX_BATCH_EVENTS", "0"))
+	fs.IntVar(&c.maxBatch, "max-batch-events", maxBatch, "most events one group commit writes; 1 turns group commit off, 0 is the default of 1000 (STIGAUDIT_MAX_BATCH_EVENTS)")
 }
 
 // isPostgres reports whether --database-url selects PostgreSQL.
@@ -92,13 +96,13 @@ func (c *common) openStore(ctx context.Context, o storeOptions) (dbStore, error)
 		return nil, fmt.Errorf("creating data directory: %w", err)
 	}
 	if c.isPostgres() {
-		s, err := pgstore.Open(ctx, c.databaseURL, pgstore.Options{OnCommit: o.OnCommit})
+		s, err := pgstore.Open(ctx, c.databaseURL, pgstore.Options{OnCommit: o.OnCommit, MaxBatchEvents: c.maxBatch})
 		if err != nil {
 			return nil, fmt.Errorf("opening PostgreSQL %s: %w", c.databaseName(), err)
 		}
 		return s, nil
 	}
-	return sqlitestore.Open(filepath.Join(c.dataDir, DBFile), sqlitestore.Options{OnCommit: o.OnCommit})
+	return sqlitestore.Open(filepath.Join(c.dataDir, DBFile), sqlitestore.Options{OnCommit: o.OnCommit, MaxBatchEvents: c.maxBatch})
 }
 
 // databaseName names the database for messages, without credentials.

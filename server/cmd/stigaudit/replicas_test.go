@@ -13,6 +13,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,7 +38,8 @@ type replica struct {
 	dir     string // data directory: checkpoint key, logs
 	addr    string
 	dsn     string
-	started int // how many times it was started
+	extra   []string // more serve flags
+	started int      // how many times it was started
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -55,7 +59,8 @@ func (r *replica) start() {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	cmd := exec.Command(r.bin, "serve", "--listen", r.addr, "--data-dir", r.dir, "--database-url", r.dsn, "--node", "replicas")
+	args := append([]string{"serve", "--listen", r.addr, "--data-dir", r.dir, "--database-url", r.dsn, "--node", "replicas"}, r.extra...)
+	cmd := exec.Command(r.bin, args...)
 	cmd.Stdout = io.Discard
 	cmd.Stderr = logf
 	if err := cmd.Start(); err != nil {
@@ -427,4 +432,125 @@ func waitReplicaServes(t *testing.T, r *replica, apiKey string, want []byte) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("replica %s serves checkpoint\n%s\nwant\n%s", r.addr, got, want)
+}
+
+// TestReplicasThroughput measures durable emits through three replicas on
+// one PostgreSQL, with 64 concurrent HTTP clients sending one event per
+// request, first with group commit and then with one transaction per event
+// (--max-batch-events 1), and prints both rates and their ratio as JSON. It
+// is a benchmark, not a check: it runs only when STIGAUDIT_BENCH_REPLICAS
+// is set (the number of events of the group-commit phase, e.g. 60000).
+//
+//	STIGAUDIT_TEST_PG_DSN=postgres://... STIGAUDIT_BENCH_REPLICAS=60000 \
+//	  go test -run TestReplicasThroughput -v ./server/cmd/stigaudit
+func TestReplicasThroughput(t *testing.T) {
+	events, _ := strconv.Atoi(os.Getenv("STIGAUDIT_BENCH_REPLICAS"))
+	if events <= 0 {
+		t.Skip("a benchmark: set STIGAUDIT_BENCH_REPLICAS to the number of events (e.g. 60000) to run it")
+	}
+	tmp := t.TempDir()
+	bin := buildReplicaBinary(t, tmp)
+	const clients = 64
+	type phase struct {
+		EventsPerS float64 `json:"events_per_s"`
+		P50Ms      float64 `json:"p50_ms"`
+		P99Ms      float64 `json:"p99_ms"`
+		Events     int     `json:"events"`
+	}
+	run := func(name string, n int, extra ...string) phase {
+		dsn := pgtest.DSN(t)
+		var reps []*replica
+		for i := range 3 {
+			dir := filepath.Join(tmp, fmt.Sprintf("%s-%d", name, i))
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			reps = append(reps, &replica{t: t, bin: bin, dir: dir, addr: replicaAddr(t), dsn: dsn, extra: extra})
+		}
+		runReplicaCmd(t, bin, "keys", "checkpoint-key", "--data-dir", reps[0].dir, "--node", "replicas")
+		keyFile, err := os.ReadFile(filepath.Join(reps[0].dir, tlog.KeyFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range reps[1:] {
+			if err := os.WriteFile(filepath.Join(r.dir, tlog.KeyFile), keyFile, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		apiKey := runReplicaCmd(t, bin, "keys", "create", "--data-dir", reps[0].dir, "--database-url", dsn,
+			"--tenant", "acme", "--entity", "urn:bench:emitter", "--perm", "audit.write")
+		for _, r := range reps {
+			r.start()
+		}
+		defer func() {
+			for _, r := range reps {
+				r.signal(syscall.SIGTERM)
+			}
+		}()
+		tr := &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}
+		defer tr.CloseIdleConnections()
+		hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+		lat := make([]time.Duration, n)
+		var next, failed atomic.Int64
+		var wg sync.WaitGroup
+		start := time.Now()
+		for range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					i := int(next.Add(1) - 1)
+					if i >= n {
+						return
+					}
+					body := fmt.Sprintf(`{"event_type":"admin_action","entity_uri":"urn:bench:emitter-%d","fact_id":"fact-%d","detail":{"action":"bench","pad":"%s"}}`, i%clients, i, strings.Repeat("x", 100))
+					req, _ := http.NewRequest(http.MethodPost, reps[i%len(reps)].url()+"/v1/audit/events", strings.NewReader(body))
+					req.Header.Set("Authorization", "Bearer "+apiKey)
+					req.Header.Set("Content-Type", "application/json")
+					t0 := time.Now()
+					resp, err := hc.Do(req)
+					if err == nil {
+						io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+						if resp.StatusCode != http.StatusCreated {
+							err = fmt.Errorf("HTTP %d", resp.StatusCode)
+						}
+					}
+					lat[i] = time.Since(t0)
+					if err != nil && failed.Add(1) == 1 {
+						t.Errorf("%s: %v", name, err)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		elapsed := time.Since(start)
+		slices.Sort(lat)
+		ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+		return phase{
+			EventsPerS: float64(n-int(failed.Load())) / elapsed.Seconds(),
+			P50Ms:      ms(lat[n/2]),
+			P99Ms:      ms(lat[n*99/100]),
+			Events:     n,
+		}
+	}
+	grouped := run("group", events)
+	baseline := run("baseline", max(events/20, 1000), "--max-batch-events", "1")
+	out, _ := json.Marshal(map[string]any{
+		"replicas":                3,
+		"clients":                 clients,
+		"events_per_s":            grouped.EventsPerS,
+		"p50_ms":                  grouped.P50Ms,
+		"p99_ms":                  grouped.P99Ms,
+		"events":                  grouped.Events,
+		"baseline_events_per_s":   baseline.EventsPerS,
+		"baseline_p50_ms":         baseline.P50Ms,
+		"baseline_p99_ms":         baseline.P99Ms,
+		"baseline_events":         baseline.Events,
+		"ratio":                   grouped.EventsPerS / baseline.EventsPerS,
+		"cores":                   runtime.NumCPU(),
+		"postgres_synchronous_on": true,
+	})
+	t.Logf("%s", out)
+	fmt.Println(string(out))
 }
