@@ -12,12 +12,11 @@
 // perfect subtrees covering [0, size)). Every append transaction, on every
 // replica, begins by locking that row (SELECT ... FOR UPDATE), takes seqs
 // from size on, writes the events and the tree nodes they complete, advances
-// the row, and commits. The row lock is held until the commit is durable, so
-// the next appender — on this replica or another — starts exactly where the
-// last one ended, and a rollback gives its seqs back. The database checks
-// the invariant itself (see migrations/postgres/0001_init.sql): an INSERT
-// into events must continue the log and match log_head, and at commit
-// log_head must match the events.
+// the row, and commits; the next appender — on this replica or another —
+// starts exactly where the last one ended, and a rollback gives its seqs
+// back. The database checks the invariant itself (see
+// migrations/postgres/0001_init.sql): an INSERT into events must continue
+// the log and match log_head, and at commit log_head must match the events.
 //
 // Because the head carries the compact range, an appender never reloads the
 // tree's right edge from tree_nodes, even when another replica appended
@@ -39,12 +38,34 @@
 //
 // # Durability and failure
 //
-// Append returns after PostgreSQL reports the commit, which with the default
-// synchronous_commit=on means the WAL is flushed. A failed group fails every
-// request in it with auditerr.ErrStoreUnavailable and stores nothing. If the
-// connection breaks while the COMMIT is in flight the outcome is unknown;
-// the caller gets ErrStoreUnavailable and may re-send (appends are
-// idempotent by event id), which stores the events at most once.
+// Holding the head lock through a WAL flush would serialise every
+// replica's fsync: three replicas would commit one after another, each
+// waiting for the disk. So the append transaction commits with
+// synchronous_commit off — its COMMIT returns, and releases the lock, as
+// soon as the commit record is in the WAL buffers — and the writer then
+// commits, with the session's synchronous_commit (on, which Open insists
+// on), an upsert of its row in log_durable holding the new size. That
+// commit's record follows the append's in the WAL, and PostgreSQL flushes
+// the WAL in order, so when it returns the append is on disk; only then are
+// the requests acknowledged. Flushes of different replicas now overlap and
+// PostgreSQL merges them into one fsync.
+//
+// An asynchronous commit is visible to other sessions before it is
+// durable, so readers never look past the durable prefix: Size, Query,
+// Get, ReadNodes and LeafHashes serve only seqs below max(log_durable.size)
+// (a row becomes visible only once flushed). A crash of PostgreSQL can thus
+// take back commits that nobody acknowledged and nobody read; it never
+// takes back an acknowledged event nor one a reader, a sink or a checkpoint
+// has seen. The appenders' own id lookups do see the newest commits; a
+// re-send answered from one is acknowledged after the same mark.
+//
+// A failed group fails every request in it with auditerr.ErrStoreUnavailable
+// and stores nothing. If the connection breaks after the COMMIT (before
+// the mark) the outcome is unknown; the caller gets ErrStoreUnavailable and
+// may re-send (appends are idempotent by event id), which stores the events
+// at most once. Events committed but never marked (their writer died in
+// between) become visible with the next mark by any writer, or when a
+// store opens.
 //
 // # Reads, proofs and leadership
 //

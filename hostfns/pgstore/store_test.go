@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/transparency-dev/merkle/compact"
 
 	"github.com/stigaudit/stigaudit/core/auditerr"
 	"github.com/stigaudit/stigaudit/core/event"
@@ -360,4 +361,52 @@ func TestBadDSN(t *testing.T) {
 	if !errors.Is(err, auditerr.ErrInvalidConfig) || strings.Contains(err.Error(), "secret") {
 		t.Fatalf("Open(bad URL) = %v, want invalid_config without the password", err)
 	}
+}
+
+// TestReadersSeeOnlyTheDurablePrefix leaves three events committed but not
+// marked durable (as after an append whose flush had not been confirmed
+// when its writer died): no read shows them until a later mark covers them.
+func TestReadersSeeOnlyTheDurablePrefix(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	s := open(t, dsn, pgstore.Options{})
+	if _, err := s.Append(ctx, storetest.NewEvents(0, 2)); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := s.DB().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AppendTx(ctx, tx, storetest.NewEvents(2, 3)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE log_durable SET size = 2 WHERE writer = 'tx'`); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Size(ctx); err != nil || n != 2 {
+		t.Fatalf("Size = %d, %v; want the durable 2", n, err)
+	}
+	if p, err := s.Query(ctx, hostfns.Query{After: -1, Limit: 10}); err != nil || len(p.Events) != 2 || p.HasMore {
+		t.Fatalf("Query = %d events (more: %v), %v; want 2", len(p.Events), p.HasMore, err)
+	}
+	if _, err := s.Get(ctx, storetest.NewEvent(3).ID); !errors.Is(err, auditerr.ErrNotFound) {
+		t.Fatalf("Get of an unmarked event = %v, want not_found", err)
+	}
+	if _, err := s.LeafHashes(ctx, 0, 3); !errors.Is(err, auditerr.ErrNotFound) {
+		t.Fatalf("LeafHashes beyond the durable prefix = %v, want not_found", err)
+	}
+	if _, err := s.ReadNodes(ctx, []compact.NodeID{compact.NewNodeID(2, 0)}); !errors.Is(err, auditerr.ErrNotFound) {
+		t.Fatalf("ReadNodes beyond the durable prefix = %v, want not_found", err)
+	}
+	// The next append goes on after them, and its mark covers them too.
+	got, err := s.Append(ctx, storetest.NewEvents(5, 1))
+	if err != nil || got[0].Seq != 5 {
+		t.Fatalf("Append = %v, %v; want seq 5", got, err)
+	}
+	if n, err := s.Size(ctx); err != nil || n != 6 {
+		t.Fatalf("Size = %d, %v; want 6", n, err)
+	}
+	storetest.CheckTree(t, s)
 }
