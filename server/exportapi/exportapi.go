@@ -57,7 +57,7 @@ type Config struct {
 	// Signer signs the checkpoint each export ends with.
 	Signer Signer
 	// Tree is the stored Merkle tree, for inclusion proofs (the store).
-	Tree tlog.Tree
+	Tree hostfns.TreeReader
 	// Policy decides redaction; nil refuses redact=hmac and the hash
 	// lookup.
 	Policy *redact.Policy
@@ -190,7 +190,7 @@ func (h *handler) export(c echo.Context) error {
 	resp.Flush()
 
 	var f export.Format
-	var prover export.Prover = tlog.NewFixedProver(h.cfg.Tree, cp.Size)
+	var prover export.Prover = newBlockProver(h.cfg.Tree, cp.Size)
 	if r.format == "csv" {
 		f = export.NewCSV(resp)
 		prover = noProofs{} // CSV carries no proofs
@@ -200,9 +200,11 @@ func (h *handler) export(c echo.Context) error {
 	if r.redactor != nil {
 		f = &redacting{Format: f, r: r.redactor}
 	}
-	st, err := export.Write(ctx, h.cfg.Log, f, export.Options{
+	src := newPrefetch(h.cfg.Log, cp.Size)
+	st, err := export.Write(ctx, src, f, export.Options{
 		Filter: r.q, From: r.from, Checkpoint: cp.Note, Size: cp.Size, Prover: prover,
 	})
+	src.wait()
 	if err == nil {
 		hd.Set(TrailerEvents, strconv.FormatInt(st.Events, 10))
 		hd.Set(TrailerComplete, "true")

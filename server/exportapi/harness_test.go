@@ -192,6 +192,12 @@ func fill(t testing.TB, db *sql.DB, n int, tenants []string) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback()
+	// A large page cache for the fill (the indexes are written in random
+	// order), given back at the end.
+	if _, err := tx.ExecContext(ctx, `PRAGMA cache_size = -262144; PRAGMA temp_store = MEMORY`); err != nil {
+		t.Fatal(err)
+	}
+	defer db.ExecContext(ctx, `PRAGMA cache_size = -2000; PRAGMA shrink_memory`)
 	const rows = 64
 	row := "(?" + strings.Repeat(",?", 15) + ")"
 	insEvents, err := tx.PrepareContext(ctx, `INSERT INTO events (seq, id, event_type, ts, hlc, tenant_id, entity_uri, emitter,
