@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -532,5 +533,66 @@ func TestProver(t *testing.T) {
 		if !errors.Is(err, tc.wantCode) || !strings.Contains(err.Error(), tc.wantInMsg) {
 			t.Errorf("%s: %v, want %s mentioning %q", tc.name, err, tc.wantCode.Code, tc.wantInMsg)
 		}
+	}
+}
+
+// TestHammer appends from several goroutines while the checkpointer signs
+// in the background and readers ask for proofs against whatever checkpoint
+// is latest: every proof verifies, every checkpoint extends the previous.
+func TestHammer(t *testing.T) {
+	n := openNode(t, t.TempDir(), tlog.Config{Interval: 20 * time.Millisecond, Poll: 5 * time.Millisecond})
+	p := tlog.NewProver(n.store, n.cp)
+	n.cp.Start()
+	var next atomic.Int64
+	stop := make(chan struct{})
+	var writers, readers sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		writers.Go(func() {
+			for i := 0; i < 60; i++ {
+				k := int(next.Add(3)) - 3
+				// Distinct ids; seqs are assigned by the store.
+				if _, err := n.store.Append(ctx, testEvents(k, 3)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	for r := 0; r < 3; r++ {
+		readers.Go(func() {
+			var prev tlog.Signed
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				s, ok := n.cp.Latest()
+				if !ok || s.Size == 0 {
+					continue
+				}
+				if prev.Size > 0 && s.Size > prev.Size {
+					c, err := p.Consistency(ctx, prev.Size, s.Size)
+					if err != nil || c.Verify(prev.Root, s.Root) != nil {
+						t.Errorf("consistency %d -> %d: %v", prev.Size, s.Size, err)
+						return
+					}
+				}
+				seq := uint64(time.Now().UnixNano()) % s.Size
+				pr, err := p.Inclusion(ctx, seq, s.Size)
+				if err != nil || pr.Verify(s.Root) != nil {
+					t.Errorf("inclusion %d in %d: %v", seq, s.Size, err)
+					return
+				}
+				prev = s
+			}
+		})
+	}
+	writers.Wait()
+	waitCovered(t, n.cp, 720, 2*time.Second)
+	close(stop)
+	readers.Wait()
+	if err := n.cp.Err(); err != nil {
+		t.Fatal(err)
 	}
 }
