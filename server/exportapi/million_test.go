@@ -10,18 +10,19 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stigaudit/stigaudit/server/export"
 )
 
-// million is the size of the large-export tests; STIGAUDIT_EXPORT_EVENTS
-// overrides it (the tests are skipped with -short).
+// million is the size of the large-export test: STIGAUDIT_EXPORT_EVENTS,
+// or 100,000 by default so that a plain `go test` stays quick on a shared
+// machine (`make test-large` runs it with 1,000,000). It is skipped with
+// -short.
 func million(t testing.TB) int {
 	if testing.Short() {
-		t.Skip("a million-event export is skipped with -short")
+		t.Skip("the large export is skipped with -short")
 	}
 	if v := os.Getenv("STIGAUDIT_EXPORT_EVENTS"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -30,7 +31,7 @@ func million(t testing.TB) int {
 		}
 		return n
 	}
-	return 1_000_000
+	return 100_000
 }
 
 // heapPeak samples the live heap every few milliseconds until stopped and
@@ -183,7 +184,4 @@ func TestExportMillion(t *testing.T) {
 			}
 		})
 	}
-	// Every export above is recorded, the interrupted ones as failures.
-	var wg sync.WaitGroup
-	wg.Wait()
 }

@@ -37,7 +37,7 @@ type blockProver struct {
 	// upper is the part of the audit path above a complete loaded block,
 	// the same for each of its leaves; nil until the first proof in it.
 	upper [][]byte
-	high   map[merkle.NodeID][]byte
+	high  map[merkle.NodeID][]byte
 }
 
 func newBlockProver(tree hostfns.TreeReader, size uint64) *blockProver {
