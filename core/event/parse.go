@@ -1,6 +1,8 @@
 package event
 
 import (
+	"bytes"
+
 	"github.com/stigaudit/stigaudit/core/auditerr"
 	"github.com/stigaudit/stigaudit/core/catalog"
 	"github.com/stigaudit/stigaudit/core/jcs"
@@ -44,11 +46,9 @@ func (r *reader) offset(v []byte) int { return cap(r.canon) - cap(v) }
 // text returns the string value v decoded, sharing r.str when it has no
 // escapes.
 func (r *reader) text(v []byte) string {
-	for _, c := range v[1 : len(v)-1] {
-		if c == '\\' {
-			s, _ := jcs.Unquote(v)
-			return s
-		}
+	if bytes.IndexByte(v[1:len(v)-1], '\\') >= 0 {
+		s, _ := jcs.Unquote(v)
+		return s
 	}
 	off := r.offset(v)
 	return r.str[off+1 : off+len(v)-1]

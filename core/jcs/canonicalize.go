@@ -86,14 +86,15 @@ func (p *parser) checkOut() error {
 }
 
 func (p *parser) skipWS() {
-	for p.pos < len(p.src) {
-		switch p.src[p.pos] {
-		case ' ', '\t', '\n', '\r':
-			p.pos++
-		default:
-			return
+	pos := p.pos
+	for pos < len(p.src) {
+		c := p.src[pos]
+		if c > ' ' || c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+			break
 		}
+		pos++
 	}
+	p.pos = pos
 }
 
 // run parses the whole input. It alternates between reading a value and,
@@ -333,46 +334,45 @@ func (p *parser) duplicate(sp *span, keys []byte) error {
 // reports whether the canonical form contains an escape.
 func (p *parser) string() (bool, error) {
 	src := p.src
-	p.pos++ // opening quote
+	pos := p.pos + 1 // past the opening quote
 	p.out = append(p.out, '"')
 	escaped := false
 	for {
-		start := p.pos
-		for p.pos < len(src) {
-			c := src[p.pos]
-			if c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
-				break
-			}
-			p.pos++
-		}
-		p.out = append(p.out, src[start:p.pos]...)
-		if p.pos >= len(src) {
+		start := pos
+		pos = plainRun(src, pos)
+		p.out = append(p.out, src[start:pos]...)
+		if pos >= len(src) {
+			p.pos = pos
 			return false, p.syntax("unterminated string")
 		}
-		c := src[p.pos]
+		c := src[pos]
 		switch {
 		case c == '"':
-			p.pos++
+			p.pos = pos + 1
 			p.out = append(p.out, '"')
 			return escaped, nil
 		case c == '\\':
+			p.pos = pos
 			r, err := p.escape()
 			if err != nil {
 				return false, err
 			}
+			pos = p.pos
 			if r < 0x20 || r == '"' || r == '\\' {
 				escaped = true
 			}
 			p.out = appendRune(p.out, r)
 		case c < 0x20:
+			p.pos = pos
 			return false, p.syntax("control character in string")
 		default:
-			r, size := utf8.DecodeRune(src[p.pos:])
+			r, size := utf8.DecodeRune(src[pos:])
 			if r == utf8.RuneError && size <= 1 {
+				p.pos = pos
 				return false, p.syntax("invalid UTF-8")
 			}
-			p.out = append(p.out, src[p.pos:p.pos+size]...)
-			p.pos += size
+			p.out = append(p.out, src[pos:pos+size]...)
+			pos += size
 		}
 	}
 }
@@ -493,6 +493,7 @@ func (p *parser) number() error {
 		}
 	}
 	lit := src[start:p.pos]
+	var ok bool
 	// Integers of up to 15 digits are exact doubles that ECMAScript writes
 	// digit for digit.
 	if simple && intEnd-digits <= 15 {
@@ -501,6 +502,9 @@ func (p *parser) number() error {
 		} else {
 			p.out = append(p.out, lit...)
 		}
+		return nil
+	}
+	if p.out, ok = appendShortDecimal(p.out, src[start:intEnd], src[intEnd:p.pos]); ok {
 		return nil
 	}
 	f, err := strconv.ParseFloat(string(lit), 64)

@@ -1,6 +1,8 @@
 package jcs
 
 import (
+	"bytes"
+
 	"github.com/stigaudit/stigaudit/core/auditerr"
 )
 
@@ -42,14 +44,7 @@ func (m Member) CompareName(s string) int {
 	return Compare(string(appendUnescaped(nil, m.Key)), s)
 }
 
-func hasBackslash(b []byte) bool {
-	for _, c := range b {
-		if c == '\\' {
-			return true
-		}
-	}
-	return false
-}
+func hasBackslash(b []byte) bool { return bytes.IndexByte(b, '\\') >= 0 }
 
 // Iter walks the members of a canonical object or the elements of a
 // canonical array without decoding them, in the style of bufio.Scanner:
@@ -142,7 +137,11 @@ func (it *Iter) Err() error { return it.err }
 
 // skipString returns the index just past the string starting at s[i] == '"'.
 func skipString(s []byte, i int) (int, bool) {
-	for i++; i < len(s); i++ {
+	for i++; ; i++ {
+		i = plainRun(s, i)
+		if i >= len(s) {
+			return 0, false
+		}
 		switch s[i] {
 		case '\\':
 			i++
@@ -150,7 +149,6 @@ func skipString(s []byte, i int) (int, bool) {
 			return i + 1, true
 		}
 	}
-	return 0, false
 }
 
 // skipValue returns the index just past the canonical value starting at

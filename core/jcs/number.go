@@ -43,8 +43,77 @@ func AppendNumber(dst []byte, f float64) []byte {
 		exp = -exp
 	}
 	// The value is 0.d1d2...dk × 10^n (ECMA-262 Number::toString).
-	n := exp + 1
-	d := digits[:k]
+	return appendDecimal(dst, digits[:k], exp+1)
+}
+
+// appendShortDecimal appends the ECMAScript form of the JSON number whose
+// integer part (with its sign) is ip and whose remainder is rest, and
+// reports true, when that form can be had without binary floating point:
+// rest is a fraction without exponent, ".ddd", and the number has at most
+// 15 significant digits in the normal range of doubles. Any decimal of at
+// most 15 significant digits is recovered from its nearest double (DBL_DIG),
+// so no shorter or other string of that length rounds to the same double:
+// the shortest round-trip digits ECMAScript writes are exactly the
+// literal's significant digits.
+func appendShortDecimal(dst, ip, rest []byte) ([]byte, bool) {
+	if len(rest) < 2 || rest[0] != '.' {
+		return dst, false
+	}
+	neg := ip[0] == '-'
+	if neg {
+		ip = ip[1:]
+	}
+	frac := rest[1:]
+	for _, c := range frac {
+		if c < '0' || c > '9' {
+			return dst, false // an exponent
+		}
+	}
+	// The digits D = ip ‖ frac, less leading and trailing zeros; the value
+	// is 0.D × 10^n.
+	var buf [15]byte
+	k, lead, nz := 0, true, 0 // nz: digits taken, counting zeros not yet known trailing
+	n := len(ip)
+	for _, part := range [2][]byte{ip, frac} {
+		for _, c := range part {
+			if lead {
+				if c == '0' {
+					n--
+					continue
+				}
+				lead = false
+			}
+			if c != '0' {
+				if nz >= len(buf) {
+					return dst, false
+				}
+				for k < nz {
+					buf[k] = '0'
+					k++
+				}
+				buf[k] = c
+				k++
+			}
+			nz++
+		}
+	}
+	if k == 0 {
+		return append(dst, '0'), true // 0.000, -0.0
+	}
+	if n < -300 || n > 300 {
+		return dst, false
+	}
+	if neg {
+		dst = append(dst, '-')
+	}
+	return appendDecimal(dst, buf[:k], n), true
+}
+
+// appendDecimal appends the value 0.d × 10^n, d being its shortest
+// round-trip digits without trailing zeros, as ECMA-262 Number::toString
+// writes it.
+func appendDecimal(dst, d []byte, n int) []byte {
+	k := len(d)
 	switch {
 	case k <= n && n <= 21:
 		dst = append(dst, d...)

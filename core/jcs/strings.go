@@ -1,6 +1,7 @@
 package jcs
 
 import (
+	"bytes"
 	"unicode/utf8"
 )
 
@@ -13,12 +14,12 @@ const hexDigits = "0123456789abcdef"
 func AppendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
+	for i := 0; ; {
+		i = plainRunString(s, i)
+		if i >= len(s) {
+			break
 		}
+		c := s[i]
 		if c >= utf8.RuneSelf {
 			r, size := utf8.DecodeRuneInString(s[i:])
 			if r != utf8.RuneError || size > 1 {
@@ -114,10 +115,8 @@ func Unquote(v []byte) (string, bool) {
 		return "", false
 	}
 	body := v[1 : len(v)-1]
-	for _, c := range body {
-		if c == '\\' {
-			return string(appendUnescaped(make([]byte, 0, len(body)), body)), true
-		}
+	if bytes.IndexByte(body, '\\') >= 0 {
+		return string(appendUnescaped(make([]byte, 0, len(body)), body)), true
 	}
 	return string(body), true
 }
@@ -145,6 +144,9 @@ func Compare(a, b string) int {
 func compareUTF16(a, b []byte) int {
 	n := min(len(a), len(b))
 	i := 0
+	for i+8 <= n && load64(a, i) == load64(b, i) {
+		i += 8
+	}
 	for i < n && a[i] == b[i] {
 		i++
 	}
@@ -152,8 +154,16 @@ func compareUTF16(a, b []byte) int {
 		return cmpInt(len(a), len(b))
 	}
 	// UTF-8 byte order equals code point order; it differs from UTF-16 order
-	// only between a supplementary character and one in U+E000..U+FFFF. Step
-	// back to the start of the differing character and compare code units.
+	// only between a supplementary character (lead byte 0xF0-0xF4) and one
+	// in U+E000..U+FFFF (lead byte 0xEE or 0xEF). Below 0xEE the differing
+	// bytes order the names; else step back to the start of the differing
+	// character and compare code units.
+	if a[i] < 0xEE && b[i] < 0xEE {
+		if a[i] < b[i] {
+			return -1
+		}
+		return 1
+	}
 	for i > 0 && !utf8.RuneStart(a[i]) {
 		i--
 	}
