@@ -156,6 +156,7 @@ function showMain() {
 
 $('login-form').addEventListener('submit', async (e) => {
   e.preventDefault();
+  performance.mark('login-submit');
   const input = $('api-key');
   const key = input.value.trim();
   setError($('login-error'), '');
@@ -226,7 +227,13 @@ $('trust-form').addEventListener('submit', (e) => {
   checkKey();
 });
 $('t-pin-advertised').addEventListener('click', () => {
-  app.trust.pin(app.trust.advertised);
+  setError($('t-error'), '');
+  try {
+    app.trust.pin(app.trust.advertised);
+  } catch (err) {
+    setError($('t-error'), `Refused: ${err.message}.`);
+    return;
+  }
   renderTrust();
   checkKey();
 });

@@ -18,8 +18,12 @@ export class Composer {
     this.timer = 0;
     this.last = null; // {text, built, skipped}
     const form = $('composer');
-    form.addEventListener('input', () => this.schedule());
-    form.addEventListener('change', () => this.schedule());
+    const edited = () => {
+      $('p-result').hidden = true; // the last result was about another draft
+      this.schedule();
+    };
+    form.addEventListener('input', edited);
+    form.addEventListener('change', edited);
     form.addEventListener('submit', (e) => {
       e.preventDefault();
       this.record();
@@ -38,7 +42,11 @@ export class Composer {
 
   schedule() {
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.preview(), 80);
+    $('preview').dataset.pending = 'true';
+    this.timer = setTimeout(async () => {
+      await this.preview();
+      delete $('preview').dataset.pending;
+    }, 80);
   }
 
   showRequired() {

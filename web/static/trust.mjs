@@ -14,9 +14,9 @@ const PIN = 'stigaudit.verifierKey';
  */
 export function parseVerifierKey(text) {
   const k = String(text || '').trim();
-  const parts = k.split('+');
-  if (parts.length !== 3) throw new Error('a verifier key has three parts, <name>+<hash>+<key>');
-  const [name, hash, b64] = parts;
+  const m = /^([^+]*)\+([^+]*)\+(.*)$/.exec(k); // the name has no '+'; base64 may
+  if (!m) throw new Error('a verifier key has three parts, <name>+<hash>+<key>');
+  const [, name, hash, b64] = m;
   if (!name || /\s/.test(name)) throw new Error('the key name is empty or has spaces');
   if (!/^[0-9a-f]{8}$/.test(hash)) throw new Error('the key hash must be 8 lower-case hex digits');
   let raw;
