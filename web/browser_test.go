@@ -395,6 +395,65 @@ func TestPreview(t *testing.T) {
 		b.closeDrawer(t)
 	})
 
+	t.Run("a rolled-back or rewritten log is caught", func(t *testing.T) {
+		// This browser remembers the largest checkpoint it verified per key,
+		// and checks every later one is consistent with it.
+		seen := eval[string](t, b, `localStorage.getItem('stigaudit.checkpointsSeen')`)
+		if !strings.Contains(seen, `"tree_size":`) {
+			t.Fatalf("no checkpoint remembered: %q", seen)
+		}
+		remember := func(size int, root string) {
+			eval[bool](t, b, fmt.Sprintf(`(() => { localStorage.setItem('stigaudit.checkpointsSeen', JSON.stringify({[%s]: {tree_size: %d, root: %s}})); return true })()`, js(n.verifier), size, js(root)))
+		}
+		remember(1_000_000, strings.Repeat("ab", 32))
+		if state, step, text := b.openRow(t, 7); state != "bad" || step != "history" || !strings.Contains(text, "rolled back") {
+			t.Errorf("rollback: %s/%s %q", state, step, text)
+		}
+		b.closeDrawer(t)
+		remember(5, strings.Repeat("ab", 32))
+		if state, step, text := b.openRow(t, 7); state != "bad" || step != "history" || !strings.Contains(text, "does not extend") {
+			t.Errorf("rewritten: %s/%s %q", state, step, text)
+		}
+		b.closeDrawer(t)
+		eval[bool](t, b, `(() => { localStorage.setItem('stigaudit.checkpointsSeen', `+js(seen)+`); return true })()`)
+		if state, _, text := b.openRow(t, 7); state != "ok" {
+			t.Errorf("with the true history: %s %q", state, text)
+		}
+		b.closeDrawer(t)
+	})
+
+	t.Run("a read key sees its own events, without live mode or writing", func(t *testing.T) {
+		b.do(t, chromedp.Evaluate[chromedp.Void](`sessionStorage.setItem('stigaudit.apiKey', `+js(n.reader)+`)`), chromedp.Reload())
+		b.waitFor(t, "the log", `document.documentElement.dataset.session === 'open' && document.getElementById('count').textContent !== ''`, wait)
+		entities := eval[[]string](t, b, `[...document.querySelectorAll('#events tbody tr')].map(r => r.cells[4].textContent)`)
+		want := count(seeded, func(e *event.Event) bool { return e.EntityURI == "agent:reader" })
+		if len(entities) != want {
+			t.Errorf("%d rows, want the %d events of agent:reader", len(entities), want)
+		}
+		for _, e := range entities {
+			if e != "agent:reader" {
+				t.Fatalf("a read key sees %s's events", e)
+			}
+		}
+		b.click(t, "#verify-all")
+		b.waitFor(t, "the verification", `document.getElementById('verify-status').dataset.state !== undefined`, wait)
+		if d := eval[map[string]string](t, b, `({...document.getElementById('verify-status').dataset})`); d["state"] != "ok" || d["via"] != "proofs" || d["verified"] != strconv.Itoa(want) {
+			t.Errorf("read key verification: %v %q", d, b.text(t, "verify-status"))
+		}
+		b.click(t, "#live")
+		b.waitFor(t, "live mode refused", `document.getElementById('live-status').dataset.state === 'bad'`, wait)
+		if msg := b.text(t, "live-status"); !strings.Contains(msg, "refused") || eval[bool](t, b, `document.getElementById('live').checked`) {
+			t.Errorf("live mode with a read key: %q", msg)
+		}
+		b.click(t, "#tab-compose")
+		b.waitFor(t, "the preview", `!document.getElementById('preview').dataset.pending && document.getElementById('p-leaf').textContent.length === 64`, wait)
+		if !eval[bool](t, b, `document.getElementById('record').disabled`) || !strings.Contains(b.text(t, "record-status"), "audit.write") {
+			t.Errorf("a read key may record: %q", b.text(t, "record-status"))
+		}
+		b.do(t, chromedp.Evaluate[chromedp.Void](`sessionStorage.setItem('stigaudit.apiKey', `+js(n.admin)+`)`), chromedp.Reload())
+		b.waitFor(t, "the log", `document.documentElement.dataset.session === 'open' && document.documentElement.dataset.core === 'ready'`, wait)
+	})
+
 	t.Run("compose, preview, record", func(t *testing.T) {
 		b.click(t, "#tab-compose")
 		cases := []struct {

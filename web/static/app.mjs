@@ -6,7 +6,7 @@
 import { $, setError, setResult } from './dom.mjs';
 import { ApiError, Client } from './api.mjs';
 import { startCore } from './core.mjs';
-import { Trust } from './trust.mjs';
+import { checkHistory, Trust } from './trust.mjs';
 import { LogView } from './log.mjs';
 import { Drawer } from './drawer.mjs';
 import { Composer } from './compose.mjs';
@@ -151,6 +151,8 @@ function showMain() {
   $('who').textContent = `${s.entity_uri} · ${s.tenant_id} · ${s.perms.join(',')}`;
   for (const n of document.querySelectorAll('.admin-only')) n.hidden = !s.can.admin;
   selectTab('log');
+  // On a small screen the table matters more than the filter form.
+  if (window.matchMedia('(max-width: 560px)').matches) $('filters-box').open = false;
   document.documentElement.dataset.session = 'open';
 }
 
@@ -207,7 +209,9 @@ async function checkKey() {
     const core = await app.core.ready;
     const text = await app.client.getText('/v1/audit/checkpoint');
     const cp = openCheckpoint(core.sa, text, key);
-    setResult(box, 'ok', `✓ The latest checkpoint (tree size ${cp.tree_size}) is signed by this key`, `root ${cp.root}`);
+    const last = await checkHistory(app.client, core.sa, key, cp);
+    setResult(box, 'ok', `✓ The latest checkpoint (tree size ${cp.tree_size}) is signed by this key`, `root ${cp.root}`,
+      last ? `It extends the checkpoint of tree size ${last.tree_size} this browser verified before (consistency proof checked).` : '');
   } catch (e) {
     setResult(box, 'bad', '✗ The latest checkpoint does not verify with this key', e.message);
   }

@@ -2,6 +2,7 @@
 // its inclusion in the latest signed checkpoint, verified here by the core.
 
 import { $, el, setResult, short } from './dom.mjs';
+import { checkHistory } from './trust.mjs';
 import { canonicalObject, isRedacted, keyName, openCheckpoint, verifyEvent, VerifyError } from './verify.mjs';
 
 const FIELDS = ['id', 'ts', 'tenant_id', 'entity_uri', 'emitter', 'oidc_sub', 'fact_id', 'source',
@@ -103,6 +104,8 @@ export class Drawer {
       cpText = await app.client.getText('/v1/audit/checkpoint');
       if (this.stale(token)) return;
       const cp = openCheckpoint(sa, cpText, key);
+      await checkHistory(app.client, sa, key, cp);
+      if (this.stale(token)) return;
       if (ev.seq >= cp.tree_size) {
         if (tries < COVER_TRIES) {
           setResult(box, 'wait', `Waiting for a checkpoint that covers seq ${ev.seq}…`,
@@ -132,6 +135,7 @@ export class Drawer {
         event: 'Event content does not match the log',
         size: 'Proof does not fit the checkpoint',
         proof: 'Inclusion proof does not match the checkpoint root',
+        history: 'The log does not extend the one verified before',
       }[e.step] : `Could not fetch the ${cpText ? 'inclusion proof' : 'checkpoint'}`;
       setResult(box, 'bad', `✗ Not verified: ${what}`, e.message);
       box.dataset.step = e instanceof VerifyError ? e.step : 'fetch';

@@ -4,6 +4,7 @@
 
 import { $, el, setError } from './dom.mjs';
 import { Tail } from './sse.mjs';
+import { checkHistory } from './trust.mjs';
 
 const TEXT_FILTERS = ['entity_uri', 'oidc_sub', 'source', 'fact_id', 'scope', 'since', 'until'];
 
@@ -62,6 +63,8 @@ export class LogView {
   /** Apply the filters: reload from the newest event. */
   async apply() {
     this.params = this.readFilters();
+    const active = [...new Set(this.params.keys())].filter((k) => k !== 'limit');
+    $('filters-active').textContent = active.length ? `(${active.join(', ')})` : '';
     this.cursor = null;
     this.events = [];
     this.bySeq.clear();
@@ -129,7 +132,7 @@ export class LogView {
       el('td', { text: ev.ts.replace('T', ' ') }),
       el('td', { text: ev.event_type }),
       el('td', {}, el('span', { class: `outcome outcome-${ev.outcome}`, text: ev.outcome })),
-      el('td', { text: ev.entity_uri, title: ev.entity_uri }),
+      el('td', { class: 'mid', text: ev.entity_uri, title: ev.entity_uri }),
       el('td', { class: 'wide', text: ev.fact_id ?? '', title: ev.fact_id ?? '' }),
       el('td', { class: 'wide', text: ev.source, title: ev.source }),
       el('td', { class: 'proof' }));
@@ -273,6 +276,8 @@ export class LogView {
       });
       const ms = performance.now() - t0;
       performance.measure('verify-all', { start: t0, duration: ms });
+      const core = await app.core.ready;
+      await checkHistory(app.client, core.sa, key, { tree_size: result.tree_size, root: result.root });
       const parts = [`${result.verified} verified at tree size ${result.tree_size}`];
       if (result.failed) parts.push(`${result.failed} FAILED`);
       if (result.pending) parts.push(`${result.pending} not yet in a checkpoint`);

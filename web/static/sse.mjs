@@ -125,8 +125,13 @@ export class Tail {
     } catch {
       return;
     }
-    if (v && v.error) {
-      this.onStatus(`server: ${v.error.message || v.error.code}`, 'wait');
+    // The server ends a stream with one "error" event naming why and where
+    // to resume: {"code","message","last_event_id"} (a slow reader, a
+    // shutdown, a store failure). The loop then reconnects after it.
+    if (m.type === 'error' || (v && v.error)) {
+      const e = v.error || v;
+      if (e.last_event_id) this.state.lastId = String(e.last_event_id);
+      this.onStatus(`the server ended the stream (${e.code}: ${e.message}); resuming…`, 'wait');
       return;
     }
     const evs = Array.isArray(v && v.events) ? v.events : [v];

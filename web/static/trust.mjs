@@ -4,6 +4,8 @@
 // a key obtained out of band, kept in localStorage (it is public), and a
 // server advertising another key is flagged.
 
+import { VerifyError } from './verify.mjs';
+
 const PIN = 'stigaudit.verifierKey';
 
 /**
@@ -59,4 +61,44 @@ export class Trust {
     localStorage.removeItem(PIN);
     this.pinned = '';
   }
+}
+
+const SEEN = 'stigaudit.checkpointsSeen';
+
+/**
+ * Check that checkpoint cp (opened with key) extends the largest one this
+ * browser verified before with the same key, and remember cp. A log that
+ * was rolled back, rewritten or shown differently (a fork, a split view)
+ * is caught the next time the operator looks, with an RFC 6962
+ * consistency proof (GET /v1/audit/proof/consistency) checked by the core.
+ * Returns the previous checkpoint ({tree_size, root}) or null; throws
+ * VerifyError('history') naming what does not match.
+ */
+export async function checkHistory(client, sa, key, cp) {
+  let all = {};
+  try {
+    all = JSON.parse(localStorage.getItem(SEEN) || '{}') || {};
+  } catch { /* start over */ }
+  const last = all[key] || null;
+  if (last) {
+    if (cp.tree_size < last.tree_size) {
+      throw new VerifyError('history', `the server's latest checkpoint (tree size ${cp.tree_size}) is older than one this browser verified before (tree size ${last.tree_size}): the log was rolled back, or this is another view of it`);
+    }
+    if (cp.tree_size === last.tree_size && cp.root !== last.root) {
+      throw new VerifyError('history', `the checkpoint of tree size ${cp.tree_size} has root ${cp.root}, but this browser verified root ${last.root} at the same size: the log was forked`);
+    }
+    if (cp.tree_size > last.tree_size) {
+      const proof = await client.getJSON('/v1/audit/proof/consistency', { from: String(last.tree_size), to: String(cp.tree_size) });
+      try {
+        sa.verifyConsistency({ proof, root1: last.root, root2: cp.root });
+      } catch (e) {
+        throw new VerifyError('history', `the log at tree size ${cp.tree_size} does not extend the one of tree size ${last.tree_size} this browser verified before: ${e.message}`);
+      }
+    }
+  }
+  if (!last || cp.tree_size > last.tree_size) {
+    all[key] = { tree_size: cp.tree_size, root: cp.root };
+    localStorage.setItem(SEEN, JSON.stringify(all));
+  }
+  return last;
 }
