@@ -183,6 +183,7 @@ type Reader struct {
 	quit   chan struct{}
 	closed bool
 	order  chan *batch
+	free   chan *batch
 	cur    *batch
 	i      int
 	it     *item
@@ -226,6 +227,7 @@ func NewReader(r io.Reader) *Reader {
 		br:    bufio.NewReaderSize(r, 1<<20),
 		quit:  make(chan struct{}),
 		order: make(chan *batch, 2*workers),
+		free:  make(chan *batch, 4*workers),
 	}
 	work := make(chan *batch, 2*workers)
 	go rd.produce(work)
@@ -243,8 +245,7 @@ func (r *Reader) produce(work chan<- *batch) {
 	line := 1
 	var long []byte
 	for {
-		b := &batch{first: line, done: make(chan struct{}),
-			buf: make([]byte, 0, batchBytes+16<<10), ends: make([]int, 0, batchLines)}
+		b := r.newBatch(line)
 		for len(b.ends) < batchLines && len(b.buf) < batchBytes {
 			l, err := readLine(r.br, &long, line)
 			if err != nil {
@@ -274,11 +275,32 @@ func (r *Reader) produce(work chan<- *batch) {
 	}
 }
 
+// newBatch takes a batch from the free list, or makes one.
+func (r *Reader) newBatch(first int) *batch {
+	var b *batch
+	select {
+	case b = <-r.free:
+		b.buf, b.ends, b.rerr = b.buf[:0], b.ends[:0], nil
+	default:
+		b = &batch{buf: make([]byte, 0, batchBytes+16<<10), ends: make([]int, 0, batchLines), items: make([]item, 0, batchLines)}
+	}
+	b.first, b.done = first, make(chan struct{})
+	return b
+}
+
+// recycle hands a consumed batch back to the producer.
+func (r *Reader) recycle(b *batch) {
+	select {
+	case r.free <- b:
+	default:
+	}
+}
+
 // parseBatches is a worker: it parses every line of each batch.
 func parseBatches(work <-chan *batch) {
 	var scratch []byte
 	for b := range work {
-		b.items = make([]item, len(b.ends))
+		b.items = b.items[:len(b.ends)]
 		start := 0
 		for i, end := range b.ends {
 			it := &b.items[i]
@@ -295,6 +317,7 @@ func parseBatches(work <-chan *batch) {
 // parseLine parses one line into it: an event (with its proof and the leaf
 // hash of its content) or the checkpoint line.
 func parseLine(it *item, line, scratch []byte) []byte {
+	*it = item{} // batches are reused
 	if bytes.HasPrefix(line, []byte(`{"checkpoint":`)) {
 		t, err := parseTrailer(line)
 		it.trailer, it.err = &t, err
@@ -366,6 +389,9 @@ func (r *Reader) Next() bool {
 				break
 			}
 			<-b.done
+			if r.cur != nil {
+				r.recycle(r.cur)
+			}
 			r.cur, r.i = b, 0
 			continue
 		}
