@@ -2,7 +2,7 @@ package auditerr
 
 import (
 	"errors"
-	"fmt"
+	"strconv"
 )
 
 // Code is a stable, machine-readable error code such as "unknown_event_type".
@@ -21,7 +21,7 @@ type Error struct {
 // Error returns the human-readable message.
 func (e *Error) Error() string {
 	if e.Index >= 0 {
-		return fmt.Sprintf("event %d: %s", e.Index, e.Message)
+		return "event " + strconv.Itoa(e.Index) + ": " + e.Message
 	}
 	return e.Message
 }
@@ -49,10 +49,11 @@ func sentinel(code Code, msg string) *Error {
 	return &Error{Code: code, Message: msg, Index: -1}
 }
 
-// Errorf returns an error with the code of base and a formatted message.
+// Errorf returns an error with the code of base and a formatted message,
+// worded as fmt.Sprintf would word it (see appendf).
 // errors.Is(err, base) holds for the result.
 func Errorf(base *Error, format string, args ...any) *Error {
-	return &Error{Code: base.Code, Message: fmt.Sprintf(format, args...), Index: -1, wrapped: base}
+	return &Error{Code: base.Code, Message: sprintf(format, args), Index: -1, wrapped: base}
 }
 
 // AtIndex returns a copy of err that names item i of a batch. If err carries

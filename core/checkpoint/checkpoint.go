@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -151,6 +150,17 @@ func Open(msg []byte, origin string, v note.Verifier) (Checkpoint, error) {
 	return c, nil
 }
 
+// hex8 is fmt's %08x of a key hash, without fmt (see auditerr.Errorf).
+func hex8(h uint32) string {
+	const digits = "0123456789abcdef"
+	var b [8]byte
+	for i := 7; i >= 0; i-- {
+		b[i] = digits[h&0xF]
+		h >>= 4
+	}
+	return string(b[:])
+}
+
 // openError explains why note.Open refused msg.
 func openError(msg []byte, v note.Verifier, err error) error {
 	var invalid *note.InvalidSignatureError
@@ -161,7 +171,7 @@ func openError(msg []byte, v note.Verifier, err error) error {
 	case errors.As(err, &unverified):
 		var names []string
 		for _, s := range unverified.Note.UnverifiedSigs {
-			names = append(names, fmt.Sprintf("%s+%08x", s.Name, s.Hash))
+			names = append(names, s.Name+"+"+hex8(s.Hash))
 		}
 		if len(names) == 0 {
 			return auditerr.Errorf(auditerr.ErrInvalidCheckpoint, "checkpoint has no signature by %s+%08x", v.Name(), v.KeyHash())
