@@ -98,11 +98,17 @@ export class Tail {
       else if (this.from !== undefined) params.set('from', String(this.from));
       try {
         const res = await this.client.stream(this.path, params, headers, this.ctrl.signal);
-        failures = 0;
         this.onStatus(`live — following from seq ${this.lastSeq + 1}`, 'live');
+        const before = this.lastSeq;
         await readEvents(res.body, (m) => this.message(m), this.state);
         if (this.stopped) return;
-        this.onStatus('the server ended the stream; reconnecting…', 'wait');
+        // A stream that delivered events and was cut (a slow reader)
+        // resumes at once; one that ended with nothing backs off.
+        failures = this.lastSeq > before ? 0 : failures + 1;
+        if (!failures) {
+          await new Promise((r) => setTimeout(r, 100));
+          continue;
+        }
       } catch (e) {
         if (this.stopped || (e && e.name === 'AbortError')) return;
         failures++;
