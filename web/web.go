@@ -197,10 +197,13 @@ func Register(e *echo.Echo, cfg Config) error {
 	}
 	go module.compress(gzip.DefaultCompression)
 
-	e.GET("/", s.serveIndex)
-	e.GET(PathConfig, func(c echo.Context) error { return serve(c, s.config) })
+	config := func(c echo.Context) error { return serve(c, s.config) }
+	for _, add := range []func(string, echo.HandlerFunc, ...echo.MiddlewareFunc) *echo.Route{e.GET, e.HEAD} {
+		add("/", s.serveIndex)
+		add(PathConfig, config)
+		add("/web/:name", s.serveFile)
+	}
 	e.GET(PathSession, session, api.Authenticate(cfg.Keys))
-	e.GET("/web/:name", s.serveFile)
 	return nil
 }
 
@@ -220,7 +223,7 @@ func configJSON(cfg Config, wasmURL string) ([]byte, error) {
 	for _, t := range cfg.Catalogue.Types() {
 		et := eventType{Name: t.Name(), Critical: t.Critical(), Required: []string{}}
 		for _, k := range t.Required() {
-			et.Required = append(et.Required, k.String())
+			et.Required = append(et.Required, k.Name)
 		}
 		c.EventTypes = append(c.EventTypes, et)
 	}

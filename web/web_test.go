@@ -46,6 +46,12 @@ func TestPageHeaders(t *testing.T) {
 	if got := res.Header.Get("Cache-Control"); got != "no-cache" {
 		t.Errorf("page Cache-Control = %q, want no-cache (revalidate)", got)
 	}
+	if head, _ := http.NewRequest(http.MethodHead, n.URL+"/", nil); head != nil {
+		res, err := http.DefaultClient.Do(head)
+		if err != nil || res.StatusCode != http.StatusOK || res.Header.Get("ETag") == "" {
+			t.Errorf("HEAD / = %v %v", res.Status, err)
+		}
+	}
 	// Nothing in the page points outside the server.
 	if m := regexp.MustCompile(`(?i)(src|href)="(https?:)?//`).Find(body); m != nil {
 		t.Errorf("the page loads from another origin: %s", m)
