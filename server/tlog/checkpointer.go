@@ -69,7 +69,7 @@ type Checkpointer struct {
 	mu         sync.RWMutex
 	latest     *Signed
 	fault      error     // sticky: the stored tree disagrees with what was signed
-	lastSigned time.Time // monotonic time of the last signature by this process
+	lastSigned time.Time // when the last signing by this process began (monotonic)
 
 	startOnce, stopOnce sync.Once
 	stop, done          chan struct{}
@@ -255,6 +255,10 @@ func (c *Checkpointer) Sync(ctx context.Context) (Signed, error) {
 		return Signed{}, err
 	}
 	prev, havePrev := c.Latest()
+	// The cadence runs from the start of one signing to the start of the
+	// next, so a slow insert (waiting for SQLite's write lock under load)
+	// does not stretch the interval.
+	began := time.Now()
 	n, err := c.cfg.Tree.Size(ctx)
 	if err != nil {
 		return Signed{}, fmt.Errorf("tlog: read the log size: %w", err)
@@ -312,7 +316,7 @@ func (c *Checkpointer) Sync(ctx context.Context) (Signed, error) {
 	}
 	c.mu.Lock()
 	c.latest = &stored
-	c.lastSigned = time.Now()
+	c.lastSigned = began
 	c.mu.Unlock()
 	c.m.observe(stored)
 	if stored.Size == mine.Size {
