@@ -3,9 +3,13 @@ package tlog
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/stigaudit/stigaudit/core/auditerr"
 	"github.com/stigaudit/stigaudit/core/checkpoint"
@@ -105,10 +109,11 @@ func bodyOf(n []byte) []byte {
 
 // Add stores sig in one IMMEDIATE transaction (see Checkpoints.Add).
 func (s *SQLite) Add(ctx context.Context, sig Signed, check func(latest *Signed) error) (Signed, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+	conn, tx, err := s.begin(ctx)
 	if err != nil {
-		return Signed{}, unavailable("begin checkpoint transaction", err)
+		return Signed{}, err
 	}
+	defer conn.release()
 	defer tx.Rollback()
 	prev, ok, err := latest(ctx, tx)
 	if err != nil {
@@ -133,6 +138,69 @@ func (s *SQLite) Add(ctx context.Context, sig Signed, check func(latest *Signed)
 		return Signed{}, unavailable(fmt.Sprintf("commit checkpoint of size %d", sig.Size), err)
 	}
 	return sig, nil
+}
+
+// lockWait bounds how long Add waits for SQLite's write lock, and
+// lockPoll is how often it asks for it.
+const (
+	lockWait = 5 * time.Second
+	lockPoll = 500 * time.Microsecond
+)
+
+// lockedConn is a connection whose busy timeout Add turned off; release
+// restores it (or discards the connection) and returns it to the pool.
+type lockedConn struct {
+	c       *sql.Conn
+	timeout int
+}
+
+func (l *lockedConn) release() {
+	_, err := l.c.ExecContext(context.Background(), fmt.Sprintf("PRAGMA busy_timeout = %d", l.timeout))
+	if err != nil {
+		// Never hand back a connection that fails at once when busy.
+		l.c.Raw(func(any) error { return driver.ErrBadConn })
+	}
+	l.c.Close()
+}
+
+// begin starts a write transaction on a connection of its own, asking for
+// the write lock every lockPoll instead of relying on SQLite's busy
+// handler. That handler backs off to 100 ms sleeps, and a store whose
+// group-commit writer takes the lock back microseconds after each commit
+// would starve it for seconds under load; polling finds a gap between two
+// commits within milliseconds.
+func (s *SQLite) begin(ctx context.Context) (*lockedConn, *sql.Tx, error) {
+	c, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, nil, unavailable("checkpoint connection", err)
+	}
+	l := &lockedConn{c: c, timeout: int(lockWait.Milliseconds())}
+	if err := c.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&l.timeout); err != nil {
+		c.Close()
+		return nil, nil, unavailable("read busy_timeout", err)
+	}
+	if _, err := c.ExecContext(ctx, "PRAGMA busy_timeout = 0"); err != nil {
+		c.Close()
+		return nil, nil, unavailable("set busy_timeout", err)
+	}
+	deadline := time.Now().Add(lockWait)
+	for {
+		tx, err := c.BeginTx(ctx, nil)
+		if err == nil {
+			return l, tx, nil
+		}
+		var se *sqlite.Error
+		if !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			l.release()
+			return nil, nil, unavailable("begin checkpoint transaction", err)
+		}
+		select {
+		case <-ctx.Done():
+			l.release()
+			return nil, nil, ctx.Err()
+		case <-time.After(lockPoll):
+		}
+	}
 }
 
 // unavailable wraps a database failure as ErrStoreUnavailable, keeping the
