@@ -54,7 +54,37 @@ const (
 
 	// txWriter is the log_durable row of appends in callers' transactions.
 	txWriter = "tx"
+
+	// sqlAppend is the fast path: stigaudit_append (migration 0001) locks
+	// the head, numbers the events, computes their tree nodes, advances
+	// the head and inserts everything, or returns -1 if an id is stored.
+	sqlAppend = `SELECT stigaudit_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
+
+	// sqlMarkHead marks the head as this writer sees it durable: anything
+	// the mark's transaction sees committed precedes its commit record.
+	sqlMarkHead = `INSERT INTO log_durable (writer, size) SELECT $1, size FROM log_head
+		ON CONFLICT (writer) DO UPDATE SET size = GREATEST(log_durable.size, EXCLUDED.size), updated_at = now()`
 )
+
+// appendArgs are the arguments of sqlAppend for fresh: one array per column
+// but seq, in order.
+func appendArgs(fresh []event.Event) []any {
+	n := len(fresh)
+	id, typ, ts, tenant, entity, source, outcome := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	hlc, emitter, oidc, fact, attested, scope, detail := make([]pgtype.Text, n), make([]pgtype.Text, n), make([]pgtype.Text, n), make([]pgtype.Text, n), make([]pgtype.Text, n), make([]pgtype.Text, n), make([]pgtype.Text, n)
+	leaf := make([][]byte, n)
+	for i := range fresh {
+		e := &fresh[i]
+		id[i], typ[i], ts[i], tenant[i], entity[i], source[i], outcome[i] = e.ID, e.Type, e.TS, e.Tenant, e.EntityURI, e.Source, e.Outcome
+		hlc[i], emitter[i], oidc[i] = text(e.HLC), text(e.Emitter), text(e.OIDCSub)
+		fact[i], attested[i], scope[i] = text(e.FactID), text(e.AttestedKeyID), text(e.Scope)
+		if e.Detail != nil {
+			detail[i] = pgtype.Text{String: string(e.Detail), Valid: true}
+		}
+		leaf[i] = e.LeafHash[:]
+	}
+	return []any{id, typ, ts, hlc, tenant, entity, emitter, oidc, fact, source, attested, scope, outcome, detail, leaf}
+}
 
 // head is the log head as read under its lock: the size and the compact
 // range [0, size).

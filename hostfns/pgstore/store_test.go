@@ -45,15 +45,27 @@ func TestConformanceNoGroupCommit(t *testing.T) {
 	})
 }
 
+// TestConformanceSlowPath runs the suite with every group decided in Go
+// under the head lock, the path that groups holding re-sent ids take.
+func TestConformanceSlowPath(t *testing.T) {
+	pgtest.DSN(t)
+	storetest.Run(t, func(t *testing.T) hostfns.Store {
+		return open(t, pgtest.DSN(t), pgstore.WithSlowPath(pgstore.Options{}))
+	})
+}
+
 // TestReplicasShareOneLog appends through three stores on one schema, as
 // three server replicas would: one log, seqs contiguous in commit order,
 // each acknowledged seq holding the acknowledged event, idempotency across
 // replicas, and a tree that proves it all.
 func TestReplicasShareOneLog(t *testing.T) {
 	dsn := pgtest.DSN(t)
-	var replicas []*pgstore.Store
-	for range 3 {
-		replicas = append(replicas, open(t, dsn, pgstore.Options{MaxConns: 4}))
+	// One replica decides in Go, the others append through
+	// stigaudit_append: both compute the tree, and must agree.
+	replicas := []*pgstore.Store{
+		open(t, dsn, pgstore.Options{MaxConns: 4}),
+		open(t, dsn, pgstore.WithSlowPath(pgstore.Options{MaxConns: 4})),
+		open(t, dsn, pgstore.Options{MaxConns: 4}),
 	}
 	const goroutines, calls = 24, 20
 	var mu sync.Mutex

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/stigaudit/stigaudit/core/auditerr"
 	"github.com/stigaudit/stigaudit/core/event"
@@ -31,12 +32,35 @@ type result struct {
 type writer struct {
 	s     *Store
 	carry *request // taken from the queue but did not fit the last group
+	last  int      // requests in the last group: how many to wait for
+
+	// Groups committed asynchronously by the fast path wait here for the
+	// flusher to make them durable and answer them.
+	flush   chan flushItem
+	flushed chan struct{} // closed when the flusher has exited
+}
+
+// flushItem is a group committed but not yet known to be durable.
+type flushItem struct {
+	group   []*request
+	results []result
+	events  int
+	start   time.Time
+}
+
+func newWriter(s *Store) *writer {
+	return &writer{s: s, flush: make(chan flushItem, 256), flushed: make(chan struct{})}
 }
 
 // run takes a request, commits it with whatever else queued up, and
 // repeats until the queue is closed and empty.
 func (w *writer) run() {
-	defer close(w.s.done)
+	go w.flusher()
+	defer func() {
+		close(w.flush)
+		<-w.flushed
+		close(w.s.done)
+	}()
 	for {
 		first := w.carry
 		w.carry = nil
@@ -50,10 +74,10 @@ func (w *writer) run() {
 	}
 }
 
-// gather adds queued requests to group until it holds max events, the queue
-// is empty or (when wait is not nil) wait fires. A request that does not
-// fit is kept for the next group.
-func (w *writer) gather(group []*request, n int, wait <-chan time.Time) ([]*request, int) {
+// gather adds queued requests to group until it holds max events, or the
+// queue is empty and (when wait is not nil) wait fired or the group holds
+// target requests. A request that does not fit is kept for the next group.
+func (w *writer) gather(group []*request, n int, wait <-chan time.Time, target int) ([]*request, int) {
 	max := w.s.opts.MaxBatchEvents
 	for n < max && w.carry == nil {
 		var r *request
@@ -61,7 +85,7 @@ func (w *writer) gather(group []*request, n int, wait <-chan time.Time) ([]*requ
 		select {
 		case r, ok = <-w.s.reqs:
 		default:
-			if wait == nil {
+			if wait == nil || len(group) >= target {
 				return group, n
 			}
 			select {
@@ -88,16 +112,22 @@ func (w *writer) gather(group []*request, n int, wait <-chan time.Time) ([]*requ
 func (w *writer) commit(first *request) {
 	start := time.Now()
 	group, n := []*request{first}, len(first.events)
-	if d := w.s.opts.MaxWait; d > 0 {
+	if d := w.s.opts.MaxWait; d > 0 && w.last > 1 {
 		t := time.NewTimer(d)
-		group, n = w.gather(group, n, t.C)
+		group, n = w.gather(group, n, t.C, w.last)
 		t.Stop()
 	}
 	ctx := context.Background() // the group is not any one caller's to cancel
-	group, results, events, err := w.tryCommit(ctx, group, n)
+	group, results, events, pending, err := w.tryCommit(ctx, group, n)
+	w.last = len(group)
+	if err == nil && pending {
+		// Committed, not yet durable: the flusher answers once it is.
+		w.flush <- flushItem{group: group, results: results, events: events, start: start}
+		return
+	}
 	if err != nil {
 		err = fmt.Errorf("%w: %w", auditerr.Errorf(auditerr.ErrStoreUnavailable,
-			"pgstore: commit of %d requests failed, nothing stored", len(group)), err)
+			"pgstore: commit of %d requests failed", len(group)), err)
 		for _, r := range group {
 			r.reply <- result{err: err}
 		}
@@ -111,6 +141,49 @@ func (w *writer) commit(first *request) {
 	}
 }
 
+// flusher makes the groups the fast path committed durable and answers
+// them: it takes every group waiting, commits one durable mark of the head
+// (synchronously, so it returns once the WAL holding all of them is
+// flushed), and answers each group. The writer meanwhile appends the next
+// groups, so the disk's flush latency does not hold the head lock nor
+// stall the writer.
+func (w *writer) flusher() {
+	defer close(w.flushed)
+	ctx := context.Background()
+	for item := range w.flush {
+		items := []flushItem{item}
+	more:
+		for {
+			select {
+			case it, ok := <-w.flush:
+				if !ok {
+					break more
+				}
+				items = append(items, it)
+			default:
+				break more
+			}
+		}
+		_, err := w.s.pool.Exec(ctx, sqlMarkHead, w.s.writer)
+		if err != nil {
+			err = fmt.Errorf("%w: %w", auditerr.Errorf(auditerr.ErrStoreUnavailable,
+				"pgstore: committed but not confirmed durable; re-send to find out"), err)
+		}
+		for _, it := range items {
+			for i, r := range it.group {
+				if err != nil {
+					r.reply <- result{err: err}
+				} else {
+					r.reply <- it.results[i]
+				}
+			}
+			if err == nil && w.s.opts.OnCommit != nil && it.events > 0 {
+				w.s.opts.OnCommit(it.events, len(it.group), time.Since(it.start))
+			}
+		}
+	}
+}
+
 // tryCommit begins a transaction, locks the log head and looks up the ids
 // of group (one round trip), gathers the requests that queued up while it
 // waited for the lock, decides each request's fate, writes the accepted
@@ -119,10 +192,10 @@ func (w *writer) commit(first *request) {
 // the number of events written. On error every request of the returned
 // group is to be failed; nothing is stored, unless the error came after the
 // COMMIT (then the outcome is unknown to the callers, who may re-send).
-func (w *writer) tryCommit(ctx context.Context, group []*request, n int) (_ []*request, results []result, events int, err error) {
+func (w *writer) tryCommit(ctx context.Context, group []*request, n int) (_ []*request, results []result, events int, pending bool, err error) {
 	conn, err := w.s.pool.Acquire(ctx)
 	if err != nil {
-		return group, nil, 0, fmt.Errorf("acquire connection: %w", err)
+		return group, nil, 0, false, fmt.Errorf("acquire connection: %w", err)
 	}
 	inTx := false
 	defer func() {
@@ -135,6 +208,35 @@ func (w *writer) tryCommit(ctx context.Context, group []*request, n int) (_ []*r
 		}
 		conn.Release()
 	}()
+
+	// The fast path: the group is decided among itself (as if nothing were
+	// stored) and appended by one function call, so the head lock is held
+	// only while the server runs it. If an id turns out to be stored, the
+	// call changes nothing and the group takes the slow path below.
+	if !w.s.opts.slowPath {
+		group, _ = w.gather(group, n, nil, 0)
+		results, fresh := decide(group, 0, nil)
+		if len(fresh) == 0 {
+			return group, results, 0, false, nil // every request refused or abandoned
+		}
+		grouped := w.s.opts.MaxBatchEvents > 1
+		first, err := fastAppend(ctx, conn, fresh, grouped, w.s.writer)
+		if err != nil {
+			return group, nil, 0, false, err
+		}
+		if first >= 0 {
+			for i := range results {
+				for j := range results[i].events {
+					results[i].events[j].Seq += first
+				}
+			}
+			return group, results, len(fresh), grouped, nil
+		}
+		n = 0
+		for _, r := range group {
+			n += len(r.events)
+		}
+	}
 
 	// BEGIN, the lock and the lookup of the ids known so far in one round
 	// trip; the lock may wait for other replicas' commits. The lookup runs
@@ -152,53 +254,27 @@ func (w *writer) tryCommit(ctx context.Context, group []*request, n int) (_ []*r
 	queueLookup(b, group, stored)
 	inTx = true
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
-		return group, nil, 0, fmt.Errorf("lock log head: %w", err)
+		return group, nil, 0, false, fmt.Errorf("lock log head: %w", err)
 	}
 
 	// Everything that queued up while we waited joins this group.
 	first := len(group)
-	group, _ = w.gather(group, n, nil)
+	group, _ = w.gather(group, n, nil, 0)
 	if len(group) > first {
 		b := &pgx.Batch{}
 		queueLookup(b, group[first:], stored)
 		if err := conn.SendBatch(ctx, b).Close(); err != nil {
-			return group, nil, 0, fmt.Errorf("look up ids: %w", err)
+			return group, nil, 0, false, fmt.Errorf("look up ids: %w", err)
 		}
 	}
 
-	// Requests are decided in queue order, as if committed one after the
-	// other: a request sees the stored events and those of the accepted
-	// requests ahead of it.
-	results = make([]result, len(group))
-	ahead := make(map[string]event.Event)
-	known := func(id string) (event.Event, bool) {
-		if e, ok := ahead[id]; ok {
-			return e, true
-		}
-		e, ok := stored[id]
-		return e, ok
-	}
-	var fresh []event.Event
+	results, fresh := decide(group, h.size, stored)
 	answered := false
-	for i, r := range group {
-		if err := r.ctx.Err(); err != nil {
-			results[i].err = fmt.Errorf("pgstore: append abandoned before commit: %w", err)
-			continue
-		}
-		answer, add, err := hostfns.PlanAppend(r.events, h.size+int64(len(fresh)), known)
-		if err != nil {
-			results[i].err = fmt.Errorf("pgstore: append: %w", err)
-			continue
-		}
-		results[i].events = answer
-		answered = true
-		for _, e := range add {
-			ahead[e.ID] = e
-		}
-		fresh = append(fresh, add...)
+	for _, r := range results {
+		answered = answered || r.err == nil
 	}
 	if !answered {
-		return group, results, 0, nil // the deferred ROLLBACK releases the lock
+		return group, results, 0, false, nil // the deferred ROLLBACK releases the lock
 	}
 
 	b = &pgx.Batch{}
@@ -210,7 +286,7 @@ func (w *writer) tryCommit(ctx context.Context, group []*request, n int) (_ []*r
 	} else {
 		wr, err := plan(h, fresh)
 		if err != nil {
-			return group, nil, 0, err
+			return group, nil, 0, false, err
 		}
 		queueWrite(b, wr)
 		size = wr.to
@@ -220,10 +296,82 @@ func (w *writer) tryCommit(ctx context.Context, group []*request, n int) (_ []*r
 	// flushed, while other replicas already append.
 	b.Queue(sqlMarkDurable, w.s.writer, size)
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
-		return group, nil, 0, fmt.Errorf("write seqs %d..%d, commit and flush: %w", h.size, size-1, err)
+		return group, nil, 0, false, fmt.Errorf("write seqs %d..%d, commit and flush: %w", h.size, size-1, err)
 	}
 	inTx = false
-	return group, results, len(fresh), nil
+	return group, results, len(fresh), false, nil
+}
+
+// decide applies the Append contract to each request of group in queue
+// order, as if they were committed one after the other: a request sees the
+// stored events and those of the accepted requests ahead of it. New events
+// are numbered from next. It returns each request's answer or refusal and
+// the new events in seq order.
+func decide(group []*request, next int64, stored map[string]event.Event) ([]result, []event.Event) {
+	results := make([]result, len(group))
+	ahead := make(map[string]event.Event)
+	known := func(id string) (event.Event, bool) {
+		if e, ok := ahead[id]; ok {
+			return e, true
+		}
+		e, ok := stored[id]
+		return e, ok
+	}
+	var fresh []event.Event
+	for i, r := range group {
+		if err := r.ctx.Err(); err != nil {
+			results[i].err = fmt.Errorf("pgstore: append abandoned before commit: %w", err)
+			continue
+		}
+		answer, add, err := hostfns.PlanAppend(r.events, next+int64(len(fresh)), known)
+		if err != nil {
+			results[i].err = fmt.Errorf("pgstore: append: %w", err)
+			continue
+		}
+		results[i].events = answer
+		for _, e := range add {
+			ahead[e.ID] = e
+		}
+		fresh = append(fresh, add...)
+	}
+	return results, fresh
+}
+
+// fastAppend appends fresh with stigaudit_append, in one round trip. It
+// returns the first seq, or -1 (nothing written) if an id of fresh is
+// stored. When grouped, the transaction commits asynchronously: the events
+// are committed, not yet known to be durable (see flusher). Otherwise (group
+// commit off) it is the naive way, kept as the baseline: the transaction
+// marks itself durable and commits synchronously, holding the head lock
+// through the WAL flush.
+func fastAppend(ctx context.Context, conn *pgxpool.Conn, fresh []event.Event, grouped bool, writer string) (int64, error) {
+	first := int64(-1)
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN`)
+	if grouped {
+		b.Queue(sqlAsync)
+	}
+	b.Queue(sqlAppend, appendArgs(fresh)...).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&first)
+	})
+	if !grouped {
+		b.Queue(sqlMarkHead, writer)
+	}
+	b.Queue(`COMMIT`).Exec(func(ct pgconn.CommandTag) error {
+		if ct.String() != "COMMIT" {
+			return errNotCommitted
+		}
+		return nil
+	})
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		// Leave no transaction open on the connection: the COMMIT may not
+		// have run.
+		if _, rbErr := conn.Exec(ctx, `ROLLBACK`); rbErr != nil {
+			conn.Conn().Close(ctx)
+		}
+		return -1, fmt.Errorf("append %d events and commit: %w", len(fresh), err)
+	}
+	return first, nil
 }
 
 // queueLookup queues the lookup of the ids of reqs, adding what is stored

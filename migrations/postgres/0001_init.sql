@@ -275,6 +275,75 @@ CREATE CONSTRAINT TRIGGER log_head_matches AFTER UPDATE ON log_head
     DEFERRABLE INITIALLY DEFERRED
     FOR EACH ROW EXECUTE FUNCTION stigaudit_log_head_matches();
 
+-- stigaudit_append appends new events in one call, holding the log_head
+-- lock only while it runs: the store's fast path, one round trip per group
+-- commit. It numbers the events from log_head.size, computes the RFC 6962
+-- nodes they complete from the head's compact range (SHA-256(0x01 || left ||
+-- right), as the store does in Go), advances the head, and inserts the
+-- events and the nodes. If any id is already stored it changes nothing and
+-- returns -1: the store then decides each request against the stored
+-- events (idempotent re-sends, id conflicts) on its slower path. Otherwise
+-- it returns the first seq. The arrays are parallel, one element per event;
+-- optional values are NULL.
+CREATE FUNCTION stigaudit_append(
+    p_ids TEXT[], p_types TEXT[], p_ts TEXT[], p_hlc TEXT[], p_tenants TEXT[], p_entities TEXT[],
+    p_emitters TEXT[], p_oidc_subs TEXT[], p_fact_ids TEXT[], p_sources TEXT[], p_attested TEXT[],
+    p_scopes TEXT[], p_outcomes TEXT[], p_details TEXT[], p_leaves BYTEA[]) RETURNS BIGINT
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+DECLARE
+    v_n      BIGINT := cardinality(p_ids);
+    v_size   BIGINT;
+    v_packed BYTEA;
+    v_stack  BYTEA[] := '{}';
+    v_levels INTEGER[] := '{}';
+    v_idxs   BIGINT[] := '{}';
+    v_hashes BYTEA[] := '{}';
+    v_idx    BIGINT;
+    v_level  INTEGER;
+    v_hash   BYTEA;
+BEGIN
+    SELECT h.size, h.compact_range INTO v_size, v_packed FROM log_head h FOR UPDATE;
+    IF v_n = 0 THEN
+        RETURN v_size;
+    END IF;
+    IF EXISTS (SELECT 1 FROM events e WHERE e.id = ANY(p_ids)) THEN
+        RETURN -1;
+    END IF;
+    FOR k IN 0 .. length(v_packed) / 32 - 1 LOOP
+        v_stack := v_stack || substring(v_packed FROM k * 32 + 1 FOR 32);
+    END LOOP;
+    FOR i IN 1 .. v_n LOOP
+        v_idx := v_size + i - 1;
+        v_hash := p_leaves[i];
+        v_level := 0;
+        WHILE v_idx & 1 = 1 LOOP
+            v_hash := sha256('\x01'::bytea || v_stack[cardinality(v_stack)] || v_hash);
+            v_stack := v_stack[1:cardinality(v_stack) - 1];
+            v_idx := v_idx >> 1;
+            v_level := v_level + 1;
+            v_levels := v_levels || v_level;
+            v_idxs := v_idxs || v_idx;
+            v_hashes := v_hashes || v_hash;
+        END LOOP;
+        v_stack := v_stack || v_hash;
+    END LOOP;
+    UPDATE log_head SET size = v_size + v_n,
+        compact_range = COALESCE((SELECT string_agg(x, ''::bytea ORDER BY o) FROM unnest(v_stack) WITH ORDINALITY AS t(x, o)), ''::bytea);
+    INSERT INTO events (seq, id, event_type, ts, hlc, tenant_id, entity_uri, emitter,
+        oidc_sub, fact_id, source, attested_key_id, scope, outcome, detail, leaf_hash)
+    SELECT v_size + u.o - 1, u.id, u.typ, u.ts, u.hlc, u.tenant, u.entity, u.emitter,
+        u.oidc, u.fact, u.source, u.attested, u.scope, u.outcome, u.detail, u.leaf
+    FROM unnest(p_ids, p_types, p_ts, p_hlc, p_tenants, p_entities, p_emitters, p_oidc_subs, p_fact_ids,
+        p_sources, p_attested, p_scopes, p_outcomes, p_details, p_leaves)
+        WITH ORDINALITY AS u(id, typ, ts, hlc, tenant, entity, emitter, oidc, fact, source, attested, scope, outcome, detail, leaf, o);
+    IF cardinality(v_levels) > 0 THEN
+        INSERT INTO tree_nodes (level, idx, hash) SELECT * FROM unnest(v_levels, v_idxs, v_hashes);
+    END IF;
+    RETURN v_size;
+END
+$$;
+COMMENT ON FUNCTION stigaudit_append(TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], BYTEA[]) IS 'Appends new events (none of whose ids is stored) under the log_head lock in one call and returns the first seq, or -1 without changing anything if an id is already stored.';
+
 -- api_keys are the server's API keys (SPEC §7). Keys are shown once and
 -- stored only as argon2id hashes. An ordinary table: keys are revoked by
 -- setting revoked_at, never deleted, but the table is not append-only.
