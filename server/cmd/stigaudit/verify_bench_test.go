@@ -16,14 +16,26 @@ import (
 	"github.com/stigaudit/stigaudit/server/tlog"
 )
 
-// The 1,000,000-event export is written only when the benchmark runs.
+// The 1,000,000-event export is written only when the benchmark runs, once
+// per process; TestMain removes it.
 const benchExportSize = 1_000_000
+
+var benchExportDir string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if benchExportDir != "" {
+		os.RemoveAll(benchExportDir)
+	}
+	os.Exit(code)
+}
 
 var benchExport = sync.OnceValues(func() (string, *tlog.Key) {
 	dir, err := os.MkdirTemp("", "stigaudit-verify-bench-")
 	if err != nil {
 		panic(err)
 	}
+	benchExportDir = dir
 	path := filepath.Join(dir, "export.ndjson")
 	f, err := os.Create(path)
 	if err != nil {
@@ -66,7 +78,6 @@ var benchExport = sync.OnceValues(func() (string, *tlog.Key) {
 // at least 300,000).
 func BenchmarkVerifyNDJSON1M(b *testing.B) {
 	path, key := benchExport()
-	defer os.RemoveAll(filepath.Dir(path))
 	st, _ := os.Stat(path)
 	b.SetBytes(st.Size())
 	b.ResetTimer()
