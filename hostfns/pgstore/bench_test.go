@@ -2,7 +2,6 @@ package pgstore_test
 
 import (
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,8 +17,6 @@ import (
 // spread over 1 or 3 stores on one schema (replicas, in process: no HTTP),
 // with group commit and with one transaction per event. It reports
 // events/s and the mean events per commit.
-var benchWait, _ = time.ParseDuration(os.Getenv("PGWAIT"))
-
 func BenchmarkAppend(b *testing.B) {
 	for _, bc := range []struct {
 		replicas, maxBatch int
@@ -32,7 +29,7 @@ func BenchmarkAppend(b *testing.B) {
 			var commits, written atomic.Int64
 			var stores []*pgstore.Store
 			for range bc.replicas {
-				stores = append(stores, open(b, dsn, pgstore.Options{MaxWait: benchWait, MaxBatchEvents: bc.maxBatch, OnCommit: func(events, _ int, _ time.Duration) {
+				stores = append(stores, open(b, dsn, pgstore.Options{MaxBatchEvents: bc.maxBatch, OnCommit: func(events, _ int, _ time.Duration) {
 					commits.Add(1)
 					written.Add(int64(events))
 				}}))

@@ -24,31 +24,44 @@
 //
 // # Group commit
 //
-// As in sqlitestore, Appends go through one writer goroutine per Store. The
-// writer takes the first queued request, begins a transaction and waits for
-// the head lock; only once it holds the lock does it take every other
-// request that queued up meanwhile (up to Options.MaxBatchEvents events).
-// The time spent waiting for other replicas' commits is thus spent
-// gathering a bigger group, so the aggregate rate grows with load instead of
-// being capped at one fsync per event. Each request is decided on its own
-// (idempotent re-sends and id conflicts are resolved against the stored
-// events and the requests ahead of it), the accepted ones are written with
-// one INSERT per table (unnest of arrays), and the group commits once. The
-// statements after the lock travel in one pipelined round trip.
+// As in sqlitestore, Appends go through one writer goroutine per Store,
+// which commits whatever requests are queued together (up to
+// Options.MaxBatchEvents events), waiting at most Options.MaxWait (1ms) for
+// as many requests as its previous group had, so that under load every
+// client with a request in flight joins. Each request is decided on its
+// own: refusals (an invalid event, an id conflict) fail only their request.
+//
+// The fast path appends a group with one call of the SQL function
+// stigaudit_append (migration 0001), in one round trip: the function locks
+// the head, numbers the events, computes the Merkle nodes they complete
+// from the head's compact range, advances the head and inserts events and
+// nodes, so the head lock is held only while the server runs it, never
+// across a network round trip. When an id of the group is already stored
+// (a re-send), the function changes nothing and the group takes the slow
+// path: lock the head and look the ids up in one round trip, take the
+// requests that queued meanwhile, decide idempotent re-sends and conflicts
+// in Go (hostfns.PlanAppend), write with one INSERT per table (unnest of
+// arrays), commit. Both paths compute the same tree; the conformance suite
+// runs over each.
 //
 // # Durability and failure
 //
 // Holding the head lock through a WAL flush would serialise every
 // replica's fsync: three replicas would commit one after another, each
-// waiting for the disk. So the append transaction commits with
-// synchronous_commit off — its COMMIT returns, and releases the lock, as
-// soon as the commit record is in the WAL buffers — and the writer then
-// commits, with the session's synchronous_commit (on, which Open insists
-// on), an upsert of its row in log_durable holding the new size. That
-// commit's record follows the append's in the WAL, and PostgreSQL flushes
-// the WAL in order, so when it returns the append is on disk; only then are
-// the requests acknowledged. Flushes of different replicas now overlap and
-// PostgreSQL merges them into one fsync.
+// waiting for the disk. So append transactions commit with
+// synchronous_commit off — the COMMIT returns, and releases the lock, as
+// soon as the commit record is in the WAL buffers — and acknowledgement
+// waits for a durable mark: a flusher goroutine commits, with the session's
+// synchronous_commit (on, which Open insists on), an upsert of the writer's
+// row in log_durable holding the head's size as that transaction sees it.
+// The mark's commit record follows every commit it saw, and PostgreSQL
+// flushes the WAL in order, so when the mark returns everything it covers
+// is on disk; only then are the requests answered. One mark covers every
+// group committed before it, the writer meanwhile appends the next groups,
+// and the flushes of different replicas overlap (PostgreSQL merges
+// concurrent flushes). With MaxBatchEvents 1 (group commit off) an append
+// instead commits synchronously, its mark inside, holding the lock through
+// the flush: the naive way, kept as the benchmarks' baseline.
 //
 // An asynchronous commit is visible to other sessions before it is
 // durable, so readers never look past the durable prefix: Size, Query,
@@ -56,7 +69,7 @@
 // (a row becomes visible only once flushed). A crash of PostgreSQL can thus
 // take back commits that nobody acknowledged and nobody read; it never
 // takes back an acknowledged event nor one a reader, a sink or a checkpoint
-// has seen. The appenders' own id lookups do see the newest commits; a
+// has seen. The appenders' own id checks do see the newest commits; a
 // re-send answered from one is acknowledged after the same mark.
 //
 // A failed group fails every request in it with auditerr.ErrStoreUnavailable
