@@ -15,6 +15,7 @@ import (
 
 	"github.com/stigaudit/stigaudit"
 	"github.com/stigaudit/stigaudit/core/auditerr"
+	"github.com/stigaudit/stigaudit/core/merkle"
 	"github.com/stigaudit/stigaudit/server/auth"
 	"github.com/stigaudit/stigaudit/server/metrics"
 )
@@ -37,6 +38,18 @@ type Config struct {
 	Logger *slog.Logger
 	// BodyLimit bounds request bodies; default DefaultBodyLimit.
 	BodyLimit int64
+	// Prover answers ?proof=1 on the read routes; nil refuses the
+	// parameter.
+	Prover Prover
+}
+
+// Prover proves that events are in the signed log (server/tlog implements
+// it; declared here, where it is used, so api does not import tlog).
+type Prover interface {
+	// Inclusion proves seq in the tree of the given size; size 0 means the
+	// latest signed checkpoint. An event newer than that checkpoint is an
+	// error wrapping auditerr.ErrNotFound.
+	Inclusion(ctx context.Context, seq, size uint64) (merkle.InclusionProof, error)
 }
 
 // server holds what handlers share.
@@ -46,6 +59,7 @@ type server struct {
 	metrics *metrics.Metrics
 	logger  *slog.Logger
 	limit   int64
+	prover  Prover
 	// authFailed rate-limits auth_failed events.
 	authFailed *bucket
 }
@@ -60,7 +74,7 @@ func New(cfg Config) *echo.Echo {
 	if cfg.BodyLimit <= 0 {
 		cfg.BodyLimit = DefaultBodyLimit
 	}
-	s := &server{log: cfg.Log, keys: cfg.Keys, metrics: cfg.Metrics, logger: cfg.Logger, limit: cfg.BodyLimit,
+	s := &server{log: cfg.Log, keys: cfg.Keys, metrics: cfg.Metrics, logger: cfg.Logger, limit: cfg.BodyLimit, prover: cfg.Prover,
 		authFailed: newBucket(authFailedPerSecond, authFailedBurst)}
 
 	e := echo.New()

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -48,7 +50,12 @@ func (s *server) adminList(c echo.Context) error {
 }
 
 func (s *server) list(c echo.Context, route string, order hostfns.Order, factID string) error {
-	q, err := s.parseQuery(c.QueryParams(), PrincipalOf(c), route, order, factID)
+	vals := c.QueryParams()
+	withProof, err := s.proofParam(vals)
+	if err != nil {
+		return err
+	}
+	q, err := s.parseQuery(vals, PrincipalOf(c), route, order, factID)
 	if err != nil {
 		return err
 	}
@@ -57,11 +64,18 @@ func (s *server) list(c echo.Context, route string, order hostfns.Order, factID 
 		return err
 	}
 	b := append(make([]byte, 0, 512*len(page.Events)+64), `{"events":[`...)
+	var proofSize uint64 // every proof of a page is against one tree size
 	for i := range page.Events {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = event.AppendJSON(b, &page.Events[i])
+		if !withProof {
+			b = event.AppendJSON(b, &page.Events[i])
+			continue
+		}
+		if b, err = s.appendWithProof(c.Request().Context(), b, &page.Events[i], &proofSize); err != nil {
+			return err
+		}
 	}
 	b = append(b, `],"next_cursor":`...)
 	if page.HasMore && len(page.Events) > 0 {
@@ -74,6 +88,48 @@ func (s *server) list(c echo.Context, route string, order hostfns.Order, factID 
 	b = strconv.AppendBool(b, page.HasMore && len(page.Events) > 0)
 	b = append(b, '}')
 	return c.JSONBlob(http.StatusOK, b)
+}
+
+// proofParam reads ?proof= (a bool) and removes it from vals, so it is not
+// a filter: cursors stay valid with or without proofs.
+func (s *server) proofParam(vals url.Values) (bool, error) {
+	vs, ok := vals["proof"]
+	if !ok {
+		return false, nil
+	}
+	delete(vals, "proof")
+	if len(vs) != 1 {
+		return false, invalidParam("parameter %q is repeated", "proof")
+	}
+	on, err := strconv.ParseBool(vs[0])
+	if err != nil {
+		return false, invalidParam("proof must be true or false (or 1 or 0), not %q", vs[0])
+	}
+	if on && s.prover == nil {
+		return false, invalidParam("this server does not serve proofs")
+	}
+	return on, nil
+}
+
+// appendWithProof appends e's API form with a "proof" member: its
+// inclusion proof against the latest signed checkpoint, or null when the
+// event is newer than that checkpoint. *size fixes the tree size for the
+// rest of the page once a proof has been made.
+func (s *server) appendWithProof(ctx context.Context, b []byte, e *event.Event, size *uint64) ([]byte, error) {
+	j := event.AppendJSON(nil, e)
+	b = append(b, j[:len(j)-1]...) // drop the closing brace
+	b = append(b, `,"proof":`...)
+	pr, err := s.prover.Inclusion(ctx, uint64(e.Seq), *size)
+	switch {
+	case err == nil:
+		*size = pr.TreeSize
+		b = pr.AppendJSON(b)
+	case errors.Is(err, auditerr.ErrNotFound):
+		b = append(b, "null"...)
+	default:
+		return nil, err
+	}
+	return append(b, '}'), nil
 }
 
 // params lists the query parameters of the read routes; event_type alone

@@ -109,8 +109,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer stopSigning() // before log.Close: signs the tail
 
-	e := api.New(api.Config{Log: log, Keys: keys, Metrics: m, Gatherer: reg, Logger: logger})
-	(&tlog.Routes{Store: store, Checkpointer: cp, Prover: tlog.NewProver(store, cp)}).Register(e, keys)
+	prover := tlog.NewProver(store, cp)
+	e := api.New(api.Config{Log: log, Keys: keys, Metrics: m, Gatherer: reg, Logger: logger, Prover: prover})
+	(&tlog.Routes{Store: store, Checkpointer: cp, Prover: prover}).Register(e, keys)
 	var verifierKey string // advertised by the browser preview; operators pin their own copy
 	if k, err := tlog.LoadKey(c.dataDir); err == nil {
 		verifierKey = k.VerifierKey
