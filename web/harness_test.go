@@ -28,11 +28,11 @@ import (
 
 	"github.com/stigaudit/stigaudit"
 	"github.com/stigaudit/stigaudit/core/event"
-	"github.com/stigaudit/stigaudit/hostfns"
 	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
 	"github.com/stigaudit/stigaudit/server/api"
 	"github.com/stigaudit/stigaudit/server/auth"
 	"github.com/stigaudit/stigaudit/server/exportapi"
+	"github.com/stigaudit/stigaudit/server/stream"
 	"github.com/stigaudit/stigaudit/server/tlog"
 	"github.com/stigaudit/stigaudit/web"
 )
@@ -47,6 +47,7 @@ type node struct {
 	store    *sqlitestore.Store
 	keys     *auth.Keys
 	cp       *tlog.Checkpointer
+	hub      *stream.Hub
 	verifier string // the checkpoint verifier key
 
 	admin, writer, reader string // API keys
@@ -54,12 +55,20 @@ type node struct {
 	// tamper, when set, corrupts answers as a malicious or broken server
 	// would (modes separated by commas): "proof" flips a hash of every
 	// inclusion proof, "event" changes the content of every event in list
-	// answers, "exportproof" flips a hash of every proof in an export, and
-	// "noexport" answers 404 for the export route.
+	// answers, "exportproof" and "listproof" flip a hash of every proof in
+	// an export or a list with ?proof=1; "noexport" answers 404 for the
+	// export route and "nolistproof" refuses ?proof=1.
 	tamper atomic.Value
 }
 
-func newNode(t testing.TB) *node {
+// nodeConfig tunes a test node; the zero value is the server's defaults.
+type nodeConfig struct {
+	// maxPending is the stream hub's queue per reader (a small one cuts
+	// readers off soon, to test resuming).
+	maxPending int
+}
+
+func newNode(t testing.TB, cfgs ...nodeConfig) *node {
 	t.Helper()
 	quiet := slog.New(slog.DiscardHandler)
 	dir := t.TempDir()
@@ -67,7 +76,12 @@ func newNode(t testing.TB) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := stigaudit.Open(stigaudit.Options{Store: st, Logger: quiet})
+	var cfg nodeConfig
+	if len(cfgs) > 0 {
+		cfg = cfgs[0]
+	}
+	hub := stream.NewHub(stream.HubOptions{MaxPending: cfg.maxPending})
+	l, err := stigaudit.Open(stigaudit.Options{Store: st, Logger: quiet, Observer: hub})
 	if err != nil {
 		st.Close()
 		t.Fatal(err)
@@ -84,13 +98,14 @@ func newNode(t testing.TB) *node {
 	}
 	cp.Start()
 
-	n := &node{t: t, log: l, store: st, keys: keys, cp: cp, verifier: key.VerifierKey}
+	n := &node{t: t, log: l, store: st, keys: keys, cp: cp, hub: hub, verifier: key.VerifierKey}
 	n.tamper.Store("")
-	e := api.New(api.Config{Log: l, Keys: keys, Logger: quiet})
+	prover := tlog.NewProver(st, cp)
+	e := api.New(api.Config{Log: l, Keys: keys, Logger: quiet, Prover: prover})
 	e.Use(n.tamperer)
-	(&tlog.Routes{Store: st, Checkpointer: cp, Prover: tlog.NewProver(st, cp)}).Register(e, keys)
+	(&tlog.Routes{Store: st, Checkpointer: cp, Prover: prover}).Register(e, keys)
 	exportapi.Register(e, exportapi.Config{Log: l, Keys: keys, Signer: cp, Tree: st, Logger: quiet})
-	registerStream(e, l, keys)
+	stream.Register(e, stream.Config{Log: l, Keys: keys, Hub: hub, Logger: quiet})
 	if err := web.Register(e, web.Config{Keys: keys, Catalogue: l.Catalogue(), VerifierKey: key.VerifierKey}); err != nil {
 		t.Fatal(err)
 	}
@@ -100,6 +115,7 @@ func newNode(t testing.TB) *node {
 		srv.CloseClientConnections()
 		srv.Close()
 		cp.Stop(context.Background())
+		hub.Close()
 		l.Close()
 	})
 	n.admin = n.key("default", "urn:stigaudit:admin", "admin")
@@ -185,6 +201,10 @@ func (n *node) tamperer(next echo.HandlerFunc) echo.HandlerFunc {
 			return c.JSONBlob(http.StatusNotFound, []byte(`{"error":{"code":"not_found","message":"no export here"}}`))
 		case p == exportapi.Route && has("exportproof"):
 			mode = "exportproof"
+		case p == "/v1/audit" && c.QueryParams().Has("proof") && has("nolistproof"):
+			return c.JSONBlob(http.StatusBadRequest, []byte(`{"error":{"code":"invalid_parameter","message":"this server does not serve proofs"}}`))
+		case p == "/v1/audit" && c.QueryParams().Has("proof") && has("listproof"):
+			mode = "listproof"
 		case p == "/v1/audit/proof/inclusion" && has("proof"):
 			mode = "proof"
 		case p == "/v1/audit" && has("event"):
@@ -241,6 +261,14 @@ func corrupt(mode string, body []byte) []byte {
 			h := hs[len(hs)-1].(string)
 			hs[len(hs)-1] = h[:len(h)-1] + map[bool]string{true: "1", false: "0"}[h[len(h)-1] == '0']
 		}
+	case "listproof":
+		for _, e := range v["events"].([]any) {
+			if p, ok := e.(map[string]any)["proof"].(map[string]any); ok {
+				b, _ := json.Marshal(p)
+				json.Unmarshal(corrupt("proof", b), &p)
+				e.(map[string]any)["proof"] = p
+			}
+		}
 	case "event":
 		if evs, ok := v["events"].([]any); ok {
 			for _, e := range evs {
@@ -263,50 +291,6 @@ func (r *recorder) Header() http.Header         { return r.header }
 func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
 func (r *recorder) WriteHeader(s int)           { r.status = s }
 func (r *recorder) Flush()                      {}
-
-// registerStream serves GET /v1/audit/stream (SPEC §7) for the page's live
-// mode if the server package that owns it is not wired here yet: Server-Sent
-// Events of the tenant's events from ?from= or Last-Event-ID, event_type
-// filters honoured, polling the store every 50 ms.
-func registerStream(e *echo.Echo, l *stigaudit.Log, keys *auth.Keys) {
-	e.GET("/v1/audit/stream", func(c echo.Context) error {
-		p := api.PrincipalOf(c)
-		after := int64(-1)
-		if v := c.Request().Header.Get("Last-Event-ID"); v != "" {
-			fmt.Sscan(v, &after)
-		} else if v := c.QueryParam("from"); v != "" {
-			var from int64
-			fmt.Sscan(v, &from)
-			after = from - 1
-		}
-		types := c.QueryParams()["event_type"]
-		w := c.Response()
-		w.Header().Set("Content-Type", "text/event-stream")
-		w.Header().Set("Cache-Control", "no-store")
-		w.WriteHeader(http.StatusOK)
-		fmt.Fprint(w, ": stream\n\n")
-		w.Flush()
-		ctx := c.Request().Context()
-		for {
-			q := queryAfter(p, after, types)
-			page, err := l.Query(ctx, q)
-			if err != nil {
-				return nil
-			}
-			for i := range page.Events {
-				ev := &page.Events[i]
-				fmt.Fprintf(w, "id: %d\ndata: %s\n\n", ev.Seq, event.AppendJSON(nil, ev))
-				after = ev.Seq
-			}
-			w.Flush()
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
-	}, api.Authenticate(keys), api.Require(auth.PermAuditRead))
-}
 
 // --- the browser ---------------------------------------------------------
 
@@ -537,14 +521,4 @@ func contains(s string, subs ...string) bool {
 		}
 	}
 	return true
-}
-
-// queryAfter is the store query of the test stream: what p may read after
-// seq after, oldest first.
-func queryAfter(p auth.Principal, after int64, types []string) hostfns.Query {
-	q := hostfns.Query{Order: hostfns.Ascending, After: after, Limit: 100, Types: types}
-	if !p.IsAdmin() {
-		q.Tenant = p.Tenant
-	}
-	return q
 }

@@ -254,7 +254,8 @@ export class LogView {
       const worker = await app.worker();
       const events = this.events.slice();
       // The export gives every proof in one answer, but needs audit.read.
-      const exportParams = app.session.can['audit.read'] ? this.params.toString() : null;
+      const canExport = !!app.session.can['audit.read'];
+      const params = this.params.toString();
       status.textContent = `verifying 0 of ${events.length}…`;
       const result = await new Promise((resolve, reject) => {
         const onMsg = (e) => {
@@ -272,7 +273,7 @@ export class LogView {
           }
         };
         worker.addEventListener('message', onMsg);
-        worker.postMessage({ type: 'verify', job, apiKey: app.client.key, key, events, exportParams });
+        worker.postMessage({ type: 'verify', job, apiKey: app.client.key, key, events, params, canExport });
       });
       const ms = performance.now() - t0;
       performance.measure('verify-all', { start: t0, duration: ms });
@@ -281,7 +282,9 @@ export class LogView {
       const parts = [`${result.verified} verified at tree size ${result.tree_size}`];
       if (result.failed) parts.push(`${result.failed} FAILED`);
       if (result.pending) parts.push(`${result.pending} not yet in a checkpoint`);
-      const how = result.via === 'proofs' ? 'one proof request per event' : 'proofs from one export';
+      const how = {
+        export: 'proofs from one export', list: 'proofs with the list', proofs: 'one proof request per event',
+      }[result.via] || `proofs by ${result.via.replaceAll('+', ', then ')}`;
       status.textContent = `${result.failed ? '✗' : '✓'} ${parts.join(', ')} — ${Math.round(ms)} ms (${how}; core ${Math.round(result.verify_ms)} ms)`;
       status.title = result.fallback ? `the export was not used: ${result.fallback}` : '';
       status.dataset.state = result.failed ? 'bad' : 'ok';

@@ -1,7 +1,7 @@
 // worker.mjs — verifies many events' inclusion off the main thread, with
 // the module the page already compiled (posted here as a WebAssembly.Module).
 //
-// Two ways to get the proofs, the first that works:
+// Three ways to get the proofs, the first that works:
 //
 //  1. One export request (GET /v1/audit/export?format=ndjson with the list's
 //     filters, from the oldest loaded seq): the server signs or reuses a
@@ -11,14 +11,17 @@
 //     proofs: the page then rebuilds the whole tree from its leaves and
 //     compares the root. Needs audit.read; the server records the export
 //     (audit_export events).
-//  2. One GET /v1/audit/proof/inclusion per event, against the latest
-//     checkpoint (read keys, or a server without the export route).
+//  2. The list itself with ?proof=1 (any read key): a page of up to 1,000
+//     events, each with its proof against one signed tree size, fetched
+//     again with the table's filters from the newest event down.
+//  3. One GET /v1/audit/proof/inclusion per event, against the latest
+//     checkpoint (a server with neither, or events the others missed).
 //
 // Either way the events checked are the ones the page shows: their leaf is
 // recomputed from their content and must be the leaf the proof is about.
 //
 // Messages in:  {type:'init', module}
-//               {type:'verify', job, apiKey, key, events, exportParams (string|null), concurrency}
+//               {type:'verify', job, apiKey, key, events, params (the list's filters), canExport, concurrency}
 // Messages out: {type:'ready', ms} | {type:'error', job?, message}
 //               {type:'progress', job, results:[{seq, state, reason?}], done, total}
 //               {type:'done', job, via, tree_size, root, verified, failed, pending, ms, verify_ms, fallback?}
@@ -85,22 +88,23 @@ async function verifyAll(m) {
   const tally = new Tally(m.job, m.events.length);
   let todo = new Map(m.events.map((ev) => [ev.seq, ev]));
   let cp = null;
-  let via = 'proofs';
-  let fallback = '';
-  if (m.exportParams !== null && m.exportParams !== undefined) {
+  const ways = [];
+  const fallbacks = [];
+  const tryWay = async (name, way) => {
     try {
-      cp = await viaExport(client, m, todo, tally);
-      via = 'export';
+      const r = await way(client, m, todo, tally);
+      cp = cp || r;
+      ways.push(name);
     } catch (err) {
       if (err instanceof VerifyError) throw err; // a bad checkpoint is a failure, not a reason to try another way
-      fallback = err.message;
+      fallbacks.push(`${name}: ${err.message}`);
     }
-  }
-  if (todo.size) {
-    const r = await viaProofs(client, m, todo, tally);
-    cp = cp || r;
-    if (via === 'export') via = 'export+proofs';
-  }
+  };
+  if (m.canExport) await tryWay('export', viaExport);
+  if (todo.size) await tryWay('list', viaList);
+  if (todo.size) await tryWay('proofs', viaProofs);
+  const via = ways.join('+') || 'none';
+  const fallback = fallbacks.join('; ');
   tally.flush();
   const ms = performance.now() - t0;
   self.postMessage({
@@ -141,7 +145,7 @@ async function* lines(body) {
  * VerifyError when the checkpoint does not verify.
  */
 async function viaExport(client, m, todo, tally) {
-  const q = new URLSearchParams(m.exportParams);
+  const q = new URLSearchParams(m.params);
   q.delete('limit');
   q.delete('cursor');
   q.set('format', 'ndjson');
@@ -209,7 +213,49 @@ async function viaExport(client, m, todo, tally) {
   return cp; // what is left in todo was not in the export: way 2 tries it
 }
 
-/** Way 2: one proof request per event, against the latest checkpoint. */
+/**
+ * Way 2: the list with ?proof=1, newest first, 1,000 events a page, until
+ * every loaded event is met. A page's proofs share one tree size: the
+ * latest checkpoint when the page was made. When that is not the
+ * checkpoint in hand (one was signed in between), the checkpoint is fetched
+ * again; events whose proof still does not fit are left to way 3.
+ */
+async function viaList(client, m, todo, tally) {
+  let cp = openCheckpoint(sa, await client.getText('/v1/audit/checkpoint'), m.key);
+  let min = Infinity;
+  for (const seq of todo.keys()) min = Math.min(min, seq);
+  const q = new URLSearchParams(m.params);
+  q.set('proof', '1');
+  q.set('limit', '1000');
+  q.delete('cursor');
+  for (;;) {
+    const page = await client.getJSON('/v1/audit', q);
+    for (const item of page.events) {
+      const ev = todo.get(item.seq);
+      if (!ev) continue;
+      const proof = item.proof;
+      if (proof === undefined) throw new Error('the server ignored proof=1');
+      if (proof === null) {
+        todo.delete(ev.seq);
+        tally.add(ev.seq, 'wait', `not yet covered by the latest checkpoint (tree size ${cp.tree_size})`);
+        continue;
+      }
+      if (proof.tree_size !== cp.tree_size) {
+        const again = openCheckpoint(sa, await client.getText('/v1/audit/checkpoint'), m.key);
+        if (again.tree_size !== proof.tree_size) continue; // way 3 proves it against the latest
+        cp = again;
+      }
+      todo.delete(ev.seq);
+      tally.check(ev, proof, cp);
+    }
+    const last = page.events.length ? page.events[page.events.length - 1].seq : -1;
+    if (!todo.size || !page.has_more || last <= min) break;
+    q.set('cursor', page.next_cursor);
+  }
+  return cp;
+}
+
+/** Way 3: one proof request per event, against the latest checkpoint. */
 async function viaProofs(client, m, todo, tally) {
   const cp = openCheckpoint(sa, await client.getText('/v1/audit/checkpoint'), m.key);
   const events = [...todo.values()];
