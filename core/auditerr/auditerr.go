@@ -136,4 +136,8 @@ var (
 	// could be generated. It is a host fault, not a caller error.
 	ErrEntropyUnavailable = sentinel("entropy_unavailable", "the entropy source failed")
 	ErrPanic              = sentinel("panic", "internal error")
+
+	// ErrPurged: the event exists but the retention policy purged its
+	// content; its seq, id, ts and leaf hash remain (HTTP 410 Gone).
+	ErrPurged = sentinel("purged", "the event's content was purged by the retention policy")
 )

@@ -1,0 +1,128 @@
+package retention
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/stigaudit/stigaudit/core/auditerr"
+	"github.com/stigaudit/stigaudit/core/event"
+	"github.com/stigaudit/stigaudit/core/jcs"
+	"github.com/stigaudit/stigaudit/core/merkle"
+	"github.com/stigaudit/stigaudit/hostfns"
+	"github.com/stigaudit/stigaudit/server/api"
+	"github.com/stigaudit/stigaudit/server/auth"
+)
+
+// EventRoute reads one event by id or seq.
+const EventRoute = "/v1/audit/events/:id"
+
+// Routes serves GET /v1/audit/events/{id}.
+type Routes struct {
+	// Store is read; it must implement hostfns.Getter.
+	Store hostfns.Store
+	// DB, if set, is read for a purged event's purged_at.
+	DB *sql.DB
+	// Keys authenticates requests.
+	Keys *auth.Keys
+}
+
+// Register adds the route to e behind api.Authenticate and
+// api.Require(read).
+func (r *Routes) Register(e *echo.Echo) {
+	e.GET(EventRoute, r.get, api.Authenticate(r.Keys), api.Require(auth.PermRead))
+}
+
+func (r *Routes) get(c echo.Context) error {
+	if len(c.QueryParams()) > 0 {
+		return auditerr.Errorf(auditerr.ErrInvalidParameter, "this route takes no parameters")
+	}
+	id := c.Param("id")
+	if c.Request().URL.RawPath != "" {
+		u, err := url.PathUnescape(id)
+		if err != nil {
+			return auditerr.Errorf(auditerr.ErrInvalidParameter, "id is not a valid path segment")
+		}
+		id = u
+	}
+	ctx := c.Request().Context()
+	e, err := r.lookup(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !visible(api.PrincipalOf(c), &e) {
+		return auditerr.Errorf(auditerr.ErrNotFound, "no event %s", id)
+	}
+	if !IsPurged(&e) {
+		return c.JSONBlob(http.StatusOK, event.AppendJSON(nil, &e))
+	}
+	var purgedAt sql.NullString
+	if r.DB != nil {
+		_ = r.DB.QueryRowContext(ctx, `SELECT purged_at FROM events WHERE seq = ?`, e.Seq).Scan(&purgedAt)
+	}
+	return c.JSONBlob(http.StatusGone, appendGone(nil, &e, purgedAt.String))
+}
+
+// lookup finds an event by UUID or by seq.
+func (r *Routes) lookup(ctx context.Context, id string) (event.Event, error) {
+	if seq, err := strconv.ParseInt(id, 10, 64); err == nil && seq >= 0 {
+		page, err := r.Store.Query(ctx, hostfns.Query{Order: hostfns.Ascending, After: seq - 1, Limit: 1})
+		if err != nil {
+			return event.Event{}, err
+		}
+		if len(page.Events) == 0 || page.Events[0].Seq != seq {
+			return event.Event{}, auditerr.Errorf(auditerr.ErrNotFound, "no event with seq %d", seq)
+		}
+		return page.Events[0], nil
+	}
+	g, ok := r.Store.(hostfns.Getter)
+	if !ok {
+		return event.Event{}, errors.New("retention: the store cannot look events up by id")
+	}
+	return g.Get(ctx, id)
+}
+
+// visible applies the list routes' scope: admin every event, audit.read
+// its tenant, read its tenant and own entity_uri.
+func visible(p auth.Principal, e *event.Event) bool {
+	switch {
+	case p.IsAdmin():
+		return true
+	case e.Tenant != p.Tenant:
+		return false
+	case p.Can(auth.PermAuditRead):
+		return true
+	}
+	return e.EntityURI == p.EntityURI && e.EntityURI != ""
+}
+
+// appendGone renders the 410 answer for a purged event.
+func appendGone(dst []byte, e *event.Event, purgedAt string) []byte {
+	dst = append(dst, `{"error":{"code":`...)
+	dst = jcs.AppendString(dst, string(auditerr.ErrPurged.Code))
+	dst = append(dst, `,"message":`...)
+	dst = jcs.AppendString(dst, "the event's content was purged by the retention policy; its leaf hash remains and still proves its place in the log")
+	dst = append(dst, `},"event":{"seq":`...)
+	dst = strconv.AppendInt(dst, e.Seq, 10)
+	for _, f := range [...]struct{ name, v string }{
+		{"id", e.ID}, {"event_type", e.Type}, {"ts", e.TS}, {"tenant_id", e.Tenant}, {"outcome", e.Outcome},
+	} {
+		dst = append(dst, `,"`...)
+		dst = append(dst, f.name...)
+		dst = append(dst, `":`...)
+		dst = jcs.AppendString(dst, f.v)
+	}
+	dst = append(dst, `,"leaf_hash":"`...)
+	dst = merkle.AppendHex(dst, e.LeafHash[:])
+	dst = append(dst, '"')
+	if purgedAt != "" {
+		dst = append(dst, `,"purged_at":`...)
+		dst = jcs.AppendString(dst, purgedAt)
+	}
+	return append(dst, "}}"...)
+}
