@@ -22,17 +22,20 @@ import (
 	"github.com/stigaudit/stigaudit/server/auth"
 	"github.com/stigaudit/stigaudit/server/metrics"
 	"github.com/stigaudit/stigaudit/server/sink"
+	"github.com/stigaudit/stigaudit/server/stream"
 	"github.com/stigaudit/stigaudit/server/tlog"
 	"github.com/stigaudit/stigaudit/web"
 )
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c common
+	var cf complianceFlags
 	var listen, catFile, node string
 	var sinks multiFlag
 	lim := event.DefaultLimits()
 	fs := newFlagSet("serve", stderr)
 	c.register(fs)
+	cf.register(fs)
 	fs.StringVar(&listen, "listen", env("STIGAUDIT_LISTEN", "127.0.0.1:8470"), "address to listen on (STIGAUDIT_LISTEN)")
 	fs.StringVar(&catFile, "catalogue", env("STIGAUDIT_CATALOGUE", ""), "JSON file of operator-added event types (STIGAUDIT_CATALOGUE)")
 	fs.StringVar(&node, "node", env("STIGAUDIT_NODE", tlog.DefaultNode), nodeFlag)
@@ -43,6 +46,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+	if _, _, err := cf.policy(); err != nil {
+		return err
+	}
 
 	cat := catalog.Default()
 	if catFile != "" {
@@ -75,7 +81,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	log, err := stigaudit.Open(stigaudit.Options{Store: store, Catalogue: cat, Limits: lim, Logger: logger, Observer: m})
+	hub := stream.NewHub(stream.HubOptions{}) // live SSE readers see every commit
+	log, err := stigaudit.Open(stigaudit.Options{Store: store, Catalogue: cat, Limits: lim, Logger: logger, Observer: stream.Tee(m, hub)})
 	if err != nil {
 		store.Close()
 		return err
@@ -112,6 +119,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	prover := tlog.NewProver(store, cp)
 	e := api.New(api.Config{Log: log, Keys: keys, Metrics: m, Gatherer: reg, Logger: logger, Prover: prover})
 	(&tlog.Routes{Store: store, Checkpointer: cp, Prover: prover}).Register(e, keys)
+	stopCompliance, err := cf.startCompliance(ctx, e, c.dataDir, store, log, keys, cp, hub, logger)
+	if err != nil {
+		return err
+	}
+	defer stopCompliance() // before log.Close
 	var verifierKey string // advertised by the browser preview; operators pin their own copy
 	if k, err := tlog.LoadKey(c.dataDir); err == nil {
 		verifierKey = k.VerifierKey
@@ -124,6 +136,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
+	srv.RegisterOnShutdown(hub.Close) // end live streams, or Shutdown waits for them
 	logger.Info("stigaudit serving", slog.String("listen", ln.Addr().String()), slog.String("data_dir", c.dataDir), slog.String("admin_key_file", keyFile))
 	fmt.Fprintf(stdout, "stigaudit listening on http://%s\nadmin key: %s\n", ln.Addr(), keyFile)
 

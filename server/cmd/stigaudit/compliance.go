@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"flag"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/stigaudit/stigaudit"
+	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
+	"github.com/stigaudit/stigaudit/server/auth"
+	"github.com/stigaudit/stigaudit/server/exportapi"
+	"github.com/stigaudit/stigaudit/server/redact"
+	"github.com/stigaudit/stigaudit/server/retention"
+	"github.com/stigaudit/stigaudit/server/stream"
+	"github.com/stigaudit/stigaudit/server/tlog"
+)
+
+// complianceFlags are serve's flags for export, redaction, the live
+// stream and retention (SPEC §7).
+type complianceFlags struct {
+	redactFields     string
+	redactPrincipals string
+	retention        string
+	shortRetention   bool
+}
+
+func (f *complianceFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.redactFields, "redact-fields", env("STIGAUDIT_REDACT_FIELDS", redact.DefaultFields),
+		"fields replaced by hmac-sha256:<hex> in redacted answers: entity_uri, emitter, oidc_sub, fact_id, source, attested_key_id, scope, detail.<path> (STIGAUDIT_REDACT_FIELDS)")
+	fs.StringVar(&f.redactPrincipals, "redact-principals", env("STIGAUDIT_REDACT_PRINCIPALS", ""),
+		"comma-separated key ids or entity URIs whose reads, streams and exports are always redacted (STIGAUDIT_REDACT_PRINCIPALS)")
+	fs.StringVar(&f.retention, "retention", env("STIGAUDIT_RETENTION", strconv.Itoa(retention.DefaultDays)+"d"),
+		"purge the content of events older than this many days, keeping their leaf hashes; off keeps everything (STIGAUDIT_RETENTION)")
+	short, _ := strconv.ParseBool(env("STIGAUDIT_I_UNDERSTAND_SHORT_RETENTION", "false"))
+	fs.BoolVar(&f.shortRetention, "i-understand-short-retention", short,
+		fmt.Sprintf("allow a retention below %d days (STIGAUDIT_I_UNDERSTAND_SHORT_RETENTION)", retention.FloorDays))
+}
+
+// policy checks the flags before anything starts.
+func (f *complianceFlags) policy() (retention.Policy, *redact.Profile, error) {
+	days, err := retention.ParseDays(f.retention)
+	if err != nil {
+		return retention.Policy{}, nil, fmt.Errorf("%w: --retention: %v", errUsage, err)
+	}
+	pol := retention.Policy{Days: days, Override: f.shortRetention}
+	if err := pol.Check(); err != nil {
+		return pol, nil, fmt.Errorf("%w: --retention: %v", errUsage, err)
+	}
+	prof, err := redact.ParseProfile(f.redactFields)
+	if err != nil {
+		return pol, nil, fmt.Errorf("%w: --redact-fields: %v", errUsage, err)
+	}
+	return pol, prof, nil
+}
+
+// startCompliance registers the export, hash, stream and event routes on
+// e and starts the retention purger. The returned function stops what it
+// started; call it before closing the log.
+func (f *complianceFlags) startCompliance(ctx context.Context, e *echo.Echo, dataDir string, store dbStore, log *stigaudit.Log,
+	keys *auth.Keys, cp *tlog.Checkpointer, hub *stream.Hub, logger *slog.Logger) (func(), error) {
+	retPol, prof, err := f.policy()
+	if err != nil {
+		return nil, err
+	}
+	hasher, err := redact.LoadOrCreateSalt(dataDir, rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	var principals []string
+	for _, p := range strings.Split(f.redactPrincipals, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			principals = append(principals, p)
+		}
+	}
+	pol := redact.NewPolicy(hasher, prof, principals)
+	e.Use(redact.ListMiddleware(pol))
+	exportapi.Register(e, exportapi.Config{Log: log, Keys: keys, Signer: cp, Tree: store, Policy: pol, Logger: logger})
+	stream.Register(e, stream.Config{Log: log, Keys: keys, Hub: hub, Policy: pol, Logger: logger})
+	(&retention.Routes{Store: store, DB: store.DB(), Keys: keys}).Register(e)
+
+	stop := func() {}
+	if _, ok := store.(*sqlitestore.Store); !ok {
+		if retPol.Days > 0 {
+			logger.Warn("retention purges are implemented for SQLite only; events are kept", slog.Int("retention_days", retPol.Days))
+		}
+		return stop, nil
+	}
+	purger, err := retention.New(retention.Config{DB: store.DB(), Log: log, Policy: retPol, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := purger.RecordConfig(ctx); err != nil {
+		return nil, fmt.Errorf("recording the retention setting: %w", err)
+	}
+	if retPol.Days > 0 {
+		purger.Start()
+		logger.Info("retention", slog.Int("days", retPol.Days), slog.Bool("floor_override", retPol.Override))
+	}
+	return purger.Stop, nil
+}
