@@ -190,15 +190,15 @@ func (h *handler) export(c echo.Context) error {
 	resp.Flush()
 
 	var f export.Format
-	var prover export.Prover = newBlockProver(h.cfg.Tree, cp.Size)
+	prover := NewProver(h.cfg.Tree, cp.Size)
 	if r.format == "csv" {
 		f = export.NewCSV(resp)
-		prover = noProofs{} // CSV carries no proofs
+		prover = NoProofs // CSV carries no proofs
 	} else {
 		f = export.NewNDJSON(resp)
 	}
 	if r.redactor != nil {
-		f = &redacting{Format: f, r: r.redactor}
+		f = Redacting(f, r.redactor)
 	}
 	src := newPrefetch(h.cfg.Log, cp.Size)
 	st, err := export.Write(ctx, src, f, export.Options{
@@ -219,11 +219,20 @@ func (h *handler) export(c echo.Context) error {
 	return nil
 }
 
-// noProofs stands in for a Prover where the format ignores proofs (CSV).
+// NoProofs is an export.Prover for formats that carry no proofs (CSV): it
+// answers an empty proof at once, sparing export.Write the store reads.
+var NoProofs export.Prover = noProofs{}
+
 type noProofs struct{}
 
 func (noProofs) Inclusion(context.Context, uint64, uint64) (merkle.InclusionProof, error) {
 	return merkle.InclusionProof{}, nil
+}
+
+// Redacting returns a Format that applies r to each event before f writes
+// it.
+func Redacting(f export.Format, r *redact.Redactor) export.Format {
+	return &redacting{Format: f, r: r}
 }
 
 // redacting applies a Redactor to each event on its way to a Format.

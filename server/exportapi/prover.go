@@ -9,6 +9,7 @@ import (
 	"github.com/stigaudit/stigaudit/core/auditerr"
 	"github.com/stigaudit/stigaudit/core/merkle"
 	"github.com/stigaudit/stigaudit/hostfns"
+	"github.com/stigaudit/stigaudit/server/export"
 )
 
 // blockLevel sets the block a blockProver reads at once: the 2^blockLevel
@@ -38,6 +39,13 @@ type blockProver struct {
 	// the same for each of its leaves; nil until the first proof in it.
 	upper [][]byte
 	high  map[merkle.NodeID][]byte
+}
+
+// NewProver returns an export.Prover of the tree of size events, for one
+// export: it answers what tlog's Prover answers, reading a block of the
+// tree at a time (see blockProver). Not safe for concurrent use.
+func NewProver(tree hostfns.TreeReader, size uint64) export.Prover {
+	return newBlockProver(tree, size)
 }
 
 func newBlockProver(tree hostfns.TreeReader, size uint64) *blockProver {

@@ -18,7 +18,7 @@ import (
 	"github.com/stigaudit/stigaudit/server/tlog"
 )
 
-const exportUsage = `usage: stigaudit export --format ndjson [--data-dir D] [--no-sign] [filters]
+const exportUsage = `usage: stigaudit export --format csv|ndjson [--data-dir D [--no-sign] | --server URL] [--redact] [filters]
 
 filters: --tenant T, --event-type X (repeatable), --entity-uri U, --oidc-sub S,
 --source S, --fact-id F, --attested true|false, --outcome O, --scope S,
@@ -28,20 +28,28 @@ Writes the events oldest first to standard output, then the signed
 checkpoint that covers them. With any filter each event carries its
 inclusion proof. Before exporting, the log is checkpointed with the data
 directory's key (unless --no-sign), so the export covers every event
-committed when it starts.`
+committed when it starts. CSV has the SPEC §7 columns and no checkpoint.
+
+With --server URL the export runs on that server (the key comes from
+STIGAUDIT_KEY), which records it as audit_export events; if it breaks off,
+the output ends with the last whole record and the error names the --from
+that continues it. --redact replaces the configured sensitive fields with
+hmac-sha256:<hex> (locally: STIGAUDIT_REDACT_FIELDS and the data
+directory's salt). On a terminal, progress is shown on standard error.`
 
 func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c common
 	var format, server, tenant string
 	var types multiFlag
-	var noSign bool
+	var noSign, redactOut bool
 	var q hostfns.Query
 	var source, attested, since, until string
 	var from int64
 	fs := newFlagSet("export", stderr)
 	c.register(fs)
-	fs.StringVar(&format, "format", "", "ndjson (csv comes later); required")
-	fs.StringVar(&server, "server", "", "export from a running server (not supported yet: use --data-dir)")
+	fs.StringVar(&format, "format", "", "csv or ndjson; required")
+	fs.StringVar(&server, "server", "", "export from the server at this URL (key from STIGAUDIT_KEY)")
+	fs.BoolVar(&redactOut, "redact", false, "replace sensitive fields with hmac-sha256:<hex> (redact=hmac)")
 	fs.BoolVar(&noSign, "no-sign", false, "do not sign a checkpoint first: export up to the latest stored checkpoint")
 	fs.StringVar(&tenant, "tenant", "", "only this tenant")
 	fs.Var(&types, "event-type", "only this event type (repeatable)")
@@ -62,14 +70,12 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("%w: unexpected argument %q\n%s", errUsage, fs.Arg(0), exportUsage)
 	}
 	switch format {
-	case "ndjson":
-	case "csv":
-		return fmt.Errorf("--format csv is not implemented yet; use --format ndjson")
+	case "ndjson", "csv":
 	default:
-		return fmt.Errorf("%w: --format ndjson is required\n%s", errUsage, exportUsage)
+		return fmt.Errorf("%w: --format csv or ndjson is required\n%s", errUsage, exportUsage)
 	}
 	if server != "" {
-		return fmt.Errorf("--server is not implemented yet; run export with --data-dir on the server's data directory")
+		return exportRemote(ctx, fs, server, format, redactOut, stdout, stderr)
 	}
 	// Filters, checked like the HTTP read parameters.
 	var err error
@@ -120,13 +126,20 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	opts := export.Options{Filter: q, From: from, Checkpoint: s.Note, Size: s.Size, Prover: tlog.NewFixedProver(store, s.Size)}
-	st, err := export.Write(ctx, store, export.NewNDJSON(stdout), opts)
+	f, err := localFormat(format, c.dataDir, redactOut, &opts, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	st, err := export.Write(ctx, store, f, opts)
 	if err != nil {
 		return err
 	}
 	kind := "complete"
 	if st.Filtered {
 		kind = "filtered, with inclusion proofs"
+	}
+	if format == "csv" {
+		kind = "csv, no proofs"
 	}
 	fmt.Fprintf(stderr, "exported %d events (%s) covered by checkpoint %s size %d\n", st.Events, kind, s.Origin, s.Size)
 	return nil
