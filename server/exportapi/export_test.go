@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/core/merkle"
@@ -292,4 +293,36 @@ func equalSeqs(a, b []int64) bool {
 		}
 	}
 	return true
+}
+
+// TestExportRecordedFirst: the start of an export is stored before its
+// first byte reaches the client, and an export the client abandons is
+// recorded as a failure with the count it reached.
+func TestExportRecordedFirst(t *testing.T) {
+	n := newNode(t, nodeOpts{fill: 40000})
+	key := n.key(t, "acme", "urn:auditor", "audit.read")
+	resp := n.do(t, "GET", "/v1/audit/export?format=ndjson", key, nil)
+	// Headers are here, the body not read yet: the start is stored.
+	evs := n.exportEvents(t)
+	if len(evs) != 1 || evs[0].ID != resp.Header.Get(exportapi.HeaderExportID) || detailOf(t, &evs[0])["phase"] != "start" {
+		t.Fatalf("before the first byte: %d audit_export events", len(evs))
+	}
+	buf := make([]byte, 1000)
+	if _, err := io.ReadFull(resp.Body, buf); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close() // hang up mid-export
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		evs = n.exportEvents(t)
+		if len(evs) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the abandoned export was never recorded as ended")
+		}
+	}
+	end := detailOf(t, &evs[1])
+	if evs[1].Outcome != "failure" || end["complete"] != false || end["start_id"] != evs[0].ID || end["events"].(float64) >= 20000 {
+		t.Fatalf("end of an abandoned export: %s %v", evs[1].Outcome, end)
+	}
 }

@@ -51,6 +51,10 @@
 // with the same visibility as the list routes (read: own entity_uri — a
 // purged event no longer names one, so it answers 404 to read keys;
 // audit.read: the tenant; admin: all). In list answers and exports a
-// purged event appears with empty content fields (entity_uri "" marks it:
-// a live event always has one).
+// purged event appears in its place with empty content fields (entity_uri
+// "" marks it: a live event always has one) and its leaf hash; in a
+// filtered NDJSON export its inclusion proof too. A reader of an NDJSON
+// export must take such a line's leaf hash as given, as `verify --db`
+// must for a purged row (IsPurged); event.ParseEvent, and so
+// export.Reader, still refuse the empty entity_uri.
 package retention
