@@ -7,19 +7,21 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/metrics"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
 	"github.com/stigaudit/stigaudit/server/export"
 )
 
 // million is the size of the large-export test: STIGAUDIT_EXPORT_EVENTS,
 // or 100,000 by default so that a plain `go test` stays quick on a shared
-// machine (`make test-large` runs it with 1,000,000). It is skipped with
-// -short.
+// machine (STIGAUDIT_EXPORT_EVENTS=1000000 go test -run Million
+// ./server/exportapi for the full size). It is skipped with -short.
 func million(t testing.TB) int {
 	if testing.Short() {
 		t.Skip("the large export is skipped with -short")
@@ -184,4 +186,22 @@ func TestExportMillion(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestWriteFixture writes a data directory holding a log of
+// STIGAUDIT_EXPORT_EVENTS filled events (tenant acme) to
+// STIGAUDIT_FIXTURE_DIR, for measuring the stigaudit binary (peak RSS of
+// `serve` during an export); it is skipped unless that is set.
+func TestWriteFixture(t *testing.T) {
+	dir := os.Getenv("STIGAUDIT_FIXTURE_DIR")
+	if dir == "" {
+		t.Skip("set STIGAUDIT_FIXTURE_DIR to write a fixture")
+	}
+	total := million(t)
+	store, err := sqlitestore.Open(filepath.Join(dir, "stigaudit.db"), sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	fill(t, store.DB(), total, []string{"acme"})
 }
