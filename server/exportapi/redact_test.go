@@ -175,3 +175,21 @@ func TestListRedacted(t *testing.T) {
 		})
 	}
 }
+
+// TestListRedactedOnRequest: with no key always redacted, list answers are
+// passed through untouched unless redact=hmac asks.
+func TestListRedactedOnRequest(t *testing.T) {
+	n := newNode(t, nodeOpts{fill: 100})
+	key := n.key(t, "acme", "urn:auditor", "audit.read")
+	for _, tc := range []struct {
+		query    string
+		redacted bool
+	}{{"", false}, {"?redact=hmac", true}, {"?redact=none", false}} {
+		resp := n.do(t, "GET", "/v1/audit"+tc.query, key, nil)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || bytes.Contains(body, []byte("urn:person:")) == tc.redacted {
+			t.Fatalf("%q: status %d, clear values present %v", tc.query, resp.StatusCode, !tc.redacted)
+		}
+	}
+}

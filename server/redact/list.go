@@ -39,7 +39,11 @@ func ListMiddleware(pol *Policy) echo.MiddlewareFunc {
 			}
 			req := c.Request()
 			vals := req.URL.Query()
-			if _, ok := vals[Param]; ok {
+			_, asked := vals[Param]
+			if !asked && !pol.forcesAny() {
+				return next(c) // nobody is redacted here: no need to hold the answer
+			}
+			if asked {
 				rest := req.URL.Query()
 				delete(rest, Param)
 				req.URL.RawQuery = rest.Encode()
