@@ -224,17 +224,18 @@ func (h *handler) live(ctx context.Context, r *request, w *writer, sub *Subscrip
 		case <-sub.Done():
 			return sub.Reason(), errors.New(sub.Reason())
 		case batch := <-sub.C():
-			for i := range batch {
-				e := &batch[i]
-				if e.Seq <= r.after {
-					continue
+			h.take(r, w, sub, batch)
+			// Take what else is queued before writing: one write for
+			// several commits when the log is busy.
+		more:
+			for len(w.buf) < maxCoalesce {
+				select {
+				case batch := <-sub.C():
+					h.take(r, w, sub, batch)
+				default:
+					break more
 				}
-				if Match(&r.q, e) {
-					w.event(e)
-				}
-				r.after = e.Seq
 			}
-			sub.Took(len(batch))
 			if len(w.buf) > 0 {
 				if err := w.flush(); err != nil {
 					return "", err
@@ -247,6 +248,25 @@ func (h *handler) live(ctx context.Context, r *request, w *writer, sub *Subscrip
 			}
 		}
 	}
+}
+
+// maxCoalesce bounds the bytes gathered from queued batches before a
+// write.
+const maxCoalesce = 256 << 10
+
+// take encodes the events of batch that r selects and have not been sent.
+func (h *handler) take(r *request, w *writer, sub *Subscription, batch []event.Event) {
+	for i := range batch {
+		e := &batch[i]
+		if e.Seq <= r.after {
+			continue
+		}
+		if Match(&r.q, e) {
+			w.event(e)
+		}
+		r.after = e.Seq
+	}
+	sub.Took(len(batch))
 }
 
 // codeOf names an error for the final event.
