@@ -88,7 +88,7 @@ func newNode(t testing.TB, o nodeOpts) *node {
 		t.Fatal(err)
 	}
 	n.pol = redact.NewPolicy(hasher, prof, o.redactForKeyOf)
-	e := api.New(api.Config{Log: n.log, Keys: n.keys})
+	e := api.New(api.Config{Log: n.log, Keys: n.keys, Prover: tlog.NewProver(n.store, n.cp)})
 	e.Use(redact.ListMiddleware(n.pol))
 	exportapi.Register(e, exportapi.Config{Log: n.log, Keys: n.keys, Signer: n.cp, Tree: n.store, Policy: n.pol})
 	n.srv = httptest.NewServer(e)

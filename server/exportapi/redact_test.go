@@ -123,6 +123,9 @@ func TestExportRedacted(t *testing.T) {
 // that are always redacted, and on request for others.
 func TestListRedacted(t *testing.T) {
 	n := newNode(t, nodeOpts{fill: 500, redactFields: "entity_uri,oidc_sub,detail.key_id", redactForKeyOf: []string{"urn:siem"}})
+	if _, err := n.cp.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
 	auditor := n.key(t, "acme", "urn:auditor", "audit.read")
 	siem := n.key(t, "acme", "urn:siem", "audit.read")
 	admin := n.key(t, "acme", "urn:root", "admin")
@@ -141,6 +144,7 @@ func TestListRedacted(t *testing.T) {
 		{"forced filters a redacted field", siem, "/v1/audit?oidc_sub=sub-1@example.com", 403, false},
 		{"forced filters a clear field", siem, "/v1/audit?outcome=success", 200, true},
 		{"bad redact", auditor, "/v1/audit?redact=x", 400, false},
+		{"forced, with proofs", siem, "/v1/audit?limit=1000&proof=1", 200, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp := n.do(t, "GET", tc.path, tc.key, nil)
@@ -160,7 +164,20 @@ func TestListRedacted(t *testing.T) {
 				t.Fatalf("answer %s: %v", body[:min(200, len(body))], err)
 			}
 			for _, raw := range page.Events {
-				e, err := event.ParseEvent(raw)
+				var withProof struct {
+					Proof *struct {
+						LeafHash string `json:"leaf_hash"`
+					} `json:"proof"`
+					LeafHash string `json:"leaf_hash"`
+				}
+				if err := json.Unmarshal(raw, &withProof); err != nil {
+					t.Fatal(err)
+				}
+				if strings.Contains(tc.path, "proof=1") != (withProof.Proof != nil) ||
+					withProof.Proof != nil && withProof.Proof.LeafHash != withProof.LeafHash {
+					t.Fatalf("proof %+v in %s", withProof.Proof, raw)
+				}
+				e, err := event.ParseEvent(cutProofMember(raw))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -192,4 +209,15 @@ func TestListRedactedOnRequest(t *testing.T) {
 			t.Fatalf("%q: status %d, clear values present %v", tc.query, resp.StatusCode, !tc.redacted)
 		}
 	}
+}
+
+// cutProofMember removes the "proof" member of a list item.
+func cutProofMember(raw []byte) []byte {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return raw
+	}
+	delete(m, "proof")
+	out, _ := json.Marshal(m)
+	return out
 }

@@ -110,7 +110,8 @@ func RedactList(r *Redactor, body []byte) ([]byte, error) {
 		els := jcs.Elements(m.Value)
 		n := 0
 		for els.Next() {
-			e, err := event.ParseEvent(els.Member().Value)
+			text, proof := cutProof(els.Member().Value)
+			e, err := event.ParseEvent(text)
 			if err != nil {
 				return nil, fmt.Errorf("redact: re-read event %d of a list answer: %w", n, err)
 			}
@@ -121,6 +122,13 @@ func RedactList(r *Redactor, body []byte) ([]byte, error) {
 				out = append(out, ',')
 			}
 			out = event.AppendJSON(out, &e)
+			if proof != nil {
+				// The proof is of the stored event's leaf, which redaction
+				// keeps: it goes back as it was.
+				out = append(out[:len(out)-1], `,"proof":`...)
+				out = append(out, proof...)
+				out = append(out, '}')
+			}
 			n++
 		}
 		if err := els.Err(); err != nil {
@@ -132,4 +140,29 @@ func RedactList(r *Redactor, body []byte) ([]byte, error) {
 		return nil, fmt.Errorf("redact: re-read a list answer: %w", err)
 	}
 	return append(out, '}'), nil
+}
+
+// cutProof returns the event object obj without its "proof" member (which
+// ?proof=1 adds to list answers), and that member's value, or nil.
+func cutProof(obj []byte) (rest, proof []byte) {
+	it := jcs.Members(obj)
+	for it.Next() {
+		m := it.Member()
+		if !m.NameIs("proof") {
+			continue
+		}
+		// m.Key and m.Value are views into obj: their offsets follow from
+		// the capacities.
+		start := cap(obj) - cap(m.Key) - 1 // the opening quote of the name
+		end := cap(obj) - cap(m.Value) + len(m.Value)
+		if obj[end] == ',' {
+			end++
+		} else if obj[start-1] == ',' {
+			start--
+		}
+		out := make([]byte, 0, len(obj)-(end-start))
+		out = append(append(out, obj[:start]...), obj[end:]...)
+		return out, m.Value
+	}
+	return obj, nil
 }
