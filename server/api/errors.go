@@ -17,6 +17,7 @@ var statusOf = map[auditerr.Code]int{
 	auditerr.ErrForbidden.Code:          http.StatusForbidden,
 	auditerr.ErrNotFound.Code:           http.StatusNotFound,
 	auditerr.ErrIDConflict.Code:         http.StatusConflict,
+	auditerr.ErrPurged.Code:             http.StatusGone,
 	auditerr.ErrTooLarge.Code:           http.StatusRequestEntityTooLarge,
 	auditerr.ErrBatchTooLarge.Code:      http.StatusRequestEntityTooLarge,
 	auditerr.ErrOutputTooLarge.Code:     http.StatusRequestEntityTooLarge,

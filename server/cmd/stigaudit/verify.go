@@ -96,6 +96,9 @@ type summary struct {
 	older    []uint64
 	filtered bool
 	tail     int64
+	// purged counts events whose content a retention purge removed: their
+	// stored leaf hash is in the tree, but it cannot be recomputed.
+	purged, firstPurged, lastPurged int64
 }
 
 func (s summary) String() string {
@@ -111,6 +114,10 @@ func (s summary) String() string {
 	}
 	if s.tail > 0 {
 		fmt.Fprintf(&b, "; %d later events (not signed yet) match the stored tree", s.tail)
+	}
+	if s.purged > 0 {
+		fmt.Fprintf(&b, "; %d purged events (seq %d..%d) keep only their leaf hash, so their content cannot be checked",
+			s.purged, s.firstPurged, s.lastPurged)
 	}
 	if s.filtered {
 		b.WriteString(" (a filtered export cannot show it holds every matching event)")
@@ -318,9 +325,23 @@ func openReadOnly(path string) (*sql.DB, error) {
 	return db, nil
 }
 
+// sqlVerifyEvents reads every event in seq order; %s is whether the row
+// was purged by retention (a column that databases before migration 4 lack).
 const sqlVerifyEvents = `SELECT seq, id, event_type, ts, IFNULL(hlc, ''), tenant_id, entity_uri, IFNULL(emitter, ''),
 	IFNULL(oidc_sub, ''), IFNULL(fact_id, ''), source, IFNULL(attested_key_id, ''), IFNULL(scope, ''),
-	outcome, detail, leaf_hash FROM events ORDER BY seq`
+	outcome, detail, leaf_hash, %s FROM events ORDER BY seq`
+
+// verifyEventsQuery returns sqlVerifyEvents for this database's schema.
+func verifyEventsQuery(ctx context.Context, db *sql.DB) (string, error) {
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('events') WHERE name = 'purged_at'`).Scan(&n); err != nil {
+		return "", fmt.Errorf("reading the schema: %w", err)
+	}
+	if n == 0 {
+		return fmt.Sprintf(sqlVerifyEvents, "0"), nil
+	}
+	return fmt.Sprintf(sqlVerifyEvents, "purged_at IS NOT NULL"), nil
+}
 
 // sqlVerifyNodes reads tree nodes named by a JSON array of [level, idx]
 // pairs; level 0 is events.leaf_hash. A node not stored reads as NULL.
@@ -375,17 +396,23 @@ func verifyDB(ctx context.Context, path string, key note.Verifier, cp []byte, ol
 		return summary{}, err
 	}
 	hash := leafHasher()
+	var purged, firstPurged, lastPurged int64 = 0, -1, -1
 	if v.Err() == nil {
-		rows, err := db.QueryContext(ctx, sqlVerifyEvents)
+		query, err := verifyEventsQuery(ctx, db)
+		if err != nil {
+			return summary{}, fmt.Errorf("%s: %w", path, err)
+		}
+		rows, err := db.QueryContext(ctx, query)
 		if err != nil {
 			return summary{}, fmt.Errorf("%s: reading events: %w", path, err)
 		}
 		var e event.Event
 		var leaf []byte
+		var isPurged bool
 		for rows.Next() {
 			e.Detail = nil
 			if err := rows.Scan(&e.Seq, &e.ID, &e.Type, &e.TS, &e.HLC, &e.Tenant, &e.EntityURI, &e.Emitter,
-				&e.OIDCSub, &e.FactID, &e.Source, &e.AttestedKeyID, &e.Scope, &e.Outcome, &e.Detail, &leaf); err != nil {
+				&e.OIDCSub, &e.FactID, &e.Source, &e.AttestedKeyID, &e.Scope, &e.Outcome, &e.Detail, &leaf, &isPurged); err != nil {
 				rows.Close()
 				return summary{}, fmt.Errorf("%w at seq %d (unreadable): %v", errVerifyFailed, v.Finish().Size, err)
 			}
@@ -394,7 +421,19 @@ func verifyDB(ctx context.Context, path string, key note.Verifier, cp []byte, ol
 			if len(leaf) != merkle.HashSize {
 				stored[0] ^= 0xff
 			}
-			if v.AddLeaf(e.Seq, stored, hash(&e)) != nil {
+			content := stored
+			if isPurged {
+				// A retention purge blanked the content and kept the leaf
+				// hash: the leaf still binds the tree, the content is gone.
+				purged++
+				if firstPurged < 0 {
+					firstPurged = e.Seq
+				}
+				lastPurged = e.Seq
+			} else {
+				content = hash(&e)
+			}
+			if v.AddLeaf(e.Seq, stored, content) != nil {
 				break
 			}
 		}
@@ -409,6 +448,7 @@ func verifyDB(ctx context.Context, path string, key note.Verifier, cp []byte, ol
 		return summary{}, failure(rep)
 	}
 	sum := summaryOf(rep, older, key, 0)
+	sum.purged, sum.firstPurged, sum.lastPurged = purged, firstPurged, lastPurged
 	if allowTail {
 		c, _ := checkpoint.Open(cp, "", key)
 		sum.cp = c
