@@ -35,6 +35,11 @@ func (n *NDJSON) Begin() error { return nil }
 
 // Event writes one event line.
 func (n *NDJSON) Event(e *event.Event, proof *merkle.InclusionProof) error {
+	if Purged(e) {
+		n.line = append(appendPurgedLine(n.line[:0], e, proof), '\n')
+		_, err := n.w.Write(n.line)
+		return err
+	}
 	n.canon = event.AppendCanonical(n.canon[:0], e)
 	line, err := appendLine(n.line[:0], n.canon, e, proof)
 	if err != nil {
@@ -329,6 +334,11 @@ func parseLine(it *item, line, scratch []byte) []byte {
 			it.err = err
 			return scratch
 		}
+	}
+	if bytes.Contains(line, []byte(`"purged":true`)) {
+		it.ev, it.err = parsePurgedLine(line)
+		it.content = it.ev.LeafHash // the content is gone; the leaf is kept
+		return scratch
 	}
 	ev, err := event.ParseEvent(line)
 	if err != nil {
