@@ -3,9 +3,9 @@ package wasm
 import (
 	"context"
 	"encoding/json"
-	"strings"
 	"os"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 

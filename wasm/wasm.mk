@@ -1,7 +1,7 @@
 # wasm/wasm.mk — the WebAssembly module and its JS host. Included by the
 # top-level Makefile before its rules.
 #
-#   make wasm     rebuild wasm/stigaudit.wasm (committed; see wasm/README.md)
+#   make wasm     rebuild wasm/stigaudit.wasm (committed; see README.md, "Using the core from other languages")
 #   make test-js  run the Node tests of the JS loader (skipped without node)
 
 WASM_MODULE := wasm/stigaudit.wasm

@@ -39,5 +39,6 @@
 // the operator can pin a key obtained out of band (`stigaudit keys
 // checkpoint-key`), the pinned key is kept in localStorage, and a server
 // that later advertises another key is shown as a red mismatch. See
-// README.md for what the browser check does and does not prove.
+// README.md (section "The browser preview") for what the browser check
+// does and does not prove.
 package web

@@ -5,7 +5,7 @@
 //
 // It has no dependencies beyond auditerr, so both the guest (wasm/guest) and
 // the host bindings (hostfns/wazerohost) import it; a host written in another
-// language copies the table in wasm/README.md.
+// language copies the ABI table in the top-level README.md.
 //
 // # Calling convention
 //
