@@ -118,6 +118,12 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		return nil, auditerr.Errorf(auditerr.ErrInvalidConfig, "pgstore: database URL: %v", err) // pgconn redacts passwords
 	}
 	cfg.MaxConns = int32(opts.MaxConns)
+	if _, set := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !set {
+		// Plan every query for its parameters and the log's current size:
+		// a generic plan cached while the log was small (a sequential scan)
+		// would otherwise be kept until the next ANALYZE.
+		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+	}
 	if opts.Schema != "" {
 		cfg.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{opts.Schema}.Sanitize()
 	}

@@ -33,7 +33,7 @@ CREATE TRIGGER checkpoints_no_truncate BEFORE TRUNCATE ON checkpoints
 -- snapshot) and refuses a checkpoint that does not cover more events than
 -- every stored one, or covers events that are not stored.
 CREATE FUNCTION stigaudit_checkpoints_grow() RETURNS trigger
-LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+LANGUAGE plpgsql SET search_path FROM CURRENT SET enable_seqscan = off SET jit = off SET plan_cache_mode = auto AS $$
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtextextended(TG_TABLE_SCHEMA || '/stigaudit/checkpoints', 0));
     IF NEW.tree_size <= (SELECT COALESCE(max(tree_size), -1) FROM checkpoints) THEN
