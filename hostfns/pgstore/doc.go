@@ -26,10 +26,13 @@
 //
 // As in sqlitestore, Appends go through one writer goroutine per Store,
 // which commits whatever requests are queued together (up to
-// Options.MaxBatchEvents events), waiting at most Options.MaxWait (1ms) for
-// as many requests as its previous group had, so that under load every
-// client with a request in flight joins. Each request is decided on its
-// own: refusals (an invalid event, an id conflict) fail only their request.
+// Options.MaxBatchEvents events). Under load it also waits, while requests
+// keep arriving less than 1ms apart and at most Options.MaxWait (4ms), for
+// the clients its last commit answered to come back, so a group holds
+// about every client in flight rather than half of them (measured: 21
+// instead of 8 to 11 events per commit with 64 clients on three stores,
+// and about 1.5x the rate). Each request is decided on its own: refusals
+// (an invalid event, an id conflict) fail only their request.
 //
 // The fast path appends a group with one call of the SQL function
 // stigaudit_append (migration 0001), in one round trip: the function locks

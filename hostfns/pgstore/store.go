@@ -31,7 +31,10 @@ var (
 // Defaults of Options.
 const (
 	DefaultMaxBatchEvents = 1000
-	DefaultMaxWait        = time.Millisecond
+	DefaultMaxWait        = 4 * time.Millisecond
+	// burstGap is how long the writer waits for the next request of a
+	// burst (see MaxWait).
+	burstGap              = time.Millisecond
 	DefaultMaxConns       = 10
 	DefaultConnectTimeout = 10 * time.Second
 )
@@ -49,11 +52,12 @@ type Options struct {
 	// one WAL flush under the head lock, per Append (the naive way, kept as
 	// the benchmarks' baseline).
 	MaxBatchEvents int
-	// MaxWait bounds how long the writer, once it holds a request, waits
-	// for more before it commits: it stops waiting as soon as the group has
-	// as many requests as the previous one (in steady state, every client
-	// with a request in flight), so under low load it does not wait at all.
-	// Default 1ms; negative: never wait.
+	// MaxWait bounds how long the writer, once it holds a request, gathers
+	// more before it commits: while requests keep arriving less than 1ms
+	// apart (the clients answered by the last commit coming back), it
+	// waits for them, up to MaxWait in all. When the last group held a
+	// single request (low load) it does not wait. Default 4ms; negative:
+	// never wait.
 	MaxWait time.Duration
 	// MaxConns bounds the connection pool (the writer, reads, and
 	// transactions on DB()); default 10. A Leader uses one more connection
@@ -82,6 +86,7 @@ func (o Options) withDefaults() Options {
 	case o.MaxWait < 0:
 		o.MaxWait = 0
 	}
+
 	if o.MaxConns <= 0 {
 		o.MaxConns = DefaultMaxConns
 	}

@@ -74,10 +74,9 @@ func (w *writer) run() {
 	}
 }
 
-// gather adds queued requests to group until it holds max events, or the
-// queue is empty and (when wait is not nil) wait fired or the group holds
-// target requests. A request that does not fit is kept for the next group.
-func (w *writer) gather(group []*request, n int, wait <-chan time.Time, target int) ([]*request, int) {
+// gather adds the requests queued now to group, until it holds max
+// events. A request that does not fit is kept for the next group.
+func (w *writer) gather(group []*request, n int) ([]*request, int) {
 	max := w.s.opts.MaxBatchEvents
 	for n < max && w.carry == nil {
 		var r *request
@@ -85,12 +84,55 @@ func (w *writer) gather(group []*request, n int, wait <-chan time.Time, target i
 		select {
 		case r, ok = <-w.s.reqs:
 		default:
-			if wait == nil || len(group) >= target {
+			return group, n
+		}
+		if !ok {
+			return group, n // closed: commit this group; the next receive ends run
+		}
+		if n+len(r.events) > max {
+			w.carry = r
+			return group, n
+		}
+		group = append(group, r)
+		n += len(r.events)
+	}
+	return group, n
+}
+
+// gatherBurst adds requests to group while they keep arriving less than
+// gap apart, for at most maxWait in all, and until it holds max events:
+// under load the clients answered by the last commit come back within a
+// burst and join; a lone request waits one gap.
+func (w *writer) gatherBurst(group []*request, n int, gap, maxWait time.Duration) ([]*request, int) {
+	max := w.s.opts.MaxBatchEvents
+	deadline := time.Now().Add(maxWait)
+	var t *time.Timer
+	defer func() {
+		if t != nil {
+			t.Stop()
+		}
+	}()
+	for n < max && w.carry == nil {
+		var r *request
+		var ok bool
+		select {
+		case r, ok = <-w.s.reqs:
+		default:
+			wait := min(gap, time.Until(deadline))
+			if wait <= 0 {
 				return group, n
+			}
+			if t == nil {
+				t = time.NewTimer(wait)
+			} else {
+				t.Reset(wait)
 			}
 			select {
 			case r, ok = <-w.s.reqs:
-			case <-wait:
+				if !t.Stop() {
+					<-t.C
+				}
+			case <-t.C:
 				return group, n
 			}
 		}
@@ -113,9 +155,7 @@ func (w *writer) commit(first *request) {
 	start := time.Now()
 	group, n := []*request{first}, len(first.events)
 	if d := w.s.opts.MaxWait; d > 0 && w.last > 1 {
-		t := time.NewTimer(d)
-		group, n = w.gather(group, n, t.C, w.last)
-		t.Stop()
+		group, n = w.gatherBurst(group, n, burstGap, d)
 	}
 	ctx := context.Background() // the group is not any one caller's to cancel
 	group, results, events, pending, err := w.tryCommit(ctx, group, n)
@@ -214,7 +254,7 @@ func (w *writer) tryCommit(ctx context.Context, group []*request, n int) (_ []*r
 	// only while the server runs it. If an id turns out to be stored, the
 	// call changes nothing and the group takes the slow path below.
 	if !w.s.opts.slowPath {
-		group, _ = w.gather(group, n, nil, 0)
+		group, _ = w.gather(group, n)
 		results, fresh := decide(group, 0, nil)
 		if len(fresh) == 0 {
 			return group, results, 0, false, nil // every request refused or abandoned
@@ -259,7 +299,7 @@ func (w *writer) tryCommit(ctx context.Context, group []*request, n int) (_ []*r
 
 	// Everything that queued up while we waited joins this group.
 	first := len(group)
-	group, _ = w.gather(group, n, nil, 0)
+	group, _ = w.gather(group, n)
 	if len(group) > first {
 		b := &pgx.Batch{}
 		queueLookup(b, group[first:], stored)
