@@ -23,6 +23,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/stigaudit/stigaudit/hostfns"
 	"github.com/stigaudit/stigaudit/hostfns/pgstore"
 	"github.com/stigaudit/stigaudit/hostfns/pgstore/pgtest"
@@ -456,8 +459,20 @@ func TestReplicasThroughput(t *testing.T) {
 		P50Ms      float64 `json:"p50_ms"`
 		P99Ms      float64 `json:"p99_ms"`
 		Events     int     `json:"events"`
+		SinkLost   int     `json:"sink_lost"` // NATS sink: dropped + failed, all replicas
+		Stored     int     `json:"stored"`    // events in the log
+		Published  int     `json:"published"` // messages in the NATS stream (after de-duplication)
 	}
+	// With STIGAUDIT_TEST_NATS_URL every replica also feeds a NATS sink, as
+	// in production; the run then reports what the sinks lost.
+	natsURL := os.Getenv("STIGAUDIT_TEST_NATS_URL")
 	run := func(name string, n int, extra ...string) phase {
+		var stream string
+		if natsURL != "" {
+			stream = fmt.Sprintf("STIGAUDIT_BENCH_%s_%d", strings.ToUpper(name), time.Now().UnixNano())
+			extra = append(extra, "--sink", natsURL+"?stream="+stream+"&prefix="+strings.ToLower(stream))
+			defer deleteStream(t, natsURL, stream)
+		}
 		dsn := pgtest.DSN(t)
 		var reps []*replica
 		for i := range 3 {
@@ -527,16 +542,36 @@ func TestReplicasThroughput(t *testing.T) {
 		elapsed := time.Since(start)
 		slices.Sort(lat)
 		ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-		return phase{
+		ph := phase{
 			EventsPerS: float64(n-int(failed.Load())) / elapsed.Seconds(),
 			P50Ms:      ms(lat[n/2]),
 			P99Ms:      ms(lat[n*99/100]),
 			Events:     n,
 		}
+		if stream != "" {
+			// Let every replica's notifier catch up and its sink drain.
+			time.Sleep(3 * time.Second)
+			for _, r := range reps {
+				ph.SinkLost += sinkLost(t, r)
+			}
+			ph.Published = streamCount(t, natsURL, stream)
+			st, err := pgstore.Open(context.Background(), dsn, pgstore.Options{MaxConns: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			size, _ := st.Size(context.Background())
+			st.Close()
+			ph.Stored = int(size)
+		}
+		return ph
 	}
 	grouped := run("group", events)
 	baseline := run("baseline", max(events/20, 1000), "--max-batch-events", "1")
 	out, _ := json.Marshal(map[string]any{
+		"nats_sink":               natsURL != "",
+		"sink_lost":               grouped.SinkLost,
+		"stored":                  grouped.Stored,
+		"published":               grouped.Published,
 		"replicas":                3,
 		"clients":                 clients,
 		"events_per_s":            grouped.EventsPerS,
@@ -553,4 +588,63 @@ func TestReplicasThroughput(t *testing.T) {
 	})
 	t.Logf("%s", out)
 	fmt.Println(string(out))
+}
+
+// sinkLost sums stigaudit_sink_dropped_total and stigaudit_sink_errors_total
+// on r's /metrics.
+func sinkLost(t *testing.T, r *replica) int {
+	t.Helper()
+	resp, err := http.Get(r.url() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	total := 0
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "stigaudit_sink_dropped_total{") || strings.HasPrefix(line, "stigaudit_sink_errors_total{") {
+			var v float64
+			if _, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v); err == nil {
+				total += int(v)
+			}
+		}
+	}
+	return total
+}
+
+// streamCount returns the number of messages in a JetStream stream.
+func streamCount(t *testing.T, server, stream string) int {
+	t.Helper()
+	nc, err := nats.Connect(server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		t.Fatalf("stream %s: %v", stream, err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int(info.State.Msgs)
+}
+
+func deleteStream(t *testing.T, server, stream string) {
+	nc, err := nats.Connect(server)
+	if err != nil {
+		return
+	}
+	defer nc.Close()
+	if js, err := jetstream.New(nc); err == nil {
+		js.DeleteStream(context.Background(), stream)
+	}
 }
