@@ -2,6 +2,7 @@ package pgstore_test
 
 import (
 	"context"
+	"log/slog"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -50,7 +51,7 @@ func TestLeaderElection(t *testing.T) {
 	s := open(t, dsn, pgstore.Options{})
 	var ls []*pgstore.Leader
 	for range 3 {
-		l := s.NewLeader("checkpointer", pgstore.LeaderOptions{Interval: interval})
+		l := s.NewLeader("checkpointer", pgstore.LeaderOptions{Interval: interval, Logger: quiet})
 		t.Cleanup(func() { l.Close() })
 		ls = append(ls, l)
 	}
@@ -92,10 +93,10 @@ func TestLeaderElection(t *testing.T) {
 	}
 
 	// Another name, or another schema, elects independently.
-	other := s.NewLeader("sinks", pgstore.LeaderOptions{Interval: interval})
+	other := s.NewLeader("sinks", pgstore.LeaderOptions{Interval: interval, Logger: quiet})
 	t.Cleanup(func() { other.Close() })
 	s2 := open(t, pgtest.DSN(t), pgstore.Options{})
-	elsewhere := s2.NewLeader("checkpointer", pgstore.LeaderOptions{Interval: interval})
+	elsewhere := s2.NewLeader("checkpointer", pgstore.LeaderOptions{Interval: interval, Logger: quiet})
 	t.Cleanup(func() { elsewhere.Close() })
 	waitOneLeader(t, []*pgstore.Leader{other})
 	waitOneLeader(t, []*pgstore.Leader{elsewhere})
@@ -106,8 +107,8 @@ func TestLeaderElection(t *testing.T) {
 func TestLeaderRun(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	s := open(t, dsn, pgstore.Options{})
-	a := s.NewLeader("checkpointer", pgstore.LeaderOptions{Interval: interval})
-	b := s.NewLeader("checkpointer", pgstore.LeaderOptions{Interval: interval})
+	a := s.NewLeader("checkpointer", pgstore.LeaderOptions{Interval: interval, Logger: quiet})
+	b := s.NewLeader("checkpointer", pgstore.LeaderOptions{Interval: interval, Logger: quiet})
 	t.Cleanup(func() { a.Close(); b.Close() })
 
 	var running, maxRunning, starts atomic.Int32
@@ -150,3 +151,5 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+var quiet = slog.New(slog.DiscardHandler)
