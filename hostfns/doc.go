@@ -9,6 +9,7 @@
 // store with one set of guarantees.
 //
 // Implementations live in sub-packages named for what they store into:
-// memstore (tests and embedding), sqlitestore (the default) and, later,
-// pgstore.
+// memstore (tests and embedding), sqlitestore (the default) and pgstore
+// (several replicas on one PostgreSQL); wazerohost binds them to the
+// WebAssembly module's imports.
 package hostfns

@@ -2,7 +2,7 @@
 // embedded in the binary, and the runner that applies them.
 //
 // A schema change is a new file NNNN_name.sql in the dialect's directory
-// (sqlite/ or, later, postgres/); files are never edited once released. The
+// (sqlite/ or postgres/); files are never edited once released. The
 // runner applies the files the database has not seen yet in order, each in
 // its own transaction together with its row in schema_migrations, so a crash
 // leaves the database at a whole version, never between two.

@@ -1,5 +1,5 @@
 // Package sink delivers committed audit events to secondary destinations —
-// a JSON-lines file today, a message bus or a webhook later — without ever
+// a JSON-lines file, NATS JetStream or a signed webhook — without ever
 // letting them slow down or fail the audit log itself.
 //
 // This is the seed's audit_emit plugin hook, with its two defects fixed: it
@@ -20,6 +20,9 @@
 // Sinks are named by a spec string on the command line (Parse):
 //
 //	file:/var/log/stigaudit/events.jsonl
+//	nats://127.0.0.1:4222
+//	https://hooks.example.org/audit
 //
-// nats:// and https:// are reserved for future sinks.
+// What each guarantees (at-most-once or at-least-once, duplicates) is in
+// the README's "Sinks" section.
 package sink
