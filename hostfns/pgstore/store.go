@@ -181,26 +181,69 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 // checkHead verifies that log_head's compact range equals the one stored in
 // events and tree_nodes: the head is what appends trust, the tables are
 // what proofs read, and they must never disagree.
+//
+// It reads both in one repeatable-read snapshot and ignores the durable
+// mark: other replicas append while this one starts, and a replica killed
+// mid-commit leaves committed appends that no mark covers yet, so the head
+// is routinely ahead of the durable prefix that ReadNodes serves.
 func (s *Store) checkHead(ctx context.Context) error {
-	h, err := s.readHead(s.pool.QueryRow(ctx, sqlReadHead))
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return unavailable("read log head", err)
 	}
-	want, err := s.ReadNodes(ctx, compact.RangeNodes(0, uint64(h.size), nil))
+	defer tx.Rollback(ctx)
+	h, err := s.readHead(tx.QueryRow(ctx, sqlReadHead))
 	if err != nil {
-		return fmt.Errorf("pgstore: log head at size %d: %w", h.size, err)
+		return unavailable("read log head", err)
+	}
+	ids := compact.RangeNodes(0, uint64(h.size), nil)
+	levels := make([]int32, len(ids))
+	idxs := make([]int64, len(ids))
+	for i, id := range ids {
+		levels[i], idxs[i] = int32(id.Level), int64(id.Index)
+	}
+	rows, err := tx.Query(ctx, sqlNodesCommitted, levels, idxs)
+	if err != nil {
+		return unavailable("read tree nodes", err)
+	}
+	want := make([][]byte, len(ids))
+	for rows.Next() {
+		var ord int64
+		var hash []byte
+		if err := rows.Scan(&ord, &hash); err != nil {
+			rows.Close()
+			return unavailable("read tree nodes", err)
+		}
+		if ord >= 1 && ord <= int64(len(want)) {
+			want[ord-1] = hash
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return unavailable("read tree nodes", err)
 	}
 	got := h.tree.Hashes()
 	if len(got) != len(want) {
 		return auditerr.Errorf(auditerr.ErrVerifyFailed, "pgstore: log_head holds %d range hashes for size %d, the tree has %d", len(got), h.size, len(want))
 	}
 	for i := range want {
+		if want[i] == nil {
+			return auditerr.Errorf(auditerr.ErrVerifyFailed, "pgstore: log head at size %d: tree node (%d, %d) is missing", h.size, ids[i].Level, ids[i].Index)
+		}
 		if string(got[i]) != string(want[i]) {
 			return auditerr.Errorf(auditerr.ErrVerifyFailed, "pgstore: log_head's compact range differs from tree_nodes at size %d (hash %d)", h.size, i)
 		}
 	}
 	return nil
 }
+
+// sqlNodesCommitted reads perfect subtree hashes as committed, whatever
+// the durable mark (for checkHead only; proofs use sqlNodes).
+const sqlNodesCommitted = `SELECT u.ord, CASE
+		WHEN u.level = 0 THEN (SELECT leaf_hash FROM events WHERE seq = u.idx)
+		ELSE (SELECT hash FROM tree_nodes WHERE level = u.level AND idx = u.idx)
+	END
+	FROM unnest($1::integer[], $2::bigint[]) WITH ORDINALITY AS u(level, idx, ord)`
 
 // markDurable refuses a session that would not flush commits, then
 // publishes the current head as durable (the synchronous commit of the
