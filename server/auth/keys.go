@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/stigaudit/stigaudit/core/auditerr"
@@ -132,6 +133,8 @@ type Keys struct {
 
 	mu    sync.Mutex
 	cache map[[32]byte]*cached
+	// flight coalesces concurrent verifications of one uncached key.
+	flight singleflight.Group
 	// gen counts revocations, so a verification that read the row before a
 	// concurrent Revoke does not cache a revoked key.
 	gen uint64
@@ -423,6 +426,22 @@ func (k *Keys) Verify(ctx context.Context, plaintext string) (Principal, error) 
 		return k.recheck(ctx, h, gen, p, now)
 	}
 
+	// Concurrent first uses of one key share one lookup and one argon2id
+	// computation: a client opening 64 connections with a new key would
+	// otherwise queue 64 hashes of the same secret. The shared work does
+	// not depend on any one caller staying connected.
+	v, err, _ := k.flight.Do(string(h[:]), func() (any, error) {
+		return k.verifySlow(context.WithoutCancel(ctx), h, gen, id, secret, now)
+	})
+	if err != nil {
+		return Principal{}, err
+	}
+	return v.(Principal), nil
+}
+
+// verifySlow looks the key up and checks its secret with argon2id, then
+// caches the result.
+func (k *Keys) verifySlow(ctx context.Context, h [32]byte, gen uint64, id, secret string, now time.Time) (Principal, error) {
 	var tenant, entity, perms, hash string
 	var oidc, revoked sql.NullString
 	err := k.db.QueryRowContext(ctx, k.q.byID, id).Scan(&tenant, &entity, &oidc, &perms, &hash, &revoked)
@@ -443,7 +462,7 @@ func (k *Keys) Verify(ctx context.Context, plaintext string) (Principal, error) 
 	case <-ctx.Done():
 		return Principal{}, fmt.Errorf("auth: waiting to verify a key: %w", ctx.Err())
 	}
-	ok = ph.matches(k.opt.Hash, []byte(secret))
+	ok := ph.matches(k.opt.Hash, []byte(secret))
 	<-k.hashing
 	if !ok {
 		return Principal{}, unauthorized()
@@ -452,7 +471,7 @@ func (k *Keys) Verify(ctx context.Context, plaintext string) (Principal, error) 
 	if err != nil {
 		return Principal{}, unauthorized()
 	}
-	p = Principal{KeyID: id, Tenant: tenant, EntityURI: entity, OIDCSub: oidc.String, Perms: ps}
+	p := Principal{KeyID: id, Tenant: tenant, EntityURI: entity, OIDCSub: oidc.String, Perms: ps}
 	k.remember(h, gen, p, now)
 	return p, nil
 }

@@ -476,3 +476,35 @@ func TestConcurrentHashesAreBounded(t *testing.T) {
 		t.Errorf("peak concurrent argon2id computations = %d, want 1..2", p)
 	}
 }
+
+func TestConcurrentFirstUsesOfAKeyHashOnce(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	text, _, err := f.keys.Create(ctx, Spec{EntityURI: "urn:svc:a", Perms: PermAuditWrite})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A fresh process: nothing cached, and hashing is slow enough that
+	// every caller arrives while the first one is still hashing.
+	var calls atomic.Int64
+	slow := func(secret, salt []byte, p Params, keyLen uint32) []byte {
+		calls.Add(1)
+		time.Sleep(50 * time.Millisecond)
+		return f.hash.hash(secret, salt, p, keyLen)
+	}
+	k := New(f.db, Options{Hash: slow, Params: Params{Time: 1, Memory: 64, Threads: 1}})
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if p, err := k.Verify(ctx, text); err != nil || p.EntityURI != "urn:svc:a" {
+				t.Errorf("verify: %+v, %v", p, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := calls.Load(); got != 1 {
+		t.Errorf("32 concurrent first uses computed argon2id %d times, want 1", got)
+	}
+}
