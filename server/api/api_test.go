@@ -25,6 +25,8 @@ import (
 	"github.com/stigaudit/stigaudit/core/auditerr"
 	"github.com/stigaudit/stigaudit/hostfns"
 	"github.com/stigaudit/stigaudit/hostfns/memstore"
+	"github.com/stigaudit/stigaudit/hostfns/pgstore"
+	"github.com/stigaudit/stigaudit/hostfns/pgstore/pgtest"
 	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
 	"github.com/stigaudit/stigaudit/hostfns/storetest"
 	"github.com/stigaudit/stigaudit/migrations"
@@ -66,8 +68,9 @@ type harness struct {
 
 var quiet = slog.New(slog.DiscardHandler)
 
-// storeKinds are the stores the API tests run over.
-var storeKinds = []string{"memory", "sqlite"}
+// storeKinds are the stores the API tests run over: the same HTTP-level
+// suite for every store (PostgreSQL skips without STIGAUDIT_TEST_PG_DSN).
+var storeKinds = []string{"memory", "sqlite", "postgres"}
 
 // eachStore runs test once per store kind.
 func eachStore(t *testing.T, test func(t *testing.T, kind string)) {
@@ -90,6 +93,7 @@ func newHarnessOn(t testing.TB, kind string) *harness {
 	}
 	var inner hostfns.Store
 	var db *sql.DB
+	placeholder := auth.Question
 	switch kind {
 	case "memory":
 		inner = memstore.New()
@@ -107,10 +111,16 @@ func newHarnessOn(t testing.TB, kind string) *harness {
 			t.Fatal(err)
 		}
 		inner, db = st, st.DB()
+	case "postgres":
+		st, err := pgstore.Open(context.Background(), pgtest.DSN(t), pgstore.Options{OnCommit: m.ObserveCommit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		inner, db, placeholder = st, st.DB(), auth.Dollar
 	default:
 		t.Fatalf("unknown store kind %q", kind)
 	}
-	keys := auth.New(db, auth.Options{Params: auth.Params{Time: 1, Memory: 64, Threads: 1}})
+	keys := auth.New(db, auth.Options{Params: auth.Params{Time: 1, Memory: 64, Threads: 1}, Placeholder: placeholder})
 	store := storetest.NewFaulty(inner)
 	clock := &stepClock{next: time.Date(2026, 5, 3, 12, 0, 0, 0, time.UTC)}
 	l, err := stigaudit.Open(stigaudit.Options{Store: store, Clock: clock, Logger: quiet, Observer: m})
