@@ -58,7 +58,9 @@ type Result struct {
 	BaselineP99Ms      float64 `json:"baseline_p99_ms,omitempty"`
 	Ratio              float64 `json:"ratio,omitempty"`
 	Cores              int     `json:"cores"`
-	SynchronousFull    bool    `json:"synchronous_full"`
+	// Store names the durable store of an in-process run; an HTTP run
+	// cannot see the server's, so it is left out.
+	Store string `json:"store,omitempty"`
 }
 
 func (c *Config) defaults() {
@@ -145,7 +147,7 @@ func runLocal(ctx context.Context, cfg Config, dir string, opts sqlitestore.Opti
 	}
 	res := drive(ctx, cfg.Concurrency, cfg.Events, 1, call)
 	res.Mode = "in-process"
-	res.SynchronousFull = true
+	res.Store = "sqlite synchronous=FULL"
 	return res, nil
 }
 
