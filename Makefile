@@ -62,7 +62,7 @@ fuzz:
 
 ## check: lint, regenerate the test vectors and fail when anything drifted
 check: lint
-	$(GO) run ./core/cmd/genvectors
+	$(GO) run ./internal/genvectors
 	git diff --exit-code -- core/testdata
 
 clean:

@@ -14,8 +14,8 @@
 //
 // Usage, from the module root:
 //
-//	go run ./core/cmd/genvectors          # rewrite core/testdata/*.json
-//	go run ./core/cmd/genvectors -check   # exit 1 if any file would change
+//	go run ./internal/genvectors          # rewrite core/testdata/*.json
+//	go run ./internal/genvectors -check   # exit 1 if any file would change
 package main
 
 import (

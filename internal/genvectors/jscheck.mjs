@@ -3,7 +3,7 @@
 // outputs written by the Go generator must agree with what a JavaScript
 // implementation computes from the same inputs.
 //
-//   node core/cmd/genvectors/jscheck.mjs core/testdata
+//   node internal/genvectors/jscheck.mjs core/testdata
 //
 // It prints one line per disagreement and exits 1 if there is any.
 import { readFileSync } from "node:fs";

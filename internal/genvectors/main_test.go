@@ -8,10 +8,10 @@ import (
 	"testing"
 )
 
-const testdata = "../../testdata"
+const testdata = "../../core/testdata"
 
 // TestVectorsUpToDate fails when the checked-in vectors differ from what the
-// code produces now. Run `go run ./core/cmd/genvectors` to rewrite them, and
+// code produces now. Run `go run ./internal/genvectors` to rewrite them, and
 // review the diff: a changed expected value is a changed contract.
 func TestVectorsUpToDate(t *testing.T) {
 	files, err := generate()
@@ -21,11 +21,11 @@ func TestVectorsUpToDate(t *testing.T) {
 	for name, want := range files {
 		got, err := os.ReadFile(filepath.Join(testdata, name))
 		if err != nil {
-			t.Errorf("%s: %v (run go run ./core/cmd/genvectors)", name, err)
+			t.Errorf("%s: %v (run go run ./internal/genvectors)", name, err)
 			continue
 		}
 		if !bytes.Equal(got, want) {
-			t.Errorf("%s is out of date: run go run ./core/cmd/genvectors and review the diff", name)
+			t.Errorf("%s is out of date: run go run ./internal/genvectors and review the diff", name)
 		}
 	}
 }

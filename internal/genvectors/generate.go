@@ -18,7 +18,7 @@ import (
 	"github.com/stigaudit/stigaudit/core/jcs"
 )
 
-const generator = "go run ./core/cmd/genvectors (inputs in core/cmd/genvectors/cases.go; expected values computed by the Go core)"
+const generator = "go run ./internal/genvectors (inputs in internal/genvectors/cases.go; expected values computed by the Go core)"
 
 // generate returns every vector file by name.
 func generate() (map[string][]byte, error) {
