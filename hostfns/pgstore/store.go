@@ -7,7 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"sync"
+	"github.com/stigaudit/stigaudit/hostfns/appendq"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -106,10 +106,8 @@ type Store struct {
 
 	writer string // this instance's row in log_durable
 
-	mu     sync.RWMutex // guards closed and sends on reqs
-	closed bool
-	reqs   chan *request
-	done   chan struct{} // closed when the writer has exited
+	q    *appendq.Queue // Append callers → the writer
+	done chan struct{}  // closed when the writer has exited
 }
 
 // Open connects to the PostgreSQL database named by dsn (a postgres:// URL
@@ -149,7 +147,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		pool:   pool,
 		db:     stdlib.OpenDBFromPool(pool),
 		rf:     &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren},
-		reqs:   make(chan *request, 1024),
+		q:      appendq.New("pgstore", 1024),
 		done:   make(chan struct{}),
 	}
 	fail := func(err error) (*Store, error) {
@@ -284,49 +282,15 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 // the events may or may not be stored; re-send them (appends are
 // idempotent) to find out.
 func (s *Store) Append(ctx context.Context, events []event.Event) ([]event.Event, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	r := &request{
-		ctx:    ctx,
-		events: append([]event.Event(nil), events...), // the caller may reuse its slice once we return
-		reply:  make(chan result, 1),
-	}
-	s.mu.RLock()
-	if s.closed {
-		s.mu.RUnlock()
-		return nil, auditerr.Errorf(auditerr.ErrClosed, "pgstore: append after Close")
-	}
-	if len(events) == 0 {
-		s.mu.RUnlock()
-		return []event.Event{}, nil
-	}
-	select {
-	case s.reqs <- r:
-		s.mu.RUnlock()
-	case <-ctx.Done():
-		s.mu.RUnlock()
-		return nil, ctx.Err()
-	}
-	select {
-	case res := <-r.reply:
-		return res.events, res.err
-	case <-ctx.Done():
-		return nil, fmt.Errorf("pgstore: append abandoned, outcome unknown (re-send to find out): %w", ctx.Err())
-	}
+	return s.q.Submit(ctx, events)
 }
 
 // Close stops accepting Appends, waits for the writer to commit everything
 // queued, and closes the connection pool. It is safe to call more than once.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	if !s.q.Close() {
 		return nil
 	}
-	s.closed = true
-	close(s.reqs)
-	s.mu.Unlock()
 	<-s.done
 	err := s.db.Close()
 	s.pool.Close()
@@ -334,9 +298,7 @@ func (s *Store) Close() error {
 }
 
 func (s *Store) isClosed() bool {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.closed
+	return s.q.Closed()
 }
 
 // Size returns the number of durable events (the next seq, once the

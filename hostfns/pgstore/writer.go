@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/stigaudit/stigaudit/hostfns/appendq"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -15,17 +16,11 @@ import (
 	"github.com/stigaudit/stigaudit/hostfns"
 )
 
-// request is one Append waiting for the writer.
-type request struct {
-	ctx    context.Context
-	events []event.Event
-	reply  chan result // buffered: the writer never blocks on a caller that gave up
-}
-
-type result struct {
-	events []event.Event
-	err    error
-}
+// request and result are the queue's: see package appendq.
+type (
+	request = appendq.Request
+	result  = appendq.Result
+)
 
 // writer is the group-commit goroutine of one Store. Its fields are
 // touched only by that goroutine.
@@ -66,7 +61,7 @@ func (w *writer) run() {
 		w.carry = nil
 		if first == nil {
 			var ok bool
-			if first, ok = <-w.s.reqs; !ok {
+			if first, ok = <-w.s.q.Requests(); !ok {
 				return
 			}
 		}
@@ -82,19 +77,19 @@ func (w *writer) gather(group []*request, n int) ([]*request, int) {
 		var r *request
 		var ok bool
 		select {
-		case r, ok = <-w.s.reqs:
+		case r, ok = <-w.s.q.Requests():
 		default:
 			return group, n
 		}
 		if !ok {
 			return group, n // closed: commit this group; the next receive ends run
 		}
-		if n+len(r.events) > max {
+		if n+len(r.Events) > max {
 			w.carry = r
 			return group, n
 		}
 		group = append(group, r)
-		n += len(r.events)
+		n += len(r.Events)
 	}
 	return group, n
 }
@@ -116,7 +111,7 @@ func (w *writer) gatherBurst(group []*request, n int, gap, maxWait time.Duration
 		var r *request
 		var ok bool
 		select {
-		case r, ok = <-w.s.reqs:
+		case r, ok = <-w.s.q.Requests():
 		default:
 			wait := min(gap, time.Until(deadline))
 			if wait <= 0 {
@@ -128,7 +123,7 @@ func (w *writer) gatherBurst(group []*request, n int, gap, maxWait time.Duration
 				t.Reset(wait)
 			}
 			select {
-			case r, ok = <-w.s.reqs:
+			case r, ok = <-w.s.q.Requests():
 				if !t.Stop() {
 					<-t.C
 				}
@@ -139,12 +134,12 @@ func (w *writer) gatherBurst(group []*request, n int, gap, maxWait time.Duration
 		if !ok {
 			return group, n // closed: commit this group; the next receive ends run
 		}
-		if n+len(r.events) > max {
+		if n+len(r.Events) > max {
 			w.carry = r
 			return group, n
 		}
 		group = append(group, r)
-		n += len(r.events)
+		n += len(r.Events)
 	}
 	return group, n
 }
@@ -153,7 +148,7 @@ func (w *writer) gatherBurst(group []*request, n int, gap, maxWait time.Duration
 // and answers every one of them.
 func (w *writer) commit(first *request) {
 	start := time.Now()
-	group, n := []*request{first}, len(first.events)
+	group, n := []*request{first}, len(first.Events)
 	if d := w.s.opts.MaxWait; d > 0 && w.last > 1 {
 		group, n = w.gatherBurst(group, n, burstGap, d)
 	}
@@ -169,12 +164,12 @@ func (w *writer) commit(first *request) {
 		err = fmt.Errorf("%w: %w", auditerr.Errorf(auditerr.ErrStoreUnavailable,
 			"pgstore: commit of %d requests failed", len(group)), err)
 		for _, r := range group {
-			r.reply <- result{err: err}
+			r.Reply(result{Err: err})
 		}
 		return
 	}
 	for i, r := range group {
-		r.reply <- results[i]
+		r.Reply(results[i])
 	}
 	if w.s.opts.OnCommit != nil && events > 0 {
 		w.s.opts.OnCommit(events, len(group), time.Since(start))
@@ -212,9 +207,9 @@ func (w *writer) flusher() {
 		for _, it := range items {
 			for i, r := range it.group {
 				if err != nil {
-					r.reply <- result{err: err}
+					r.Reply(result{Err: err})
 				} else {
-					r.reply <- it.results[i]
+					r.Reply(it.results[i])
 				}
 			}
 			if err == nil && w.s.opts.OnCommit != nil && it.events > 0 {
@@ -266,15 +261,15 @@ func (w *writer) tryCommit(ctx context.Context, group []*request, n int) (_ []*r
 		}
 		if first >= 0 {
 			for i := range results {
-				for j := range results[i].events {
-					results[i].events[j].Seq += first
+				for j := range results[i].Events {
+					results[i].Events[j].Seq += first
 				}
 			}
 			return group, results, len(fresh), grouped, nil
 		}
 		n = 0
 		for _, r := range group {
-			n += len(r.events)
+			n += len(r.Events)
 		}
 	}
 
@@ -311,7 +306,7 @@ func (w *writer) tryCommit(ctx context.Context, group []*request, n int) (_ []*r
 	results, fresh := decide(group, h.size, stored)
 	answered := false
 	for _, r := range results {
-		answered = answered || r.err == nil
+		answered = answered || r.Err == nil
 	}
 	if !answered {
 		return group, results, 0, false, nil // the deferred ROLLBACK releases the lock
@@ -359,16 +354,16 @@ func decide(group []*request, next int64, stored map[string]event.Event) ([]resu
 	}
 	var fresh []event.Event
 	for i, r := range group {
-		if err := r.ctx.Err(); err != nil {
-			results[i].err = fmt.Errorf("pgstore: append abandoned before commit: %w", err)
+		if err := r.Ctx.Err(); err != nil {
+			results[i].Err = fmt.Errorf("pgstore: append abandoned before commit: %w", err)
 			continue
 		}
-		answer, add, err := hostfns.PlanAppend(r.events, next+int64(len(fresh)), known)
+		answer, add, err := hostfns.PlanAppend(r.Events, next+int64(len(fresh)), known)
 		if err != nil {
-			results[i].err = fmt.Errorf("pgstore: append: %w", err)
+			results[i].Err = fmt.Errorf("pgstore: append: %w", err)
 			continue
 		}
-		results[i].events = answer
+		results[i].Events = answer
 		for _, e := range add {
 			ahead[e.ID] = e
 		}
@@ -419,8 +414,8 @@ func fastAppend(ctx context.Context, conn *pgxpool.Conn, fresh []event.Event, gr
 func queueLookup(b *pgx.Batch, reqs []*request, stored map[string]event.Event) {
 	var ids []string
 	for _, r := range reqs {
-		for i := range r.events {
-			ids = append(ids, r.events[i].ID)
+		for i := range r.Events {
+			ids = append(ids, r.Events[i].ID)
 		}
 	}
 	b.Queue(sqlLookup, ids).Query(func(rows pgx.Rows) error {

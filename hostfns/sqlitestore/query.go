@@ -199,10 +199,7 @@ func (s *Store) LeafHashes(ctx context.Context, from, to int64) ([][]byte, error
 // are durable once the caller commits, not when AppendTx returns: seqs are
 // final only then.
 func (s *Store) AppendTx(ctx context.Context, tx *sql.Tx, events []event.Event) ([]event.Event, error) {
-	s.mu.RLock()
-	closed := s.closed
-	s.mu.RUnlock()
-	if closed {
+	if s.q.Closed() {
 		return nil, auditerr.Errorf(auditerr.ErrClosed, "sqlitestore: append after Close")
 	}
 	if len(events) == 0 {

@@ -5,12 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/stigaudit/stigaudit/hostfns/appendq"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/transparency-dev/merkle/compact"
@@ -106,11 +106,9 @@ type Store struct {
 	rdb  *sql.DB // query_only reads
 	rf   *compact.RangeFactory
 
-	mu     sync.RWMutex // guards closed and sends on reqs
-	closed bool
-	reqs   chan *request
-	done   chan struct{} // closed when the writer has exited
-	w      *writer
+	q    *appendq.Queue // Append callers → the writer
+	done chan struct{}  // closed when the writer has exited
+	w    *writer
 }
 
 // Open opens the log at path, creating the file (mode 0600) and its
@@ -150,7 +148,7 @@ func Open(path string, opts Options) (*Store, error) {
 	s := &Store{
 		opts: opts,
 		rf:   &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren},
-		reqs: make(chan *request, 1024),
+		q:    appendq.New("sqlitestore", 1024),
 		done: make(chan struct{}),
 	}
 	if s.db, err = sql.Open("sqlite", dsn(abs, rw)); err != nil {
@@ -201,49 +199,15 @@ func (s *Store) DB() *sql.DB { return s.db }
 // the events may or may not be stored; re-send them (appends are
 // idempotent) to find out.
 func (s *Store) Append(ctx context.Context, events []event.Event) ([]event.Event, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	r := &request{
-		ctx:    ctx,
-		events: append([]event.Event(nil), events...), // the caller may reuse its slice once we return
-		reply:  make(chan result, 1),
-	}
-	s.mu.RLock()
-	if s.closed {
-		s.mu.RUnlock()
-		return nil, auditerr.Errorf(auditerr.ErrClosed, "sqlitestore: append after Close")
-	}
-	if len(events) == 0 {
-		s.mu.RUnlock()
-		return []event.Event{}, nil
-	}
-	select {
-	case s.reqs <- r:
-		s.mu.RUnlock()
-	case <-ctx.Done():
-		s.mu.RUnlock()
-		return nil, ctx.Err()
-	}
-	select {
-	case res := <-r.reply:
-		return res.events, res.err
-	case <-ctx.Done():
-		return nil, fmt.Errorf("sqlitestore: append abandoned, outcome unknown (re-send to find out): %w", ctx.Err())
-	}
+	return s.q.Submit(ctx, events)
 }
 
 // Close stops accepting Appends, waits for the writer to commit everything
 // queued, and closes the database. It is safe to call more than once.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	if !s.q.Close() {
 		return nil
 	}
-	s.closed = true
-	close(s.reqs)
-	s.mu.Unlock()
 	<-s.done
 	return errors.Join(s.w.close(), s.rdb.Close(), s.db.Close())
 }
@@ -260,10 +224,7 @@ func (s *Store) Size(ctx context.Context) (int64, error) {
 // Ping reports whether the database answers (readiness); after Close it
 // returns ErrClosed.
 func (s *Store) Ping(ctx context.Context) error {
-	s.mu.RLock()
-	closed := s.closed
-	s.mu.RUnlock()
-	if closed {
+	if s.q.Closed() {
 		return auditerr.Errorf(auditerr.ErrClosed, "sqlitestore: closed")
 	}
 	var one int

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/stigaudit/stigaudit/hostfns/appendq"
 	"time"
 
 	"github.com/transparency-dev/merkle/compact"
@@ -14,17 +15,11 @@ import (
 	"github.com/stigaudit/stigaudit/hostfns"
 )
 
-// request is one Append waiting for the writer.
-type request struct {
-	ctx    context.Context
-	events []event.Event
-	reply  chan result // buffered: the writer never blocks on a caller that gave up
-}
-
-type result struct {
-	events []event.Event
-	err    error
-}
+// request and result are the queue's: see package appendq.
+type (
+	request = appendq.Request
+	result  = appendq.Result
+)
 
 // writer owns the write connection. Its fields are touched only by the
 // writer goroutine (and by newWriter and close, before and after it runs).
@@ -78,11 +73,11 @@ func (w *writer) run() {
 		carry = nil
 		if first == nil {
 			var ok bool
-			if first, ok = <-w.s.reqs; !ok {
+			if first, ok = <-w.s.q.Requests(); !ok {
 				return
 			}
 		}
-		group, n := []*request{first}, len(first.events)
+		group, n := []*request{first}, len(first.Events)
 		var wait <-chan time.Time // nil: do not wait
 		var timer *time.Timer
 		if w.s.opts.MaxWait > 0 {
@@ -94,13 +89,13 @@ func (w *writer) run() {
 			var r *request
 			var ok bool
 			select {
-			case r, ok = <-w.s.reqs:
+			case r, ok = <-w.s.q.Requests():
 			default:
 				if wait == nil {
 					break collect
 				}
 				select {
-				case r, ok = <-w.s.reqs:
+				case r, ok = <-w.s.q.Requests():
 				case <-wait:
 					break collect
 				}
@@ -108,12 +103,12 @@ func (w *writer) run() {
 			if !ok {
 				break // closed: commit this group; the next receive ends the loop
 			}
-			if n+len(r.events) > max {
+			if n+len(r.Events) > max {
 				carry = r
 				break
 			}
 			group = append(group, r)
-			n += len(r.events)
+			n += len(r.Events)
 		}
 		if timer != nil {
 			timer.Stop()
@@ -127,8 +122,8 @@ func (w *writer) commit(group []*request) {
 	start := time.Now()
 	live := group[:0]
 	for _, r := range group {
-		if err := r.ctx.Err(); err != nil {
-			r.reply <- result{err: fmt.Errorf("sqlitestore: append abandoned before commit: %w", err)}
+		if err := r.Ctx.Err(); err != nil {
+			r.Reply(result{Err: fmt.Errorf("sqlitestore: append abandoned before commit: %w", err)})
 			continue
 		}
 		live = append(live, r)
@@ -141,12 +136,12 @@ func (w *writer) commit(group []*request) {
 		err = fmt.Errorf("%w: %w", auditerr.Errorf(auditerr.ErrStoreUnavailable,
 			"sqlitestore: commit of %d requests failed, nothing stored", len(live)), err)
 		for _, r := range live {
-			r.reply <- result{err: err}
+			r.Reply(result{Err: err})
 		}
 		return
 	}
 	for i, r := range live {
-		r.reply <- results[i]
+		r.Reply(results[i])
 	}
 	if w.s.opts.OnCommit != nil {
 		w.s.opts.OnCommit(events, len(live), time.Since(start))
@@ -182,8 +177,8 @@ func (w *writer) tryCommit(reqs []*request) (results []result, events int, err e
 
 	var ids []string
 	for _, r := range reqs {
-		for i := range r.events {
-			ids = append(ids, r.events[i].ID)
+		for i := range r.Events {
+			ids = append(ids, r.Events[i].ID)
 		}
 	}
 	stored, err := w.st.storedByID(ctx, ids)
@@ -204,12 +199,12 @@ func (w *writer) tryCommit(reqs []*request) (results []result, events int, err e
 	results = make([]result, len(reqs))
 	var fresh []event.Event
 	for i, r := range reqs {
-		answer, add, err := hostfns.PlanAppend(r.events, size+int64(len(fresh)), known)
+		answer, add, err := hostfns.PlanAppend(r.Events, size+int64(len(fresh)), known)
 		if err != nil {
-			results[i].err = fmt.Errorf("sqlitestore: append: %w", err)
+			results[i].Err = fmt.Errorf("sqlitestore: append: %w", err)
 			continue
 		}
-		results[i].events = answer
+		results[i].Events = answer
 		for _, e := range add {
 			ahead[e.ID] = e
 		}
