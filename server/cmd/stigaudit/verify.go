@@ -25,12 +25,14 @@ import (
 	"github.com/stigaudit/stigaudit/server/tlog"
 )
 
-const verifyUsage = `usage: stigaudit verify (--db FILE | --ndjson FILE) --key VERIFIER_KEY [--checkpoint FILE] [--since-checkpoint OLD_FILE]... [--allow-tail]
+const verifyUsage = `usage: stigaudit verify (--db FILE|postgres://... | --ndjson FILE) --key VERIFIER_KEY [--checkpoint FILE] [--since-checkpoint OLD_FILE]... [--allow-tail]
 
 Checks offline that the log is the one signed: every leaf hash, the Merkle
 root against the checkpoint and its signature, and consistency with older
-checkpoints. Exits 0 and prints one line when everything verifies; otherwise
-exits 1 and names the first bad seq and why.`
+checkpoints. --db is a SQLite file or a PostgreSQL URL (default, when
+neither --db nor --ndjson is given: STIGAUDIT_DATABASE_URL). Exits 0 and
+prints one line when everything verifies; otherwise exits 1 and names the
+first bad seq and why.`
 
 // errVerifyFailed marks a log that does not verify (as opposed to a file
 // that cannot be read).
@@ -41,7 +43,7 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var since multiFlag
 	var allowTail bool
 	fs := newFlagSet("verify", stderr)
-	fs.StringVar(&dbFile, "db", "", "SQLite database file to verify (opened read-only)")
+	fs.StringVar(&dbFile, "db", "", "SQLite database file, or postgres:// URL, to verify (read only; default STIGAUDIT_DATABASE_URL when --ndjson is not given)")
 	fs.StringVar(&ndjsonFile, "ndjson", "", "NDJSON export to verify")
 	fs.StringVar(&keyArg, "key", env("STIGAUDIT_VERIFIER_KEY", ""), "checkpoint verifier key <name>+<hash>+<base64>, or a file holding it (STIGAUDIT_VERIFIER_KEY)")
 	fs.StringVar(&cpFile, "checkpoint", "", "signed checkpoint to verify against (default: the latest in the database, or the export's last line)")
@@ -49,6 +51,9 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.BoolVar(&allowTail, "allow-tail", false, "--db only: events after the checkpoint (not signed yet, on a live server) are checked against the stored tree instead of failing")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if dbFile == "" && ndjsonFile == "" {
+		dbFile = env("STIGAUDIT_DATABASE_URL", "")
 	}
 	if (dbFile == "") == (ndjsonFile == "") || keyArg == "" || fs.NArg() > 0 {
 		return fmt.Errorf("%w: exactly one of --db and --ndjson, and --key, are required\n%s", errUsage, verifyUsage)
@@ -77,7 +82,17 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	start := time.Now()
 	var sum summary
 	if dbFile != "" {
-		sum, err = verifyDB(ctx, dbFile, key, cp, older, allowTail)
+		var db *logDB
+		if isPostgresURL(dbFile) {
+			db, err = openPostgresLog(ctx, dbFile)
+		} else {
+			db, err = openSQLiteLog(ctx, dbFile)
+		}
+		if err != nil {
+			return err
+		}
+		sum, err = verifyDB(ctx, db, key, cp, older, allowTail)
+		db.Close()
 	} else {
 		sum, err = verifyNDJSON(ndjsonFile, key, cp, older)
 	}
@@ -307,6 +322,40 @@ func lastTrailer(f *os.File) (*export.Trailer, error) {
 	return r.Trailer(), nil
 }
 
+// logDB is a database that verify --db reads, SQLite or PostgreSQL. Both
+// hold the same tables (events, tree_nodes, checkpoints); only the
+// statements that read them are in each dialect.
+type logDB struct {
+	// name names the database in messages: a path, or a URL without
+	// credentials.
+	name string
+	db   *sql.DB
+	// events selects every event in seq order, in the columns of
+	// sqlVerifyEvents: the last one says whether retention purged the row.
+	events string
+	// nodes selects the tree nodes named by a JSON array of [level, idx]
+	// pairs (level 0 is events.leaf_hash) as (index in the array, hash);
+	// a node not stored reads as NULL.
+	nodes string
+}
+
+// Close closes the database.
+func (l *logDB) Close() error { return l.db.Close() }
+
+// openSQLiteLog opens a SQLite file for verify --db (see openReadOnly).
+func openSQLiteLog(ctx context.Context, path string) (*logDB, error) {
+	db, err := openReadOnly(path)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('events') WHERE name = 'purged_at'`).Scan(&n); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%s: reading the schema: %w", path, err)
+	}
+	return &logDB{name: path, db: db, events: verifyEventsQuery("IFNULL", n > 0), nodes: sqlVerifyNodes}, nil
+}
+
 // openReadOnly opens a SQLite file for reading only: verification never
 // writes, migrates or creates anything.
 func openReadOnly(path string) (*sql.DB, error) {
@@ -318,47 +367,37 @@ func openReadOnly(path string) (*sql.DB, error) {
 		return nil, err
 	}
 	q := url.Values{"mode": {"ro"}, "_pragma": {"busy_timeout(5000)", "query_only(1)"}}
-	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: filepath.ToSlash(abs)}).EscapedPath()+"?"+q.Encode())
-	if err != nil {
-		return nil, err
-	}
-	return db, nil
+	return sql.Open("sqlite", "file:"+(&url.URL{Path: filepath.ToSlash(abs)}).EscapedPath()+"?"+q.Encode())
 }
 
-// sqlVerifyEvents reads every event in seq order; %s is whether the row
-// was purged by retention (a column that databases before migration 4 lack).
-const sqlVerifyEvents = `SELECT seq, id, event_type, ts, IFNULL(hlc, ''), tenant_id, entity_uri, IFNULL(emitter, ''),
-	IFNULL(oidc_sub, ''), IFNULL(fact_id, ''), source, IFNULL(attested_key_id, ''), IFNULL(scope, ''),
-	outcome, detail, leaf_hash, %s FROM events ORDER BY seq`
+// sqlVerifyEvents reads every event in seq order; the first %s is the
+// dialect's IFNULL, the second whether the row was purged by retention (a
+// column that databases before the retention migration lack).
+const sqlVerifyEvents = `SELECT seq, id, event_type, ts, %[1]s(hlc, ''), tenant_id, entity_uri, %[1]s(emitter, ''),
+	%[1]s(oidc_sub, ''), %[1]s(fact_id, ''), source, %[1]s(attested_key_id, ''), %[1]s(scope, ''),
+	outcome, detail, leaf_hash, %[2]s FROM events ORDER BY seq`
 
-// verifyEventsQuery returns sqlVerifyEvents for this database's schema.
-func verifyEventsQuery(ctx context.Context, db *sql.DB) (string, error) {
-	var n int
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('events') WHERE name = 'purged_at'`).Scan(&n); err != nil {
-		return "", fmt.Errorf("reading the schema: %w", err)
+// verifyEventsQuery returns sqlVerifyEvents with ifnull (IFNULL or
+// COALESCE), for a schema with or without events.purged_at.
+func verifyEventsQuery(ifnull string, hasPurgedAt bool) string {
+	purged := "false"
+	if hasPurgedAt {
+		purged = "purged_at IS NOT NULL"
 	}
-	if n == 0 {
-		return fmt.Sprintf(sqlVerifyEvents, "0"), nil
-	}
-	return fmt.Sprintf(sqlVerifyEvents, "purged_at IS NOT NULL"), nil
+	return fmt.Sprintf(sqlVerifyEvents, ifnull, purged)
 }
 
-// sqlVerifyNodes reads tree nodes named by a JSON array of [level, idx]
-// pairs; level 0 is events.leaf_hash. A node not stored reads as NULL.
+// sqlVerifyNodes is logDB.nodes in SQLite.
 const sqlVerifyNodes = `SELECT j.key, CASE WHEN j.value ->> 0 = 0
 		THEN (SELECT leaf_hash FROM events WHERE seq = j.value ->> 1)
 		ELSE (SELECT hash FROM tree_nodes WHERE level = j.value ->> 0 AND idx = j.value ->> 1)
 	END
 	FROM json_each(?) AS j ORDER BY j.key`
 
-// verifyDB verifies a database file: every event row in seq order, its
-// stored tree nodes, and the checkpoint (default: the latest stored).
-func verifyDB(ctx context.Context, path string, key note.Verifier, cp []byte, older [][]byte, allowTail bool) (summary, error) {
-	db, err := openReadOnly(path)
-	if err != nil {
-		return summary{}, fmt.Errorf("opening %s: %w", path, err)
-	}
-	defer db.Close()
+// verifyDB verifies a database: every event row in seq order, its stored
+// tree nodes, and the checkpoint (default: the latest stored).
+func verifyDB(ctx context.Context, l *logDB, key note.Verifier, cp []byte, older [][]byte, allowTail bool) (summary, error) {
+	db, path := l.db, l.name
 	if cp == nil {
 		s, ok, err := tlog.LatestIn(ctx, db)
 		if err != nil {
@@ -369,7 +408,7 @@ func verifyDB(ctx context.Context, path string, key note.Verifier, cp []byte, ol
 		}
 		cp = s.Note
 	}
-	nodes, err := db.PrepareContext(ctx, sqlVerifyNodes)
+	nodes, err := db.PrepareContext(ctx, l.nodes)
 	if err != nil {
 		return summary{}, fmt.Errorf("%s: %w", path, err)
 	}
@@ -398,11 +437,7 @@ func verifyDB(ctx context.Context, path string, key note.Verifier, cp []byte, ol
 	hash := leafHasher()
 	var purged, firstPurged, lastPurged int64 = 0, -1, -1
 	if v.Err() == nil {
-		query, err := verifyEventsQuery(ctx, db)
-		if err != nil {
-			return summary{}, fmt.Errorf("%s: %w", path, err)
-		}
-		rows, err := db.QueryContext(ctx, query)
+		rows, err := db.QueryContext(ctx, l.events)
 		if err != nil {
 			return summary{}, fmt.Errorf("%s: reading events: %w", path, err)
 		}
