@@ -1,13 +1,13 @@
 package event
 
 import (
-	"crypto/sha256"
 	"io"
 	"time"
 
 	"github.com/stigaudit/stigaudit/core/auditerr"
 	"github.com/stigaudit/stigaudit/core/catalog"
 	"github.com/stigaudit/stigaudit/core/jcs"
+	"github.com/stigaudit/stigaudit/core/sha256s"
 	"github.com/stigaudit/stigaudit/core/uuid7"
 )
 
@@ -217,7 +217,7 @@ func (b *Builder) build(d *Draft, canonical bool, now time.Time, entropy io.Read
 	var buf [1024]byte
 	c := append(buf[:0], 0x00)
 	c = AppendCanonical(c, &e)
-	e.LeafHash = sha256.Sum256(c)
+	e.LeafHash = sha256s.Sum256(c)
 	return e, nil
 }
 
@@ -251,7 +251,7 @@ func detailTooLarge(lim Limits) error {
 	return auditerr.Errorf(auditerr.ErrDetailTooLarge, "canonical detail exceeds %d bytes", lim.MaxDetailBytes)
 }
 
-func sha256Sum(b []byte) [32]byte { return sha256.Sum256(b) }
+func sha256Sum(b []byte) [32]byte { return sha256s.Sum256(b) }
 
 // normalizedID checks that id is a UUID already in normalised form.
 func normalizedID(id string) (string, error) {

@@ -1,10 +1,10 @@
 package event
 
 import (
-	"crypto/sha256"
 	"strconv"
 
 	"github.com/stigaudit/stigaudit/core/jcs"
+	"github.com/stigaudit/stigaudit/core/sha256s"
 )
 
 // AppendCanonical appends the canonical form of e (SPEC §2): the RFC 8785
@@ -64,20 +64,7 @@ func AppendCanonical(dst []byte, e *Event) []byte {
 
 // LeafHash returns the RFC 6962 leaf hash of a canonical event:
 // SHA-256(0x00 ‖ canonical).
-func LeafHash(canonical []byte) [32]byte {
-	if len(canonical) < 2048 {
-		var buf [2048]byte
-		buf[0] = 0x00
-		n := copy(buf[1:], canonical)
-		return sha256.Sum256(buf[:1+n])
-	}
-	h := sha256.New()
-	h.Write([]byte{0x00})
-	h.Write(canonical)
-	var sum [32]byte
-	h.Sum(sum[:0])
-	return sum
-}
+func LeafHash(canonical []byte) [32]byte { return sha256s.SumPrefixed(0x00, canonical) }
 
 const hexDigits = "0123456789abcdef"
 

@@ -1,15 +1,15 @@
 package merkle
 
 import (
-	"crypto/sha256"
 	"encoding/hex"
 
 	"github.com/stigaudit/stigaudit/core/auditerr"
+	"github.com/stigaudit/stigaudit/core/sha256s"
 	"github.com/transparency-dev/merkle/compact"
 )
 
 // HashSize is the size in bytes of every hash in the tree (SHA-256).
-const HashSize = sha256.Size
+const HashSize = sha256s.Size
 
 // NodeID names a perfect subtree of the tree by level and index: level 0 are
 // the leaves, and node (l, i) covers leaves [i·2^l, (i+1)·2^l). It is the key
@@ -34,14 +34,7 @@ func EmptyRoot() [HashSize]byte { return emptyRoot }
 
 // LeafHash returns the RFC 6962 leaf hash SHA-256(0x00 ‖ data). For an event,
 // data is its canonical form.
-func LeafHash(data []byte) [HashSize]byte {
-	h := sha256.New()
-	h.Write([]byte{leafPrefix})
-	h.Write(data)
-	var out [HashSize]byte
-	h.Sum(out[:0])
-	return out
-}
+func LeafHash(data []byte) [HashSize]byte { return sha256s.SumPrefixed(leafPrefix, data) }
 
 // NodeHash returns the RFC 6962 interior hash SHA-256(0x01 ‖ left ‖ right).
 func NodeHash(left, right [HashSize]byte) [HashSize]byte {
@@ -49,7 +42,7 @@ func NodeHash(left, right [HashSize]byte) [HashSize]byte {
 	b[0] = nodePrefix
 	copy(b[1:], left[:])
 	copy(b[1+HashSize:], right[:])
-	return sha256.Sum256(b[:])
+	return sha256s.Sum256(b[:])
 }
 
 // HashChildren is NodeHash on slices, in the shape of compact.HashFn. Both
@@ -64,7 +57,7 @@ func HashChildren(left, right []byte) []byte {
 	buf = append(buf, nodePrefix)
 	buf = append(buf, left...)
 	buf = append(buf, right...)
-	h := sha256.Sum256(buf)
+	h := sha256s.Sum256(buf)
 	return h[:]
 }
 
