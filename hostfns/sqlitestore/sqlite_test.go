@@ -76,6 +76,10 @@ func TestDatabaseRefusesChanges(t *testing.T) {
 			VALUES (3, 'x', 'fact_write', '2026-05-03T12:00:00.000000Z', 'acme', 'urn:x', 'success', x'` + leaf + `')`, "max(seq)+1"},
 		{"replace an event by id", `INSERT OR REPLACE INTO events (seq, id, event_type, ts, tenant_id, entity_uri, outcome, leaf_hash)
 			SELECT 8, id, 'fact_write', ts, tenant_id, entity_uri, 'success', x'` + leaf + `' FROM events WHERE seq = 3`, "append-only"},
+		{"insert without an actor", `INSERT INTO events (seq, id, event_type, ts, tenant_id, entity_uri, outcome, leaf_hash)
+			VALUES (8, 'x', 'fact_write', '2026-05-03T12:00:00.000000Z', 'acme', '', 'success', x'` + leaf + `')`, "needs an entity_uri"},
+		{"insert already purged", `INSERT INTO events (seq, id, event_type, ts, tenant_id, entity_uri, outcome, leaf_hash, purged_at)
+			VALUES (8, 'x', 'fact_write', '2026-05-03T12:00:00.000000Z', 'acme', 'urn:x', 'success', x'` + leaf + `', '2026-05-04T00:00:00.000000Z')`, "cannot be purged"},
 		{"tree node ahead of the leaves", `INSERT INTO tree_nodes (level, idx, hash) VALUES (1, 4, x'` + leaf + `')`, "not stored"},
 		{"replace a tree node", `INSERT OR REPLACE INTO tree_nodes (level, idx, hash) VALUES (1, 0, x'` + leaf + `')`, "append-only"},
 	}
@@ -169,13 +173,14 @@ func TestPragmas(t *testing.T) {
 			t.Fatal(err)
 		}
 		var mode string
-		var level, busy int
+		var level, busy, temp int
 		conn.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode)
 		conn.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&level)
 		conn.QueryRowContext(ctx, `PRAGMA busy_timeout`).Scan(&busy)
+		conn.QueryRowContext(ctx, `PRAGMA temp_store`).Scan(&temp)
 		conn.Close()
-		if mode != "wal" || level != sync.want || busy != 5000 {
-			t.Errorf("Synchronous %q: journal_mode %s, synchronous %d, busy_timeout %d; want wal, %d, 5000", sync.opt, mode, level, busy, sync.want)
+		if mode != "wal" || level != sync.want || busy != 5000 || temp != 2 {
+			t.Errorf("Synchronous %q: journal_mode %s, synchronous %d, busy_timeout %d, temp_store %d; want wal, %d, 5000, 2 (memory)", sync.opt, mode, level, busy, temp, sync.want)
 		}
 	}
 }

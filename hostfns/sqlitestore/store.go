@@ -139,6 +139,12 @@ func Open(path string, opts Options) (*Store, error) {
 		"_synchronous":  {strings.ToUpper(opts.Synchronous)},
 		"_foreign_keys": {"1"},
 		"_txlock":       {"immediate"}, // callers' transactions write: take the lock up front
+		// Statement journals (SQLite's undo of one statement inside a
+		// transaction, used by every INSERT into events because its
+		// trigger may abort) stay in memory: in a temporary file they cost
+		// a write system call per page, ~11% of the writer's CPU with
+		// batches of 100 over HTTP.
+		"_pragma": {"temp_store(memory)"},
 	}
 	ro := url.Values{
 		"_busy_timeout": {busy},
