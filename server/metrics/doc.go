@@ -8,6 +8,12 @@
 // committed events, never one that was rolled back (the seed counted and
 // notified before its commit).
 //
+// With several replicas on one PostgreSQL log, serve does not hand Committed
+// every event each replica observes: only the replica elected for the
+// "sinks" feed (pgstore.Feed) calls it, once per event of the log, so the
+// event counter summed over replicas counts each event once and each sink
+// destination receives each event once.
+//
 // Metrics:
 //
 //	stigmem_audit_event_total{event_type,tenant}       committed events (the seed's name)

@@ -157,6 +157,11 @@ func (m *Metrics) Committed(events []event.Event) {
 	m.sinks.Enqueue(events)
 }
 
+// Handled returns the first seq that some sink has not finished with (see
+// sink.Dispatcher.Handled): events below it were written, or dropped or
+// failed and counted, by every sink.
+func (m *Metrics) Handled() int64 { return m.sinks.Handled() }
+
 // Emitted records one Emit or EmitBatch call. A skipped instruction event
 // (auditerr.ErrNotInstruction) is an answer, not a failure.
 func (m *Metrics) Emitted(n int, d time.Duration, err error) {

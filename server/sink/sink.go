@@ -63,6 +63,9 @@ type Dispatcher struct {
 	cancel context.CancelFunc
 
 	closeOnce sync.Once
+
+	mu      sync.Mutex
+	offered int64 // the seq after the last event enqueued
 }
 
 type worker struct {
@@ -71,10 +74,11 @@ type worker struct {
 	wake chan struct{}
 	done chan struct{}
 
-	mu      sync.Mutex
-	pending []event.Event
-	held    int // accepted and not yet written: pending plus the batch in Write
-	closed  bool
+	mu       sync.Mutex
+	pending  []event.Event
+	held     int   // accepted and not yet written: pending plus the batch in Write
+	inflight int64 // first seq of the batch in Write; -1 when none
+	closed   bool
 }
 
 // NewDispatcher starts one goroutine per sink. Close stops them.
@@ -94,11 +98,33 @@ func NewDispatcher(sinks []Sink, opt Options) *Dispatcher {
 	ctx, cancel := context.WithCancel(context.Background())
 	d := &Dispatcher{opt: opt, stop: make(chan struct{}), ctx: ctx, cancel: cancel}
 	for _, s := range sinks {
-		w := &worker{d: d, sink: s, wake: make(chan struct{}, 1), done: make(chan struct{})}
+		w := &worker{d: d, sink: s, wake: make(chan struct{}, 1), done: make(chan struct{}), inflight: -1}
 		d.workers = append(d.workers, w)
 		go w.run()
 	}
 	return d
+}
+
+// Handled returns the first seq that some sink has not finished with: every
+// event offered to Enqueue below it was written, failed or dropped (and
+// counted) by every sink. Events must have been enqueued in seq order. With
+// no sinks, or nothing enqueued yet, it is the seq after the last event
+// enqueued (0 at first).
+func (d *Dispatcher) Handled() int64 {
+	d.mu.Lock()
+	pos := d.offered
+	d.mu.Unlock()
+	for _, w := range d.workers {
+		w.mu.Lock()
+		switch {
+		case w.inflight >= 0:
+			pos = min(pos, w.inflight)
+		case len(w.pending) > 0:
+			pos = min(pos, w.pending[0].Seq)
+		}
+		w.mu.Unlock()
+	}
+	return pos
 }
 
 // Len reports how many sinks the dispatcher feeds.
@@ -111,6 +137,9 @@ func (d *Dispatcher) Enqueue(events []event.Event) {
 	if len(events) == 0 {
 		return
 	}
+	d.mu.Lock()
+	d.offered = max(d.offered, events[len(events)-1].Seq+1)
+	d.mu.Unlock()
 	for _, w := range d.workers {
 		w.enqueue(events)
 	}
@@ -148,6 +177,7 @@ func (w *worker) next() []event.Event {
 	}
 	batch := make([]event.Event, n)
 	copy(batch, w.pending)
+	w.inflight = batch[0].Seq
 	rest := copy(w.pending, w.pending[n:])
 	clear(w.pending[rest:])
 	w.pending = w.pending[:rest]
@@ -189,6 +219,7 @@ func (w *worker) drain() {
 		w.write(batch)
 		w.mu.Lock()
 		w.held -= len(batch)
+		w.inflight = -1
 		w.mu.Unlock()
 	}
 }

@@ -176,6 +176,33 @@ func TestFailingAndPanickingSinksAreCounted(t *testing.T) {
 	}
 }
 
+// Handled never passes an event some sink has not finished with: the
+// PostgreSQL feed saves it as the position a new leader resumes from.
+func TestHandledWaitsForTheSlowestSink(t *testing.T) {
+	rec := newRecorder()
+	slow := &memSink{name: "slow", gate: make(chan struct{})}
+	fast := &memSink{name: "fast"}
+	d := NewDispatcher([]Sink{slow, fast}, Options{Logger: quiet, QueueSize: 20, MaxBatch: 5, Reporter: rec})
+	defer d.Close(context.Background())
+	if got := d.Handled(); got != 0 {
+		t.Fatalf("Handled before any event = %d, want 0", got)
+	}
+	d.Enqueue(evs(100, 10)) // 100..109
+	waitFor(t, func() bool { return len(fast.seqs()) == 10 })
+	if got := d.Handled(); got != 100 {
+		t.Fatalf("Handled with the slow sink writing 100.. = %d, want 100", got)
+	}
+	slow.gate <- struct{}{} // first batch 100..104 written
+	waitFor(t, func() bool { return len(slow.seqs()) == 5 })
+	waitFor(t, func() bool { return d.Handled() == 105 })
+	d.Enqueue(evs(110, 30)) // the slow sink's queue overflows: dropped events count as handled once counted
+	close(slow.gate)
+	waitFor(t, func() bool { return d.Handled() == 140 })
+	if got := len(slow.seqs()) + rec.get(rec.dropped, "slow"); got != 40 {
+		t.Errorf("slow sink wrote or dropped %d events, want 40", got)
+	}
+}
+
 func TestEnqueueAfterCloseDrops(t *testing.T) {
 	rec := newRecorder()
 	s := &memSink{name: "s"}
