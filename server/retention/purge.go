@@ -17,6 +17,7 @@ import (
 	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/core/jcs"
 	"github.com/stigaudit/stigaudit/hostfns"
+	"github.com/stigaudit/stigaudit/migrations"
 )
 
 // Defaults of Config.
@@ -35,9 +36,13 @@ const (
 
 // Config configures a Purger.
 type Config struct {
-	// DB is the store's read-write SQLite database
-	// (sqlitestore.Store.DB()), schema 0004 or later.
+	// DB is the store's read-write database: sqlitestore.Store.DB()
+	// (migrations/sqlite 0004 or later) or pgstore.Store.DB()
+	// (migrations/postgres 0003 or later).
 	DB *sql.DB
+	// Dialect is DB's: migrations.SQLite (the default) or
+	// migrations.Postgres.
+	Dialect migrations.Dialect
 	// Log records what the Purger does.
 	Log *stigaudit.Log
 	// Policy is the retention setting; it must pass Check.
@@ -58,8 +63,8 @@ type Config struct {
 type Purger struct {
 	cfg Config
 
-	mu  sync.Mutex // one purge at a time; guards low
-	low int64      // every event below this seq is purged or was too young when last seen
+	mu sync.Mutex // one purge at a time; guards db's state
+	db purgeDB
 
 	started  atomic.Bool
 	stopOnce sync.Once
@@ -84,7 +89,16 @@ func New(cfg Config) (*Purger, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Purger{cfg: cfg, stop: make(chan struct{}), done: make(chan struct{})}, nil
+	p := &Purger{cfg: cfg, stop: make(chan struct{}), done: make(chan struct{})}
+	switch cfg.Dialect {
+	case "", migrations.SQLite:
+		p.db = &sqlitePurge{db: cfg.DB}
+	case migrations.Postgres:
+		p.db = &pgPurge{db: cfg.DB}
+	default:
+		return nil, auditerr.Errorf(auditerr.ErrInvalidConfig, "retention: unknown SQL dialect %q", cfg.Dialect)
+	}
+	return p, nil
 }
 
 // retentionDetail is the detail of a config_change about retention.
@@ -167,20 +181,27 @@ func (r *Result) Purged() int64 {
 	return n
 }
 
-const (
-	sqlSize  = `SELECT COALESCE(MAX(seq), -1) + 1 FROM events`
-	sqlBound = `SELECT COALESCE(MAX(block) + 1, 0) * 1024 FROM ts_blocks WHERE min_ts < ?`
-	sqlPlan  = `SELECT tenant_id, COUNT(*), MIN(seq), MAX(seq) FROM events
-		WHERE seq >= ? AND seq < ? AND ts < ? AND purged_at IS NULL GROUP BY tenant_id ORDER BY tenant_id`
-	sqlPurge = `UPDATE events SET purged_at = ?, hlc = NULL, entity_uri = '', emitter = NULL, oidc_sub = NULL,
-		fact_id = NULL, source = '', attested_key_id = NULL, scope = NULL, detail = NULL
-		WHERE tenant_id = ? AND seq >= ? AND seq < ? AND ts < ? AND purged_at IS NULL`
-	sqlLowest = `SELECT MIN(seq) FROM events WHERE seq >= ? AND seq < ? AND purged_at IS NULL`
-)
+// purgeDB is the part of a purge written in the database's dialect.
+type purgeDB interface {
+	// lock makes this purge the only one running on the database, or
+	// reports (ok false) that another process is purging it. unlock is
+	// called when the purge ends.
+	lock(ctx context.Context) (unlock func(), ok bool, err error)
+	// plan returns, per tenant in tenant order, the number and the seq
+	// range of the live events with a ts before cutoff.
+	plan(ctx context.Context, cutoff string) ([]TenantResult, error)
+	// purge purges tenant's live events with a ts before cutoff among seqs
+	// [from, to), at stamp, in one statement, and returns how many.
+	purge(ctx context.Context, tenant string, from, to int64, stamp, cutoff string) (int64, error)
+	// purged records that everything the last plan found is purged, so
+	// the next plan may skip it.
+	purged(ctx context.Context, cutoff string)
+}
 
 // Purge purges, now, the content of every event older than the retention
 // period, recording it as the package doc says. With a retention of 0 it
-// does nothing.
+// does nothing; neither does it while another process (a replica sharing
+// a PostgreSQL log) purges.
 func (p *Purger) Purge(ctx context.Context) (Result, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -199,34 +220,13 @@ func (p *Purger) Purge(ctx context.Context) (Result, error) {
 		return res, err
 	}
 	res.Cutoff = cutoff
-	db := p.cfg.DB
-	var size, hi int64
-	if err := db.QueryRowContext(ctx, sqlSize).Scan(&size); err != nil {
-		return res, unavailable("read the log size", err)
+	unlock, ok, err := p.db.lock(ctx)
+	if err != nil || !ok {
+		return res, err
 	}
-	// Every event with ts < cutoff lies in a block whose least ts is
-	// below the cutoff (migration 0003's block-range index).
-	if err := db.QueryRowContext(ctx, sqlBound, cutoff).Scan(&hi); err != nil {
-		return res, unavailable("bound the purge", err)
-	}
-	hi = min(hi, size)
-	if hi <= p.low {
-		return res, nil
-	}
-	rows, err := db.QueryContext(ctx, sqlPlan, p.low, hi, cutoff)
-	if err != nil {
-		return res, unavailable("plan the purge", err)
-	}
-	for rows.Next() {
-		var t TenantResult
-		if err := rows.Scan(&t.Tenant, &t.Planned, &t.FirstSeq, &t.LastSeq); err != nil {
-			rows.Close()
-			return res, unavailable("plan the purge", err)
-		}
-		res.Tenants = append(res.Tenants, t)
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return res, unavailable("plan the purge", err)
+	defer unlock()
+	if res.Tenants, err = p.db.plan(ctx, cutoff); err != nil {
+		return res, err
 	}
 
 	// Announce every tenant's purge before purging anything.
@@ -256,27 +256,16 @@ func (p *Purger) Purge(ctx context.Context) (Result, error) {
 	if firstErr != nil {
 		return res, firstErr
 	}
-	var lowest sql.NullInt64
-	if err := db.QueryRowContext(ctx, sqlLowest, p.low, hi).Scan(&lowest); err == nil {
-		if lowest.Valid {
-			p.low = lowest.Int64
-		} else {
-			p.low = hi
-		}
-	}
+	p.db.purged(ctx, cutoff)
 	return res, nil
 }
 
 // purgeTenant purges t's announced events, chunk by chunk.
 func (p *Purger) purgeTenant(ctx context.Context, t *TenantResult, stamp, cutoff string) error {
 	for from := t.FirstSeq; from <= t.LastSeq; from += chunk {
-		r, err := p.cfg.DB.ExecContext(ctx, sqlPurge, stamp, t.Tenant, from, min(from+chunk, t.LastSeq+1), cutoff)
+		n, err := p.db.purge(ctx, t.Tenant, from, min(from+chunk, t.LastSeq+1), stamp, cutoff)
 		if err != nil {
-			return unavailable("purge", err)
-		}
-		n, err := r.RowsAffected()
-		if err != nil {
-			return unavailable("purge", err)
+			return err
 		}
 		t.Purged += n
 	}

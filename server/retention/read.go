@@ -15,6 +15,7 @@ import (
 	"github.com/stigaudit/stigaudit/core/jcs"
 	"github.com/stigaudit/stigaudit/core/merkle"
 	"github.com/stigaudit/stigaudit/hostfns"
+	"github.com/stigaudit/stigaudit/migrations"
 	"github.com/stigaudit/stigaudit/server/api"
 	"github.com/stigaudit/stigaudit/server/auth"
 )
@@ -28,6 +29,9 @@ type Routes struct {
 	Store hostfns.Store
 	// DB, if set, is read for a purged event's purged_at.
 	DB *sql.DB
+	// Dialect is DB's: migrations.SQLite (the default) or
+	// migrations.Postgres.
+	Dialect migrations.Dialect
 	// Keys authenticates requests.
 	Keys *auth.Keys
 }
@@ -63,7 +67,11 @@ func (r *Routes) get(c echo.Context) error {
 	}
 	var purgedAt sql.NullString
 	if r.DB != nil {
-		_ = r.DB.QueryRowContext(ctx, `SELECT purged_at FROM events WHERE seq = ?`, e.Seq).Scan(&purgedAt)
+		query := `SELECT purged_at FROM events WHERE seq = ?`
+		if r.Dialect == migrations.Postgres {
+			query = `SELECT purged_at FROM events WHERE seq = $1`
+		}
+		_ = r.DB.QueryRowContext(ctx, query, e.Seq).Scan(&purgedAt)
 	}
 	return c.JSONBlob(http.StatusGone, appendGone(nil, &e, purgedAt.String))
 }

@@ -3,6 +3,7 @@ package retention_test
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,7 +22,10 @@ import (
 	"github.com/stigaudit/stigaudit/core/logverify"
 	"github.com/stigaudit/stigaudit/core/merkle"
 	"github.com/stigaudit/stigaudit/hostfns"
+	"github.com/stigaudit/stigaudit/hostfns/pgstore"
+	"github.com/stigaudit/stigaudit/hostfns/pgstore/pgtest"
 	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
+	"github.com/stigaudit/stigaudit/migrations"
 	"github.com/stigaudit/stigaudit/server/api"
 	"github.com/stigaudit/stigaudit/server/auth"
 	"github.com/stigaudit/stigaudit/server/retention"
@@ -82,23 +86,101 @@ func TestParseDaysAndFloor(t *testing.T) {
 	}
 }
 
+// dbStore is a store with its database: sqlitestore or pgstore.
+type dbStore interface {
+	hostfns.Store
+	hostfns.Getter
+	tlog.Tree
+	DB() *sql.DB
+}
+
+// backend opens a new, empty store of one kind.
+type backend struct {
+	name    string
+	dialect migrations.Dialect
+	open    func(t *testing.T, dir string) (dbStore, tlog.Checkpoints)
+	// blob32 is an SQL expression of a 32-byte value unlike any leaf hash.
+	blob32 string
+	// placeholder is the bind-parameter style of auth's queries.
+	placeholder auth.Placeholder
+}
+
+var backends = []backend{
+	{
+		name: "sqlite", dialect: migrations.SQLite, blob32: "zeroblob(32)", placeholder: auth.Question,
+		open: func(t *testing.T, dir string) (dbStore, tlog.Checkpoints) {
+			s, err := sqlitestore.Open(filepath.Join(dir, "stigaudit.db"), sqlitestore.Options{Synchronous: "NORMAL"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s, tlog.NewSQLite(s.DB())
+		},
+	},
+	{
+		name: "postgres", dialect: migrations.Postgres, blob32: `'\x` + strings.Repeat("00", 32) + `'::bytea`, placeholder: auth.Dollar,
+		open: func(t *testing.T, _ string) (dbStore, tlog.Checkpoints) {
+			s, err := pgstore.Open(ctx, pgtest.DSN(t), pgstore.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s, &memCheckpoints{}
+		},
+	},
+}
+
+// onEachStore runs test as a subtest on each backend (PostgreSQL's skip
+// without STIGAUDIT_TEST_PG_DSN).
+func onEachStore(t *testing.T, test func(t *testing.T, b backend)) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) { test(t, b) })
+	}
+}
+
+// memCheckpoints keeps signed checkpoints in memory: where they are
+// stored is not what these tests are about.
+type memCheckpoints struct {
+	mu     sync.Mutex
+	latest *tlog.Signed
+}
+
+func (m *memCheckpoints) Latest(context.Context) (tlog.Signed, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.latest == nil {
+		return tlog.Signed{}, false, nil
+	}
+	return *m.latest, true, nil
+}
+
+func (m *memCheckpoints) Add(_ context.Context, s tlog.Signed, check func(latest *tlog.Signed) error) (tlog.Signed, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := check(m.latest); err != nil {
+		return tlog.Signed{}, err
+	}
+	if m.latest != nil && m.latest.Size >= s.Size {
+		return *m.latest, nil
+	}
+	m.latest = &s
+	return s, nil
+}
+
 type node struct {
+	b     backend
 	dir   string
-	store *sqlitestore.Store
+	store dbStore
 	log   *stigaudit.Log
 	clock *clock
 	key   *tlog.Key
 	cp    *tlog.Checkpointer
 }
 
-func newNode(t *testing.T) *node {
+func newNode(t *testing.T, b backend) *node {
 	t.Helper()
-	n := &node{dir: t.TempDir(), clock: &clock{now: t0}}
+	n := &node{b: b, dir: t.TempDir(), clock: &clock{now: t0}}
+	var cps tlog.Checkpoints
+	n.store, cps = b.open(t, n.dir)
 	var err error
-	n.store, err = sqlitestore.Open(filepath.Join(n.dir, "stigaudit.db"), sqlitestore.Options{Synchronous: "NORMAL"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	n.log, err = stigaudit.Open(stigaudit.Options{Store: n.store, Clock: n.clock})
 	if err != nil {
 		t.Fatal(err)
@@ -107,10 +189,20 @@ func newNode(t *testing.T) *node {
 	if n.key, err = tlog.LoadOrCreateKey(n.dir, "test", rand.Reader); err != nil {
 		t.Fatal(err)
 	}
-	if n.cp, err = tlog.New(ctx, tlog.Config{Tree: n.store, Checkpoints: tlog.NewSQLite(n.store.DB()), Key: n.key}); err != nil {
+	if n.cp, err = tlog.New(ctx, tlog.Config{Tree: n.store, Checkpoints: cps, Key: n.key}); err != nil {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// purger returns a Purger of n's log with pol.
+func (n *node) purger(t *testing.T, pol retention.Policy) *retention.Purger {
+	t.Helper()
+	p, err := retention.New(retention.Config{DB: n.store.DB(), Dialect: n.b.dialect, Log: n.log, Policy: pol, Clock: n.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // emit stores count events of varied content, one second apart from the
@@ -178,8 +270,10 @@ func (n *node) verify(t *testing.T, trustPurged bool, cp tlog.Signed, older ...[
 
 // TestPurgeKeepsProofs purges old events and verifies the whole log
 // against checkpoints signed before and after.
-func TestPurgeKeepsProofs(t *testing.T) {
-	n := newNode(t)
+func TestPurgeKeepsProofs(t *testing.T) { onEachStore(t, testPurgeKeepsProofs) }
+
+func testPurgeKeepsProofs(t *testing.T, b backend) {
+	n := newNode(t, b)
 	n.emit(t, 300)                     // 2020
 	n.clock.set(t0.AddDate(0, 0, 500)) // 500 days later
 	n.emit(t, 20)
@@ -191,10 +285,7 @@ func TestPurgeKeepsProofs(t *testing.T) {
 		t.Fatalf("before the purge: %v", r.Err)
 	}
 
-	p, err := retention.New(retention.Config{DB: n.store.DB(), Log: n.log, Policy: retention.Policy{Days: 400}, Clock: n.clock})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := n.purger(t, retention.Policy{Days: 400})
 	res, err := p.Purge(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -261,45 +352,113 @@ func TestPurgeKeepsProofs(t *testing.T) {
 	if res, err := p.Purge(ctx); err != nil || res.Purged() != 0 || len(n.all(t)) != count {
 		t.Fatalf("second purge: %+v %v", res, err)
 	}
+
+	// Once the young events (and the purge's own records) age out, the
+	// next purge takes them, and only them.
+	n.clock.set(t0.AddDate(0, 0, 500+401))
+	res, err = p.Purge(ctx)
+	if err != nil || res.Purged() != 24 || len(res.Tenants) != 2 || res.Tenants[0].FirstSeq != 300 || res.Tenants[1].Purged != 12 {
+		t.Fatalf("purge after a year more: %+v %v", res, err)
+	}
+	evs = n.all(t)
+	for _, e := range evs {
+		if want := e.Seq < 324; retention.IsPurged(&e) != want {
+			t.Fatalf("seq %d purged %v, want %v", e.Seq, !want, want)
+		}
+	}
+	last, err := n.cp.Sync(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := n.verify(t, true, last, before.Note, after.Note); !r.OK() || last.Size != uint64(len(evs)) {
+		t.Fatalf("after the second purge: %+v", r)
+	}
+}
+
+// TestOnePurgeAtATime: replicas sharing a PostgreSQL log do not purge
+// together; one that finds another purging skips its round.
+func TestOnePurgeAtATime(t *testing.T) {
+	n := newNode(t, backends[1])
+	n.emit(t, 10)
+	n.clock.set(t0.AddDate(0, 0, 500))
+	conn, err := n.store.DB().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	const lock = `hashtextextended(current_schema() || '/stigaudit/retention', 0)`
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(`+lock+`)`); err != nil {
+		t.Fatal(err)
+	}
+	p := n.purger(t, retention.Policy{Days: 400})
+	if res, err := p.Purge(ctx); err != nil || len(res.Tenants) != 0 || len(n.all(t)) != 10 {
+		t.Fatalf("a purge while another replica purges: %+v %v, %d events", res, err, len(n.all(t)))
+	}
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_unlock(`+lock+`)`); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := p.Purge(ctx); err != nil || res.Purged() != 10 {
+		t.Fatalf("the purge after the other replica's: %+v %v", res, err)
+	}
+	// The purge released its lock: another replica may purge now.
+	var ok bool
+	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock(`+lock+`)`).Scan(&ok); err != nil || !ok {
+		t.Fatalf("the purge lock is still held: %v %v", ok, err)
+	}
 }
 
 // TestDatabaseAllowsOnlyThePurge: every other change to an event is
 // refused by the database itself.
-func TestDatabaseAllowsOnlyThePurge(t *testing.T) {
-	n := newNode(t)
+func TestDatabaseAllowsOnlyThePurge(t *testing.T) { onEachStore(t, testDatabaseAllowsOnlyThePurge) }
+
+func testDatabaseAllowsOnlyThePurge(t *testing.T, b backend) {
+	n := newNode(t, b)
 	n.emit(t, 4)
 	db := n.store.DB()
 	purge := `UPDATE events SET purged_at = '2030-01-01T00:00:00.000000Z', hlc = NULL, entity_uri = '', emitter = NULL,
 		oidc_sub = NULL, fact_id = NULL, source = '', attested_key_id = NULL, scope = NULL, detail = NULL`
+	insert := func(entity, purgedAt string) string {
+		return `INSERT INTO events (seq, id, event_type, ts, tenant_id, entity_uri, source, outcome, leaf_hash, purged_at)
+			VALUES (4, 'x', 'fact_write', '2020-01-01T00:00:00.000000Z', 'acme', '` + entity + `', '', 'success', ` + b.blob32 + `, ` + purgedAt + `)`
+	}
+	const appendOnly, live = "append-only", "cannot be purged"
 	for _, tc := range []struct {
 		name, sql string
-		ok        bool
+		refused   string // what the refusal says; "" when allowed
 	}{
-		{"edit detail", `UPDATE events SET detail = '{"n":9}' WHERE seq = 0`, false},
-		{"edit outcome", `UPDATE events SET outcome = 'denied' WHERE seq = 0`, false},
-		{"purge but change the leaf", purge + `, leaf_hash = randomblob(32) WHERE seq = 0`, false},
-		{"purge but change ts", purge + `, ts = '2019-01-01T00:00:00.000000Z' WHERE seq = 0`, false},
-		{"purge but change the tenant", purge + `, tenant_id = 'x' WHERE seq = 0`, false},
-		{"purge but keep content", `UPDATE events SET purged_at = '2030-01-01T00:00:00.000000Z' WHERE seq = 0`, false},
-		{"purge before the event", strings.Replace(purge, "2030", "2000", 1) + ` WHERE seq = 0`, false},
-		{"delete", `DELETE FROM events WHERE seq = 0`, false},
-		{"insert purged", `INSERT INTO events (seq, id, event_type, ts, tenant_id, entity_uri, source, outcome, leaf_hash)
-			VALUES (4, 'x', 'fact_write', '2020-01-01T00:00:00.000000Z', 'acme', '', '', 'success', randomblob(32))`, false},
-		{"the purge", purge + ` WHERE seq = 0`, true},
-		{"purge twice", purge + ` WHERE seq = 0`, false},
-		{"un-purge", `UPDATE events SET purged_at = NULL, entity_uri = 'urn:x' WHERE seq = 0`, false},
+		{"edit detail", `UPDATE events SET detail = '{"n":9}' WHERE seq = 0`, appendOnly},
+		{"edit outcome", `UPDATE events SET outcome = 'denied' WHERE seq = 0`, appendOnly},
+		{"purge but change the leaf", purge + `, leaf_hash = ` + b.blob32 + ` WHERE seq = 0`, appendOnly},
+		{"purge but change ts", purge + `, ts = '2019-01-01T00:00:00.000000Z' WHERE seq = 0`, appendOnly},
+		{"purge but change the tenant", purge + `, tenant_id = 'x' WHERE seq = 0`, appendOnly},
+		{"purge but keep content", `UPDATE events SET purged_at = '2030-01-01T00:00:00.000000Z' WHERE seq = 0`, appendOnly},
+		{"purge but keep the detail", strings.Replace(purge, ", detail = NULL", "", 1) + ` WHERE seq = 0`, appendOnly},
+		{"purge before the event", strings.Replace(purge, "2030", "2000", 1) + ` WHERE seq = 0`, appendOnly},
+		{"delete", `DELETE FROM events WHERE seq = 0`, appendOnly},
+		{"insert purged", insert("", "'2030-01-01T00:00:00.000000Z'"), live},
+		{"insert purged, naming an actor", insert("urn:x", "'2030-01-01T00:00:00.000000Z'"), live},
+		{"insert with no actor", insert("", "NULL"), live},
+		{"the purge", purge + ` WHERE seq = 0`, ""},
+		{"purge twice", purge + ` WHERE seq = 0`, appendOnly},
+		{"un-purge", `UPDATE events SET purged_at = NULL, entity_uri = 'urn:x' WHERE seq = 0`, appendOnly},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := db.ExecContext(ctx, tc.sql)
-			if tc.ok && err != nil || !tc.ok && err == nil {
-				t.Fatalf("err = %v, want ok %v", err, tc.ok)
+			if tc.refused == "" && err != nil || tc.refused != "" && (err == nil || !strings.Contains(err.Error(), tc.refused)) {
+				t.Fatalf("err = %v, want refused %q", err, tc.refused)
 			}
 		})
 	}
+	evs := n.all(t)
+	if len(evs) != 4 || !retention.IsPurged(&evs[0]) || retention.IsPurged(&evs[1]) {
+		t.Fatalf("after the refused changes: %+v", evs)
+	}
 }
 
-func TestRecordConfig(t *testing.T) {
-	n := newNode(t)
+func TestRecordConfig(t *testing.T) { onEachStore(t, testRecordConfig) }
+
+func testRecordConfig(t *testing.T, b backend) {
+	n := newNode(t, b)
 	count := func() int {
 		page, err := n.store.Query(ctx, hostfns.Query{Types: []string{"config_change"}, Order: hostfns.Ascending, After: -1, Limit: 100})
 		if err != nil {
@@ -317,10 +476,7 @@ func TestRecordConfig(t *testing.T) {
 		{retention.Policy{Days: 30, Override: true}, false},
 		{retention.Policy{Days: 400}, true},
 	} {
-		p, err := retention.New(retention.Config{DB: n.store.DB(), Log: n.log, Policy: tc.pol, Clock: n.clock})
-		if err != nil {
-			t.Fatal(err)
-		}
+		p := n.purger(t, tc.pol)
 		before := count()
 		rec, err := p.RecordConfig(ctx)
 		if err != nil || rec != tc.record || count()-before != map[bool]int{true: 1, false: 0}[tc.record] {
@@ -333,18 +489,19 @@ func TestRecordConfig(t *testing.T) {
 }
 
 // TestReadPurged: reading a purged event answers 410 with its leaf hash.
-func TestReadPurged(t *testing.T) {
-	n := newNode(t)
+func TestReadPurged(t *testing.T) { onEachStore(t, testReadPurged) }
+
+func testReadPurged(t *testing.T, b backend) {
+	n := newNode(t, b)
 	n.emit(t, 4)
 	n.clock.set(t0.AddDate(1, 6, 0))
 	n.emit(t, 2)
-	p, _ := retention.New(retention.Config{DB: n.store.DB(), Log: n.log, Policy: retention.Policy{Days: 400}, Clock: n.clock})
-	if _, err := p.Purge(ctx); err != nil {
+	if _, err := n.purger(t, retention.Policy{Days: 400}).Purge(ctx); err != nil {
 		t.Fatal(err)
 	}
-	keys := auth.New(n.store.DB(), auth.Options{Params: auth.Params{Time: 1, Memory: 64, Threads: 1}})
+	keys := auth.New(n.store.DB(), auth.Options{Params: auth.Params{Time: 1, Memory: 64, Threads: 1}, Placeholder: b.placeholder})
 	e := api.New(api.Config{Log: n.log, Keys: keys})
-	(&retention.Routes{Store: n.store, DB: n.store.DB(), Keys: keys}).Register(e)
+	(&retention.Routes{Store: n.store, DB: n.store.DB(), Dialect: b.dialect, Keys: keys}).Register(e)
 	srv := httptest.NewServer(e)
 	defer srv.Close()
 	key := func(tenant, entity, perms string) string {

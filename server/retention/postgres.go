@@ -1,0 +1,85 @@
+package retention
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"time"
+)
+
+// unlockTimeout bounds the release of the purge lock.
+const unlockTimeout = 10 * time.Second
+
+// pgPurge is purgeDB on PostgreSQL (migrations/postgres 0003), where
+// several replicas share one log: a session-level advisory lock makes one
+// of them purge at a time, and the others skip the round.
+//
+// A plan reads each tenant's events by ts through the (tenant_id, ts)
+// index, from the cutoff of this Purger's last complete purge on (every
+// live event older than it was purged then, and a new event is never that
+// old), so the hourly purge reads the events that aged out since, not the
+// whole log. The tenants come from a loose scan of the (tenant_id, seq)
+// index, one probe per tenant.
+type pgPurge struct {
+	db *sql.DB
+	// from is the cutoff of the last complete purge ("" before the first).
+	from string
+}
+
+const (
+	sqlPgLock   = `SELECT pg_try_advisory_lock(hashtextextended(current_schema() || '/stigaudit/retention', 0))`
+	sqlPgUnlock = `SELECT pg_advisory_unlock(hashtextextended(current_schema() || '/stigaudit/retention', 0))`
+	sqlPgPlan   = `WITH RECURSIVE tenants(t) AS (
+			SELECT min(tenant_id) FROM events
+		UNION ALL
+			SELECT (SELECT min(e.tenant_id) FROM events e WHERE e.tenant_id > tenants.t) FROM tenants WHERE tenants.t IS NOT NULL
+	)
+	SELECT tenants.t, p.n, p.lo, p.hi FROM tenants CROSS JOIN LATERAL (
+		SELECT count(*) AS n, min(e.seq) AS lo, max(e.seq) AS hi FROM events e
+		WHERE e.tenant_id = tenants.t AND e.ts >= $1 AND e.ts < $2 AND e.purged_at IS NULL
+	) p
+	WHERE tenants.t IS NOT NULL AND p.n > 0 ORDER BY tenants.t`
+	sqlPgPurge = `UPDATE events SET purged_at = $1, hlc = NULL, entity_uri = '', emitter = NULL, oidc_sub = NULL,
+		fact_id = NULL, source = '', attested_key_id = NULL, scope = NULL, detail = NULL
+		WHERE tenant_id = $2 AND seq >= $3 AND seq < $4 AND ts < $5 AND purged_at IS NULL`
+)
+
+func (s *pgPurge) lock(ctx context.Context) (func(), bool, error) {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, false, unavailable("lock the purge", err)
+	}
+	var ok bool
+	if err := conn.QueryRowContext(ctx, sqlPgLock).Scan(&ok); err != nil || !ok {
+		conn.Close()
+		if err != nil {
+			return nil, false, unavailable("lock the purge", err)
+		}
+		return nil, false, nil
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), unlockTimeout)
+		defer cancel()
+		var released bool
+		if err := conn.QueryRowContext(ctx, sqlPgUnlock).Scan(&released); err != nil || !released {
+			// The session may still hold the lock: end it rather than
+			// return it to the pool.
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+		conn.Close()
+	}, true, nil
+}
+
+func (s *pgPurge) plan(ctx context.Context, cutoff string) ([]TenantResult, error) {
+	rows, err := s.db.QueryContext(ctx, sqlPgPlan, s.from, cutoff)
+	if err != nil {
+		return nil, unavailable("plan the purge", err)
+	}
+	return scanPlan(rows)
+}
+
+func (s *pgPurge) purge(ctx context.Context, tenant string, from, to int64, stamp, cutoff string) (int64, error) {
+	return execPurge(ctx, s.db, sqlPgPurge, stamp, tenant, from, to, cutoff)
+}
+
+func (s *pgPurge) purged(_ context.Context, cutoff string) { s.from = max(s.from, cutoff) }
