@@ -243,6 +243,8 @@ func FuzzParseDraft(f *testing.F) {
 		e1, err1 := parseAndBuild(&b, data, fixedNow, zeroEntropy())
 		e2, err2 := b.BuildJSON(data, fixedNow, zeroEntropy())
 		sameBuild(t, string(data), e1, err1, e2, err2)
+		checkFastPath(t, data, Limits{})
+		checkFastPath(t, data, Limits{MaxDetailBytes: 40, MaxDetailDepth: 2})
 		d, err := ParseDraft(data, Limits{})
 		if err != nil {
 			if auditerr.CodeOf(err) == "" {

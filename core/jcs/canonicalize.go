@@ -72,6 +72,9 @@ type parser struct {
 	base     int
 	maxOut   int
 	maxDepth int
+	// value stops run after one complete value, wherever it ends,
+	// instead of requiring the end of src (see Fields.Canonical).
+	value bool
 }
 
 func (p *parser) syntax(msg string) error {
@@ -173,7 +176,7 @@ func (p *parser) run() error {
 			}
 			p.skipWS()
 			if len(frames) == 0 {
-				if p.pos != len(p.src) {
+				if p.pos != len(p.src) && !p.value {
 					return p.syntax("data after the top-level value")
 				}
 				return nil

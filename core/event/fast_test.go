@@ -1,0 +1,88 @@
+package event
+
+import (
+	"bytes"
+	"reflect"
+	"testing"
+)
+
+// checkFastPath fails unless draftFast, when it accepts data, returns
+// exactly what parseDraftFull returns; it reports whether it accepted.
+func checkFastPath(t *testing.T, data []byte, lim Limits) bool {
+	t.Helper()
+	lim = lim.orDefault()
+	fast, ok := draftFast(data, lim)
+	if !ok {
+		return false
+	}
+	full, err := parseDraftFull(data, lim)
+	if err != nil {
+		t.Fatalf("%s: the fast path accepts, the full path refuses: %v", data, err)
+	}
+	if !bytes.Equal(fast.Detail, full.Detail) || cap(fast.Detail) != len(fast.Detail) {
+		t.Fatalf("%s: detail %q (cap %d), full path %q", data, fast.Detail, cap(fast.Detail), full.Detail)
+	}
+	fast.Detail, full.Detail = nil, nil
+	if !reflect.DeepEqual(fast, full) {
+		t.Fatalf("%s:\nfast %+v\nfull %+v", data, fast, full)
+	}
+	return true
+}
+
+// TestDraftFastMatchesFull: the drafts of the vectors, and variants of
+// every shape the fast path takes, read alike on both paths; common
+// drafts do take the fast path, and what it leaves to the full path is
+// refused or read there.
+func TestDraftFastMatchesFull(t *testing.T) {
+	var canonical struct {
+		Cases []struct{ Request string }
+	}
+	readVectors(t, "canonical.json", &canonical)
+	var invalid struct {
+		Cases []struct{ Request string }
+	}
+	readVectors(t, "invalid.json", &invalid)
+	for _, c := range append(canonical.Cases, invalid.Cases...) {
+		checkFastPath(t, []byte(c.Request), Limits{})
+	}
+	for _, tc := range []struct {
+		draft string
+		fast  bool
+	}{
+		{`{"event_type":"fact_read","entity_uri":"urn:a"}`, true},
+		{` {"detail":{"z":1e2,"a":[1.50,"\u00e9"]},"event_type":"fact_write","entity_uri":"urn:a"} `, true},
+		{`{"id":"0196a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b","event_type":"fact_write","tenant_id":"acme","entity_uri":"agent:planner-7","fact_id":"fact-2291","source":"api","scope":"facts:write","detail":{"bytes":1834,"relation":"knows","résumé":"naïve café ☕","ratio":0.25}}`, true},
+		{`{"event_type":"fact_read","entity_uri":"urn:\u0061\/b\ud83d\ude00","hlc":null,"emitter":null,"oidc_sub":"s","attested_key_id":"k","outcome":"denied","detail":null}`, true},
+		{`{"event_type":"fact_read","entity_uri":"urn:a","detail":{}}`, true},
+		{`{"\u0065vent_type":"fact_read","entity_uri":"urn:a"}`, true},
+		// Left to the full path.
+		{`{"event_type":"fact_read","entity_uri":"urn:a","event_type":"fact_read"}`, false},
+		{`{"event_type":"fact_read","entity_uri":"urn:a","\u0065vent_type":"x"}`, false},
+		{`{"event_type":"instruction_promoted","entity_uri":"urn:a","fact":{"entity":"instruction:x"}}`, false},
+		{`{"event_type":"fact_read","entity_uri":"urn:a","seq":1}`, false},
+		{`{"event_type":"fact_read","entity_uri":"urn:a","extra":"x"}`, false},
+		{`{"event_type":1,"entity_uri":"urn:a"}`, false},
+		{`{"event_type":"fact_read","entity_uri":"urn:a","detail":[1]}`, false},
+		{`{"event_type":"fact_read","entity_uri":"urn:a","detail":"x"}`, false},
+		{`{"event_type":"fact_read","entity_uri":"urn:a"} x`, false},
+		{`{"event_type":"fact_read","entity_uri":"urn:a","detail":{"a":{"b":{"c":1}}}}`, false}, // deeper than the limit below
+		{`{"event_type":"fact_read","entity_uri":"urn:a","detail":{"a":"0123456789"}}`, false},  // larger than the limit below
+	} {
+		lim := Limits{}
+		if bytes.Contains([]byte(tc.draft), []byte(`"a":{"b"`)) {
+			lim.MaxDetailDepth = 2
+		}
+		if bytes.Contains([]byte(tc.draft), []byte(`0123456789`)) {
+			lim.MaxDetailBytes = 16
+		}
+		if got := checkFastPath(t, []byte(tc.draft), lim); got != tc.fast {
+			t.Errorf("%s: fast path %v, want %v", tc.draft, got, tc.fast)
+		}
+		// Whatever path reads it, ParseDraft answers as the full path.
+		d1, err1 := ParseDraft([]byte(tc.draft), lim)
+		d2, err2 := parseDraftFull([]byte(tc.draft), lim.orDefault())
+		if (err1 == nil) != (err2 == nil) || err1 != nil && err1.Error() != err2.Error() || !reflect.DeepEqual(d1, d2) {
+			t.Errorf("%s: ParseDraft %+v, %v; full path %+v, %v", tc.draft, d1, err1, d2, err2)
+		}
+	}
+}

@@ -1,0 +1,190 @@
+package jcs
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+type fieldRead struct{ name, value string }
+
+// readFields reads every member of src with f: strings with String, null
+// with Null, anything else with Canonical. Values are recorded in
+// canonical form, so that they compare with what Members yields.
+func readFields(src string) ([]fieldRead, error) {
+	var got []fieldRead
+	f := ScanObject(src)
+	for f.Next() {
+		name := f.Name()
+		var v string
+		switch f.Kind() {
+		case '"':
+			s, ok := f.String()
+			if !ok {
+				break
+			}
+			v = string(AppendString(nil, s))
+		case 'n':
+			if !f.Null() {
+				break
+			}
+			v = "null"
+		default:
+			c, err := f.Canonical(nil, Limits{MaxDepth: HardMaxDepth - 1})
+			if err != nil {
+				break
+			}
+			v = string(c)
+		}
+		got = append(got, fieldRead{name, v})
+	}
+	return got, f.Err()
+}
+
+// canonicalMembers is what Canonicalize and Members make of src: its
+// members in canonical order, or the canonicaliser's error.
+func canonicalMembers(src string) ([]fieldRead, error) {
+	c, err := Canonicalize(nil, []byte(src), Limits{})
+	if err != nil {
+		return nil, err
+	}
+	var out []fieldRead
+	it := Members(c)
+	for it.Next() {
+		m := it.Member()
+		out = append(out, fieldRead{m.Name(), string(m.Value)})
+	}
+	return out, it.Err()
+}
+
+func sortedByName(fs []fieldRead) []fieldRead {
+	fs = slices.Clone(fs)
+	slices.SortFunc(fs, func(a, b fieldRead) int { return Compare(a.name, b.name) })
+	return fs
+}
+
+func TestFieldsReadsWhatCanonicalizeReads(t *testing.T) {
+	for _, src := range []string{
+		`{}`,
+		` { } `,
+		`{"a":"x"}`,
+		"{\n\t\"b\" : null ,\r\n \"a\":\"\\u00e9\\/\\n\\ud83d\\ude00\"}",
+		`{"id":"0196a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b","event_type":"fact_write","detail":{"z":1e2,"a":[true,false,null,-0.0],"é":{"y":"\u0041"}}}`,
+		`{"n":-12.50e-1,"t":true,"f":false,"arr":[],"o":{}}`,
+		`{"\u0069d":"k","naïve":"café ☕"}`,
+	} {
+		got, err := readFields(src)
+		if err != nil {
+			t.Errorf("%s: %v", src, err)
+			continue
+		}
+		want, err := canonicalMembers(src)
+		if err != nil {
+			t.Fatalf("%s: canonicalize: %v", src, err)
+		}
+		if g := sortedByName(got); !slices.Equal(g, want) {
+			t.Errorf("%s:\n got %q\nwant %q", src, g, want)
+		}
+	}
+}
+
+func TestFieldsRefusesWhatCanonicalizeRefuses(t *testing.T) {
+	for _, src := range []string{
+		``, ` `, `{`, `{"a"`, `{"a":`, `{"a":1`, `{"a":1,}`, `{,"a":1}`,
+		`{"a" 1}`, `{a:1}`, `{"a":1}x`, `{"a":1}{}`, `{"a":"\ud800"}`, `{"a":"\udc00"}`,
+		"{\"a\":\"\x01\"}", "{\"a\":\"\xff\"}", `{"a":"\x"}`, `{"a":01}`, `{"a":1e999}`,
+		`{"a":[1,]}`, `{"a":tru}`, `{"a":nul}`, `{"\ud800":1}`, "\ufeff{}",
+	} {
+		if got, err := readFields(src); err == nil {
+			t.Errorf("%q: read %q, want an error", src, got)
+		}
+		if _, err := Canonicalize(nil, []byte(src), Limits{}); err == nil {
+			t.Errorf("%q: Canonicalize accepts it; the table is wrong", src)
+		}
+	}
+	for _, src := range []string{`[]`, `"a"`, `null`, `1`} {
+		if got, err := readFields(src); err == nil {
+			t.Errorf("%q: read %q, want an error (not an object)", src, got)
+		}
+	}
+}
+
+// TestFieldsValueMustBeRead: skipping a value is an error, not a silent
+// misreading of the next member.
+func TestFieldsValueMustBeRead(t *testing.T) {
+	f := ScanObject(`{"a":"x","b":"y"}`)
+	if !f.Next() || f.Name() != "a" {
+		t.Fatal("first member not read")
+	}
+	if f.Next() {
+		t.Fatalf("Next without reading the value went on to %q", f.Name())
+	}
+	if f.Err() == nil {
+		t.Fatal("no error")
+	}
+	f = ScanObject(`{"a":1}`)
+	f.Next()
+	if _, ok := f.String(); ok || f.Next() || f.Err() == nil {
+		t.Fatal("a number read as a string")
+	}
+}
+
+// TestFieldsSharesTheText: strings without escapes are substrings of the
+// text (no copy), and reading an object allocates nothing.
+func TestFieldsSharesTheText(t *testing.T) {
+	src := strings.Repeat(" ", 3) + `{"entity_uri":"agent:planner-7","x":null,"scope":"facts:write"}`
+	allocs := testing.AllocsPerRun(100, func() {
+		f := ScanObject(src)
+		for f.Next() {
+			if f.Kind() == 'n' {
+				f.Null()
+			} else if _, ok := f.String(); !ok {
+				t.Fatal("not a string")
+			}
+		}
+		if f.Err() != nil {
+			t.Fatal(f.Err())
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per read, want 0", allocs)
+	}
+}
+
+// FuzzFields: Fields accepts exactly the objects Canonicalize accepts (but
+// for duplicate names, which it leaves to its caller), and reads the same
+// members with the same canonical values.
+func FuzzFields(f *testing.F) {
+	f.Add(`{"a":"x","b":[1,2.50,{"c":null}]}`)
+	f.Add(`{"\u0061":"\ud83d\ude00","a":1}`)
+	f.Add(` {"k" : "v" } `)
+	f.Add(`{"a":"x"`)
+	f.Fuzz(func(t *testing.T, src string) {
+		got, err := readFields(src)
+		want, werr := canonicalMembers(src)
+		if err != nil {
+			if werr == nil {
+				t.Fatalf("%q: Fields refuses (%v), Canonicalize accepts", src, err)
+			}
+			return
+		}
+		names := map[string]bool{}
+		dup := false
+		for _, m := range got {
+			dup = dup || names[m.name]
+			names[m.name] = true
+		}
+		if dup {
+			if werr == nil {
+				t.Fatalf("%q: duplicate names, Canonicalize accepts", src)
+			}
+			return
+		}
+		if werr != nil {
+			t.Fatalf("%q: Fields reads %q, Canonicalize refuses: %v", src, got, werr)
+		}
+		if g := sortedByName(got); !slices.Equal(g, want) {
+			t.Fatalf("%q:\n got %q\nwant %q", src, g, want)
+		}
+	})
+}
