@@ -12,7 +12,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/stigaudit/stigaudit"
-	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
+	"github.com/stigaudit/stigaudit/hostfns/pgstore"
+	"github.com/stigaudit/stigaudit/migrations"
 	"github.com/stigaudit/stigaudit/server/auth"
 	"github.com/stigaudit/stigaudit/server/exportapi"
 	"github.com/stigaudit/stigaudit/server/redact"
@@ -82,16 +83,13 @@ func (f *complianceFlags) startCompliance(ctx context.Context, e *echo.Echo, dat
 	e.Use(redact.ListMiddleware(pol))
 	exportapi.Register(e, exportapi.Config{Log: log, Keys: keys, Signer: cp, Tree: store, Policy: pol, Logger: logger})
 	stream.Register(e, stream.Config{Log: log, Keys: keys, Hub: hub, Policy: pol, Logger: logger})
-	(&retention.Routes{Store: store, DB: store.DB(), Keys: keys}).Register(e)
-
-	stop := func() {}
-	if _, ok := store.(*sqlitestore.Store); !ok {
-		if retPol.Days > 0 {
-			logger.Warn("retention purges are implemented for SQLite only; events are kept", slog.Int("retention_days", retPol.Days))
-		}
-		return stop, nil
+	dialect := migrations.SQLite
+	if _, ok := store.(*pgstore.Store); ok {
+		dialect = migrations.Postgres
 	}
-	purger, err := retention.New(retention.Config{DB: store.DB(), Log: log, Policy: retPol, Logger: logger})
+	(&retention.Routes{Store: store, DB: store.DB(), Dialect: dialect, Keys: keys}).Register(e)
+
+	purger, err := retention.New(retention.Config{DB: store.DB(), Dialect: dialect, Log: log, Policy: retPol, Logger: logger})
 	if err != nil {
 		return nil, err
 	}

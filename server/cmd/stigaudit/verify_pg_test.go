@@ -72,12 +72,18 @@ func newPgLog(t *testing.T, n int, steps []int) *pgLog {
 // holds the database can do.
 func (l *pgLog) sql(stmts ...string) {
 	l.t.Helper()
+	l.exec(append([]string{`SET session_replication_role = replica`}, stmts...)...)
+}
+
+// exec runs statements on one connection, with the database's guards on.
+func (l *pgLog) exec(stmts ...string) {
+	l.t.Helper()
 	conn, err := pgx.Connect(bg, l.dsn)
 	if err != nil {
 		l.t.Fatal(err)
 	}
 	defer conn.Close(bg)
-	for _, s := range append([]string{`SET session_replication_role = replica`}, stmts...) {
+	for _, s := range stmts {
 		if _, err := conn.Exec(bg, s); err != nil {
 			l.t.Fatalf("%s: %v", s, err)
 		}
@@ -174,5 +180,25 @@ func TestVerifyPostgresLocatesTampering(t *testing.T) {
 				t.Fatalf("named %+v, want seq %d (%s)", o, tc.seq, tc.reason)
 			}
 		})
+	}
+}
+
+// TestVerifyPostgresAcceptsPurgedEvents: a retention purge (the one change
+// the database allows) keeps the log verifiable; a purged row's kept leaf
+// hash still binds it.
+func TestVerifyPostgresAcceptsPurgedEvents(t *testing.T) {
+	l := newPgLog(t, 300, nil)
+	l.exec(purgeSQL)
+	code, out, errOut := cli(t, "verify", "--key", l.vkey, "--db", l.dsn)
+	if code != 0 || !strings.Contains(out, "10 purged events (seq 10..19)") {
+		t.Fatalf("verify after a purge: exit %d\nstdout %q\nstderr %q", code, out, errOut)
+	}
+	l.sql(`UPDATE events SET leaf_hash = '\x` + strings.Repeat("00", 32) + `' WHERE seq = 15`)
+	code, out, errOut = cli(t, "verify", "--key", l.vkey, "--db", l.dsn)
+	if code != 1 {
+		t.Fatalf("a rewritten leaf hash of a purged event passed: %q", out)
+	}
+	if o := parseFailure(t, errOut); o.first > 15 || o.until <= 15 || o.until-o.first > 2 {
+		t.Errorf("failure %+v does not locate seq 15", o)
 	}
 }
