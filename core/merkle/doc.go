@@ -14,9 +14,12 @@
 //   - a consistency proof shows that the tree of size n is a prefix of the
 //     tree of size m, i.e. nothing signed at size n was changed later.
 //
-// The arithmetic comes from github.com/transparency-dev/merkle; this package
-// fixes the hash to SHA-256, uses [32]byte values, and shapes the API around
-// how a host stores the tree. A host keeps every perfect subtree hash
+// Which nodes a proof is built from comes from
+// github.com/transparency-dev/merkle; roots (Tree) and proof verification
+// are this package's own code on [32]byte values, held to that library and
+// to RFC 6962 by the tests, so that the WebAssembly module links neither
+// the library's fmt-built errors nor fmt. The package fixes the hash to
+// SHA-256 and shapes the API around how a host stores the tree. A host keeps every perfect subtree hash
 // ("tree node", identified by NodeID level and index; level 0 holds the leaf
 // hashes) — Tree.AppendVisit reports each new one. To build a proof the host
 // asks which nodes are needed (InclusionNodes, ConsistencyNodes), fetches

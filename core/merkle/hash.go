@@ -68,10 +68,39 @@ func ParseHash(s string) ([HashSize]byte, error) {
 	if len(s) != 2*HashSize {
 		return h, auditerr.Errorf(auditerr.ErrInvalidField, "hash must be %d hex digits, got %d characters", 2*HashSize, len(s))
 	}
-	if _, err := hex.Decode(h[:], []byte(s)); err != nil {
-		return h, auditerr.Errorf(auditerr.ErrInvalidField, "hash is not hex: %v", err)
+	if i := decodeHex(h[:], s); i >= 0 {
+		return h, auditerr.Errorf(auditerr.ErrInvalidField, "hash is not hex: invalid byte %q at offset %d", s[i], i)
 	}
 	return h, nil
+}
+
+// decodeHex decodes the 2·len(dst) hex digits of s (either case) into dst
+// and returns -1, or the offset of the first byte that is not a hex digit.
+// It is encoding/hex.Decode without the error type whose message needs fmt.
+func decodeHex(dst []byte, s string) int {
+	for i := range dst {
+		hi, lo := unhex(s[2*i]), unhex(s[2*i+1])
+		if hi > 15 {
+			return 2 * i
+		}
+		if lo > 15 {
+			return 2*i + 1
+		}
+		dst[i] = hi<<4 | lo
+	}
+	return -1
+}
+
+func unhex(c byte) byte {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0'
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10
+	}
+	return 255
 }
 
 // AppendHex appends the lowercase hex form of h to b.

@@ -1,7 +1,6 @@
 package merkle
 
 import (
-	"encoding/hex"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -425,7 +424,7 @@ func (s *scanner) hashes(key string) ([][]byte, error) {
 			return nil, auditerr.Errorf(auditerr.ErrInvalidField, "field %q: hash %d must be %d hex digits", key, len(out), 2*HashSize)
 		}
 		h := make([]byte, HashSize)
-		if _, err := hex.Decode(h, []byte(str)); err != nil {
+		if decodeHex(h, str) >= 0 {
 			return nil, auditerr.Errorf(auditerr.ErrInvalidField, "field %q: hash %d is not hex", key, len(out))
 		}
 		out = append(out, h)

@@ -1,9 +1,8 @@
 package merkle
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
+	"math/bits"
 
 	"github.com/stigaudit/stigaudit/core/auditerr"
 	"github.com/transparency-dev/merkle/proof"
@@ -126,17 +125,6 @@ func prove(n Nodes, read NodeReader) ([][]byte, error) {
 	return Rehash(n, fetched)
 }
 
-// hasher is the RFC 6962 SHA-256 hasher in the shape transparency-dev/merkle
-// verifies with, without its per-hash allocations of a hash.Hash.
-type hasher struct{}
-
-func (hasher) EmptyRoot() []byte           { return emptyRoot[:] }
-func (hasher) HashLeaf(leaf []byte) []byte { h := LeafHash(leaf); return h[:] }
-func (hasher) HashChildren(l, r []byte) []byte {
-	return HashChildren(l, r)
-}
-func (hasher) Size() int { return HashSize }
-
 func checkProofHashes(p [][]byte) error {
 	for i, h := range p {
 		if len(h) != HashSize {
@@ -144,6 +132,54 @@ func checkProofHashes(p [][]byte) error {
 		}
 	}
 	return nil
+}
+
+// The verifiers below are RFC 9162 §2.1.3.2 and §2.1.4.2 in the
+// formulation of transparency-dev/merkle's proof package, on [32]byte
+// values: this package's own code, so that the WebAssembly module links
+// neither that package's fmt-built errors nor fmt. TestVerifiersMatchLibrary
+// holds them to the library, the reference tests to RFC 6962.
+
+// decompose splits the inclusion proof of leaf index in a tree of size
+// into its inner part (the levels below the point where the paths to
+// index and to size-1 part) and its border part (the right border above).
+func decompose(index, size uint64) (inner, border int) {
+	inner = bits.Len64(index ^ (size - 1))
+	border = bits.OnesCount64(index >> uint(inner))
+	return inner, border
+}
+
+func toHash(b []byte) [HashSize]byte { return [HashSize]byte(b) }
+
+// chainInner hashes seed up the inner proof, on the side index says.
+func chainInner(seed [HashSize]byte, p [][]byte, index uint64) [HashSize]byte {
+	for i, h := range p {
+		if index>>uint(i)&1 == 0 {
+			seed = NodeHash(seed, toHash(h))
+		} else {
+			seed = NodeHash(toHash(h), seed)
+		}
+	}
+	return seed
+}
+
+// chainInnerRight hashes seed up the inner proof, only with its left
+// siblings.
+func chainInnerRight(seed [HashSize]byte, p [][]byte, index uint64) [HashSize]byte {
+	for i, h := range p {
+		if index>>uint(i)&1 == 1 {
+			seed = NodeHash(toHash(h), seed)
+		}
+	}
+	return seed
+}
+
+// chainBorderRight hashes seed up the border, every sibling on the left.
+func chainBorderRight(seed [HashSize]byte, p [][]byte) [HashSize]byte {
+	for _, h := range p {
+		seed = NodeHash(toHash(h), seed)
+	}
+	return seed
 }
 
 // RootFromInclusion returns the root that an inclusion proof for leaf at
@@ -157,11 +193,11 @@ func RootFromInclusion(leaf [HashSize]byte, index, size uint64, p [][]byte) ([Ha
 	if err := checkProofHashes(p); err != nil {
 		return [HashSize]byte{}, err
 	}
-	r, err := proof.RootFromInclusionProof(hasher{}, index, size, leaf[:], p)
-	if err != nil {
-		return [HashSize]byte{}, auditerr.Errorf(auditerr.ErrInvalidProof, "inclusion proof for seq %d in tree of size %d: %v", index, size, err)
+	inner, border := decompose(index, size)
+	if len(p) != inner+border {
+		return [HashSize]byte{}, auditerr.Errorf(auditerr.ErrInvalidProof, "inclusion proof for seq %d in tree of size %d: wrong proof size %d, want %d", index, size, len(p), inner+border)
 	}
-	return toArray(r), nil
+	return chainBorderRight(chainInner(leaf, p[:inner], index), p[inner:]), nil
 }
 
 // VerifyInclusion checks that leaf is leaf index of the tree of the given
@@ -193,16 +229,49 @@ func VerifyConsistency(size1, size2 uint64, p [][]byte, root1, root2 [HashSize]b
 	if err := checkProofHashes(p); err != nil {
 		return err
 	}
-	if err := proof.VerifyConsistency(hasher{}, size1, size2, p, root1[:], root2[:]); err != nil {
-		var rm proof.RootMismatchError
-		if errors.As(err, &rm) {
-			which := "second"
-			if bytes.Equal(rm.ExpectedRoot, root1[:]) && size1 != size2 {
-				which = "first"
-			}
-			return auditerr.Errorf(auditerr.ErrInvalidProof, "consistency proof from %d to %d leads to %s root %x, want %x", size1, size2, which, rm.CalculatedRoot, rm.ExpectedRoot)
+	bad := func(what string, args ...any) error {
+		return auditerr.Errorf(auditerr.ErrInvalidProof, "consistency proof from %d to %d: "+what, append([]any{size1, size2}, args...)...)
+	}
+	switch {
+	case size1 == size2:
+		if len(p) > 0 {
+			return bad("size1=size2, but proof is not empty")
 		}
-		return auditerr.Errorf(auditerr.ErrInvalidProof, "consistency proof from %d to %d: %v", size1, size2, err)
+		if root1 != root2 {
+			return mismatch(size1, size2, "second", root1, root2)
+		}
+		return nil
+	case size1 == 0:
+		if len(p) > 0 {
+			return bad("expected empty proof, but got %d components", len(p))
+		}
+		return nil
+	case len(p) == 0:
+		return bad("empty proof")
+	}
+	inner, border := decompose(size1-1, size2)
+	shift := bits.TrailingZeros64(size1)
+	inner -= shift // shift < inner when size1 < size2
+	// The proof starts with the root of the subtree of size 2^shift,
+	// unless size1 is that very 2^shift.
+	seed, start := toHash(p[0]), 1
+	if size1 == 1<<uint(shift) {
+		seed, start = root1, 0
+	}
+	if len(p) != start+inner+border {
+		return bad("wrong proof size %d, want %d", len(p), start+inner+border)
+	}
+	p = p[start:]
+	mask := (size1 - 1) >> uint(shift)
+	if got := chainBorderRight(chainInnerRight(seed, p[:inner], mask), p[inner:]); got != root1 {
+		return mismatch(size1, size2, "first", got, root1)
+	}
+	if got := chainBorderRight(chainInner(seed, p[:inner], mask), p[inner:]); got != root2 {
+		return mismatch(size1, size2, "second", got, root2)
 	}
 	return nil
+}
+
+func mismatch(size1, size2 uint64, which string, got, want [HashSize]byte) error {
+	return auditerr.Errorf(auditerr.ErrInvalidProof, "consistency proof from %d to %d leads to %s root %x, want %x", size1, size2, which, got, want)
 }
