@@ -15,9 +15,10 @@
 // # The one write path
 //
 // The database refuses every UPDATE and DELETE of events but one: the
-// purge of a live event (migration 0004's trigger: purged_at set, the
-// content columns blanked, everything else unchanged, once). Purger is the
-// only code that issues it, and it records what it does before doing it:
+// purge of a live event (the triggers of migrations/sqlite/0004_retention
+// and migrations/postgres/0003_retention: purged_at set, the content
+// columns blanked, everything else unchanged, once). Purger is the only
+// code that issues it, and it records what it does before doing it:
 //
 //   - at start, a config_change event (tenant "default") whenever the
 //     retention setting differs from the last one recorded: "setting":
@@ -32,6 +33,17 @@
 //
 // Purges run at start and then hourly, in short transactions of at most
 // 1000 events, so appends are never held up for long.
+//
+// # SQLite and PostgreSQL
+//
+// Config.Dialect selects the store's SQL. On SQLite a purge looks for old
+// events through the ts_blocks block-range index, from the lowest seq it
+// left live last time. On PostgreSQL, where replicas share the log, a
+// purge first takes a session-level advisory lock, so one replica purges
+// at a time and the others skip that round (nothing is announced twice);
+// it finds each tenant's old events through the (tenant_id, ts) index,
+// from the cutoff of its last complete purge on, so an hourly purge reads
+// about the events that aged out in the hour, not the whole log.
 //
 // # The floor
 //
