@@ -22,14 +22,14 @@ import (
 // through pgstore, checkpoints signed by a Checkpointer and stored by the
 // elected replica.
 type pgLog struct {
-	t    *testing.T
+	t    testing.TB
 	dsn  string
 	vkey string
 }
 
 // newPgLog appends n events to a new schema (in steps, signing a
 // checkpoint after each). It skips the test without STIGAUDIT_TEST_PG_DSN.
-func newPgLog(t *testing.T, n int, steps []int) *pgLog {
+func newPgLog(t testing.TB, n int, steps []int) *pgLog {
 	t.Helper()
 	dsn := pgtest.DSN(t)
 	st, err := pgstore.Open(bg, dsn, pgstore.Options{})
@@ -54,7 +54,7 @@ func newPgLog(t *testing.T, n int, steps []int) *pgLog {
 	done := 0
 	for _, upTo := range append(steps, n) {
 		for done < upTo {
-			k := min(upTo-done, 300)
+			k := min(upTo-done, 1000)
 			if _, err := st.Append(bg, testEvents(done, k, nil)); err != nil {
 				t.Fatal(err)
 			}
