@@ -3,7 +3,6 @@ package checkpoint
 import (
 	"bytes"
 	"encoding/base64"
-	"errors"
 	"io"
 	"strconv"
 	"strings"
@@ -136,11 +135,11 @@ func Open(msg []byte, origin string, v note.Verifier) (Checkpoint, error) {
 	if origin == "" {
 		origin = v.Name()
 	}
-	n, err := note.Open(msg, note.VerifierList(v))
-	if err != nil {
-		return Checkpoint{}, openError(msg, v, err)
+	text, refusal := openNote(msg, v)
+	if refusal != nil {
+		return Checkpoint{}, openError(msg, v, refusal)
 	}
-	c, err := ParseBody([]byte(n.Text))
+	c, err := ParseBody(text)
 	if err != nil {
 		return Checkpoint{}, err
 	}
@@ -161,26 +160,24 @@ func hex8(h uint32) string {
 	return string(b[:])
 }
 
-// openError explains why note.Open refused msg.
-func openError(msg []byte, v note.Verifier, err error) error {
-	var invalid *note.InvalidSignatureError
-	var unverified *note.UnverifiedNoteError
+// openError explains why openNote refused msg.
+func openError(msg []byte, v note.Verifier, r *noteRefusal) error {
 	switch {
-	case errors.As(err, &invalid):
-		return auditerr.Errorf(auditerr.ErrInvalidCheckpoint, "checkpoint signature by %s+%08x does not verify: the checkpoint was altered or forged", invalid.Name, invalid.Hash)
-	case errors.As(err, &unverified):
+	case r.invalid != nil:
+		return auditerr.Errorf(auditerr.ErrInvalidCheckpoint, "checkpoint signature by %s+%s does not verify: the checkpoint was altered or forged", r.invalid.name, hex8(r.invalid.hash))
+	case !r.malformed:
 		var names []string
-		for _, s := range unverified.Note.UnverifiedSigs {
-			names = append(names, s.Name+"+"+hex8(s.Hash))
+		for _, s := range r.unverified {
+			names = append(names, s.name+"+"+hex8(s.hash))
 		}
 		if len(names) == 0 {
-			return auditerr.Errorf(auditerr.ErrInvalidCheckpoint, "checkpoint has no signature by %s+%08x", v.Name(), v.KeyHash())
+			return auditerr.Errorf(auditerr.ErrInvalidCheckpoint, "checkpoint has no signature by %s+%s", v.Name(), hex8(v.KeyHash()))
 		}
-		return auditerr.Errorf(auditerr.ErrInvalidCheckpoint, "checkpoint is not signed by %s+%08x (signed by %s)", v.Name(), v.KeyHash(), strings.Join(names, ", "))
+		return auditerr.Errorf(auditerr.ErrInvalidCheckpoint, "checkpoint is not signed by %s+%s (signed by %s)", v.Name(), hex8(v.KeyHash()), strings.Join(names, ", "))
 	case !bytes.Contains(msg, []byte("\n\n")):
 		return auditerr.Errorf(auditerr.ErrInvalidCheckpoint, "malformed signed note: no signature block")
 	default:
-		return auditerr.Errorf(auditerr.ErrInvalidCheckpoint, "malformed signed note: %v", err)
+		return auditerr.Errorf(auditerr.ErrInvalidCheckpoint, "malformed signed note: malformed note")
 	}
 }
 
@@ -204,12 +201,13 @@ func NewSigner(skey string) (note.Signer, error) {
 	return s, nil
 }
 
-// NewVerifier parses a verifier key "<name>+<hash>+<base64>". Errors wrap
+// NewVerifier parses a verifier key "<name>+<hash>+<base64>", accepting
+// exactly the Ed25519 keys note.NewVerifier accepts. Errors wrap
 // auditerr.ErrInvalidCheckpoint.
 func NewVerifier(vkey string) (note.Verifier, error) {
-	v, err := note.NewVerifier(strings.TrimSpace(vkey))
-	if err != nil {
-		return nil, auditerr.Errorf(auditerr.ErrInvalidCheckpoint, "invalid checkpoint verifier key: %v", err)
+	v, why := parseVerifierKey(strings.TrimSpace(vkey))
+	if v == nil {
+		return nil, auditerr.Errorf(auditerr.ErrInvalidCheckpoint, "invalid checkpoint verifier key: %s", why)
 	}
 	return v, nil
 }

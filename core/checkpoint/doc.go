@@ -9,7 +9,11 @@
 //	<base64 of the 32-byte root>
 //
 // signed as a C2SP signed note (https://c2sp.org/signed-note) with an
-// Ed25519 key, using golang.org/x/mod/sumdb/note:
+// Ed25519 key. Keys are made and notes signed with
+// golang.org/x/mod/sumdb/note; NewVerifier and Open parse keys and open
+// notes with this package's own code, by note's rules (the tests hold the
+// two to the same answers), so that the WebAssembly module, which only
+// verifies, does not link note or the fmt its errors need:
 //
 //	stigaudit/node-1
 //	1234
