@@ -3,6 +3,7 @@ package stigaudit
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -97,13 +98,22 @@ func (n *notifier) poll(every time.Duration) {
 
 // catchUp reads events the log did not commit itself. An event offered by
 // a concurrent emitter that is merely late is read here too; whichever
-// arrives first is delivered, the other is ignored as below next.
+// arrives first is delivered, the other is ignored as below next. A
+// Selective observer that does not want them has them skipped instead.
 func (n *notifier) catchUp() error {
 	ctx := context.Background()
+	sel, _ := n.observer.(Selective)
 	for {
 		size, err := n.store.Size(ctx)
 		if err != nil {
 			return err
+		}
+		// Asked after reading the size: a reader that starts wanting
+		// everything after this answer finds, in the store, every event
+		// below size that skipping may deliver around.
+		if sel != nil && !sel.WantsAll() {
+			n.skipTo(size)
+			return nil
 		}
 		n.mu.Lock()
 		next := n.next
@@ -120,6 +130,34 @@ func (n *notifier) catchUp() error {
 		}
 		n.offer(page.Events)
 	}
+}
+
+// skipTo gives up on the events below size that were committed elsewhere:
+// it delivers the offered ones (in seq order, with gaps) and moves next
+// to size, so that they are neither waited for nor read back.
+func (n *notifier) skipTo(size int64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if size <= n.next {
+		return
+	}
+	var own []int64
+	for seq := range n.pending {
+		if seq < size {
+			own = append(own, seq)
+		}
+	}
+	slices.Sort(own)
+	run := make([]event.Event, 0, len(own))
+	for _, seq := range own {
+		run = append(run, n.pending[seq])
+		delete(n.pending, seq)
+	}
+	n.next = size
+	if len(run) > 0 {
+		n.observer.Committed(run)
+	}
+	n.deliverLocked()
 }
 
 func (n *notifier) close() {

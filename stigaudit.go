@@ -57,6 +57,25 @@ type Observer interface {
 	BestEffortFailed(eventType, tenant string, err error)
 }
 
+// Selective is implemented by Observers that do not always need the events
+// committed elsewhere — by EmitTx, other processes or other replicas on the
+// same database — which the Log would otherwise read back from the store.
+// Among several replicas of one log, reading back every other replica's
+// events costs each replica more than its own appends.
+//
+// The Log asks WantsAll after each look at the store's size. While it
+// answers false, the Log reads nothing back: Committed is told the Log's
+// own commits (still in seq order, but with gaps where others committed)
+// and events committed elsewhere are not reported. Once it answers true,
+// every event from the store's size at that look on is reported, exactly
+// once and contiguously, as for any Observer.
+type Selective interface {
+	Observer
+	// WantsAll reports whether the Observer needs, from now on, every
+	// committed event. It must not block.
+	WantsAll() bool
+}
+
 // TxAppender is implemented by stores that can append inside a caller's
 // database transaction (see EmitTx).
 type TxAppender interface {

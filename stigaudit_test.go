@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -211,5 +213,79 @@ func TestEmitTxCommitsAndRollsBackWithTheCaller(t *testing.T) {
 	}
 	if got := rec.seqs(); len(got) != 2 || got[0] != 0 || got[1] != 1 {
 		t.Fatalf("observer saw seqs %v, want [0 1]", got)
+	}
+}
+
+// selective is a recorder that wants every event only while want is set.
+type selective struct {
+	recorder
+	want atomic.Bool
+}
+
+func (s *selective) WantsAll() bool { return s.want.Load() }
+
+// A Selective observer that does not want others' events is told only the
+// log's own commits, in order, and nothing is waited for or read back;
+// once it wants everything, it gets every event from then on, contiguously.
+func TestSelectiveObserverSkipsOthersUntilItWantsAll(t *testing.T) {
+	obs := &selective{}
+	store := memstore.New()
+	l := openLog(t, store, obs)
+	ctx := context.Background()
+	elsewhere := func(i int) int64 { // committed behind the log's back
+		ev, err := l.Build(draft(1000 + i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored, err := store.Append(ctx, []event.Event{ev})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return stored[0].Seq
+	}
+	var own []int64
+	for i := range 10 {
+		elsewhere(i)
+		ev, err := l.Emit(ctx, draft(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		own = append(own, ev.Seq)
+	}
+	waitFor(t, func() bool { return len(obs.seqs()) == len(own) })
+	time.Sleep(50 * time.Millisecond) // several polls: nothing else arrives
+	if got := obs.seqs(); !slices.Equal(got, own) {
+		t.Fatalf("not wanting others' events, the observer saw %v, want its own %v", got, own)
+	}
+
+	obs.want.Store(true)
+	time.Sleep(30 * time.Millisecond) // a poll answered "want all"
+	size, err := store.Size(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		elsewhere(100 + i)
+		if _, err := l.Emit(ctx, draft(100+i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, func() bool { return len(obs.seqs()) >= len(own)+20 })
+	got := obs.seqs()[len(own):]
+	for i, seq := range got {
+		if seq != size+int64(i) {
+			t.Fatalf("wanting every event, the observer saw %v, want %d.. contiguously", got, size)
+		}
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
