@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"time"
+
+	"github.com/jackc/pgx/v5/stdlib"
 )
 
 // unlockTimeout bounds the release of the purge lock.
@@ -12,7 +14,9 @@ const unlockTimeout = 10 * time.Second
 
 // pgPurge is purgeDB on PostgreSQL (migrations/postgres 0003), where
 // several replicas share one log: a session-level advisory lock makes one
-// of them purge at a time, and the others skip the round.
+// of them purge at a time, and the others skip the round; another makes
+// them record the retention setting one after the other, so replicas
+// starting together record a change once.
 //
 // A plan reads each tenant's events by ts through the (tenant_id, ts)
 // index, from the cutoff of this Purger's last complete purge on (every
@@ -27,9 +31,7 @@ type pgPurge struct {
 }
 
 const (
-	sqlPgLock   = `SELECT pg_try_advisory_lock(hashtextextended(current_schema() || '/stigaudit/retention', 0))`
-	sqlPgUnlock = `SELECT pg_advisory_unlock(hashtextextended(current_schema() || '/stigaudit/retention', 0))`
-	sqlPgPlan   = `WITH RECURSIVE tenants(t) AS (
+	sqlPgPlan = `WITH RECURSIVE tenants(t) AS (
 			SELECT min(tenant_id) FROM events
 		UNION ALL
 			SELECT (SELECT min(e.tenant_id) FROM events e WHERE e.tenant_id > tenants.t) FROM tenants WHERE tenants.t IS NOT NULL
@@ -45,15 +47,33 @@ const (
 )
 
 func (s *pgPurge) lock(ctx context.Context) (func(), bool, error) {
-	conn, err := s.db.Conn(ctx)
+	return advisoryLock(ctx, s.db, "/stigaudit/retention", false)
+}
+
+func (s *pgPurge) lockConfig(ctx context.Context) (func(), error) {
+	unlock, _, err := advisoryLock(ctx, s.db, "/stigaudit/retention-config", true)
+	return unlock, err
+}
+
+// advisoryLock takes the session-level advisory lock named name in the
+// current schema on a connection of db, held until unlock. Unless wait,
+// it does not wait for another session holding it, and answers ok false.
+func advisoryLock(ctx context.Context, db *sql.DB, name string, wait bool) (unlock func(), ok bool, err error) {
+	key := `hashtextextended(current_schema() || '` + name + `', 0)`
+	conn, err := db.Conn(ctx)
 	if err != nil {
-		return nil, false, unavailable("lock the purge", err)
+		return nil, false, unavailable("lock "+name, err)
 	}
-	var ok bool
-	if err := conn.QueryRowContext(ctx, sqlPgLock).Scan(&ok); err != nil || !ok {
+	if wait {
+		_, err = conn.ExecContext(ctx, `SELECT pg_advisory_lock(`+key+`)`)
+		ok = err == nil
+	} else {
+		err = conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock(`+key+`)`).Scan(&ok)
+	}
+	if err != nil || !ok {
 		conn.Close()
 		if err != nil {
-			return nil, false, unavailable("lock the purge", err)
+			return nil, false, unavailable("lock "+name, err)
 		}
 		return nil, false, nil
 	}
@@ -61,10 +81,15 @@ func (s *pgPurge) lock(ctx context.Context) (func(), bool, error) {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), unlockTimeout)
 		defer cancel()
 		var released bool
-		if err := conn.QueryRowContext(ctx, sqlPgUnlock).Scan(&released); err != nil || !released {
+		if err := conn.QueryRowContext(ctx, `SELECT pg_advisory_unlock(`+key+`)`).Scan(&released); err != nil || !released {
 			// The session may still hold the lock: end it rather than
 			// return it to the pool.
-			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+			_ = conn.Raw(func(dc any) error {
+				if c, ok := dc.(*stdlib.Conn); ok {
+					c.Conn().Close(ctx)
+				}
+				return driver.ErrBadConn
+			})
 		}
 		conn.Close()
 	}, true, nil

@@ -112,6 +112,11 @@ type retentionDetail struct {
 // the default tenant, unless the last one recorded says the same. It
 // returns whether it recorded one.
 func (p *Purger) RecordConfig(ctx context.Context) (bool, error) {
+	unlock, err := p.db.lockConfig(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
 	var prev *retentionDetail
 	q := hostfns.Query{Tenant: event.DefaultTenant, Types: []string{"config_change"}, Order: hostfns.Descending, After: -1, Limit: hostfns.MaxQueryLimit}
 	for prev == nil {
@@ -146,7 +151,7 @@ func (p *Purger) RecordConfig(ctx context.Context) (bool, error) {
 		d = strconv.AppendInt(d, int64(*prev.Days), 10)
 	}
 	d = append(d, '}')
-	_, err := p.cfg.Log.Emit(ctx, event.Draft{
+	_, err = p.cfg.Log.Emit(ctx, event.Draft{
 		Type: "config_change", Tenant: event.DefaultTenant, EntityURI: Actor, Emitter: Emitter,
 		Source: "retention", Detail: d,
 	})
@@ -187,6 +192,9 @@ type purgeDB interface {
 	// reports (ok false) that another process is purging it. unlock is
 	// called when the purge ends.
 	lock(ctx context.Context) (unlock func(), ok bool, err error)
+	// lockConfig waits until this process is the only one recording the
+	// retention setting.
+	lockConfig(ctx context.Context) (unlock func(), err error)
 	// plan returns, per tenant in tenant order, the number and the seq
 	// range of the live events with a ts before cutoff.
 	plan(ctx context.Context, cutoff string) ([]TenantResult, error)

@@ -455,6 +455,42 @@ func testDatabaseAllowsOnlyThePurge(t *testing.T, b backend) {
 	}
 }
 
+// TestRecordConfigOnceAcrossReplicas: replicas of a PostgreSQL log that
+// start together with a new setting record it once.
+func TestRecordConfigOnceAcrossReplicas(t *testing.T) {
+	n := newNode(t, backends[1])
+	const replicas = 4
+	var wg sync.WaitGroup
+	recorded := make(chan bool, replicas)
+	for range replicas {
+		p := n.purger(t, retention.Policy{Days: 400})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rec, err := p.RecordConfig(ctx)
+			if err != nil {
+				t.Error(err)
+			}
+			recorded <- rec
+		}()
+	}
+	wg.Wait()
+	close(recorded)
+	count := 0
+	for rec := range recorded {
+		if rec {
+			count++
+		}
+	}
+	page, err := n.store.Query(ctx, hostfns.Query{Types: []string{"config_change"}, Order: hostfns.Ascending, After: -1, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if count != 1 || len(page.Events) != 1 {
+		t.Fatalf("%d replicas said they recorded the setting, %d config_change events stored; want 1 and 1", count, len(page.Events))
+	}
+}
+
 func TestRecordConfig(t *testing.T) { onEachStore(t, testRecordConfig) }
 
 func testRecordConfig(t *testing.T, b backend) {

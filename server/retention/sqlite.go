@@ -31,6 +31,8 @@ const (
 
 func (s *sqlitePurge) lock(context.Context) (func(), bool, error) { return func() {}, true, nil }
 
+func (s *sqlitePurge) lockConfig(context.Context) (func(), error) { return func() {}, nil }
+
 func (s *sqlitePurge) plan(ctx context.Context, cutoff string) ([]TenantResult, error) {
 	var size, hi int64
 	if err := s.db.QueryRowContext(ctx, sqlSQLiteSize).Scan(&size); err != nil {
