@@ -459,14 +459,16 @@ func testDatabaseAllowsOnlyThePurge(t *testing.T, b backend) {
 // start together with a new setting record it once.
 func TestRecordConfigOnceAcrossReplicas(t *testing.T) {
 	n := newNode(t, backends[1])
-	const replicas = 4
+	const replicas = 8
 	var wg sync.WaitGroup
 	recorded := make(chan bool, replicas)
+	start := make(chan struct{})
 	for range replicas {
 		p := n.purger(t, retention.Policy{Days: 400})
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			<-start
 			rec, err := p.RecordConfig(ctx)
 			if err != nil {
 				t.Error(err)
@@ -474,6 +476,7 @@ func TestRecordConfigOnceAcrossReplicas(t *testing.T) {
 			recorded <- rec
 		}()
 	}
+	close(start)
 	wg.Wait()
 	close(recorded)
 	count := 0
