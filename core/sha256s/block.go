@@ -2,8 +2,6 @@
 
 package sha256s
 
-import "encoding/binary"
-
 // block hashes the whole 64-byte blocks of p into h (FIPS 180-4 §6.2.2).
 func block(h *[8]uint32, p []byte) {
 	const m = 0xffffffff
@@ -12,22 +10,22 @@ func block(h *[8]uint32, p []byte) {
 	var x uint64
 	for len(p) >= 64 {
 		q := (*[64]byte)(p)
-		w0 := uint64(binary.BigEndian.Uint32(q[0:]))
-		w1 := uint64(binary.BigEndian.Uint32(q[4:]))
-		w2 := uint64(binary.BigEndian.Uint32(q[8:]))
-		w3 := uint64(binary.BigEndian.Uint32(q[12:]))
-		w4 := uint64(binary.BigEndian.Uint32(q[16:]))
-		w5 := uint64(binary.BigEndian.Uint32(q[20:]))
-		w6 := uint64(binary.BigEndian.Uint32(q[24:]))
-		w7 := uint64(binary.BigEndian.Uint32(q[28:]))
-		w8 := uint64(binary.BigEndian.Uint32(q[32:]))
-		w9 := uint64(binary.BigEndian.Uint32(q[36:]))
-		w10 := uint64(binary.BigEndian.Uint32(q[40:]))
-		w11 := uint64(binary.BigEndian.Uint32(q[44:]))
-		w12 := uint64(binary.BigEndian.Uint32(q[48:]))
-		w13 := uint64(binary.BigEndian.Uint32(q[52:]))
-		w14 := uint64(binary.BigEndian.Uint32(q[56:]))
-		w15 := uint64(binary.BigEndian.Uint32(q[60:]))
+		w0 := uint64(q[0])<<24 | uint64(q[1])<<16 | uint64(q[2])<<8 | uint64(q[3])
+		w1 := uint64(q[4])<<24 | uint64(q[5])<<16 | uint64(q[6])<<8 | uint64(q[7])
+		w2 := uint64(q[8])<<24 | uint64(q[9])<<16 | uint64(q[10])<<8 | uint64(q[11])
+		w3 := uint64(q[12])<<24 | uint64(q[13])<<16 | uint64(q[14])<<8 | uint64(q[15])
+		w4 := uint64(q[16])<<24 | uint64(q[17])<<16 | uint64(q[18])<<8 | uint64(q[19])
+		w5 := uint64(q[20])<<24 | uint64(q[21])<<16 | uint64(q[22])<<8 | uint64(q[23])
+		w6 := uint64(q[24])<<24 | uint64(q[25])<<16 | uint64(q[26])<<8 | uint64(q[27])
+		w7 := uint64(q[28])<<24 | uint64(q[29])<<16 | uint64(q[30])<<8 | uint64(q[31])
+		w8 := uint64(q[32])<<24 | uint64(q[33])<<16 | uint64(q[34])<<8 | uint64(q[35])
+		w9 := uint64(q[36])<<24 | uint64(q[37])<<16 | uint64(q[38])<<8 | uint64(q[39])
+		w10 := uint64(q[40])<<24 | uint64(q[41])<<16 | uint64(q[42])<<8 | uint64(q[43])
+		w11 := uint64(q[44])<<24 | uint64(q[45])<<16 | uint64(q[46])<<8 | uint64(q[47])
+		w12 := uint64(q[48])<<24 | uint64(q[49])<<16 | uint64(q[50])<<8 | uint64(q[51])
+		w13 := uint64(q[52])<<24 | uint64(q[53])<<16 | uint64(q[54])<<8 | uint64(q[55])
+		w14 := uint64(q[56])<<24 | uint64(q[57])<<16 | uint64(q[58])<<8 | uint64(q[59])
+		w15 := uint64(q[60])<<24 | uint64(q[61])<<16 | uint64(q[62])<<8 | uint64(q[63])
 		a0, b0, c0, d0, e0, f0, g0, h0 := a, b, c, d, e, f, g, hh
 		x = e & m
 		x |= x << 32
