@@ -89,5 +89,8 @@
 // the last committed state. AppendTx appends inside a caller's transaction
 // on DB() (it takes the head lock, so keep such transactions short). Leader
 // elects one replica, through a session-level advisory lock, to do what must
-// be done by one replica at a time (signing checkpoints).
+// be done by one replica at a time (signing checkpoints). Feed uses a Leader
+// to deliver the whole log, in seq order, to one replica's downstream at a
+// time (sinks, the committed-events counter), resuming from a cursor saved
+// in the feed_cursors table when leadership moves.
 package pgstore

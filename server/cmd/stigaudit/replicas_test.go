@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -105,7 +107,11 @@ func (r *replica) signal(sig syscall.Signal) {
 
 // leads reports whether the replica's current process says it leads the
 // checkpointer election.
-func (r *replica) leads() bool {
+func (r *replica) leads() bool { return r.leadsRole("checkpointer") }
+
+// leadsRole reports whether the replica's current process says it leads
+// the election of role (a pgstore.Leader name).
+func (r *replica) leadsRole(role string) bool {
 	f, err := os.Open(r.stderrPath())
 	if err != nil {
 		return false
@@ -114,6 +120,9 @@ func (r *replica) leads() bool {
 	leading := false
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
+		if !strings.Contains(sc.Text(), `"role":"`+role+`"`) {
+			continue
+		}
 		switch {
 		case strings.Contains(sc.Text(), `"msg":"became leader"`):
 			leading = true
@@ -438,42 +447,74 @@ func waitReplicaServes(t *testing.T, r *replica, apiKey string, want []byte) {
 }
 
 // TestReplicasThroughput measures durable emits through three replicas on
-// one PostgreSQL, with 64 concurrent HTTP clients sending one event per
-// request, first with group commit and then with one transaction per event
-// (--max-batch-events 1), and prints both rates and their ratio as JSON. It
-// is a benchmark, not a check: it runs only when STIGAUDIT_BENCH_REPLICAS
-// is set (the number of events of the group-commit phase, e.g. 60000).
+// one PostgreSQL, with 64 concurrent HTTP clients round-robin over them,
+// first with group commit — once per request size of
+// STIGAUDIT_BENCH_BATCH (events per request, default "1") — and then the
+// baseline: one event per request and one transaction per event
+// (--max-batch-events 1). It prints one JSON object: each phase's rate,
+// latencies, and the CPU time spent per event by the replicas, by their
+// PostgreSQL backends, by PostgreSQL as a whole and by the load generator
+// (process accounting from /proc: the primary figure on a shared machine,
+// where wall-clock rates move with the neighbours' load), and the load
+// average before and after. It is a benchmark, not a check: it runs only
+// when STIGAUDIT_BENCH_REPLICAS is set (the number of events of each
+// group-commit phase, e.g. 60000).
 //
-//	STIGAUDIT_TEST_PG_DSN=postgres://... STIGAUDIT_BENCH_REPLICAS=60000 \
-//	  go test -run TestReplicasThroughput -v ./server/cmd/stigaudit
+//	STIGAUDIT_TEST_PG_DSN=postgres://... STIGAUDIT_BENCH_REPLICAS=60000 STIGAUDIT_BENCH_BATCH=1,10,100 \
+//	  go test -count=1 -run TestReplicasThroughput -v ./server/cmd/stigaudit
 func TestReplicasThroughput(t *testing.T) {
 	events, _ := strconv.Atoi(os.Getenv("STIGAUDIT_BENCH_REPLICAS"))
 	if events <= 0 {
 		t.Skip("a benchmark: set STIGAUDIT_BENCH_REPLICAS to the number of events (e.g. 60000) to run it")
 	}
+	batches := []int{1}
+	if v := os.Getenv("STIGAUDIT_BENCH_BATCH"); v != "" {
+		batches = nil
+		for _, f := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 1 || n > 1000 {
+				t.Fatalf("STIGAUDIT_BENCH_BATCH=%q: want sizes 1..1000, comma separated", v)
+			}
+			batches = append(batches, n)
+		}
+	}
 	tmp := t.TempDir()
 	bin := buildReplicaBinary(t, tmp)
 	const clients = 64
+	type cpu struct {
+		Replicas         float64 `json:"replicas"`          // the three serve processes
+		PostgresBackends float64 `json:"postgres_backends"` // their PostgreSQL sessions
+		PostgresAll      float64 `json:"postgres_all"`      // every postgres process (includes other users of the server)
+		Client           float64 `json:"client"`            // this test process: the load generator
+	}
 	type phase struct {
-		EventsPerS float64 `json:"events_per_s"`
-		P50Ms      float64 `json:"p50_ms"`
-		P99Ms      float64 `json:"p99_ms"`
-		Events     int     `json:"events"`
-		SinkLost   int     `json:"sink_lost"` // NATS sink: dropped + failed, all replicas
-		Stored     int     `json:"stored"`    // events in the log
-		Published  int     `json:"published"` // messages in the NATS stream (after de-duplication)
+		Batch      int        `json:"batch"`
+		EventsPerS float64    `json:"events_per_s"`
+		P50Ms      float64    `json:"p50_ms"` // per request
+		P99Ms      float64    `json:"p99_ms"`
+		Events     int        `json:"events"`
+		CPUusPer   cpu        `json:"cpu_us_per_event"`
+		Load1      [2]float64 `json:"load1_before_after"`
+		// Where PostgreSQL's time went (track_functions = pl): the append
+		// function and the triggers, and per table, rows read and written.
+		PGFunctions map[string]pgFunction `json:"pg_functions,omitempty"`
+		PGTables    map[string]pgTable    `json:"pg_tables,omitempty"`
+		SinkLost    int                   `json:"sink_lost,omitempty"` // NATS sink: dropped + failed, all replicas
+		Stored      int                   `json:"stored,omitempty"`    // events in the log
+		Published   int                   `json:"published,omitempty"` // messages in the NATS stream (after de-duplication)
 	}
 	// With STIGAUDIT_TEST_NATS_URL every replica also feeds a NATS sink, as
 	// in production; the run then reports what the sinks lost.
 	natsURL := os.Getenv("STIGAUDIT_TEST_NATS_URL")
-	run := func(name string, n int, extra ...string) phase {
+	run := func(name string, n, batch int, extra ...string) phase {
 		var stream string
 		if natsURL != "" {
 			stream = fmt.Sprintf("STIGAUDIT_BENCH_%s_%d", strings.ToUpper(name), time.Now().UnixNano())
 			extra = append(extra, "--sink", natsURL+"?stream="+stream+"&prefix="+strings.ToLower(stream))
 			defer deleteStream(t, natsURL, stream)
 		}
-		dsn := pgtest.DSN(t)
+		appName := fmt.Sprintf("stigaudit_bench_%d", time.Now().UnixNano())
+		dsn := pgtest.DSN(t) + "&application_name=" + appName + "&options=" + url.QueryEscape("-c track_functions=pl")
 		var reps []*replica
 		for i := range 3 {
 			dir := filepath.Join(tmp, fmt.Sprintf("%s-%d", name, i))
@@ -505,21 +546,53 @@ func TestReplicasThroughput(t *testing.T) {
 		tr := &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}
 		defer tr.CloseIdleConnections()
 		hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
-		lat := make([]time.Duration, n)
+		calls := (n + batch - 1) / batch
+		lat := make([]time.Duration, calls)
 		var next, failed atomic.Int64
 		var wg sync.WaitGroup
+		ph := phase{Batch: batch, Events: calls * batch}
+		ph.Load1[0] = loadAverage()
+		repPIDs := func() []int {
+			var pids []int
+			for _, r := range reps {
+				r.mu.Lock()
+				pids = append(pids, r.cmd.Process.Pid)
+				r.mu.Unlock()
+			}
+			return pids
+		}
+		pgBefore := processCPU(pgBackendPIDs(t, dsn, appName))
+		pgAllBefore := processCPU(processesNamed("postgres"))
+		repBefore := processCPU(repPIDs())
+		clientBefore := selfCPU()
 		start := time.Now()
-		for range clients {
+		for c := range clients {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				var body strings.Builder
 				for {
 					i := int(next.Add(1) - 1)
-					if i >= n {
+					if i >= calls {
 						return
 					}
-					body := fmt.Sprintf(`{"event_type":"admin_action","entity_uri":"urn:bench:emitter-%d","fact_id":"fact-%d","detail":{"action":"bench","pad":"%s"}}`, i%clients, i, strings.Repeat("x", 100))
-					req, _ := http.NewRequest(http.MethodPost, reps[i%len(reps)].url()+"/v1/audit/events", strings.NewReader(body))
+					body.Reset()
+					one := func(k int) {
+						fmt.Fprintf(&body, `{"event_type":"admin_action","entity_uri":"urn:bench:emitter-%d","fact_id":"fact-%d","detail":{"action":"bench","pad":"%s"}}`, c, k, strings.Repeat("x", 100))
+					}
+					if batch == 1 {
+						one(i)
+					} else {
+						body.WriteString(`{"events":[`)
+						for j := range batch {
+							if j > 0 {
+								body.WriteByte(',')
+							}
+							one(i*batch + j)
+						}
+						body.WriteString(`]}`)
+					}
+					req, _ := http.NewRequest(http.MethodPost, reps[i%len(reps)].url()+"/v1/audit/events", strings.NewReader(body.String()))
 					req.Header.Set("Authorization", "Bearer "+apiKey)
 					req.Header.Set("Content-Type", "application/json")
 					t0 := time.Now()
@@ -540,16 +613,21 @@ func TestReplicasThroughput(t *testing.T) {
 		}
 		wg.Wait()
 		elapsed := time.Since(start)
+		perEvent := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(ph.Events) }
+		ph.CPUusPer = cpu{
+			Replicas:         perEvent(processCPU(repPIDs()) - repBefore),
+			PostgresBackends: perEvent(processCPU(pgBackendPIDs(t, dsn, appName)) - pgBefore),
+			PostgresAll:      perEvent(processCPU(processesNamed("postgres")) - pgAllBefore),
+			Client:           perEvent(selfCPU() - clientBefore),
+		}
+		ph.Load1[1] = loadAverage()
+		ph.PGFunctions, ph.PGTables = pgStats(t, dsn)
 		slices.Sort(lat)
 		ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-		ph := phase{
-			EventsPerS: float64(n-int(failed.Load())) / elapsed.Seconds(),
-			P50Ms:      ms(lat[n/2]),
-			P99Ms:      ms(lat[n*99/100]),
-			Events:     n,
-		}
+		ph.EventsPerS = float64((calls-int(failed.Load()))*batch) / elapsed.Seconds()
+		ph.P50Ms, ph.P99Ms = ms(lat[calls/2]), ms(lat[calls*99/100])
 		if stream != "" {
-			// Let every replica's notifier catch up and its sink drain.
+			// Let the feeding replica catch up and its sink drain.
 			time.Sleep(3 * time.Second)
 			for _, r := range reps {
 				ph.SinkLost += sinkLost(t, r)
@@ -565,29 +643,170 @@ func TestReplicasThroughput(t *testing.T) {
 		}
 		return ph
 	}
-	grouped := run("group", events)
-	baseline := run("baseline", max(events/20, 1000), "--max-batch-events", "1")
-	out, _ := json.Marshal(map[string]any{
+	var grouped []phase
+	for _, b := range batches {
+		grouped = append(grouped, run(fmt.Sprintf("group%d", b), events, b))
+	}
+	baseline := run("baseline", max(events/20, 1000), 1, "--max-batch-events", "1")
+	out := map[string]any{
 		"nats_sink":               natsURL != "",
-		"sink_lost":               grouped.SinkLost,
-		"stored":                  grouped.Stored,
-		"published":               grouped.Published,
 		"replicas":                3,
 		"clients":                 clients,
-		"events_per_s":            grouped.EventsPerS,
-		"p50_ms":                  grouped.P50Ms,
-		"p99_ms":                  grouped.P99Ms,
-		"events":                  grouped.Events,
-		"baseline_events_per_s":   baseline.EventsPerS,
-		"baseline_p50_ms":         baseline.P50Ms,
-		"baseline_p99_ms":         baseline.P99Ms,
-		"baseline_events":         baseline.Events,
-		"ratio":                   grouped.EventsPerS / baseline.EventsPerS,
 		"cores":                   runtime.NumCPU(),
 		"postgres_synchronous_on": true,
-	})
-	t.Logf("%s", out)
-	fmt.Println(string(out))
+		"baseline":                baseline,
+		"group":                   grouped,
+	}
+	for _, g := range grouped {
+		out[fmt.Sprintf("ratio_batch%d", g.Batch)] = g.EventsPerS / baseline.EventsPerS
+	}
+	js, _ := json.Marshal(out)
+	t.Logf("%s", js)
+	fmt.Println(string(js))
+}
+
+// processCPU returns the user plus system CPU time the processes pids have
+// used (from /proc/PID/stat; a process that is gone counts zero).
+func processCPU(pids []int) time.Duration {
+	var total time.Duration
+	for _, pid := range pids {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// The command name (field 2) may hold spaces; fields after it
+		// start at the last ')'.
+		fields := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+		if len(fields) < 13 {
+			continue
+		}
+		utime, _ := strconv.ParseInt(fields[11], 10, 64)
+		stime, _ := strconv.ParseInt(fields[12], 10, 64)
+		total += time.Duration(utime+stime) * time.Second / 100 // USER_HZ is 100 on Linux
+	}
+	return total
+}
+
+// processesNamed returns the pids of the processes whose command is name.
+func processesNamed(name string) []int {
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		if err == nil && strings.TrimSpace(string(comm)) == name {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// pgBackendPIDs returns the pids of the PostgreSQL sessions opened with
+// application_name app.
+func pgBackendPIDs(t *testing.T, dsn, app string) []int {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()`, app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var pids []int
+	for rows.Next() {
+		var pid int
+		if err := rows.Scan(&pid); err != nil {
+			t.Fatal(err)
+		}
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
+// pgFunction is a row of pg_stat_user_functions.
+type pgFunction struct {
+	Calls   int64   `json:"calls"`
+	TotalMs float64 `json:"total_ms"`
+	SelfMs  float64 `json:"self_ms"`
+}
+
+// pgTable is part of a row of pg_stat_user_tables.
+type pgTable struct {
+	SeqScan     int64 `json:"seq_scan"`
+	SeqTupRead  int64 `json:"seq_tup_read"`
+	IdxScan     int64 `json:"idx_scan"`
+	IdxTupFetch int64 `json:"idx_tup_fetch"`
+	Inserted    int64 `json:"n_tup_ins"`
+	Updated     int64 `json:"n_tup_upd"`
+}
+
+// pgStats reads the function and table statistics of the schema dsn
+// selects (the statistics collector lags by up to a second).
+func pgStats(t *testing.T, dsn string) (map[string]pgFunction, map[string]pgTable) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	fns := map[string]pgFunction{}
+	rows, err := conn.Query(ctx, `SELECT funcname, calls, total_time, self_time FROM pg_stat_user_functions WHERE schemaname = current_schema()`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var name string
+		var f pgFunction
+		if err := rows.Scan(&name, &f.Calls, &f.TotalMs, &f.SelfMs); err != nil {
+			t.Fatal(err)
+		}
+		fns[name] = f
+	}
+	rows.Close()
+	tables := map[string]pgTable{}
+	rows, err = conn.Query(ctx, `SELECT relname, seq_scan, seq_tup_read, COALESCE(idx_scan, 0), COALESCE(idx_tup_fetch, 0), n_tup_ins, n_tup_upd
+		FROM pg_stat_user_tables WHERE schemaname = current_schema()`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var name string
+		var tb pgTable
+		if err := rows.Scan(&name, &tb.SeqScan, &tb.SeqTupRead, &tb.IdxScan, &tb.IdxTupFetch, &tb.Inserted, &tb.Updated); err != nil {
+			t.Fatal(err)
+		}
+		tables[name] = tb
+	}
+	rows.Close()
+	return fns, tables
+}
+
+// selfCPU returns the CPU time this process has used.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// loadAverage returns the one-minute load average.
+func loadAverage() float64 {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	var l float64
+	fmt.Sscan(string(data), &l)
+	return l
 }
 
 // sinkLost sums stigaudit_sink_dropped_total and stigaudit_sink_errors_total
@@ -647,4 +866,225 @@ func deleteStream(t *testing.T, server, stream string) {
 	if js, err := jetstream.New(nc); err == nil {
 		js.DeleteStream(context.Background(), stream)
 	}
+}
+
+// TestReplicasFeedSinksOnce runs three replicas on one PostgreSQL log, each
+// with a file sink, and emits through all of them. Only the replica elected
+// for the sink feed delivers, so the three files together hold every event
+// of the log exactly once, each file in seq order, and the replicas'
+// stigmem_audit_event_total counters add up to the number of events, not
+// three times it. When the feed's replica is killed, another resumes from
+// the saved cursor: no event is missing, and what is delivered twice is
+// only what the dead replica handled after its last saved cursor.
+func TestReplicasFeedSinksOnce(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	if testing.Short() {
+		t.Skip("builds the binary and runs three servers; skipped with -short")
+	}
+	tmp := t.TempDir()
+	bin := buildReplicaBinary(t, tmp)
+	var reps []*replica
+	for i := range 3 {
+		dir := filepath.Join(tmp, fmt.Sprintf("replica%d", i))
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		reps = append(reps, &replica{t: t, bin: bin, dir: dir, addr: replicaAddr(t), dsn: dsn,
+			extra: []string{"--sink", "file:" + filepath.Join(dir, "sink.jsonl")}})
+	}
+	runReplicaCmd(t, bin, "keys", "checkpoint-key", "--data-dir", reps[0].dir, "--node", "replicas")
+	keyFile, err := os.ReadFile(filepath.Join(reps[0].dir, tlog.KeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range reps[1:] {
+		if err := os.WriteFile(filepath.Join(r.dir, tlog.KeyFile), keyFile, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apiKey := runReplicaCmd(t, bin, "keys", "create", "--data-dir", reps[0].dir, "--database-url", dsn,
+		"--tenant", "acme", "--entity", "urn:test:emitter", "--perm", "audit.write")
+	for _, r := range reps {
+		r.start()
+		t.Cleanup(func() { r.signal(syscall.SIGTERM) })
+	}
+
+	hc := &http.Client{Timeout: 20 * time.Second}
+	// emitAll sends n events from 16 clients, round-robin over the live
+	// replicas, re-sending (same id) until acknowledged.
+	emitAll := func(live []*replica, n int) {
+		t.Helper()
+		var wg sync.WaitGroup
+		var next atomic.Int64
+		for range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					i := int(next.Add(1) - 1)
+					if i >= n {
+						return
+					}
+					body := fmt.Sprintf(`{"id":%q,"event_type":"admin_action","entity_uri":"urn:test:a","detail":{"action":"feed","n":%d}}`, replicaUUID(t), i)
+					for try := 0; ; try++ {
+						req, _ := http.NewRequest(http.MethodPost, live[(i+try)%len(live)].url()+"/v1/audit/events", strings.NewReader(body))
+						req.Header.Set("Authorization", "Bearer "+apiKey)
+						resp, err := hc.Do(req)
+						if err == nil {
+							io.Copy(io.Discard, resp.Body)
+							resp.Body.Close()
+							if resp.StatusCode == http.StatusCreated {
+								break
+							}
+						}
+						if try > 100 {
+							t.Errorf("event %d never acknowledged: %v", i, err)
+							return
+						}
+						time.Sleep(20 * time.Millisecond)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	counted := func() int {
+		n := 0
+		for _, r := range reps {
+			n += metricSum(t, r, "stigmem_audit_event_total{")
+		}
+		return n
+	}
+	logSize := func() int64 {
+		store, err := pgstore.Open(context.Background(), dsn, pgstore.Options{MaxConns: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer store.Close()
+		size, err := store.Size(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return size
+	}
+
+	// Phase 1: every replica up. The counters add up to the events once.
+	const first = 600
+	emitAll(reps, first)
+	deadline := time.Now().Add(15 * time.Second)
+	for counted() < first && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(1500 * time.Millisecond) // every replica's notifier has polled; the cursor is saved
+	// Every event since the servers started (the key creation came
+	// before): the clients' and any the servers record themselves.
+	if got, want := counted(), int(logSize()-1); got != want || want < first {
+		t.Fatalf("stigmem_audit_event_total summed over 3 replicas = %d after %d events emitted, want %d (once per event)", got, first, want)
+	}
+
+	phase1 := logSize()
+
+	// Phase 2: kill the replica that feeds the sinks mid-load, restart it.
+	var feeder *replica
+	for _, r := range reps {
+		if r.leadsRole("feed/sinks") {
+			feeder = r
+		}
+	}
+	if feeder == nil {
+		t.Fatal("no replica says it leads the sink feed")
+	}
+	var live []*replica
+	for _, r := range reps {
+		if r != feeder {
+			live = append(live, r)
+		}
+	}
+	const second = 400
+	done := make(chan struct{})
+	go func() { defer close(done); emitAll(live, second) }()
+	time.Sleep(200 * time.Millisecond)
+	feeder.signal(syscall.SIGKILL)
+	<-done
+	feeder.start()
+	time.Sleep(2 * time.Second)
+	for _, r := range reps {
+		r.signal(syscall.SIGTERM) // graceful: the last feeder drains and saves its cursor
+	}
+
+	size := logSize()
+	if size < 1+first+second { // the key creation came before the servers
+		t.Fatalf("log holds %d events, want at least %d", size, 1+first+second)
+	}
+	times := map[int64]int{}
+	for _, r := range reps {
+		seqs := sinkFileSeqs(t, filepath.Join(r.dir, "sink.jsonl"))
+		for i, s := range seqs {
+			if i > 0 && s <= seqs[i-1] && times[s] == 0 {
+				t.Errorf("%s: seq %d after %d: not in seq order", r.addr, s, seqs[i-1])
+			}
+			times[s]++
+		}
+	}
+	dups := 0
+	for seq := int64(1); seq < size; seq++ {
+		switch n := times[seq]; {
+		case n == 0:
+			t.Errorf("seq %d reached no sink", seq)
+		case n > 1 && seq < phase1:
+			t.Errorf("seq %d, handled and saved before the kill, reached the sinks %d times", seq, n)
+		case n > 1:
+			dups += n - 1
+		}
+	}
+	if times[0] != 0 {
+		t.Errorf("seq 0, committed before any server started, reached the sinks")
+	}
+	t.Logf("%d events; %d delivered again after the feeder was killed", size-1, dups)
+}
+
+// metricSum adds up the values of the series of r's /metrics whose line
+// starts with prefix.
+func metricSum(t *testing.T, r *replica, prefix string) int {
+	t.Helper()
+	resp, err := http.Get(r.url() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	total := 0
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, prefix) {
+			var v float64
+			if _, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v); err == nil {
+				total += int(v)
+			}
+		}
+	}
+	return total
+}
+
+// sinkFileSeqs returns the seqs of a file sink's lines, in file order.
+func sinkFileSeqs(t *testing.T, path string) []int64 {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []int64
+	for _, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		var e struct {
+			Seq int64 `json:"seq"`
+		}
+		if err := json.Unmarshal(line, &e); err != nil {
+			t.Fatalf("%s: %v: %s", path, err, line)
+		}
+		out = append(out, e.Seq)
+	}
+	return out
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/stigaudit/stigaudit"
 	"github.com/stigaudit/stigaudit/core/catalog"
 	"github.com/stigaudit/stigaudit/core/event"
+	"github.com/stigaudit/stigaudit/hostfns/pgstore"
 	"github.com/stigaudit/stigaudit/server/api"
 	"github.com/stigaudit/stigaudit/server/auth"
 	"github.com/stigaudit/stigaudit/server/metrics"
@@ -82,12 +83,19 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	hub := stream.NewHub(stream.HubOptions{}) // live SSE readers see every commit
-	log, err := stigaudit.Open(stigaudit.Options{Store: store, Catalogue: cat, Limits: lim, Logger: logger, Observer: stream.Tee(m, hub)})
+	obs, stopFeed, err := feedSinks(store, m, hub, logger)
 	if err != nil {
 		store.Close()
 		return err
 	}
+	log, err := stigaudit.Open(stigaudit.Options{Store: store, Catalogue: cat, Limits: lim, Logger: logger, Observer: obs})
+	if err != nil {
+		stopFeed()
+		store.Close()
+		return err
+	}
 	defer log.Close()
+	defer stopFeed() // before log.Close: saves the feed's cursor in the store
 
 	keys := auth.New(store.DB(), keysOptions(store))
 	keyFile, err := keys.Bootstrap(ctx, c.dataDir)
@@ -155,3 +163,60 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	return nil
 }
+
+// feedSinks returns the log's Observer — the event counter and the sinks
+// of m, the live streams of hub, the emit outcomes of m — and the function
+// that stops it.
+//
+// On SQLite the one server observes every commit and feeds both directly.
+// On PostgreSQL every replica observes the shared log, so m is fed through
+// a pgstore.Feed instead: only the replica elected for the "sinks" feed
+// delivers, each event once, in seq order, resuming from a cursor saved in
+// the database when leadership moves. And a replica reads the other
+// replicas' commits back only while it needs them: while it feeds the sinks
+// or serves a live stream (stigaudit.Selective). Emit outcomes and HTTP
+// metrics stay per replica.
+func feedSinks(store dbStore, m *metrics.Metrics, hub *stream.Hub, logger *slog.Logger) (stigaudit.Observer, func(), error) {
+	pg, ok := store.(*pgstore.Store)
+	if !ok {
+		return stream.Tee(m, hub), func() {}, nil
+	}
+	feed, err := pg.NewFeed("sinks", pgstore.FeedOptions{
+		Deliver: m.Committed,
+		Handled: m.Handled,
+		Drain:   func() { _ = m.Close() }, // idempotent; serve closes m again at the end
+		Logger:  logger,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("sink feed: %w", err)
+	}
+	stop := func() {
+		if err := feed.Close(); err != nil {
+			logger.Warn("stopping the sink feed", slog.String("error", err.Error()))
+		}
+	}
+	return replicaObserver{Metrics: m, feed: feed, hub: hub}, stop, nil
+}
+
+// replicaObserver is a PostgreSQL replica's Observer: committed events go
+// to the sink feed (delivered to m only on the feed's leader) and to the
+// live streams; emit outcomes go to the replica's own metrics.
+type replicaObserver struct {
+	*metrics.Metrics
+	feed *pgstore.Feed
+	hub  *stream.Hub
+}
+
+// Committed offers the events to the feed and the live streams.
+func (o replicaObserver) Committed(evs []event.Event) {
+	o.feed.Offer(evs)
+	o.hub.Committed(evs)
+}
+
+// WantsAll asks for the other replicas' commits only while they are
+// needed: this replica feeds the sinks, or serves a live stream.
+func (o replicaObserver) WantsAll() bool {
+	return o.feed.IsLeader() || o.hub.Readers() > 0
+}
+
+var _ stigaudit.Selective = replicaObserver{}
