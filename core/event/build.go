@@ -202,7 +202,7 @@ func (b *Builder) build(d *Draft, canonical bool, now time.Time, entropy io.Read
 
 	var ts [len(TSLayout)]byte
 	if _, ok := appendTS(ts[:0], now); !ok {
-		return Event{}, auditerr.Errorf(auditerr.ErrInvalidInput, "clock reading %v is outside years 0000-9999", now)
+		return Event{}, auditerr.Errorf(auditerr.ErrInvalidInput, "clock reading in year %d is outside years 0000-9999", now.UTC().Year())
 	}
 	if e.ID == "" {
 		id, err := uuid7.New(now, entropy)
