@@ -514,7 +514,7 @@ func TestReplicasThroughput(t *testing.T) {
 			defer deleteStream(t, natsURL, stream)
 		}
 		appName := fmt.Sprintf("stigaudit_bench_%d", time.Now().UnixNano())
-		dsn := pgtest.DSN(t) + "&application_name=" + appName + "&options=" + url.QueryEscape("-c track_functions=pl")
+		dsn := pgtest.DSN(t) + "&application_name=" + appName + "&options=" + strings.ReplaceAll(url.QueryEscape("-c track_functions=pl"), "+", "%20")
 		var reps []*replica
 		for i := range 3 {
 			dir := filepath.Join(tmp, fmt.Sprintf("%s-%d", name, i))
