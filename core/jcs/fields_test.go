@@ -188,3 +188,54 @@ func FuzzFields(f *testing.F) {
 		}
 	})
 }
+
+// TestLargeObjectsSortLikeReference: objects beyond the insertion-sort
+// size, with names that order differently in UTF-8 and UTF-16, come out
+// as the reference canonicaliser writes them, and duplicates among many
+// members are found.
+func TestLargeObjectsSortLikeReference(t *testing.T) {
+	alphabet := []string{"a", "b", "z", "é", "\uffff", "\ue000", "\U00010000", "\U0001f600", "0", "_"}
+	seed := uint32(1)
+	next := func(n int) int {
+		seed = seed*1664525 + 1013904223
+		return int(seed>>8) % n
+	}
+	for _, n := range []int{13, 14, 31, 100, 257} {
+		for round := 0; round < 20; round++ {
+			seen := map[string]bool{}
+			var b strings.Builder
+			b.WriteByte('{')
+			for len(seen) < n {
+				var name strings.Builder
+				for l := 1 + next(4); l > 0; l-- {
+					name.WriteString(alphabet[next(len(alphabet))])
+				}
+				if seen[name.String()] {
+					continue
+				}
+				seen[name.String()] = true
+				if len(seen) > 1 {
+					b.WriteByte(',')
+				}
+				b.WriteString(strconvQuote(name.String()))
+				b.WriteString(":1")
+			}
+			b.WriteByte('}')
+			src := []byte(b.String())
+			want, err := reference(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := Canonicalize(nil, src, Limits{})
+			if err != nil || string(got) != string(want) {
+				t.Fatalf("%d members: %s\n got %s, %v\nwant %s", n, src, got, err, want)
+			}
+			dup := append(src[:len(src)-1:len(src)-1], []byte(`,"`+alphabet[0]+alphabet[1]+`":2,"`+alphabet[0]+alphabet[1]+`":3}`)...)
+			if _, err := Canonicalize(nil, dup, Limits{}); err == nil {
+				t.Fatalf("%d members with a duplicate: accepted", n)
+			}
+		}
+	}
+}
+
+func strconvQuote(s string) string { return string(AppendString(nil, s)) }
