@@ -26,6 +26,12 @@
 // Emit needs a store: the host function store_append finds it in the call's
 // context (see package hostfns/wazerohost, WithServices).
 //
+// Config.Configure passes the operator's catalogue and detail limits to the
+// module's configure export (abi.OpConfigure) on every instance, so that
+// BuildEvent and Emit accept the operator's types as the server does:
+//
+//	rt, err := wasm.New(ctx, wasm.Config{Configure: []byte(`{"catalogue":` + catalogueFile + `,"max_detail_bytes":32768}`)})
+//
 // Calls are not interrupted when their context is cancelled once they have
 // started (wazero's WithCloseOnContextDone costs 7–39x on this hot path);
 // every operation is bounded by abi.MaxInput, and waiting for a free

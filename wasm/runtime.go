@@ -1,6 +1,7 @@
 package wasm
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -42,6 +43,13 @@ type Config struct {
 	// Stderr receives what the guest writes to its standard error (the Go
 	// runtime's fatal errors); nil discards it.
 	Stderr io.Writer
+	// Configure, when set, is the input of the module's configure export
+	// (abi.OpConfigure): the operator's catalogue and detail limits, e.g.
+	// {"catalogue":{"event_types":[...]},"max_detail_bytes":32768}. Every
+	// instance is configured with it before its first call; New fails with
+	// the export's error (invalid_config) when the module refuses it. Nil
+	// keeps the defaults.
+	Configure []byte
 }
 
 // Defaults of Config.
@@ -64,6 +72,8 @@ type Runtime struct {
 	compiled wazero.CompiledModule
 	modCfg   wazero.ModuleConfig
 	recycle  uint64
+	// configure is Config.Configure, applied to every new instance.
+	configure []byte
 
 	// slots holds one token per instance that may exist; a call takes a
 	// token for its whole duration.
@@ -139,10 +149,11 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		rc = rc.WithCompilationCache(c)
 	}
 	r := &Runtime{
-		rt:      wazero.NewRuntimeWithConfig(ctx, rc),
-		cache:   cache,
-		recycle: recycle,
-		slots:   make(chan struct{}, size),
+		rt:        wazero.NewRuntimeWithConfig(ctx, rc),
+		cache:     cache,
+		recycle:   recycle,
+		configure: bytes.Clone(cfg.Configure),
+		slots:     make(chan struct{}, size),
 	}
 	for range size {
 		r.slots <- struct{}{}
@@ -233,6 +244,20 @@ func (r *Runtime) newInstance(ctx context.Context) (*instance, error) {
 			inst.ops[op] = f
 		} else if op != abi.OpTestFault {
 			return bad("the module exports no %s", op)
+		}
+	}
+	if r.configure != nil {
+		f := mod.ExportedFunction(abi.OpConfigure)
+		if f == nil {
+			return bad("the module exports no %s, and Config.Configure is set", abi.OpConfigure)
+		}
+		env, err := inst.call(ctx, f, r.configure)
+		if err != nil {
+			return bad("%s: %v", abi.OpConfigure, err)
+		}
+		if _, err := Value(env); err != nil {
+			_ = mod.Close(ctx)
+			return nil, err
 		}
 	}
 	return inst, nil

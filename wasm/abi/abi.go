@@ -105,6 +105,20 @@ const (
 	OpVerifyInclusion   = "verify_inclusion"
 	OpVerifyConsistency = "verify_consistency"
 	OpVerifyCheckpoint  = "verify_checkpoint"
+	// OpConfigure is the optional configure(ptr i32, len i32) i64 export:
+	// its input {"catalogue":<the operator's catalogue config, as the
+	// server reads it>,"max_detail_bytes":n,"max_detail_depth":n}, every
+	// member optional (absent or null: the default), sets the catalogue
+	// and detail limits that build_event and emit of this instance use
+	// from then on, replacing any earlier configuration. Its value is
+	// {"event_types":<number of types>,"max_detail_bytes":n,
+	// "max_detail_depth":n}; an error envelope (invalid_config) leaves the
+	// configuration as it was. A host that never calls it gets the default
+	// catalogue and limits, as ABI v1 always gave: the export is an
+	// addition, abi_version stays 1. A host with several instances
+	// configures each one (and each replacement after a trap). It is not
+	// in Ops: it is not an operation on data.
+	OpConfigure = "configure"
 	// OpTestFault is a hidden operation for host test suites: its input
 	// "panic" makes the guest panic inside the operation (answered as
 	// code "panic"), "oom" makes it allocate until its memory limit is hit

@@ -22,7 +22,8 @@ func clockNow() int64
 //go:wasmimport stigaudit store_append
 func storeAppend(ptr unsafe.Pointer, n int32) int64
 
-// host connects the operations to the imports. It is never modified.
+// host connects the operations to the imports. Only the configure export
+// changes it (its Builder: the operator's catalogue and detail limits).
 var host = ops.Host{
 	Now:     func() time.Time { return time.Unix(0, clockNow()).UTC() },
 	Entropy: rand.Reader,
@@ -173,6 +174,12 @@ func verifyConsistency(ptr, n int32) int64 { return call(abi.OpVerifyConsistency
 
 //go:wasmexport verify_checkpoint
 func verifyCheckpoint(ptr, n int32) int64 { return call(abi.OpVerifyCheckpoint, ptr, n) }
+
+// configure sets the catalogue and detail limits of this instance (see
+// abi.OpConfigure); a host that never calls it gets the defaults.
+//
+//go:wasmexport configure
+func configure(ptr, n int32) int64 { return call(abi.OpConfigure, ptr, n) }
 
 //go:wasmexport test_fault
 func testFault(ptr, n int32) int64 { return call(abi.OpTestFault, ptr, n) }

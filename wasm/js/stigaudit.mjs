@@ -254,6 +254,13 @@ function encodeInput(input) {
  * @param options.getRandomValues (buf: Uint8Array) => void, the source of
  *   WASI random_get in the shim (generated ids); default
  *   crypto.getRandomValues. For tests that replay fixed entropy.
+ * @param options.configure the operator's configuration, passed to the
+ *   module's configure export (an object or its JSON text):
+ *   {catalogue: {event_types: [...]}, max_detail_bytes, max_detail_depth},
+ *   every member optional. buildEvent and emit then accept the operator's
+ *   types within those limits; the instance that replaces one after a trap
+ *   is configured alike. load() throws (code invalid_config) when the
+ *   module refuses it. Default: the built-in catalogue and limits.
  */
 export async function load(source, options = {}) {
   const module = await toModule(source);
@@ -326,6 +333,18 @@ class Host {
       throw new StigauditError('invalid_config', `stigaudit: the module speaks ABI version ${v}, this loader ${ABI_VERSION}`);
     }
     this.instance = instance;
+    if (this.options.configure !== undefined) {
+      if (typeof this.exports.configure !== 'function') {
+        this.instance = null;
+        throw new StigauditError('invalid_config', 'stigaudit: the module has no configure export');
+      }
+      try {
+        this.value('configure', this.options.configure);
+      } catch (e) {
+        this.instance = null;
+        throw e;
+      }
+    }
   }
 
   // After a trap the instance's state is unknown: replace it. Synchronously

@@ -38,13 +38,16 @@ const skipped = `{"skipped":"not_instruction"}`
 // entropy. ok is false when the draft is an instruction event for a fact
 // that is not an instruction fact.
 func build(h *Host, in []byte) (ev event.Event, ok bool, err error) {
+	b := &event.Builder{} // default catalogue and limits
+	if h != nil && h.Builder != nil {
+		b = h.Builder
+	}
 	if h == nil || h.Now == nil {
-		if _, err := event.ParseDraft(in, event.DefaultLimits()); err != nil {
+		if _, err := event.ParseDraft(in, b.Limits); err != nil {
 			return ev, false, err
 		}
 		return ev, false, auditerr.Errorf(auditerr.ErrInvalidConfig, "the host supplies no clock")
 	}
-	var b event.Builder // default catalogue and limits
 	ev, err = b.BuildJSON(in, h.Now(), entropyOf(h))
 	if errors.Is(err, auditerr.ErrNotInstruction) {
 		return ev, false, nil

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stigaudit/stigaudit/core/auditerr"
+	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/core/jcs"
 	"github.com/stigaudit/stigaudit/wasm/abi"
 )
@@ -22,6 +23,10 @@ type Host struct {
 	// Append stores the canonical form of one event and returns its seq, or
 	// a negative abi.Store* code (the store_append import in the guest).
 	Append func(canonical []byte) int64
+	// Builder holds the catalogue and detail limits build_event and emit
+	// build against; nil means the defaults. The configure operation sets
+	// it.
+	Builder *event.Builder
 }
 
 // inputLimits bound the parsing of every operation's input: abi.MaxInput
@@ -67,6 +72,8 @@ func lookup(op string) opFunc {
 		return verifyConsistency
 	case abi.OpVerifyCheckpoint:
 		return verifyCheckpoint
+	case abi.OpConfigure:
+		return configure
 	case abi.OpTestFault:
 		return testFault
 	}

@@ -79,3 +79,33 @@ test('inputs of every size: the kept input buffer grows, large ones pass alone',
   }
   assert.equal(sa.canonicalize('[]'), '[]');
 });
+
+test('configure: the operator catalogue and detail limits, kept across a trap', async () => {
+  const configure = {
+    catalogue: { event_types: [{ name: 'billing.invoice_sent', required_detail: ['invoice_id'] }] },
+    max_detail_bytes: 64,
+  };
+  const clockNow = () => 1777809600123456789n;
+  const id = '0196a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b';
+  const invoice = { id, event_type: 'billing.invoice_sent', entity_uri: 'a', detail: { invoice_id: 'i-1' } };
+  const big = { id, event_type: 'fact_write', entity_uri: 'a', detail: { x: 'y'.repeat(60) } };
+
+  const plain = await load(wasmURL, { ...quiet, clockNow });
+  assert.throws(() => plain.buildEvent(invoice), { code: 'unknown_event_type' });
+  assert.equal(plain.buildEvent(big).event_type, 'fact_write');
+
+  const sa = await load(wasmURL, { ...quiet, clockNow, configure });
+  const ev = sa.buildEvent(invoice);
+  assert.equal(ev.event_type, 'billing.invoice_sent');
+  assert.deepEqual(ev.detail, { invoice_id: 'i-1' });
+  assert.throws(() => sa.buildEvent({ ...invoice, detail: { x: 1 } }), { code: 'missing_detail_key' });
+  assert.throws(() => sa.buildEvent(big), { code: 'detail_too_large' });
+  // The instance that replaces a trapped one is configured alike.
+  assert.throws(() => sa.testFault('oom'), { code: 'panic' });
+  await sa.ready();
+  assert.deepEqual(sa.buildEvent(invoice), ev);
+  assert.throws(() => sa.buildEvent(big), { code: 'detail_too_large' });
+
+  await assert.rejects(load(wasmURL, { ...quiet, configure: { max_detail_depth: 0 } }), { code: 'invalid_config' });
+  await assert.rejects(load(wasmURL, { ...quiet, configure: '{"catalogue":{"event_types":[{"name":"fact_write"}]}}' }), { code: 'invalid_config' });
+});
