@@ -127,21 +127,6 @@ func keysOptions(s dbStore) auth.Options {
 	return auth.Options{}
 }
 
-// openSQLite opens the SQLite store in the data directory, creating both,
-// for commands that work on SQLite only; --database-url is refused.
-func (c *common) openSQLite(opts sqlitestore.Options) (*sqlitestore.Store, error) {
-	if c.isPostgres() {
-		return nil, fmt.Errorf("%w: this command works on the SQLite file in --data-dir only; unset --database-url (STIGAUDIT_DATABASE_URL)", errUsage)
-	}
-	if c.databaseURL != "" {
-		return nil, fmt.Errorf("%w: --database-url must start with postgres://", errUsage)
-	}
-	if err := os.MkdirAll(c.dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating data directory: %w", err)
-	}
-	return sqlitestore.Open(filepath.Join(c.dataDir, DBFile), opts)
-}
-
 // multiFlag is a repeatable string flag.
 type multiFlag []string
 

@@ -13,12 +13,12 @@ import (
 
 	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/hostfns"
-	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
+	"github.com/stigaudit/stigaudit/hostfns/pgstore"
 	"github.com/stigaudit/stigaudit/server/export"
 	"github.com/stigaudit/stigaudit/server/tlog"
 )
 
-const exportUsage = `usage: stigaudit export --format csv|ndjson [--data-dir D [--no-sign] | --server URL] [--redact] [filters]
+const exportUsage = `usage: stigaudit export --format csv|ndjson [--data-dir D [--database-url postgres://...] [--no-sign] | --server URL] [--redact] [filters]
 
 filters: --tenant T, --event-type X (repeatable), --entity-uri U, --oidc-sub S,
 --source S, --fact-id F, --attested true|false, --outcome O, --scope S,
@@ -29,6 +29,16 @@ checkpoint that covers them. With any filter each event carries its
 inclusion proof. Before exporting, the log is checkpointed with the data
 directory's key (unless --no-sign), so the export covers every event
 committed when it starts. CSV has the SPEC §7 columns and no checkpoint.
+
+The log is the SQLite file in --data-dir, or the PostgreSQL database of
+--database-url (STIGAUDIT_DATABASE_URL) that serve replicas share. On
+PostgreSQL the export signs only while it holds the checkpoint signer's
+role, the leader lock the replicas elect their signer with, and only on
+top of a checkpoint the replicas stored before, with the same key (the
+data directory's checkpoint.key must be theirs). When a running replica
+holds the role, the export ends with the latest checkpoint that replica
+stored (as with --no-sign), about a second behind the log, so that two
+signers never race. With no checkpoint stored yet it fails: start serve.
 
 With --server URL the export runs on that server (the key comes from
 STIGAUDIT_KEY), which records it as audit_export events; if it breaks off,
@@ -46,6 +56,10 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var source, attested, since, until string
 	var from int64
 	fs := newFlagSet("export", stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "%s\n\nflags:\n", exportUsage)
+		fs.PrintDefaults()
+	}
 	c.register(fs)
 	fs.StringVar(&format, "format", "", "csv or ndjson; required")
 	fs.StringVar(&server, "server", "", "export from the server at this URL (key from STIGAUDIT_KEY)")
@@ -116,12 +130,12 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 
-	store, err := c.openSQLite(sqlitestore.Options{})
+	store, err := c.openStore(ctx, storeOptions{})
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	s, err := exportCheckpoint(ctx, c.dataDir, store, noSign, stderr)
+	s, err := exportCheckpoint(ctx, &c, store, noSign, stderr)
 	if err != nil {
 		return err
 	}
@@ -149,29 +163,63 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // over the whole log, signed with the data directory's key, or without the
 // key (or with --no-sign, or when the stored log does not extend what was
 // signed) the latest stored one.
-func exportCheckpoint(ctx context.Context, dataDir string, store *sqlitestore.Store, noSign bool, stderr io.Writer) (tlog.Signed, error) {
-	key, err := tlog.LoadKey(dataDir)
+//
+// On PostgreSQL several serve replicas may share the log, and the one a
+// pgstore.Leader elects for checkpointerRole stores their checkpoints. A
+// local export must not become a second signer beside it, so there it
+// signs only
+//   - on top of a stored checkpoint that opens with its key (the first
+//     checkpoint, which fixes the log's key for every replica, is left to
+//     serve; with none stored the export fails), and
+//   - while it holds checkpointerRole itself, through the same
+//     pgCheckpoints the replicas store with (the advisory lock, the check
+//     that the stored tree extends the latest checkpoint, the table's
+//     trigger).
+//
+// When a replica holds the role, the export ends with the latest checkpoint
+// stored, checked against the stored tree as a following replica checks
+// it: at most about a second behind the log, and never a fork of it.
+func exportCheckpoint(ctx context.Context, c *common, store dbStore, noSign bool, stderr io.Writer) (tlog.Signed, error) {
+	where := c.databaseName()
+	pg, onPostgres := store.(*pgstore.Store)
+	key, err := tlog.LoadKey(c.dataDir)
 	if errors.Is(err, fs.ErrNotExist) {
 		if !noSign {
-			fmt.Fprintf(stderr, "stigaudit: no %s in %s: exporting up to the latest stored checkpoint\n", tlog.KeyFile, dataDir)
+			fmt.Fprintf(stderr, "stigaudit: no %s in %s: exporting up to the latest stored checkpoint\n", tlog.KeyFile, c.dataDir)
 		}
 		noSign = true
 	} else if err != nil {
-		return tlog.Signed{}, err
+		return tlog.Signed{}, fmt.Errorf("checkpoint key: %w", err)
 	}
-	if noSign {
-		s, ok, err := tlog.NewSQLite(store.DB()).Latest(ctx)
-		if err != nil {
-			return tlog.Signed{}, err
-		}
-		if !ok {
-			return tlog.Signed{}, fmt.Errorf("no checkpoint is stored in %s yet: start the server once, or export without --no-sign", dataDir)
-		}
-		return s, nil
-	}
-	cp, err := tlog.New(ctx, tlog.Config{Tree: store, Checkpoints: tlog.NewSQLite(store.DB()), Key: key, Logger: slog.New(slog.DiscardHandler)})
+	latest, ok, err := tlog.LatestIn(ctx, store.DB())
 	if err != nil {
-		return tlog.Signed{}, err
+		return tlog.Signed{}, fmt.Errorf("reading the latest checkpoint of %s: %w", where, err)
+	}
+	switch {
+	case !ok && onPostgres:
+		return tlog.Signed{}, fmt.Errorf("no checkpoint is stored in %s yet: on PostgreSQL the first checkpoint is signed by the elected serve replica, not by an export; start `stigaudit serve --database-url ...` once, then export again", where)
+	case !ok && noSign:
+		return tlog.Signed{}, fmt.Errorf("no checkpoint is stored in %s yet: start the server once, or export without --no-sign", where)
+	case noSign:
+		return latest, nil
+	}
+	var checkpoints tlog.Checkpoints = tlog.NewSQLite(store.DB())
+	if onPostgres {
+		leader := pg.NewLeader(checkpointerRole, pgstore.LeaderOptions{Logger: slog.New(slog.DiscardHandler)})
+		defer leader.Close() // resigns at once: the replicas take the role back within a second
+		select {
+		case <-leader.Settled():
+		case <-ctx.Done():
+			return tlog.Signed{}, ctx.Err()
+		}
+		if !leader.IsLeader() {
+			fmt.Fprintf(stderr, "stigaudit: another process (a serve replica) signs the checkpoints of %s: exporting up to the latest one it stored\n", where)
+		}
+		checkpoints = &pgCheckpoints{db: pg.DB(), leader: leader}
+	}
+	cp, err := tlog.New(ctx, tlog.Config{Tree: store, Checkpoints: checkpoints, Key: key, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return tlog.Signed{}, fmt.Errorf("checkpointer for the export: %w", err)
 	}
 	s, err := cp.Sync(ctx)
 	if err != nil {
@@ -184,6 +232,11 @@ func exportCheckpoint(ctx context.Context, dataDir string, store *sqlitestore.St
 	}
 	return s, nil
 }
+
+// checkpointerRole is the pgstore.Leader role whose holder stores the
+// checkpoints of a PostgreSQL log: the one startSigning campaigns for in
+// every serve replica, and the one a local export must hold to sign.
+const checkpointerRole = "checkpointer"
 
 // exportTime turns an RFC 3339 time into the fixed-width form events are
 // stamped with, rounded up to the microsecond like the HTTP reads do.
