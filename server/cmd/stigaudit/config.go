@@ -156,7 +156,7 @@ func (c *common) startSigning(ctx context.Context, node string, store dbStore, r
 	if err != nil {
 		return nil, nil, fmt.Errorf("checkpoint key: %w", err)
 	}
-	leader := pg.NewLeader("checkpointer", pgstore.LeaderOptions{Logger: logger})
+	leader := pg.NewLeader(checkpointerRole, pgstore.LeaderOptions{Logger: logger})
 	select { // so the first round knows whether to store or to follow
 	case <-leader.Settled():
 	case <-time.After(5 * time.Second):

@@ -1,5 +1,5 @@
 // Command stigaudit is the stigaudit reference server and its operator
-// tools: serve, keys, migrate, bench (and, as they land, export and verify).
+// tools: serve, keys, migrate, bench, export and verify.
 //
 // Configuration comes from flags, each with a STIGAUDIT_* environment
 // variable as its default (SPEC §10):
@@ -10,8 +10,8 @@
 //	stigaudit migrate
 //	stigaudit bench emit [--http URL | --data-dir D] [--concurrency C] [--events N] [--batch B] [--baseline] --json
 //	stigaudit keys checkpoint-key [--data-dir D] [--node N]
-//	stigaudit export --format ndjson [--data-dir D] [filters]
-//	stigaudit verify (--db FILE | --ndjson FILE) --key VERIFIER_KEY [--checkpoint FILE] [--since-checkpoint OLD_FILE]
+//	stigaudit export [--format ndjson|csv] [--data-dir D | --database-url URL | --server URL] [filters]
+//	stigaudit verify (--db FILE|URL | --ndjson FILE) --key VERIFIER_KEY [--checkpoint FILE] [--since-checkpoint OLD_FILE]
 package main
 
 import (
@@ -31,8 +31,10 @@ commands:
   keys      create, list or revoke API keys
   migrate   apply the embedded database migrations and exit
   bench     measure durable emit throughput and latency
-  export    write the log with its signed checkpoint (NDJSON)
-  verify    check a database or an export offline against a checkpoint
+  export    write the log with its signed checkpoint (NDJSON or CSV), from
+            the SQLite file, PostgreSQL or a running server
+  verify    check a database (SQLite file or PostgreSQL) or an export
+            offline against a checkpoint
 
 Run 'stigaudit <command> -h' for the flags of a command.
 `
