@@ -60,6 +60,12 @@ const (
 	// the head and inserts everything, or returns -1 if an id is stored.
 	sqlAppend = `SELECT stigaudit_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
 
+	// sqlAppendAsync is the group commit's fast path, one statement in its
+	// own transaction: stigaudit_append_async (migration 0005) commits
+	// asynchronously and fails with a unique violation on events_id_key if
+	// an id is stored.
+	sqlAppendAsync = `SELECT stigaudit_append_async($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
+
 	// sqlMarkHead marks the head as this writer sees it durable: anything
 	// the mark's transaction sees committed precedes its commit record.
 	sqlMarkHead = `INSERT INTO log_durable (writer, size) SELECT $1, size FROM log_head

@@ -35,12 +35,13 @@
 // (an invalid event, an id conflict) fail only their request.
 //
 // The fast path appends a group with one call of the SQL function
-// stigaudit_append (migration 0001), in one round trip: the function locks
-// the head, numbers the events, computes the Merkle nodes they complete
-// from the head's compact range, advances the head and inserts events and
-// nodes, so the head lock is held only while the server runs it, never
-// across a network round trip. When an id of the group is already stored
-// (a re-send), the function changes nothing and the group takes the slow
+// stigaudit_append_async (migration 0005), its commit and its durable mark
+// in one round trip: the function locks the head, numbers the events,
+// computes the Merkle nodes they complete from the head's compact range,
+// advances the head and inserts events and nodes, so the head lock is held
+// only while the server runs it, never across a network round trip. When
+// an id of the group is already stored (a re-send), the unique index
+// refuses the insert, nothing is changed, and the group takes the slow
 // path: lock the head and look the ids up in one round trip, take the
 // requests that queued meanwhile, decide idempotent re-sends and conflicts
 // in Go (hostfns.PlanAppend), write with one INSERT per table (unnest of
@@ -54,15 +55,19 @@
 // waiting for the disk. So append transactions commit with
 // synchronous_commit off — the COMMIT returns, and releases the lock, as
 // soon as the commit record is in the WAL buffers — and acknowledgement
-// waits for a durable mark: a flusher goroutine commits, with the session's
-// synchronous_commit (on, which Open insists on), an upsert of the writer's
-// row in log_durable holding the head's size as that transaction sees it.
-// The mark's commit record follows every commit it saw, and PostgreSQL
-// flushes the WAL in order, so when the mark returns everything it covers
-// is on disk; only then are the requests answered. One mark covers every
-// group committed before it, the writer meanwhile appends the next groups,
-// and the flushes of different replicas overlap (PostgreSQL merges
-// concurrent flushes). With MaxBatchEvents 1 (group commit off) an append
+// waits for a durable mark: right after the COMMIT, in the same round trip,
+// the writer commits, with the session's synchronous_commit (on, which Open
+// insists on), an upsert of its row in log_durable holding the head's size
+// as that transaction sees it. The mark's commit record follows every
+// commit it saw, and PostgreSQL flushes the WAL in order, so when the mark
+// returns everything it covers is on disk; only then are the requests
+// answered. The flushes of different replicas overlap (PostgreSQL merges
+// concurrent flushes). A writer has one group in flight: the requests that
+// arrive during a commit and its flush form the next group, which is
+// bigger, and costs PostgreSQL less per event, than appending during the
+// flush would (measured on three replicas, one event per request: 17
+// instead of 12 events per group, 85 instead of 107 µs of PostgreSQL CPU
+// per event). With MaxBatchEvents 1 (group commit off) an append
 // instead commits synchronously, its mark inside, holding the lock through
 // the flush: the naive way, kept as the benchmarks' baseline.
 //

@@ -28,34 +28,16 @@ type writer struct {
 	s     *Store
 	carry *request // taken from the queue but did not fit the last group
 	last  int      // requests in the last group: how many to wait for
-
-	// Groups committed asynchronously by the fast path wait here for the
-	// flusher to make them durable and answer them.
-	flush   chan flushItem
-	flushed chan struct{} // closed when the flusher has exited
-}
-
-// flushItem is a group committed but not yet known to be durable.
-type flushItem struct {
-	group   []*request
-	results []result
-	events  int
-	start   time.Time
 }
 
 func newWriter(s *Store) *writer {
-	return &writer{s: s, flush: make(chan flushItem, 256), flushed: make(chan struct{})}
+	return &writer{s: s}
 }
 
 // run takes a request, commits it with whatever else queued up, and
 // repeats until the queue is closed and empty.
 func (w *writer) run() {
-	go w.flusher()
-	defer func() {
-		close(w.flush)
-		<-w.flushed
-		close(w.s.done)
-	}()
+	defer close(w.s.done)
 	for {
 		first := w.carry
 		w.carry = nil
@@ -153,13 +135,8 @@ func (w *writer) commit(first *request) {
 		group, n = w.gatherBurst(group, n, burstGap, d)
 	}
 	ctx := context.Background() // the group is not any one caller's to cancel
-	group, results, events, pending, err := w.tryCommit(ctx, group, n)
+	group, results, events, err := w.tryCommit(ctx, group, n)
 	w.last = len(group)
-	if err == nil && pending {
-		// Committed, not yet durable: the flusher answers once it is.
-		w.flush <- flushItem{group: group, results: results, events: events, start: start}
-		return
-	}
 	if err != nil {
 		err = fmt.Errorf("%w: %w", auditerr.Errorf(auditerr.ErrStoreUnavailable,
 			"pgstore: commit of %d requests failed", len(group)), err)
@@ -176,61 +153,19 @@ func (w *writer) commit(first *request) {
 	}
 }
 
-// flusher makes the groups the fast path committed durable and answers
-// them: it takes every group waiting, commits one durable mark of the head
-// (synchronously, so it returns once the WAL holding all of them is
-// flushed), and answers each group. The writer meanwhile appends the next
-// groups, so the disk's flush latency does not hold the head lock nor
-// stall the writer.
-func (w *writer) flusher() {
-	defer close(w.flushed)
-	ctx := context.Background()
-	for item := range w.flush {
-		items := []flushItem{item}
-	more:
-		for {
-			select {
-			case it, ok := <-w.flush:
-				if !ok {
-					break more
-				}
-				items = append(items, it)
-			default:
-				break more
-			}
-		}
-		_, err := w.s.pool.Exec(ctx, sqlMarkHead, w.s.writer)
-		if err != nil {
-			err = fmt.Errorf("%w: %w", auditerr.Errorf(auditerr.ErrStoreUnavailable,
-				"pgstore: committed but not confirmed durable; re-send to find out"), err)
-		}
-		for _, it := range items {
-			for i, r := range it.group {
-				if err != nil {
-					r.Reply(result{Err: err})
-				} else {
-					r.Reply(it.results[i])
-				}
-			}
-			if err == nil && w.s.opts.OnCommit != nil && it.events > 0 {
-				w.s.opts.OnCommit(it.events, len(it.group), time.Since(it.start))
-			}
-		}
-	}
-}
-
 // tryCommit begins a transaction, locks the log head and looks up the ids
 // of group (one round trip), gathers the requests that queued up while it
 // waited for the lock, decides each request's fate, writes the accepted
-// ones, commits, and waits until the commit is durable. It returns the
+// ones, commits, and waits until the commit is durable (a durable mark
+// committed synchronously after it, in the same round trip). It returns the
 // requests it answered for (group plus those gathered), their results and
 // the number of events written. On error every request of the returned
 // group is to be failed; nothing is stored, unless the error came after the
 // COMMIT (then the outcome is unknown to the callers, who may re-send).
-func (w *writer) tryCommit(ctx context.Context, group []*request, n int) (_ []*request, results []result, events int, pending bool, err error) {
+func (w *writer) tryCommit(ctx context.Context, group []*request, n int) (_ []*request, results []result, events int, err error) {
 	conn, err := w.s.pool.Acquire(ctx)
 	if err != nil {
-		return group, nil, 0, false, fmt.Errorf("acquire connection: %w", err)
+		return group, nil, 0, fmt.Errorf("acquire connection: %w", err)
 	}
 	inTx := false
 	defer func() {
@@ -246,18 +181,19 @@ func (w *writer) tryCommit(ctx context.Context, group []*request, n int) (_ []*r
 
 	// The fast path: the group is decided among itself (as if nothing were
 	// stored) and appended by one function call, so the head lock is held
-	// only while the server runs it. If an id turns out to be stored, the
-	// call changes nothing and the group takes the slow path below.
+	// only while the server runs it, then marked durable, in one round
+	// trip. If an id turns out to be stored, the call changes nothing and
+	// the group takes the slow path below.
 	if !w.s.opts.slowPath {
 		group, _ = w.gather(group, n)
 		results, fresh := decide(group, 0, nil)
 		if len(fresh) == 0 {
-			return group, results, 0, false, nil // every request refused or abandoned
+			return group, results, 0, nil // every request refused or abandoned
 		}
 		grouped := w.s.opts.MaxBatchEvents > 1
 		first, err := fastAppend(ctx, conn, fresh, grouped, w.s.writer)
 		if err != nil {
-			return group, nil, 0, false, err
+			return group, nil, 0, err
 		}
 		if first >= 0 {
 			for i := range results {
@@ -265,7 +201,7 @@ func (w *writer) tryCommit(ctx context.Context, group []*request, n int) (_ []*r
 					results[i].Events[j].Seq += first
 				}
 			}
-			return group, results, len(fresh), grouped, nil
+			return group, results, len(fresh), nil
 		}
 		n = 0
 		for _, r := range group {
@@ -289,7 +225,7 @@ func (w *writer) tryCommit(ctx context.Context, group []*request, n int) (_ []*r
 	queueLookup(b, group, stored)
 	inTx = true
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
-		return group, nil, 0, false, fmt.Errorf("lock log head: %w", err)
+		return group, nil, 0, fmt.Errorf("lock log head: %w", err)
 	}
 
 	// Everything that queued up while we waited joins this group.
@@ -299,7 +235,7 @@ func (w *writer) tryCommit(ctx context.Context, group []*request, n int) (_ []*r
 		b := &pgx.Batch{}
 		queueLookup(b, group[first:], stored)
 		if err := conn.SendBatch(ctx, b).Close(); err != nil {
-			return group, nil, 0, false, fmt.Errorf("look up ids: %w", err)
+			return group, nil, 0, fmt.Errorf("look up ids: %w", err)
 		}
 	}
 
@@ -309,7 +245,7 @@ func (w *writer) tryCommit(ctx context.Context, group []*request, n int) (_ []*r
 		answered = answered || r.Err == nil
 	}
 	if !answered {
-		return group, results, 0, false, nil // the deferred ROLLBACK releases the lock
+		return group, results, 0, nil // the deferred ROLLBACK releases the lock
 	}
 
 	b = &pgx.Batch{}
@@ -321,7 +257,7 @@ func (w *writer) tryCommit(ctx context.Context, group []*request, n int) (_ []*r
 	} else {
 		wr, err := plan(h, fresh)
 		if err != nil {
-			return group, nil, 0, false, err
+			return group, nil, 0, err
 		}
 		queueWrite(b, wr)
 		size = wr.to
@@ -331,10 +267,10 @@ func (w *writer) tryCommit(ctx context.Context, group []*request, n int) (_ []*r
 	// flushed, while other replicas already append.
 	b.Queue(sqlMarkDurable, w.s.writer, size)
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
-		return group, nil, 0, false, fmt.Errorf("write seqs %d..%d, commit and flush: %w", h.size, size-1, err)
+		return group, nil, 0, fmt.Errorf("write seqs %d..%d, commit and flush: %w", h.size, size-1, err)
 	}
 	inTx = false
-	return group, results, len(fresh), false, nil
+	return group, results, len(fresh), nil
 }
 
 // decide applies the Append contract to each request of group in queue
@@ -372,21 +308,28 @@ func decide(group []*request, next int64, stored map[string]event.Event) ([]resu
 	return results, fresh
 }
 
-// fastAppend appends fresh with stigaudit_append, in one round trip. It
-// returns the first seq, or -1 (nothing written) if an id of fresh is
-// stored. When grouped, the transaction commits asynchronously: the events
-// are committed, not yet known to be durable (see flusher). Otherwise (group
-// commit off) it is the naive way, kept as the baseline: the transaction
-// marks itself durable and commits synchronously, holding the head lock
-// through the WAL flush.
+// fastAppend appends fresh and waits until it is durable, in one round
+// trip. It returns the first seq, or -1 (nothing written) if an id of fresh
+// is stored.
+//
+// When grouped: BEGIN; stigaudit_append_async (migration 0005), which
+// makes the transaction commit asynchronously; COMMIT, which releases the
+// head lock as soon as the commit record is in the WAL buffers; then the
+// durable mark, in a transaction of its own committed synchronously:
+// PostgreSQL flushes the WAL in order, so when the mark returns the append
+// is on disk, while other replicas already append. Otherwise (group commit
+// off) it is the naive way, kept as the baseline: stigaudit_append and the
+// mark in one transaction that commits synchronously, holding the head
+// lock through the WAL flush.
 func fastAppend(ctx context.Context, conn *pgxpool.Conn, fresh []event.Event, grouped bool, writer string) (int64, error) {
 	first := int64(-1)
 	b := &pgx.Batch{}
 	b.Queue(`BEGIN`)
+	sql := sqlAppend
 	if grouped {
-		b.Queue(sqlAsync)
+		sql = sqlAppendAsync
 	}
-	b.Queue(sqlAppend, appendArgs(fresh)...).QueryRow(func(row pgx.Row) error {
+	b.Queue(sql, appendArgs(fresh)...).QueryRow(func(row pgx.Row) error {
 		return row.Scan(&first)
 	})
 	if !grouped {
@@ -398,13 +341,19 @@ func fastAppend(ctx context.Context, conn *pgxpool.Conn, fresh []event.Event, gr
 		}
 		return nil
 	})
+	if grouped {
+		b.Queue(sqlMarkHead, writer)
+	}
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		// Leave no transaction open on the connection: the COMMIT may not
 		// have run.
 		if _, rbErr := conn.Exec(ctx, `ROLLBACK`); rbErr != nil {
 			conn.Conn().Close(ctx)
 		}
-		return -1, fmt.Errorf("append %d events and commit: %w", len(fresh), err)
+		if isStoredID(err) {
+			return -1, nil // the slow path decides the re-sends
+		}
+		return -1, fmt.Errorf("append %d events, commit and mark durable: %w", len(fresh), err)
 	}
 	return first, nil
 }
@@ -428,6 +377,13 @@ func queueLookup(b *pgx.Batch, reqs []*request, stored map[string]event.Event) {
 		}
 		return nil
 	})
+}
+
+// isStoredID reports whether err is the unique violation of an event id
+// already stored.
+func isStoredID(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "events_id_key"
 }
 
 // errNotCommitted reports a COMMIT that PostgreSQL answered with ROLLBACK
