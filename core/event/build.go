@@ -75,7 +75,7 @@ type Builder struct {
 // nil. A failing entropy source is entropy_unavailable, a clock outside years
 // 0000–9999 invalid_input.
 func (b *Builder) Build(d *Draft, now time.Time, entropy io.Reader) (Event, error) {
-	return b.build(d, false, now, entropy)
+	return b.build(d, false, now, entropy, "")
 }
 
 // BuildJSON reads one draft event object as ParseDraft does, within
@@ -84,16 +84,28 @@ func (b *Builder) Build(d *Draft, now time.Time, entropy io.Reader) (Event, erro
 // detail once (ParseDraft leaves it canonical, so Build need not
 // canonicalise it again).
 func (b *Builder) BuildJSON(data []byte, now time.Time, entropy io.Reader) (Event, error) {
-	d, err := ParseDraft(data, b.Limits)
+	lim := b.Limits.orDefault()
+	// The common draft is read with its time stamp in the same allocation
+	// as its fields (see draftFast).
+	var tsb [len(TSLayout)]byte
+	tsBytes, ok := appendTS(tsb[:0], now)
+	if !ok {
+		tsBytes = nil // build reports the clock in its turn
+	}
+	if d, ts, ok := draftFast(data, lim, tsBytes); ok {
+		return b.build(&d, true, now, entropy, ts)
+	}
+	d, err := parseDraftFull(data, lim)
 	if err != nil {
 		return Event{}, err
 	}
-	return b.build(&d, true, now, entropy)
+	return b.build(&d, true, now, entropy, "")
 }
 
 // build is Build; canonical tells that d.Detail is already canonical and
-// within the limits (ParseDraft with the same limits checked it).
-func (b *Builder) build(d *Draft, canonical bool, now time.Time, entropy io.Reader) (Event, error) {
+// within the limits (ParseDraft with the same limits checked it), and ts,
+// when not empty, is now in the form of Event.TS.
+func (b *Builder) build(d *Draft, canonical bool, now time.Time, entropy io.Reader, ts string) (Event, error) {
 	cat := b.Catalogue
 	if cat == nil {
 		cat = catalog.Default()
@@ -200,9 +212,11 @@ func (b *Builder) build(d *Draft, canonical bool, now time.Time, entropy io.Read
 	}
 	e.Detail = detail
 
-	var ts [len(TSLayout)]byte
-	if _, ok := appendTS(ts[:0], now); !ok {
-		return Event{}, auditerr.Errorf(auditerr.ErrInvalidInput, "clock reading in year %d is outside years 0000-9999", now.UTC().Year())
+	var tsb [len(TSLayout)]byte
+	if ts == "" {
+		if _, ok := appendTS(tsb[:0], now); !ok {
+			return Event{}, auditerr.Errorf(auditerr.ErrInvalidInput, "clock reading in year %d is outside years 0000-9999", now.UTC().Year())
+		}
 	}
 	if e.ID == "" {
 		id, err := uuid7.New(now, entropy)
@@ -211,7 +225,10 @@ func (b *Builder) build(d *Draft, canonical bool, now time.Time, entropy io.Read
 		}
 		e.ID = id
 	}
-	e.TS = string(ts[:])
+	if ts == "" {
+		ts = string(tsb[:])
+	}
+	e.TS = ts
 
 	// Hash 0x00 ‖ canonical in one buffer, on the stack for typical events.
 	var buf [1024]byte

@@ -11,7 +11,7 @@ import (
 func checkFastPath(t *testing.T, data []byte, lim Limits) bool {
 	t.Helper()
 	lim = lim.orDefault()
-	fast, ok := draftFast(data, lim)
+	fast, _, ok := draftFast(data, lim, nil)
 	if !ok {
 		return false
 	}
@@ -84,5 +84,40 @@ func TestDraftFastMatchesFull(t *testing.T) {
 		if (err1 == nil) != (err2 == nil) || err1 != nil && err1.Error() != err2.Error() || !reflect.DeepEqual(d1, d2) {
 			t.Errorf("%s: ParseDraft %+v, %v; full path %+v, %v", tc.draft, d1, err1, d2, err2)
 		}
+	}
+}
+
+// TestDraftFastSharesOneAllocation: a common draft costs one allocation
+// (BuildJSON's time stamp included), and writing into the returned detail
+// — which callers may do — leaves every string field and the time stamp
+// as they were.
+func TestDraftFastSharesOneAllocation(t *testing.T) {
+	data := []byte(`{"event_type":"fact_write","entity_uri":"agent:planner-7","source":"api","scope":"facts:write","detail":{"b":1,"a":"x"}}`)
+	if n := testing.AllocsPerRun(100, func() {
+		if _, err := ParseDraft(data, Limits{}); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 1 {
+		t.Errorf("ParseDraft: %v allocations, want 1", n)
+	}
+	var b Builder
+	e, err := b.BuildJSON(append([]byte(`{"id":"0196a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",`), data[1:]...), fixedNow, zeroEntropy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.TS != "2026-05-03T12:00:00.123456Z" {
+		t.Fatalf("ts %q", e.TS)
+	}
+	snapshot := string(AppendJSON(nil, &e)) // a copy of every field
+	saved := bytes.Clone(e.Detail)
+	for i := range e.Detail {
+		e.Detail[i] = 'X'
+	}
+	e.Detail = saved
+	if got := string(AppendJSON(nil, &e)); got != snapshot {
+		t.Fatalf("writing the detail changed the event:\n%s\n%s", got, snapshot)
+	}
+	if got := string(saved); got != `{"a":"x","b":1}` {
+		t.Fatalf("detail %s", got)
 	}
 }
