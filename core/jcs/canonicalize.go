@@ -291,16 +291,26 @@ func (p *parser) sortMembers(objStart int, ms []span, keys []byte) error {
 	}
 	// Sort a copy of the spans; the member texts stay where they are in out
 	// until they are copied back in order.
+	// Insertion sort compares every pair that ends up adjacent, so when no
+	// comparison was equal there is no duplicate and the check below can
+	// be skipped.
+	equal := true
 	if len(ms) <= 12 {
+		equal = false
 		for i := 1; i < len(ms); i++ {
-			for j := i; j > 0 && compareUTF16(p.key(&ms[j-1], keys), p.key(&ms[j], keys)) > 0; j-- {
+			for j := i; j > 0; j-- {
+				c := compareUTF16(p.key(&ms[j-1], keys), p.key(&ms[j], keys))
+				if c <= 0 {
+					equal = equal || c == 0
+					break
+				}
 				ms[j-1], ms[j] = ms[j], ms[j-1]
 			}
 		}
 	} else {
 		p.heapSort(ms, keys)
 	}
-	for i := 1; i < len(ms); i++ {
+	for i := 1; equal && i < len(ms); i++ {
 		if compareUTF16(p.key(&ms[i-1], keys), p.key(&ms[i], keys)) == 0 {
 			return p.duplicate(&ms[i], keys)
 		}
@@ -365,15 +375,17 @@ func (p *parser) duplicate(sp *span, keys []byte) error {
 
 // string parses a JSON string at p.pos and appends its canonical form. It
 // reports whether the canonical form contains an escape.
+//
+// Bytes that stay as they are — plain ASCII and valid multi-byte UTF-8 —
+// are appended in one piece per run between escapes, not per character:
+// under WebAssembly every append is a call to memmove.
 func (p *parser) string() (bool, error) {
 	src := p.src
 	pos := p.pos + 1 // past the opening quote
-	p.out = append(p.out, '"')
+	start := p.pos   // the pending run, from the opening quote
 	escaped := false
 	for {
-		start := pos
 		pos = plainRun(src, pos)
-		p.out = append(p.out, src[start:pos]...)
 		if pos >= len(src) {
 			p.pos = pos
 			return false, p.syntax("unterminated string")
@@ -382,15 +394,17 @@ func (p *parser) string() (bool, error) {
 		switch {
 		case c == '"':
 			p.pos = pos + 1
-			p.out = append(p.out, '"')
+			p.out = append(p.out, src[start:pos+1]...)
 			return escaped, nil
 		case c == '\\':
+			p.out = append(p.out, src[start:pos]...)
 			p.pos = pos
 			r, err := p.escape()
 			if err != nil {
 				return false, err
 			}
 			pos = p.pos
+			start = pos
 			if r < 0x20 || r == '"' || r == '\\' {
 				escaped = true
 			}
@@ -404,7 +418,6 @@ func (p *parser) string() (bool, error) {
 				p.pos = pos
 				return false, p.syntax("invalid UTF-8")
 			}
-			p.out = append(p.out, src[pos:pos+size]...)
 			pos += size
 		}
 	}

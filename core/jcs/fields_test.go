@@ -239,3 +239,21 @@ func TestLargeObjectsSortLikeReference(t *testing.T) {
 }
 
 func strconvQuote(s string) string { return string(AppendString(nil, s)) }
+
+// TestSmallObjectDuplicates: duplicates that are not adjacent in the input
+// of an unsorted object up to 12 members are found, and the error names
+// the first duplicate in canonical order.
+func TestSmallObjectDuplicates(t *testing.T) {
+	for _, tc := range []struct{ src, name string }{
+		{`{"b":1,"a":1,"b":2}`, `"b"`},
+		{`{"c":1,"b":1,"a":1,"c":2}`, `"c"`},
+		{`{"b":1,"a":1,"b":2,"a":2}`, `"a"`},
+		{`{"z":1,"\u00e9":1,"y":1,"é":2}`, `"é"`},
+		{`{"l":0,"k":0,"j":0,"i":0,"h":0,"g":0,"f":0,"e":0,"d":0,"c":0,"b":0,"l":1}`, `"l"`},
+	} {
+		_, err := Canonicalize(nil, []byte(tc.src), Limits{})
+		if err == nil || !strings.Contains(err.Error(), "duplicate member name "+tc.name) {
+			t.Errorf("%s: %v, want a duplicate %s", tc.src, err, tc.name)
+		}
+	}
+}
