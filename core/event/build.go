@@ -88,8 +88,8 @@ func (b *Builder) BuildJSON(data []byte, now time.Time, entropy io.Reader) (Even
 	// The common draft is read with its time stamp in the same allocation
 	// as its fields (see draftFast).
 	var tsb [len(TSLayout)]byte
-	tsBytes, ok := appendTS(tsb[:0], now)
-	if !ok {
+	tsBytes := tsb[:]
+	if !formatTS(&tsb, now) {
 		tsBytes = nil // build reports the clock in its turn
 	}
 	if d, ts, ok := draftFast(data, lim, tsBytes); ok {
@@ -214,7 +214,7 @@ func (b *Builder) build(d *Draft, canonical bool, now time.Time, entropy io.Read
 
 	var tsb [len(TSLayout)]byte
 	if ts == "" {
-		if _, ok := appendTS(tsb[:0], now); !ok {
+		if !formatTS(&tsb, now) {
 			return Event{}, auditerr.Errorf(auditerr.ErrInvalidInput, "clock reading in year %d is outside years 0000-9999", now.UTC().Year())
 		}
 	}

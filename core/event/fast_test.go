@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"reflect"
 	"testing"
+	"time"
 )
 
 // checkFastPath fails unless draftFast, when it accepts data, returns
@@ -119,5 +120,30 @@ func TestDraftFastSharesOneAllocation(t *testing.T) {
 	}
 	if got := string(saved); got != `{"a":"x","b":1}` {
 		t.Fatalf("detail %s", got)
+	}
+}
+
+// TestFormatTSMatchesTimeFormat: the digit-by-digit time stamp is
+// time.Format's TSLayout for times across the whole range it accepts, in
+// any zone, and years outside 0000–9999 are refused.
+func TestFormatTSMatchesTimeFormat(t *testing.T) {
+	zone := time.FixedZone("x", -(9*3600 + 30*60))
+	for _, tm := range []time.Time{
+		time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(1970, 1, 1, 0, 0, 0, 1000, time.UTC),
+		time.Date(2026, 2, 28, 23, 59, 59, 999, zone), // next day in UTC
+		time.Date(2024, 2, 29, 9, 5, 7, 40500, time.UTC),
+		time.Unix(1777809600, 123456789),
+	} {
+		got, err := FormatTS(tm)
+		if want := tm.UTC().Format(TSLayout); err != nil || got != want {
+			t.Errorf("%v: %q, %v, want %q", tm, got, err, want)
+		}
+	}
+	for _, tm := range []time.Time{time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-1, 12, 31, 0, 0, 0, 0, time.UTC)} {
+		if s, err := FormatTS(tm); err == nil {
+			t.Errorf("%v: %q, want an error", tm, s)
+		}
 	}
 }

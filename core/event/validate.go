@@ -159,36 +159,46 @@ func FormatTS(t time.Time) (string, error) {
 }
 
 func appendTS(dst []byte, t time.Time) ([]byte, bool) {
+	var b [len(TSLayout)]byte
+	if !formatTS(&b, t) {
+		return dst, false
+	}
+	return append(dst, b[:]...), true
+}
+
+// formatTS writes t in the form of TSLayout into b, digit by digit at
+// fixed offsets (no append: under WebAssembly each is a memmove call),
+// and reports false for years outside 0000–9999.
+func formatTS(b *[len(TSLayout)]byte, t time.Time) bool {
 	t = t.UTC()
 	year, month, day := t.Date()
 	if year < 0 || year > 9999 {
-		return dst, false
+		return false
 	}
 	hour, minute, sec := t.Clock()
-	us := t.Nanosecond() / 1000
-	dst = appendDigits(dst, year, 4)
-	dst = append(dst, '-')
-	dst = appendDigits(dst, int(month), 2)
-	dst = append(dst, '-')
-	dst = appendDigits(dst, day, 2)
-	dst = append(dst, 'T')
-	dst = appendDigits(dst, hour, 2)
-	dst = append(dst, ':')
-	dst = appendDigits(dst, minute, 2)
-	dst = append(dst, ':')
-	dst = appendDigits(dst, sec, 2)
-	dst = append(dst, '.')
-	dst = appendDigits(dst, us, 6)
-	return append(dst, 'Z'), true
+	putDigits(b[0:4], year)
+	b[4] = '-'
+	putDigits(b[5:7], int(month))
+	b[7] = '-'
+	putDigits(b[8:10], day)
+	b[10] = 'T'
+	putDigits(b[11:13], hour)
+	b[13] = ':'
+	putDigits(b[14:16], minute)
+	b[16] = ':'
+	putDigits(b[17:19], sec)
+	b[19] = '.'
+	putDigits(b[20:26], t.Nanosecond()/1000)
+	b[26] = 'Z'
+	return true
 }
 
-func appendDigits(dst []byte, v, width int) []byte {
-	var b [8]byte
-	for i := width - 1; i >= 0; i-- {
+// putDigits writes v in decimal into all of b, with leading zeros.
+func putDigits(b []byte, v int) {
+	for i := len(b) - 1; i >= 0; i-- {
 		b[i] = byte('0' + v%10)
 		v /= 10
 	}
-	return append(dst, b[:width]...)
 }
 
 // ValidTS reports whether s is a timestamp in the exact form FormatTS
