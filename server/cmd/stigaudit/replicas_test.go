@@ -506,7 +506,7 @@ func TestReplicasThroughput(t *testing.T) {
 	// With STIGAUDIT_TEST_NATS_URL every replica also feeds a NATS sink, as
 	// in production; the run then reports what the sinks lost.
 	natsURL := os.Getenv("STIGAUDIT_TEST_NATS_URL")
-	run := func(name string, n, batch int, extra ...string) phase {
+	run := func(name string, n, batch int, extra ...string) (ph phase) {
 		var stream string
 		if natsURL != "" {
 			stream = fmt.Sprintf("STIGAUDIT_BENCH_%s_%d", strings.ToUpper(name), time.Now().UnixNano())
@@ -550,7 +550,7 @@ func TestReplicasThroughput(t *testing.T) {
 		lat := make([]time.Duration, calls)
 		var next, failed atomic.Int64
 		var wg sync.WaitGroup
-		ph := phase{Batch: batch, Events: calls * batch}
+		ph = phase{Batch: batch, Events: calls * batch}
 		ph.Load1[0] = loadAverage()
 		repPIDs := func() []int {
 			var pids []int
@@ -571,6 +571,7 @@ func TestReplicasThroughput(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				var body strings.Builder
+				pad := strings.Repeat("x", 100)
 				for {
 					i := int(next.Add(1) - 1)
 					if i >= calls {
@@ -578,7 +579,7 @@ func TestReplicasThroughput(t *testing.T) {
 					}
 					body.Reset()
 					one := func(k int) {
-						fmt.Fprintf(&body, `{"event_type":"admin_action","entity_uri":"urn:bench:emitter-%d","fact_id":"fact-%d","detail":{"action":"bench","pad":"%s"}}`, c, k, strings.Repeat("x", 100))
+						fmt.Fprintf(&body, `{"event_type":"admin_action","entity_uri":"urn:bench:emitter-%d","fact_id":"fact-%d","detail":{"action":"bench","pad":"%s"}}`, c, k, pad)
 					}
 					if batch == 1 {
 						one(i)
@@ -621,11 +622,19 @@ func TestReplicasThroughput(t *testing.T) {
 			Client:           perEvent(selfCPU() - clientBefore),
 		}
 		ph.Load1[1] = loadAverage()
-		ph.PGFunctions, ph.PGTables = pgStats(t, dsn)
 		slices.Sort(lat)
 		ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 		ph.EventsPerS = float64((calls-int(failed.Load()))*batch) / elapsed.Seconds()
 		ph.P50Ms, ph.P99Ms = ms(lat[calls/2]), ms(lat[calls*99/100])
+		defer func() {
+			// Backends report their statistics when they exit (else at
+			// most once a second, and within 10s when idle).
+			for _, r := range reps {
+				r.signal(syscall.SIGTERM)
+			}
+			time.Sleep(200 * time.Millisecond)
+			ph.PGFunctions, ph.PGTables = pgStats(t, dsn)
+		}()
 		if stream != "" {
 			// Let the feeding replica catch up and its sink drain.
 			time.Sleep(3 * time.Second)
