@@ -65,3 +65,56 @@ func TestSpecialWord(t *testing.T) {
 		t.Fatal("plain word flagged")
 	}
 }
+
+// TestPlainRunFindsTheFirstSpecialByte: plainRun and plainRunString stop
+// at exactly the first byte that is not plain, from every start, in
+// random texts mixing plain, structural, control and multi-byte bytes
+// (so that several special bytes share a word, and borrows cross lanes).
+func TestPlainRunFindsTheFirstSpecialByte(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	alphabet := []byte("abcXYZ09 !#~\x7f\"\\\x00\x01\x1f\x20\xc3\xa9\xe2\x98\x95\xff\x80")
+	for round := 0; round < 3000; round++ {
+		s := make([]byte, r.IntN(40))
+		for i := range s {
+			if r.IntN(3) == 0 {
+				s[i] = alphabet[r.IntN(len(alphabet))]
+			} else {
+				s[i] = byte('a' + r.IntN(26))
+			}
+		}
+		for start := 0; start <= len(s); start++ {
+			want := start
+			for want < len(s) && plain[s[want]] {
+				want++
+			}
+			if got := plainRun(s, start); got != want {
+				t.Fatalf("plainRun(%q, %d) = %d, want %d", s, start, got, want)
+			}
+			if got := plainRunString(string(s), start); got != want {
+				t.Fatalf("plainRunString(%q, %d) = %d, want %d", s, start, got, want)
+			}
+		}
+	}
+	// Every byte value in every lane, after plain bytes and after special ones.
+	for c := 0; c < 256; c++ {
+		for lane := 0; lane < 8; lane++ {
+			for _, before := range []byte{'a', 0x00, '"', 0xff} {
+				s := []byte("aaaaaaaaaaaaaaaa")
+				for i := 0; i < lane; i++ {
+					s[i] = 'b'
+				}
+				s[lane] = byte(c)
+				if lane > 0 && before != 'a' {
+					s[lane-1] = before
+				}
+				want := 0
+				for want < len(s) && plain[s[want]] {
+					want++
+				}
+				if got := plainRun(s, 0); got != want {
+					t.Fatalf("byte %#x in lane %d after %#x: %d, want %d", c, lane, before, got, want)
+				}
+			}
+		}
+	}
+}
