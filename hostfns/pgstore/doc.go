@@ -65,9 +65,9 @@
 // concurrent flushes). A writer has one group in flight: the requests that
 // arrive during a commit and its flush form the next group, which is
 // bigger, and costs PostgreSQL less per event, than appending during the
-// flush would (measured on three replicas, one event per request: 17
-// instead of 12 events per group, 85 instead of 107 µs of PostgreSQL CPU
-// per event). With MaxBatchEvents 1 (group commit off) an append
+// flush would (measured on three replicas, one event per request: 19
+// instead of 12 events per group, about 70 instead of 107 µs of PostgreSQL
+// CPU per event). With MaxBatchEvents 1 (group commit off) an append
 // instead commits synchronously, its mark inside, holding the lock through
 // the flush: the naive way, kept as the benchmarks' baseline.
 //
