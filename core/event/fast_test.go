@@ -3,8 +3,10 @@ package event
 import (
 	"bytes"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // checkFastPath fails unless draftFast, when it accepts data, returns
@@ -145,5 +147,50 @@ func TestFormatTSMatchesTimeFormat(t *testing.T) {
 		if s, err := FormatTS(tm); err == nil {
 			t.Errorf("%v: %q, want an error", tm, s)
 		}
+	}
+}
+
+// refCheckText is checkText without the plain-prefix skip: every
+// character looked at in turn.
+func refCheckText(s string) bool {
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1, r < 0x20, r >= 0x7F && r <= 0x9F, r == 0x2028, r == 0x2029,
+			r == 0x200E, r == 0x200F, r >= 0x202A && r <= 0x202E, r >= 0x2066 && r <= 0x2069:
+			return false
+		}
+		i += size
+	}
+	return true
+}
+
+// TestCheckTextMatchesReference: checkText refuses exactly the strings
+// holding a refused character, wherever it is (in or after the plain
+// prefix, in any lane of a word), and names the byte where it is.
+func TestCheckTextMatchesReference(t *testing.T) {
+	pieces := []string{"a", "Z", "0", " ", "-", ":", "\"", "\\", "\x7f", "\x00", "\x1f", "\t", "é", "☕", "\u0085", "\u2028", "\u202e", "\u2066", "\xff", "\xc3"}
+	seed := uint32(7)
+	next := func(n int) int {
+		seed = seed*1664525 + 1013904223
+		return int(seed>>8) % n
+	}
+	for round := 0; round < 20000; round++ {
+		var b strings.Builder
+		for n := next(30); n > 0; n-- {
+			if next(4) == 0 {
+				b.WriteString(pieces[next(len(pieces))])
+			} else {
+				b.WriteByte(byte('a' + next(26)))
+			}
+		}
+		s := b.String()
+		err := checkText("f", s, MaxFieldBytes)
+		if (err == nil) != refCheckText(s) {
+			t.Fatalf("%q: checkText %v, reference %v", s, err, refCheckText(s))
+		}
+	}
+	if err := checkText("f", "abcdefghijklmnop\x7fq", MaxFieldBytes); err == nil || !strings.Contains(err.Error(), "byte 16") {
+		t.Fatalf("DEL in the plain prefix: %v", err)
 	}
 }
