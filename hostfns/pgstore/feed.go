@@ -105,6 +105,13 @@ func (s *Store) NewFeed(name string, opts FeedOptions) (*Feed, error) {
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}
+	// The cursor exists from now on, so that events committed before the
+	// first election (a server's own first events) are delivered too.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*opts.Interval)
+	defer cancel()
+	if _, err := s.pool.Exec(ctx, sqlFeedInit, name); err != nil {
+		return nil, unavailable("feed "+name+": create cursor", err)
+	}
 	f.leader = s.NewLeader("feed/"+name, LeaderOptions{Interval: opts.Interval, Logger: opts.Logger})
 	go f.run()
 	return f, nil
@@ -281,7 +288,7 @@ func (f *Feed) handled() int64 {
 
 const (
 	// sqlFeedInit creates a feed's cursor at the durable size the first
-	// time it is elected; sqlFeedLoad reads it.
+	// time the feed is created; sqlFeedLoad reads it.
 	sqlFeedInit = `INSERT INTO feed_cursors (name, next_seq) SELECT $1, ` + sqlDurableSize + ` ON CONFLICT (name) DO NOTHING`
 	sqlFeedLoad = `SELECT next_seq FROM feed_cursors WHERE name = $1`
 	// sqlFeedSave only moves a cursor forward, so a deposed leader that

@@ -83,11 +83,17 @@ func TestFeedDeliversEachEventOnceAcrossReplicas(t *testing.T) {
 		}
 		return -1
 	}
+	// Committed once the feeds exist, before any is elected: delivered.
+	early, err := stores[1].Append(ctx, storetest.NewEvents(5, 4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	feeds[1].Offer(early)
 	waitUntil(t, "a feed leader", func() bool { return leaderOf() >= 0 })
 
 	// Each replica appends and offers its own events, as its Log would;
 	// the leader's are delivered from memory, the others' read back.
-	for i := range 30 {
+	for i := 1; i < 30; i++ {
 		s := stores[i%3]
 		evs, err := s.Append(ctx, storetest.NewEvents(5+i*4, 4))
 		if err != nil {

@@ -107,7 +107,7 @@ func (r *replica) signal(sig syscall.Signal) {
 
 // leads reports whether the replica's current process says it leads the
 // checkpointer election.
-func (r *replica) leads() bool { return r.leadsRole("checkpointer") }
+func (r *replica) leads() bool { return r.leadsRole(checkpointerRole) }
 
 // leadsRole reports whether the replica's current process says it leads
 // the election of role (a pgstore.Leader name).
