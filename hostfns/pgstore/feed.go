@@ -62,7 +62,7 @@ type FeedOptions struct {
 // stopped; after a crash it resumes from the last saved position, so events
 // handled in the last SaveInterval before the crash are delivered a second
 // time (at-least-once), and none is skipped. A new feed starts at the log's
-// durable size when it is first elected.
+// durable size when it is first created (NewFeed, before any election).
 type Feed struct {
 	s      *Store
 	name   string
