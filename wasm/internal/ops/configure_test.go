@@ -54,3 +54,36 @@ func TestConfigure(t *testing.T) {
 		t.Errorf("configure value %s, want ...%s", got, want)
 	}
 }
+
+// FuzzConfigure: any input to configure is an envelope — accepted, or
+// invalid_config with the previous configuration kept — and build_event
+// answers an envelope afterwards.
+func FuzzConfigure(f *testing.F) {
+	f.Add([]byte(operatorConfig))
+	f.Add([]byte(`{"catalogue":{"event_types":[{"name":"a.b","required_detail":[{"name":"k","one_of":[1,"x",null]}]}]}}`))
+	f.Add([]byte(`{"max_detail_depth":1073741824}`))
+	f.Add([]byte(`{"catalogue":[]}`))
+	now := time.Date(2026, 5, 3, 12, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		h := &Host{Now: func() time.Time { return now }}
+		Do(nil, h, abi.OpConfigure, []byte(operatorConfig))
+		before := h.Builder
+		env := Do(nil, h, abi.OpConfigure, in)
+		switch {
+		case bytes.HasPrefix(env, []byte(`{"ok":true,"value":{"event_types":`)):
+			if h.Builder == before {
+				t.Fatalf("%q accepted, configuration unchanged", in)
+			}
+		case bytes.HasPrefix(env, []byte(`{"ok":false,"error":{"code":"invalid_config"`)):
+			if h.Builder != before {
+				t.Fatalf("%q refused, configuration changed", in)
+			}
+		default:
+			t.Fatalf("%q: %s", in, env)
+		}
+		env = Do(nil, h, abi.OpBuildEvent, []byte(`{"id":"0196a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b","event_type":"fact_read","entity_uri":"a","detail":{"k":[1,{"x":2}]}}`))
+		if !bytes.HasPrefix(env, []byte(`{"ok":`)) || bytes.Contains(env, []byte(`"code":"panic"`)) {
+			t.Fatalf("build_event after configure(%q): %s", in, env)
+		}
+	})
+}
