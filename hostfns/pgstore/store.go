@@ -59,9 +59,9 @@ type Options struct {
 	// single request (low load) it does not wait. Default 4ms; negative:
 	// never wait.
 	MaxWait time.Duration
-	// MaxConns bounds the connection pool (the writer, reads, and
-	// transactions on DB()); default 10. A Leader uses one more connection
-	// of its own.
+	// MaxConns bounds the connection pool (the writer, which keeps one,
+	// reads, and transactions on DB()); default 10, at least 2. A Leader
+	// uses one more connection of its own.
 	MaxConns int
 	// ConnectTimeout bounds connecting and migrating in Open; default 10s.
 	ConnectTimeout time.Duration
@@ -90,6 +90,7 @@ func (o Options) withDefaults() Options {
 	if o.MaxConns <= 0 {
 		o.MaxConns = DefaultMaxConns
 	}
+	o.MaxConns = max(o.MaxConns, 2) // the writer keeps one
 	if o.ConnectTimeout <= 0 {
 		o.ConnectTimeout = DefaultConnectTimeout
 	}

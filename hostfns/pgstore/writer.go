@@ -28,6 +28,13 @@ type writer struct {
 	s     *Store
 	carry *request // taken from the queue but did not fit the last group
 	last  int      // requests in the last group: how many to wait for
+
+	// conn is the writer's own connection, kept across groups, whose
+	// session plans with plan_cache_mode = auto: the fast path's
+	// statements (a function call, the durable mark) get generic plans
+	// instead of being planned again for every group as the pool's
+	// sessions do (force_custom_plan).
+	conn *pgxpool.Conn
 }
 
 func newWriter(s *Store) *writer {
@@ -37,7 +44,14 @@ func newWriter(s *Store) *writer {
 // run takes a request, commits it with whatever else queued up, and
 // repeats until the queue is closed and empty.
 func (w *writer) run() {
-	defer close(w.s.done)
+	defer func() {
+		if w.conn != nil {
+			// Its session plans differently from the pool's: not reused.
+			w.conn.Conn().Close(context.Background())
+			w.conn.Release()
+		}
+		close(w.s.done)
+	}()
 	for {
 		first := w.carry
 		w.carry = nil
@@ -163,20 +177,23 @@ func (w *writer) commit(first *request) {
 // group is to be failed; nothing is stored, unless the error came after the
 // COMMIT (then the outcome is unknown to the callers, who may re-send).
 func (w *writer) tryCommit(ctx context.Context, group []*request, n int) (_ []*request, results []result, events int, err error) {
-	conn, err := w.s.pool.Acquire(ctx)
+	conn, err := w.connection(ctx)
 	if err != nil {
-		return group, nil, 0, fmt.Errorf("acquire connection: %w", err)
+		return group, nil, 0, err
 	}
 	inTx := false
 	defer func() {
 		if inTx {
 			// The error is the one already returned; a connection that
-			// cannot roll back is closed rather than returned to the pool.
+			// cannot roll back is closed rather than kept.
 			if _, rbErr := conn.Exec(ctx, `ROLLBACK`); rbErr != nil {
 				conn.Conn().Close(ctx)
 			}
 		}
-		conn.Release()
+		if conn.Conn().IsClosed() {
+			conn.Release() // the pool drops it; the next group takes another
+			w.conn = nil
+		}
 	}()
 
 	// The fast path: the group is decided among itself (as if nothing were
@@ -217,6 +234,8 @@ func (w *writer) tryCommit(ctx context.Context, group []*request, n int) (_ []*r
 	b := &pgx.Batch{}
 	b.Queue(`BEGIN`)
 	b.Queue(sqlAsync)
+	// The id lookups are planned for their arguments, as on the pool.
+	b.Queue(`SET LOCAL plan_cache_mode = force_custom_plan`)
 	b.Queue(sqlLockHead).QueryRow(func(row pgx.Row) error {
 		var err error
 		h, err = w.s.readHead(row)
@@ -271,6 +290,24 @@ func (w *writer) tryCommit(ctx context.Context, group []*request, n int) (_ []*r
 	}
 	inTx = false
 	return group, results, len(fresh), nil
+}
+
+// connection returns the writer's own connection, taking one from the pool
+// (and setting its session to plan_cache_mode = auto) when it has none.
+func (w *writer) connection(ctx context.Context) (*pgxpool.Conn, error) {
+	if w.conn != nil {
+		return w.conn, nil
+	}
+	conn, err := w.s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("acquire connection: %w", err)
+	}
+	if _, err := conn.Exec(ctx, `SET plan_cache_mode = auto`); err != nil {
+		conn.Release()
+		return nil, fmt.Errorf("set up the writer's connection: %w", err)
+	}
+	w.conn = conn
+	return conn, nil
 }
 
 // decide applies the Append contract to each request of group in queue
