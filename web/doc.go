@@ -16,7 +16,8 @@
 //	GET /web/stigaudit.<hash>.wasm   the module (package wasm, Module): gzip,
 //	                                 immutable, named by its SHA-256
 //	GET /web/config.json             public facts the page needs: the module's
-//	                                 URL, the catalogue, the node's verifier key
+//	                                 URL, the catalogue, the node's verifier key,
+//	                                 and the core's configuration (below)
 //	GET /web/session                 who the presented API key is (any valid key)
 //
 // The module is compressed once, in the background, when Register is
@@ -25,6 +26,18 @@
 // operator logs in and the first page of events is shown, and hands the
 // compiled module to a Web Worker that verifies many inclusion proofs off
 // the main thread.
+//
+// # The core is configured as the server is
+//
+// config.json's "configure" member is the input of the module's configure
+// export (SPEC §8): the operator-added event types of the server's
+// --catalogue (only those, in that file's format: the module adds them to
+// its built-in catalogue as the server did) and the server's detail limits
+// (Config.Limits). The page instantiates the core, and the worker its own
+// instance, with it, so the composer previews an operator's types and
+// refuses what the server refuses, with the server's codes. Register
+// checks that the built-in catalogue extended by those types is
+// Config.Catalogue, and fails otherwise.
 //
 // # Keys
 //

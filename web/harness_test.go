@@ -27,6 +27,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/stigaudit/stigaudit"
+	"github.com/stigaudit/stigaudit/core/catalog"
 	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
 	"github.com/stigaudit/stigaudit/server/api"
@@ -66,6 +67,12 @@ type nodeConfig struct {
 	// maxPending is the stream hub's queue per reader (a small one cuts
 	// readers off soon, to test resuming).
 	maxPending int
+	// catalogue, when set, is an operator's --catalogue file: the node's
+	// catalogue is the built-in one extended by it.
+	catalogue string
+	// limits are the node's detail limits (--max-detail-bytes,
+	// --max-detail-depth); zero: the defaults.
+	limits event.Limits
 }
 
 func newNode(t testing.TB, cfgs ...nodeConfig) *node {
@@ -81,7 +88,14 @@ func newNode(t testing.TB, cfgs ...nodeConfig) *node {
 		cfg = cfgs[0]
 	}
 	hub := stream.NewHub(stream.HubOptions{MaxPending: cfg.maxPending})
-	l, err := stigaudit.Open(stigaudit.Options{Store: st, Logger: quiet, Observer: hub})
+	cat := catalog.Default()
+	if cfg.catalogue != "" {
+		if cat, err = cat.Extend([]byte(cfg.catalogue)); err != nil {
+			st.Close()
+			t.Fatal(err)
+		}
+	}
+	l, err := stigaudit.Open(stigaudit.Options{Store: st, Catalogue: cat, Limits: cfg.limits, Logger: quiet, Observer: hub})
 	if err != nil {
 		st.Close()
 		t.Fatal(err)
@@ -106,7 +120,7 @@ func newNode(t testing.TB, cfgs ...nodeConfig) *node {
 	(&tlog.Routes{Store: st, Checkpointer: cp, Prover: prover}).Register(e, keys)
 	exportapi.Register(e, exportapi.Config{Log: l, Keys: keys, Signer: cp, Tree: st, Logger: quiet})
 	stream.Register(e, stream.Config{Log: l, Keys: keys, Hub: hub, Logger: quiet})
-	if err := web.Register(e, web.Config{Keys: keys, Catalogue: l.Catalogue(), VerifierKey: key.VerifierKey}); err != nil {
+	if err := web.Register(e, web.Config{Keys: keys, Catalogue: l.Catalogue(), Limits: l.Limits(), VerifierKey: key.VerifierKey}); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(e)
@@ -521,4 +535,32 @@ func contains(s string, subs ...string) bool {
 		}
 	}
 	return true
+}
+
+// post sends body to the node's path with key and returns the status and
+// the answer.
+func (n *node) post(path, key, body string) (int, []byte) {
+	n.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, n.URL+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	answer, _ := io.ReadAll(res.Body)
+	return res.StatusCode, answer
+}
+
+// errorCode is the code of an API error answer ({"error":{"code":...}}),
+// "" for any other.
+func errorCode(answer []byte) string {
+	var e struct {
+		Error struct {
+			Code string `json:"code"`
+		} `json:"error"`
+	}
+	_ = json.Unmarshal(answer, &e)
+	return e.Error.Code
 }

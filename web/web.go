@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"mime"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/stigaudit/stigaudit/core/catalog"
+	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/server/api"
 	"github.com/stigaudit/stigaudit/server/auth"
 	"github.com/stigaudit/stigaudit/wasm"
@@ -36,6 +38,11 @@ type Config struct {
 	// composer; default catalog.Default(). Pass the server's own when it
 	// was extended by configuration.
 	Catalogue *catalog.Catalogue
+	// Limits are the server's detail limits (--max-detail-bytes,
+	// --max-detail-depth), which the page's core enforces too; a field of
+	// zero or less means its default, as for event.Builder. Pass the
+	// server's own (stigaudit.Log.Limits).
+	Limits event.Limits
 	// VerifierKey is the node's checkpoint verifier key
 	// ("<name>+<hash>+<base64>", as `stigaudit keys checkpoint-key` prints
 	// it), advertised to the page. Empty: the operator pastes it.
@@ -188,7 +195,7 @@ func Register(e *echo.Echo, cfg Config) error {
 
 	conf, err := configJSON(cfg, wasmURL)
 	if err != nil {
-		return err
+		return fmt.Errorf("web: building %s: %w", PathConfig, err)
 	}
 	s.config = add("config.json", conf, cacheNever)
 
@@ -207,7 +214,10 @@ func Register(e *echo.Echo, cfg Config) error {
 	return nil
 }
 
-// configJSON is the body of GET /web/config.json.
+// configJSON is the body of GET /web/config.json: the module's URL, the
+// advertised verifier key, every event type (for the filters and the
+// composer's hints) and "configure", the input of the module's configure
+// export that makes the page's core accept exactly what the server does.
 func configJSON(cfg Config, wasmURL string) ([]byte, error) {
 	type eventType struct {
 		Name     string   `json:"name"`
@@ -215,9 +225,10 @@ func configJSON(cfg Config, wasmURL string) ([]byte, error) {
 		Required []string `json:"required"`
 	}
 	type config struct {
-		WASM        string      `json:"wasm"`
-		VerifierKey string      `json:"verifier_key"`
-		EventTypes  []eventType `json:"event_types"`
+		WASM        string          `json:"wasm"`
+		VerifierKey string          `json:"verifier_key"`
+		EventTypes  []eventType     `json:"event_types"`
+		Configure   json.RawMessage `json:"configure"`
 	}
 	c := config{WASM: wasmURL, VerifierKey: cfg.VerifierKey, EventTypes: []eventType{}}
 	for _, t := range cfg.Catalogue.Types() {
@@ -227,7 +238,92 @@ func configJSON(cfg Config, wasmURL string) ([]byte, error) {
 		}
 		c.EventTypes = append(c.EventTypes, et)
 	}
+	var err error
+	if c.Configure, err = coreConfig(cfg.Catalogue, cfg.Limits); err != nil {
+		return nil, err
+	}
 	return json.Marshal(c)
+}
+
+// coreConfig is the input of the module's configure export (SPEC §8) for a
+// server with catalogue cat and detail limits lim:
+//
+//	{"catalogue":{"event_types":[...]},"max_detail_bytes":n,"max_detail_depth":n}
+//
+// The catalogue lists the operator-added types only, in the format of the
+// server's --catalogue file, since the module extends its built-in
+// catalogue with them exactly as the server did (catalog.Extend). That the
+// result is cat again is checked here, so the page's core cannot silently
+// disagree with the server about what it accepts.
+func coreConfig(cat *catalog.Catalogue, lim event.Limits) ([]byte, error) {
+	type opType struct {
+		Name           string            `json:"name"`
+		Critical       bool              `json:"critical"`
+		RequiredDetail []json.RawMessage `json:"required_detail"`
+	}
+	type catalogue struct {
+		EventTypes []opType `json:"event_types"`
+	}
+	type configure struct {
+		Catalogue      catalogue `json:"catalogue"`
+		MaxDetailBytes int       `json:"max_detail_bytes"`
+		MaxDetailDepth int       `json:"max_detail_depth"`
+	}
+	def := event.DefaultLimits()
+	c := configure{Catalogue: catalogue{EventTypes: []opType{}}, MaxDetailBytes: lim.MaxDetailBytes, MaxDetailDepth: lim.MaxDetailDepth}
+	if c.MaxDetailBytes <= 0 {
+		c.MaxDetailBytes = def.MaxDetailBytes
+	}
+	if c.MaxDetailDepth <= 0 {
+		c.MaxDetailDepth = def.MaxDetailDepth
+	}
+	for _, t := range cat.Types() {
+		if t.Family() != catalog.FamilyOperator {
+			continue
+		}
+		ot := opType{Name: t.Name(), Critical: t.Critical(), RequiredDetail: []json.RawMessage{}}
+		for _, k := range t.Required() {
+			ot.RequiredDetail = append(ot.RequiredDetail, json.RawMessage(k.String()))
+		}
+		c.Catalogue.EventTypes = append(c.Catalogue.EventTypes, ot)
+	}
+	catJSON, err := json.Marshal(c.Catalogue)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the operator's event types: %w", err)
+	}
+	again, err := catalog.Default().Extend(catJSON)
+	if err != nil {
+		return nil, fmt.Errorf("the operator's event types do not extend the built-in catalogue: %w", err)
+	}
+	if !sameCatalogue(again, cat) {
+		return nil, errors.New("the built-in catalogue extended by the operator's event types is not the server's catalogue")
+	}
+	return json.Marshal(c)
+}
+
+// sameCatalogue reports whether a and b hold the same types: names,
+// families, criticality and required keys.
+func sameCatalogue(a, b *catalog.Catalogue) bool {
+	ta, tb := a.Types(), b.Types()
+	if len(ta) != len(tb) {
+		return false
+	}
+	for i := range ta {
+		x, y := ta[i], tb[i]
+		if x.Name() != y.Name() || x.Family() != y.Family() || x.Critical() != y.Critical() {
+			return false
+		}
+		kx, ky := x.Required(), y.Required()
+		if len(kx) != len(ky) {
+			return false
+		}
+		for j := range kx {
+			if kx[j].String() != ky[j].String() {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func (s *site) serveIndex(c echo.Context) error { return serve(c, s.index) }

@@ -3,13 +3,18 @@ package web_test
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
+	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/stigaudit/stigaudit/core/auditerr"
+	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/wasm"
 	"github.com/stigaudit/stigaudit/web"
 )
@@ -164,5 +169,100 @@ func TestConfigAndSession(t *testing.T) {
 	}
 	if res.Header.Get("Cache-Control") != "no-store" {
 		t.Errorf("session Cache-Control = %q", res.Header.Get("Cache-Control"))
+	}
+}
+
+// operatorCatalogue is an operator's --catalogue file: a critical type with
+// a required key and a constrained one, and a best-effort type.
+const operatorCatalogue = `{"event_types":[
+	{"name":"billing.refund","critical":true,"required_detail":["amount",{"name":"currency","one_of":["EUR","USD"]}]},
+	{"name":"billing.note","critical":false}]}`
+
+// operatorNode is a node started with operatorCatalogue and detail limits
+// smaller than the defaults.
+func operatorNode(t *testing.T) *node {
+	return newNode(t, nodeConfig{catalogue: operatorCatalogue, limits: event.Limits{MaxDetailBytes: 256, MaxDetailDepth: 4}})
+}
+
+// coreConfigure reads the "configure" member of the node's config.json.
+func coreConfigure(t *testing.T, n *node) json.RawMessage {
+	t.Helper()
+	res, body := n.get(web.PathConfig, "")
+	var cfg struct {
+		Configure json.RawMessage `json:"configure"`
+	}
+	if res.StatusCode != http.StatusOK || json.Unmarshal(body, &cfg) != nil || cfg.Configure == nil {
+		t.Fatalf("GET %s = %d %s: no configure member", web.PathConfig, res.StatusCode, body)
+	}
+	return cfg.Configure
+}
+
+// sameJSON fails unless got and want are the same JSON value.
+func sameJSON(t *testing.T, what string, got []byte, want string) {
+	t.Helper()
+	var g, w any
+	if err := json.Unmarshal(got, &g); err != nil {
+		t.Fatalf("%s: %v in %s", what, err, got)
+	}
+	if err := json.Unmarshal([]byte(want), &w); err != nil {
+		t.Fatalf("%s: the expected value: %v", what, err)
+	}
+	if !reflect.DeepEqual(g, w) {
+		t.Errorf("%s =\n%s\nwant\n%s", what, got, want)
+	}
+}
+
+// TestConfigConfiguresTheCore checks config.json's "configure": the
+// operator-added types only (never the built-ins) and the server's detail
+// limits; and that the module, configured with it, accepts and refuses
+// exactly the drafts the server does, with the server's codes.
+func TestConfigConfiguresTheCore(t *testing.T) {
+	t.Run("defaults", func(t *testing.T) {
+		sameJSON(t, "configure", coreConfigure(t, newNode(t)),
+			`{"catalogue":{"event_types":[]},"max_detail_bytes":16384,"max_detail_depth":16}`)
+	})
+
+	n := operatorNode(t)
+	conf := coreConfigure(t, n)
+	sameJSON(t, "configure", conf, `{"catalogue":{"event_types":[
+		{"name":"billing.note","critical":false,"required_detail":[]},
+		{"name":"billing.refund","critical":true,"required_detail":["amount",{"name":"currency","one_of":["EUR","USD"]}]}]},
+		"max_detail_bytes":256,"max_detail_depth":4}`)
+
+	ctx := context.Background()
+	rt, err := wasm.New(ctx, wasm.Config{PoolSize: 1, Configure: conf})
+	if err != nil {
+		t.Fatalf("the module refuses config.json's configure: %v", err)
+	}
+	defer rt.Close(ctx)
+	draft := func(typ, detail string) string {
+		d := `{"event_type":` + strconv.Quote(typ) + `,"tenant_id":"default","entity_uri":"agent:writer","emitter":"agent:writer","outcome":"success"`
+		if detail != "" {
+			d += `,"detail":` + detail
+		}
+		return d + "}"
+	}
+	for _, tc := range []struct {
+		name, typ, detail, code string
+	}{
+		{"operator type", "billing.refund", `{"amount":"12.50","currency":"EUR"}`, ""},
+		{"best-effort operator type", "billing.note", ``, ""},
+		{"required key missing", "billing.refund", `{"currency":"EUR"}`, "missing_detail_key"},
+		{"value not permitted", "billing.refund", `{"amount":1,"currency":"GBP"}`, "missing_detail_key"},
+		{"unknown type", "billing.chargeback", ``, "unknown_event_type"},
+		{"built-in type", "admin_action", `{"action":"rotate"}`, ""},
+		{"detail over the server's size", "billing.note", `{"s":"` + strings.Repeat("x", 300) + `"}`, "detail_too_large"},
+		{"detail over the server's depth", "billing.note", `{"a":{"b":{"c":{"d":{"e":1}}}}}`, "detail_too_deep"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := draft(tc.typ, tc.detail)
+			_, err := rt.BuildEvent(ctx, []byte(d))
+			core := string(auditerr.CodeOf(err))
+			status, answer := n.post("/v1/audit/events", n.writer, d)
+			server := errorCode(answer)
+			if core != tc.code || server != tc.code {
+				t.Errorf("core %q (%v), server %q (HTTP %d %s); want %q from both", core, err, server, status, answer, tc.code)
+			}
+		})
 	}
 }

@@ -136,7 +136,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if k, err := tlog.LoadKey(c.dataDir); err == nil {
 		verifierKey = k.VerifierKey
 	}
-	if err := web.Register(e, web.Config{Keys: keys, Catalogue: log.Catalogue(), VerifierKey: verifierKey}); err != nil {
+	if err := web.Register(e, web.Config{Keys: keys, Catalogue: log.Catalogue(), Limits: log.Limits(), VerifierKey: verifierKey}); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", listen)
