@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -680,6 +681,94 @@ func TestLiveResumes(t *testing.T) {
 	t.Logf("the hub cut the page off %d times; it resumed each time", n.hub.Cuts())
 	if n.hub.Cuts() == 0 {
 		t.Log("(no cut happened: the page kept up; the resume path was not exercised this run)")
+	}
+	if e := errs.get(); len(e) > 0 {
+		t.Errorf("the page reported errors:\n%s", strings.Join(e, "\n"))
+	}
+}
+
+// TestComposerOperatorTypes runs the page against a server started with an
+// operator's --catalogue and smaller detail limits: the page's core is
+// configured as the server is, so the composer previews and records an
+// operator-added type, and refuses a draft without its required key, or
+// over the server's detail limit, with the code the server answers for
+// the very same request.
+func TestComposerOperatorTypes(t *testing.T) {
+	n := operatorNode(t)
+	b := newBrowser(t, 1280, 800, false)
+	errs := b.watchErrors()
+	b.do(t, chromedp.Navigate(n.URL))
+	b.waitFor(t, "the page", `document.documentElement.dataset.ui === 'ready'`, wait)
+	b.do(t, chromedp.SendKeys(chromedp.ID("api-key"), n.writer+"\n"))
+	b.waitFor(t, "the log", `document.documentElement.dataset.session === 'open' && document.documentElement.dataset.core === 'ready'`, wait)
+	if s := b.text(t, "core-status"); strings.Contains(s, "built-in") {
+		t.Fatalf("the core runs without the server's configuration: %q", s)
+	}
+	b.click(t, "#tab-compose")
+
+	// preview sets the draft and waits for the core's verdict.
+	preview := func(typ, detail string) (body, errText string) {
+		t.Helper()
+		b.setField(t, "c-event_type", typ)
+		b.setField(t, "c-detail", detail)
+		b.setField(t, "c-id", "")
+		b.waitFor(t, "the preview", `!document.getElementById('preview').dataset.pending &&
+			(!document.getElementById('record').disabled || document.getElementById('p-error').textContent !== '')`, wait)
+		return b.text(t, "p-body"), eval[string](t, b, `document.getElementById('p-error').textContent`)
+	}
+
+	good := `{"amount":"12.50","currency":"EUR"}`
+	body, msg := preview("billing.refund", good)
+	if msg != "" || !contains(body, `"event_type":"billing.refund"`, good) {
+		t.Fatalf("the operator type is not previewed: error %q, body %s", msg, body)
+	}
+	if req := b.text(t, "c-required"); !strings.Contains(req, "amount, currency") {
+		t.Errorf("the composer's hint for billing.refund: %q", req)
+	}
+	b.click(t, "#record")
+	b.waitFor(t, "the record result", `!document.getElementById('p-result').hidden && ['ok','bad','wait'].includes(document.getElementById('p-result').dataset.state)`, wait)
+	if state := eval[string](t, b, `document.getElementById('p-result').dataset.state`); state != "ok" {
+		t.Fatalf("record: %s %q", state, b.text(t, "p-result"))
+	}
+	seq, _ := strconv.ParseInt(eval[string](t, b, `document.getElementById('p-result').dataset.seq`), 10, 64)
+	if ev := n.stored(seq); ev.Type != "billing.refund" || hex.EncodeToString(ev.LeafHash[:]) != eval[string](t, b, `document.getElementById('p-result').dataset.previewLeaf`) {
+		t.Errorf("stored %s with leaf %x, not the preview", ev.Type, ev.LeafHash)
+	}
+
+	// The same request body, but for its detail (and without its id, which
+	// is now taken), as the server answers it.
+	idRE := regexp.MustCompile(`"id":"[^"]*",`)
+	serverCode := func(detail string) string {
+		t.Helper()
+		_, answer := n.post("/v1/audit/events", n.writer, idRE.ReplaceAllString(strings.Replace(body, good, detail, 1), ""))
+		return errorCode(answer)
+	}
+	for _, tc := range []struct{ name, detail, code, says string }{
+		{"required key missing", `{"currency":"EUR"}`, "missing_detail_key", `"amount"`},
+		{"value not permitted", `{"amount":"1","currency":"GBP"}`, "missing_detail_key", `"currency"`},
+		{"detail over the server's limit", `{"amount":"1","currency":"EUR","note":"` + strings.Repeat("x", 300) + `"}`, "detail_too_large", "256"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, msg := preview("billing.refund", tc.detail)
+			if !contains(msg, "("+tc.code+")", tc.says) {
+				t.Errorf("the composer says %q, want %s about %s", msg, tc.code, tc.says)
+			}
+			if !eval[bool](t, b, `document.getElementById('record').disabled`) {
+				t.Error("a refused draft may be recorded")
+			}
+			if got := serverCode(tc.detail); got != tc.code {
+				t.Errorf("the server answers %q, the composer %q", got, tc.code)
+			}
+		})
+	}
+
+	// The verification worker is configured alike and checks the event.
+	b.click(t, "#tab-log")
+	b.applyFilters(t, nil)
+	b.click(t, "#verify-all")
+	b.waitFor(t, "the verification", `document.getElementById('verify-status').dataset.state !== undefined`, wait)
+	if d := eval[map[string]string](t, b, `({...document.getElementById('verify-status').dataset})`); d["state"] != "ok" || d["failed"] != "0" {
+		t.Errorf("verification in the worker: %v %q", d, b.text(t, "verify-status"))
 	}
 	if e := errs.get(); len(e) > 0 {
 		t.Errorf("the page reported errors:\n%s", strings.Join(e, "\n"))

@@ -16,8 +16,13 @@ performance.mark('app-start');
 
 const SESSION_KEY = 'stigaudit.apiKey';
 
+// The page's public configuration; its "configure" member configures the
+// core as the server is configured (operator-added types, detail limits).
+const configFetched = fetch('/web/config.json', { cache: 'no-store' })
+  .then((r) => (r.ok ? r.json() : Promise.reject(new Error(`HTTP ${r.status}`))));
+
 const app = {
-  core: startCore(document.querySelector('meta[name="stigaudit-wasm"]').content),
+  core: startCore(document.querySelector('meta[name="stigaudit-wasm"]').content, configFetched.then((c) => c.configure)),
   config: { event_types: [], verifier_key: '' },
   client: null,
   session: null,
@@ -41,7 +46,7 @@ app.worker = () => {
       };
       w.addEventListener('message', onMsg);
       w.addEventListener('error', (e) => reject(new Error(`the verification worker failed: ${e.message}`)));
-      w.postMessage({ type: 'init', module: core.module });
+      w.postMessage({ type: 'init', module: core.module, configure: core.configure });
     }));
     app.workerPromise.catch(() => { app.workerPromise = null; });
   }
@@ -55,9 +60,11 @@ app.composer = new Composer(app);
 // --- the core's status in the header ---------------------------------------
 app.core.ready.then((core) => {
   const s = $('core-status');
-  s.textContent = `core ready · ${Math.round(core.ms)} ms`;
+  s.textContent = `core ready · ${Math.round(core.ms)} ms${core.configure === undefined ? ' · built-in catalogue' : ''}`;
   s.dataset.state = 'ready';
-  s.title = 'the stigaudit WebAssembly core is compiled and instantiated in this page';
+  s.title = core.configure === undefined
+    ? 'the stigaudit WebAssembly core runs in this page, but without the server\'s configuration: operator-added event types and the server\'s detail limits are unknown to the composer'
+    : 'the stigaudit WebAssembly core is compiled and instantiated in this page, configured as the server is (its event types and detail limits)';
   document.documentElement.dataset.core = 'ready';
 }, (e) => {
   const s = $('core-status');
@@ -68,8 +75,7 @@ app.core.ready.then((core) => {
 });
 
 // --- configuration (public) -------------------------------------------------
-const configLoaded = fetch('/web/config.json', { cache: 'no-store' })
-  .then((r) => (r.ok ? r.json() : Promise.reject(new Error(`HTTP ${r.status}`))))
+const configLoaded = configFetched
   .then((c) => {
     app.config = c;
     app.trust = new Trust(c.verifier_key);

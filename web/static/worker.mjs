@@ -20,7 +20,7 @@
 // Either way the events checked are the ones the page shows: their leaf is
 // recomputed from their content and must be the leaf the proof is about.
 //
-// Messages in:  {type:'init', module}
+// Messages in:  {type:'init', module, configure (as the page's core, see core.mjs)}
 //               {type:'verify', job, apiKey, key, events, params (the list's filters), canExport, concurrency}
 // Messages out: {type:'ready', ms} | {type:'error', job?, message}
 //               {type:'progress', job, results:[{seq, state, reason?}], done, total}
@@ -37,7 +37,7 @@ self.onmessage = async (e) => {
   try {
     if (m.type === 'init') {
       const t0 = performance.now();
-      sa = await load(m.module, { stdout: () => {}, stderr: () => {} });
+      sa = await load(m.module, { configure: m.configure, stdout: () => {}, stderr: () => {} });
       self.postMessage({ type: 'ready', ms: performance.now() - t0 });
     } else if (m.type === 'verify') {
       await verifyAll(m);
