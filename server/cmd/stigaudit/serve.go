@@ -46,6 +46,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
+	if err := checkLimits(lim); err != nil {
+		return err
+	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
 	if _, _, err := cf.policy(); err != nil {
 		return err
@@ -220,3 +223,22 @@ func (o replicaObserver) WantsAll() bool {
 }
 
 var _ stigaudit.Selective = replicaObserver{}
+
+// maxDetailDepth bounds --max-detail-depth: far deeper than any audit
+// detail needs, and shallow enough that every host's parser (native, the
+// WASM module's configure, the browser page) accepts the same setting.
+const maxDetailDepth = 1000
+
+// checkLimits refuses detail limits the server could never honour: a
+// detail larger than a whole request body (stigaudit.MaxBatchBytes) cannot
+// arrive, and the browser page configures its core with the same limits,
+// so a setting the core would refuse must not start the server either.
+func checkLimits(lim event.Limits) error {
+	if lim.MaxDetailBytes < 1 || lim.MaxDetailBytes > stigaudit.MaxBatchBytes {
+		return fmt.Errorf("%w: --max-detail-bytes must be from 1 to %d (the largest request body), not %d", errUsage, stigaudit.MaxBatchBytes, lim.MaxDetailBytes)
+	}
+	if lim.MaxDetailDepth < 1 || lim.MaxDetailDepth > maxDetailDepth {
+		return fmt.Errorf("%w: --max-detail-depth must be from 1 to %d, not %d", errUsage, maxDetailDepth, lim.MaxDetailDepth)
+	}
+	return nil
+}
