@@ -165,6 +165,38 @@ func runReplicaCmd(t *testing.T, bin string, args ...string) string {
 	return strings.TrimSpace(stdout.String())
 }
 
+// newReplicas prepares three replicas of the log at dsn, not yet started,
+// in directories tmp/<prefix>0..2, each with the flags extra(dir) returns
+// (extra may be nil). They share one checkpoint key, made in the first
+// directory and copied to the others, so whoever is elected signs as the
+// same log; newReplicas returns the key's verifier.
+func newReplicas(t *testing.T, bin, tmp, prefix, dsn string, extra func(dir string) []string) ([]*replica, string) {
+	t.Helper()
+	var reps []*replica
+	for i := range 3 {
+		dir := filepath.Join(tmp, fmt.Sprintf("%s%d", prefix, i))
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		r := &replica{t: t, bin: bin, dir: dir, addr: replicaAddr(t), dsn: dsn}
+		if extra != nil {
+			r.extra = extra(dir)
+		}
+		reps = append(reps, r)
+	}
+	verifier := runReplicaCmd(t, bin, "keys", "checkpoint-key", "--data-dir", reps[0].dir, "--node", "replicas")
+	keyFile, err := os.ReadFile(filepath.Join(reps[0].dir, tlog.KeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range reps[1:] {
+		if err := os.WriteFile(filepath.Join(r.dir, tlog.KeyFile), keyFile, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return reps, verifier
+}
+
 func replicaUUID(t *testing.T) string {
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
@@ -189,26 +221,7 @@ func TestReplicasOnPostgres(t *testing.T) {
 	tmp := t.TempDir()
 	bin := buildReplicaBinary(t, tmp)
 
-	// One checkpoint key for every replica: whoever is elected signs as
-	// the same log.
-	var reps []*replica
-	for i := range 3 {
-		dir := filepath.Join(tmp, fmt.Sprintf("replica%d", i))
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		reps = append(reps, &replica{t: t, bin: bin, dir: dir, addr: replicaAddr(t), dsn: dsn})
-	}
-	verifier := runReplicaCmd(t, bin, "keys", "checkpoint-key", "--data-dir", reps[0].dir, "--node", "replicas")
-	keyFile, err := os.ReadFile(filepath.Join(reps[0].dir, tlog.KeyFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range reps[1:] {
-		if err := os.WriteFile(filepath.Join(r.dir, tlog.KeyFile), keyFile, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	reps, verifier := newReplicas(t, bin, tmp, "replica", dsn, nil)
 	apiKey := runReplicaCmd(t, bin, "keys", "create", "--data-dir", reps[0].dir, "--database-url", dsn,
 		"--tenant", "acme", "--entity", "urn:test:emitter", "--perm", "audit.write,audit.read,read")
 
@@ -515,24 +528,7 @@ func TestReplicasThroughput(t *testing.T) {
 		}
 		appName := fmt.Sprintf("stigaudit_bench_%d", time.Now().UnixNano())
 		dsn := pgtest.DSN(t) + "&application_name=" + appName + "&options=" + strings.ReplaceAll(url.QueryEscape("-c track_functions=pl"), "+", "%20")
-		var reps []*replica
-		for i := range 3 {
-			dir := filepath.Join(tmp, fmt.Sprintf("%s-%d", name, i))
-			if err := os.MkdirAll(dir, 0o700); err != nil {
-				t.Fatal(err)
-			}
-			reps = append(reps, &replica{t: t, bin: bin, dir: dir, addr: replicaAddr(t), dsn: dsn, extra: extra})
-		}
-		runReplicaCmd(t, bin, "keys", "checkpoint-key", "--data-dir", reps[0].dir, "--node", "replicas")
-		keyFile, err := os.ReadFile(filepath.Join(reps[0].dir, tlog.KeyFile))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range reps[1:] {
-			if err := os.WriteFile(filepath.Join(r.dir, tlog.KeyFile), keyFile, 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}
+		reps, _ := newReplicas(t, bin, tmp, name+"-", dsn, func(string) []string { return extra })
 		apiKey := runReplicaCmd(t, bin, "keys", "create", "--data-dir", reps[0].dir, "--database-url", dsn,
 			"--tenant", "acme", "--entity", "urn:bench:emitter", "--perm", "audit.write")
 		for _, r := range reps {
@@ -892,25 +888,9 @@ func TestReplicasFeedSinksOnce(t *testing.T) {
 	}
 	tmp := t.TempDir()
 	bin := buildReplicaBinary(t, tmp)
-	var reps []*replica
-	for i := range 3 {
-		dir := filepath.Join(tmp, fmt.Sprintf("replica%d", i))
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		reps = append(reps, &replica{t: t, bin: bin, dir: dir, addr: replicaAddr(t), dsn: dsn,
-			extra: []string{"--sink", "file:" + filepath.Join(dir, "sink.jsonl")}})
-	}
-	runReplicaCmd(t, bin, "keys", "checkpoint-key", "--data-dir", reps[0].dir, "--node", "replicas")
-	keyFile, err := os.ReadFile(filepath.Join(reps[0].dir, tlog.KeyFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range reps[1:] {
-		if err := os.WriteFile(filepath.Join(r.dir, tlog.KeyFile), keyFile, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	reps, _ := newReplicas(t, bin, tmp, "replica", dsn, func(dir string) []string {
+		return []string{"--sink", "file:" + filepath.Join(dir, "sink.jsonl")}
+	})
 	apiKey := runReplicaCmd(t, bin, "keys", "create", "--data-dir", reps[0].dir, "--database-url", dsn,
 		"--tenant", "acme", "--entity", "urn:test:emitter", "--perm", "audit.write")
 	for _, r := range reps {
