@@ -12,7 +12,7 @@ FUZZTIME  ?= 20s
 # detector would only make them slow.
 RACE_PKGS := . ./hostfns/appendq ./hostfns/memstore ./hostfns/sqlitestore ./hostfns/storetest \
 	./server/api ./server/auth ./server/metrics ./server/sink ./server/stream \
-	./server/tlog ./server/redact ./wasm/
+	./server/tlog ./server/redact ./server/retention ./hostfns/pgstore ./wasm/
 
 .PHONY: all build run test test-race bench lint fuzz check clean
 
