@@ -77,43 +77,14 @@ func (s *Store) Query(ctx context.Context, q hostfns.Query) (hostfns.Page, error
 
 // buildQuery turns q into SQL with $n placeholders and its arguments.
 func buildQuery(q hostfns.Query) (string, []any) {
-	var where []string
 	var args []any
 	arg := func(v any) string {
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
 	}
-	eq := func(col, v string) {
-		if v != "" {
-			where = append(where, col+" = "+arg(v))
-		}
-	}
-	eq("tenant_id", q.Tenant)
-	switch len(q.Types) {
-	case 0:
-	case 1:
-		eq("event_type", q.Types[0])
-	default:
-		where = append(where, "event_type = ANY("+arg(q.Types)+"::text[])")
-	}
-	eq("entity_uri", q.EntityURI)
-	eq("oidc_sub", q.OIDCSub)
-	eq("fact_id", q.FactID)
-	eq("outcome", q.Outcome)
-	if q.Outcome != "" && q.Outcome != event.OutcomeSuccess {
-		where = append(where, "outcome <> 'success'") // lets the planner use events_tenant_outcome_seq
-	}
-	eq("scope", q.Scope)
-	if q.Source != nil {
-		where = append(where, "source = "+arg(*q.Source))
-	}
-	if q.Attested != nil {
-		if *q.Attested {
-			where = append(where, "attested_key_id IS NOT NULL")
-		} else {
-			where = append(where, "attested_key_id IS NULL")
-		}
-	}
+	where := q.SQLTerms(arg, func(types []string) string {
+		return "event_type = ANY(" + arg(types) + "::text[])"
+	})
 	if q.Since != "" {
 		where = append(where, "ts >= "+arg(q.Since))
 	}

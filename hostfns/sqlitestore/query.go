@@ -67,46 +67,17 @@ func (s *Store) Query(ctx context.Context, q hostfns.Query) (hostfns.Page, error
 
 // buildQuery turns q into SQL and its arguments.
 func buildQuery(q hostfns.Query) (string, []any) {
-	var where []string
 	var args []any
-	eq := func(col, v string) {
-		if v != "" {
-			where = append(where, col+" = ?")
-			args = append(args, v)
+	arg := func(v any) string {
+		args = append(args, v)
+		return "?"
+	}
+	where := q.SQLTerms(arg, func(types []string) string {
+		for _, t := range types {
+			arg(t)
 		}
-	}
-	eq("tenant_id", q.Tenant)
-	switch len(q.Types) {
-	case 0:
-	case 1:
-		eq("event_type", q.Types[0])
-	default:
-		where = append(where, "event_type IN (?"+strings.Repeat(", ?", len(q.Types)-1)+")")
-		for _, t := range q.Types {
-			args = append(args, t)
-		}
-	}
-	eq("entity_uri", q.EntityURI)
-	eq("oidc_sub", q.OIDCSub)
-	eq("fact_id", q.FactID)
-	eq("outcome", q.Outcome)
-	eq("scope", q.Scope)
-	if q.Source != nil {
-		where = append(where, "source = ?")
-		args = append(args, *q.Source)
-	}
-	if q.Attested != nil {
-		if *q.Attested {
-			where = append(where, "attested_key_id IS NOT NULL")
-		} else {
-			where = append(where, "attested_key_id IS NULL")
-		}
-	}
-	if q.Outcome != "" && q.Outcome != event.OutcomeSuccess {
-		// Lets SQLite use the partial index events_tenant_outcome_seq,
-		// whose WHERE clause this term repeats word for word.
-		where = append(where, "outcome <> 'success'")
-	}
+		return "event_type IN (?" + strings.Repeat(", ?", len(types)-1) + ")"
+	})
 	// Time bounds also bound seq, through the block-range index ts_blocks:
 	// every event with ts >= Since lies in a block whose max_ts >= Since,
 	// so at or after the first such block; likewise for Until. The seq
