@@ -12,6 +12,7 @@ import (
 	"github.com/stigaudit/stigaudit/core/auditerr"
 	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/hostfns"
+	"github.com/stigaudit/stigaudit/hostfns/sqlquery"
 )
 
 // The SQL of an append transaction. Every append, in the writer or in a
@@ -27,7 +28,7 @@ const (
 	// the head is not at $3 (which the lock makes impossible).
 	sqlAdvanceHead = `UPDATE log_head SET size = $1, compact_range = $2 WHERE size = $3`
 
-	sqlLookup = `SELECT ` + eventColumns + ` FROM events WHERE id = ANY($1)`
+	sqlLookup = `SELECT ` + sqlquery.EventColumns + ` FROM events WHERE id = ANY($1)`
 
 	sqlInsertEvents = `INSERT INTO events (seq, id, event_type, ts, hlc, tenant_id, entity_uri, emitter,
 		oidc_sub, fact_id, source, attested_key_id, scope, outcome, detail, leaf_hash)
@@ -239,7 +240,7 @@ func (s *Store) appendTx(ctx context.Context, tx *sql.Tx, events []event.Event) 
 	if err != nil {
 		return nil, unavailable("append in transaction: look up ids", err)
 	}
-	stored, err := scanEvents(rows, 0)
+	stored, err := sqlquery.ScanEvents(rows, 0)
 	rows.Close()
 	if err != nil {
 		return nil, unavailable("append in transaction: look up ids", err)

@@ -9,46 +9,9 @@ import (
 	"github.com/transparency-dev/merkle/compact"
 
 	"github.com/stigaudit/stigaudit/core/auditerr"
-	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/hostfns"
+	"github.com/stigaudit/stigaudit/hostfns/sqlquery"
 )
-
-// eventColumns is the select list scanEvents reads. Optional text columns
-// are NULL in the table and "" in event.Event.
-const eventColumns = `seq, id, event_type, ts, COALESCE(hlc, ''), tenant_id, entity_uri, COALESCE(emitter, ''),
-	COALESCE(oidc_sub, ''), COALESCE(fact_id, ''), source, COALESCE(attested_key_id, ''), COALESCE(scope, ''),
-	outcome, detail, leaf_hash`
-
-// rowsScanner is what scanEvents needs of pgx.Rows and *sql.Rows alike.
-type rowsScanner interface {
-	Next() bool
-	Scan(dest ...any) error
-	Err() error
-}
-
-// scanEvents reads every row of rows (selected with eventColumns); the
-// caller closes rows.
-func scanEvents(rows rowsScanner, capacity int) ([]event.Event, error) {
-	out := make([]event.Event, 0, capacity)
-	for rows.Next() {
-		var e event.Event
-		var detail *string
-		var leaf []byte
-		if err := rows.Scan(&e.Seq, &e.ID, &e.Type, &e.TS, &e.HLC, &e.Tenant, &e.EntityURI, &e.Emitter,
-			&e.OIDCSub, &e.FactID, &e.Source, &e.AttestedKeyID, &e.Scope, &e.Outcome, &detail, &leaf); err != nil {
-			return nil, err
-		}
-		if detail != nil {
-			e.Detail = []byte(*detail)
-		}
-		if len(leaf) != len(e.LeafHash) {
-			return nil, fmt.Errorf("event seq %d: leaf_hash has %d bytes", e.Seq, len(leaf))
-		}
-		copy(e.LeafHash[:], leaf)
-		out = append(out, e)
-	}
-	return out, rows.Err()
-}
 
 // Query returns one page of matching events, keyset-paged on seq: the SQL
 // is "WHERE <filters> AND seq > After ORDER BY seq LIMIT Limit+1", the extra
@@ -63,16 +26,12 @@ func (s *Store) Query(ctx context.Context, q hostfns.Query) (hostfns.Page, error
 	if err != nil {
 		return hostfns.Page{}, unavailable("query", err)
 	}
-	evs, err := scanEvents(rows, q.Limit+1)
+	evs, err := sqlquery.ScanEvents(rows, q.Limit+1)
 	rows.Close()
 	if err != nil {
 		return hostfns.Page{}, unavailable("query", err)
 	}
-	page := hostfns.Page{Events: evs}
-	if len(evs) > q.Limit {
-		page.Events, page.HasMore = evs[:q.Limit], true
-	}
-	return page, nil
+	return sqlquery.Page(evs, q.Limit), nil
 }
 
 // buildQuery turns q into SQL with $n placeholders and its arguments.
@@ -82,7 +41,7 @@ func buildQuery(q hostfns.Query) (string, []any) {
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
 	}
-	where := q.SQLTerms(arg, func(types []string) string {
+	where := sqlquery.Terms(q, arg, func(types []string) string {
 		return "event_type = ANY(" + arg(types) + "::text[])"
 	})
 	if q.Since != "" {
@@ -102,7 +61,7 @@ func buildQuery(q hostfns.Query) (string, []any) {
 		where = append(where, "seq > "+arg(q.After))
 	}
 	var b strings.Builder
-	b.WriteString("SELECT " + eventColumns + " FROM events WHERE " + strings.Join(where, " AND "))
+	b.WriteString("SELECT " + sqlquery.EventColumns + " FROM events WHERE " + strings.Join(where, " AND "))
 	b.WriteString(" ORDER BY seq " + order + " LIMIT " + arg(q.Limit+1))
 	return b.String(), args
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/stigaudit/stigaudit/core/auditerr"
 	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/hostfns"
+	"github.com/stigaudit/stigaudit/hostfns/sqlquery"
 	"github.com/stigaudit/stigaudit/migrations"
 )
 
@@ -327,11 +328,11 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Get returns the event with this id, or an error wrapping auditerr.ErrNotFound.
 func (s *Store) Get(ctx context.Context, id string) (event.Event, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM events WHERE id = $1 AND seq < `+sqlDurableSize, id)
+	rows, err := s.pool.Query(ctx, `SELECT `+sqlquery.EventColumns+` FROM events WHERE id = $1 AND seq < `+sqlDurableSize, id)
 	if err != nil {
 		return event.Event{}, unavailable("get", err)
 	}
-	evs, err := scanEvents(rows, 1)
+	evs, err := sqlquery.ScanEvents(rows, 1)
 	rows.Close()
 	if err != nil {
 		return event.Event{}, unavailable("get", err)

@@ -14,6 +14,7 @@ import (
 	"github.com/stigaudit/stigaudit/core/auditerr"
 	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/hostfns"
+	"github.com/stigaudit/stigaudit/hostfns/sqlquery"
 )
 
 // request and result are the queue's: see package appendq.
@@ -405,7 +406,7 @@ func queueLookup(b *pgx.Batch, reqs []*request, stored map[string]event.Event) {
 		}
 	}
 	b.Queue(sqlLookup, ids).Query(func(rows pgx.Rows) error {
-		evs, err := scanEvents(rows, 0)
+		evs, err := sqlquery.ScanEvents(rows, 0)
 		if err != nil {
 			return fmt.Errorf("look up ids: %w", err)
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/transparency-dev/merkle/compact"
 
 	"github.com/stigaudit/stigaudit/core/event"
+	"github.com/stigaudit/stigaudit/hostfns/sqlquery"
 )
 
 // The SQL of an append transaction.
@@ -27,7 +28,7 @@ const (
 		ON CONFLICT (block) DO UPDATE SET min_ts = min(min_ts, excluded.min_ts), max_ts = max(max_ts, excluded.max_ts)`
 
 	// sqlLookup finds the stored events among a JSON array of ids.
-	sqlLookup = `SELECT ` + eventColumns + ` FROM events WHERE id IN (SELECT value FROM json_each(?))`
+	sqlLookup = `SELECT ` + sqlquery.EventColumns + ` FROM events WHERE id IN (SELECT value FROM json_each(?))`
 
 	// sqlNodes reads tree nodes named by a JSON array of [level, idx] pairs,
 	// returning (position in the array, hash); level 0 is events.leaf_hash.
@@ -107,7 +108,8 @@ func (st *stmts) storedByID(ctx context.Context, ids []string) (map[string]event
 	if err != nil {
 		return nil, fmt.Errorf("look up ids: %w", err)
 	}
-	evs, err := scanEvents(rows, 0)
+	defer rows.Close()
+	evs, err := sqlquery.ScanEvents(rows, 0)
 	if err != nil {
 		return nil, fmt.Errorf("look up ids: %w", err)
 	}

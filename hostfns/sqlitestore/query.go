@@ -13,33 +13,8 @@ import (
 	"github.com/stigaudit/stigaudit/core/auditerr"
 	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/hostfns"
+	"github.com/stigaudit/stigaudit/hostfns/sqlquery"
 )
-
-// eventColumns is the select list scanEvents reads. Optional text columns
-// are NULL in the table and "" in event.Event.
-const eventColumns = `seq, id, event_type, ts, IFNULL(hlc, ''), tenant_id, entity_uri, IFNULL(emitter, ''),
-	IFNULL(oidc_sub, ''), IFNULL(fact_id, ''), source, IFNULL(attested_key_id, ''), IFNULL(scope, ''),
-	outcome, detail, leaf_hash`
-
-// scanEvents reads every row of rows (selected with eventColumns) and closes it.
-func scanEvents(rows *sql.Rows, capacity int) ([]event.Event, error) {
-	defer rows.Close()
-	out := make([]event.Event, 0, capacity)
-	for rows.Next() {
-		var e event.Event
-		var leaf []byte
-		if err := rows.Scan(&e.Seq, &e.ID, &e.Type, &e.TS, &e.HLC, &e.Tenant, &e.EntityURI, &e.Emitter,
-			&e.OIDCSub, &e.FactID, &e.Source, &e.AttestedKeyID, &e.Scope, &e.Outcome, &e.Detail, &leaf); err != nil {
-			return nil, err
-		}
-		if len(leaf) != len(e.LeafHash) {
-			return nil, fmt.Errorf("event seq %d: leaf_hash has %d bytes", e.Seq, len(leaf))
-		}
-		copy(e.LeafHash[:], leaf)
-		out = append(out, e)
-	}
-	return out, rows.Err()
-}
 
 // Query returns one page of matching events, keyset-paged on seq: the SQL
 // is "WHERE <filters> AND seq > After ORDER BY seq LIMIT Limit+1", the extra
@@ -54,15 +29,12 @@ func (s *Store) Query(ctx context.Context, q hostfns.Query) (hostfns.Page, error
 	if err != nil {
 		return hostfns.Page{}, unavailable("query", err)
 	}
-	evs, err := scanEvents(rows, q.Limit+1)
+	defer rows.Close()
+	evs, err := sqlquery.ScanEvents(rows, q.Limit+1)
 	if err != nil {
 		return hostfns.Page{}, unavailable("query", err)
 	}
-	page := hostfns.Page{Events: evs}
-	if len(evs) > q.Limit {
-		page.Events, page.HasMore = evs[:q.Limit], true
-	}
-	return page, nil
+	return sqlquery.Page(evs, q.Limit), nil
 }
 
 // buildQuery turns q into SQL and its arguments.
@@ -72,7 +44,7 @@ func buildQuery(q hostfns.Query) (string, []any) {
 		args = append(args, v)
 		return "?"
 	}
-	where := q.SQLTerms(arg, func(types []string) string {
+	where := sqlquery.Terms(q, arg, func(types []string) string {
 		for _, t := range types {
 			arg(t)
 		}
@@ -103,7 +75,7 @@ func buildQuery(q hostfns.Query) (string, []any) {
 		args = append(args, q.After)
 	}
 	var b strings.Builder
-	b.WriteString("SELECT " + eventColumns + " FROM events")
+	b.WriteString("SELECT " + sqlquery.EventColumns + " FROM events")
 	if len(where) > 0 {
 		b.WriteString(" WHERE " + strings.Join(where, " AND "))
 	}

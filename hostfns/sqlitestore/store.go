@@ -20,6 +20,7 @@ import (
 	"github.com/stigaudit/stigaudit/core/auditerr"
 	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/hostfns"
+	"github.com/stigaudit/stigaudit/hostfns/sqlquery"
 	"github.com/stigaudit/stigaudit/migrations"
 )
 
@@ -242,11 +243,12 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Get returns the event with this id, or an error wrapping auditerr.ErrNotFound.
 func (s *Store) Get(ctx context.Context, id string) (event.Event, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+eventColumns+` FROM events WHERE id = ?`, id)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+sqlquery.EventColumns+` FROM events WHERE id = ?`, id)
 	if err != nil {
 		return event.Event{}, unavailable("get", err)
 	}
-	evs, err := scanEvents(rows, 1)
+	defer rows.Close()
+	evs, err := sqlquery.ScanEvents(rows, 1)
 	if err != nil {
 		return event.Event{}, unavailable("get", err)
 	}

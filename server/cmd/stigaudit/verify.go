@@ -21,6 +21,7 @@ import (
 	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/core/logverify"
 	"github.com/stigaudit/stigaudit/core/merkle"
+	"github.com/stigaudit/stigaudit/hostfns/sqlquery"
 	"github.com/stigaudit/stigaudit/server/export"
 	"github.com/stigaudit/stigaudit/server/tlog"
 )
@@ -331,7 +332,7 @@ type logDB struct {
 	name string
 	db   *sql.DB
 	// events selects every event in seq order, in the columns of
-	// sqlVerifyEvents: the last one says whether retention purged the row.
+	// verifyEventsQuery: the last one says whether retention purged the row.
 	events string
 	// nodes selects the tree nodes named by a JSON array of [level, idx]
 	// pairs (level 0 is events.leaf_hash) as (index in the array, hash);
@@ -353,7 +354,7 @@ func openSQLiteLog(ctx context.Context, path string) (*logDB, error) {
 		db.Close()
 		return nil, fmt.Errorf("%s: reading the schema: %w", path, err)
 	}
-	return &logDB{name: path, db: db, events: verifyEventsQuery("IFNULL", n > 0), nodes: sqlVerifyNodes}, nil
+	return &logDB{name: path, db: db, events: verifyEventsQuery(n > 0), nodes: sqlVerifyNodes}, nil
 }
 
 // openReadOnly opens a SQLite file for reading only: verification never
@@ -370,21 +371,16 @@ func openReadOnly(path string) (*sql.DB, error) {
 	return sql.Open("sqlite", "file:"+(&url.URL{Path: filepath.ToSlash(abs)}).EscapedPath()+"?"+q.Encode())
 }
 
-// sqlVerifyEvents reads every event in seq order; the first %s is the
-// dialect's IFNULL, the second whether the row was purged by retention (a
-// column that databases before the retention migration lack).
-const sqlVerifyEvents = `SELECT seq, id, event_type, ts, %[1]s(hlc, ''), tenant_id, entity_uri, %[1]s(emitter, ''),
-	%[1]s(oidc_sub, ''), %[1]s(fact_id, ''), source, %[1]s(attested_key_id, ''), %[1]s(scope, ''),
-	outcome, detail, leaf_hash, %[2]s FROM events ORDER BY seq`
-
-// verifyEventsQuery returns sqlVerifyEvents with ifnull (IFNULL or
-// COALESCE), for a schema with or without events.purged_at.
-func verifyEventsQuery(ifnull string, hasPurgedAt bool) string {
+// verifyEventsQuery reads every event in seq order, the columns of
+// sqlquery.EventColumns and then whether retention purged the row, for a
+// schema with or without events.purged_at (added by the retention
+// migration).
+func verifyEventsQuery(hasPurgedAt bool) string {
 	purged := "false"
 	if hasPurgedAt {
 		purged = "purged_at IS NOT NULL"
 	}
-	return fmt.Sprintf(sqlVerifyEvents, ifnull, purged)
+	return "SELECT " + sqlquery.EventColumns + ", " + purged + " FROM events ORDER BY seq"
 }
 
 // sqlVerifyNodes is logDB.nodes in SQLite.

@@ -51,7 +51,7 @@ func openPostgresLog(ctx context.Context, dsn string) (*logDB, error) {
 		db.Close()
 		return nil, fmt.Errorf("%s: reading the schema: %w", name, err)
 	}
-	return &logDB{name: name, db: db, events: verifyEventsQuery("COALESCE", n > 0), nodes: sqlPgVerifyNodes}, nil
+	return &logDB{name: name, db: db, events: verifyEventsQuery(n > 0), nodes: sqlPgVerifyNodes}, nil
 }
 
 // pgDisplayName names a PostgreSQL URL in messages, without credentials

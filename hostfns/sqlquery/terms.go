@@ -1,8 +1,11 @@
-package hostfns
+package sqlquery
 
-import "github.com/stigaudit/stigaudit/core/event"
+import (
+	"github.com/stigaudit/stigaudit/core/event"
+	"github.com/stigaudit/stigaudit/hostfns"
+)
 
-// SQLTerms returns the WHERE terms, joined by AND, of the filters of q
+// Terms returns the WHERE terms, joined by AND, of the filters of q
 // that every SQL store writes alike: tenant, event types, entity, OIDC
 // subject, fact, outcome, scope, source and attestation, over the events
 // table's columns (optional text columns NULL when absent). The time
@@ -12,7 +15,7 @@ import "github.com/stigaudit/stigaudit/core/event"
 // arg binds a value and returns its placeholder ("?" or "$n"); in returns
 // the test that event_type is one of types (len(types) ≥ 2), binding them
 // as the dialect prefers.
-func (q Query) SQLTerms(arg func(v any) string, in func(types []string) string) []string {
+func Terms(q hostfns.Query, arg func(v any) string, in func(types []string) string) []string {
 	var where []string
 	eq := func(col, v string) {
 		if v != "" {
