@@ -1,6 +1,7 @@
 package merkle
 
 import (
+	"slices"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -52,39 +53,23 @@ func (p InclusionProof) MarshalJSON() ([]byte, error) {
 // unknown_field, invalid_field).
 func (p *InclusionProof) UnmarshalJSON(data []byte) error {
 	var q InclusionProof
-	var seen [4]bool
-	err := scanObject(data, func(s *scanner, key string) error {
-		var i int
-		var err error
-		switch key {
-		case "seq":
-			i = 0
+	names := []string{"seq", "tree_size", "leaf_hash", "hashes"}
+	err := scanFields(data, "inclusion proof", names, func(i int, s *scanner) (err error) {
+		key := names[i]
+		switch i {
+		case 0:
 			q.Seq, err = s.uint(key)
-		case "tree_size":
-			i = 1
+		case 1:
 			q.TreeSize, err = s.uint(key)
-		case "leaf_hash":
-			i = 2
+		case 2:
 			q.LeafHash, err = s.hash(key)
-		case "hashes":
-			i = 3
+		case 3:
 			q.Hashes, err = s.hashes(key)
-		default:
-			return auditerr.Errorf(auditerr.ErrUnknownField, "inclusion proof: unknown field %q", key)
 		}
-		if seen[i] {
-			return auditerr.Errorf(auditerr.ErrInvalidJSON, "inclusion proof: field %q appears twice", key)
-		}
-		seen[i] = true
 		return err
 	})
 	if err != nil {
 		return err
-	}
-	for i, name := range [...]string{"seq", "tree_size", "leaf_hash", "hashes"} {
-		if !seen[i] {
-			return auditerr.Errorf(auditerr.ErrMissingField, "inclusion proof: field %q is required", name)
-		}
 	}
 	*p = q
 	return nil
@@ -125,36 +110,21 @@ func (p ConsistencyProof) MarshalJSON() ([]byte, error) {
 // InclusionProof.UnmarshalJSON.
 func (p *ConsistencyProof) UnmarshalJSON(data []byte) error {
 	var q ConsistencyProof
-	var seen [3]bool
-	err := scanObject(data, func(s *scanner, key string) error {
-		var i int
-		var err error
-		switch key {
-		case "from":
-			i = 0
+	names := []string{"from", "to", "hashes"}
+	err := scanFields(data, "consistency proof", names, func(i int, s *scanner) (err error) {
+		key := names[i]
+		switch i {
+		case 0:
 			q.From, err = s.uint(key)
-		case "to":
-			i = 1
+		case 1:
 			q.To, err = s.uint(key)
-		case "hashes":
-			i = 2
+		case 2:
 			q.Hashes, err = s.hashes(key)
-		default:
-			return auditerr.Errorf(auditerr.ErrUnknownField, "consistency proof: unknown field %q", key)
 		}
-		if seen[i] {
-			return auditerr.Errorf(auditerr.ErrInvalidJSON, "consistency proof: field %q appears twice", key)
-		}
-		seen[i] = true
 		return err
 	})
 	if err != nil {
 		return err
-	}
-	for i, name := range [...]string{"from", "to", "hashes"} {
-		if !seen[i] {
-			return auditerr.Errorf(auditerr.ErrMissingField, "consistency proof: field %q is required", name)
-		}
 	}
 	*p = q
 	return nil
@@ -213,6 +183,36 @@ func (s *scanner) expect(c byte) error {
 		return s.errorf("unexpected %q, want %q", s.data[s.pos], c)
 	}
 	s.pos++
+	return nil
+}
+
+// scanFields decodes an object (a what, for messages) whose members are
+// exactly names, each once, in any order: field is called with the
+// member's index in names and must consume its value. An unknown member is
+// unknown_field, a repeated one invalid_json, a missing one missing_field.
+func scanFields(data []byte, what string, names []string, field func(i int, s *scanner) error) error {
+	var buf [8]bool // more than any proof has members
+	seen := buf[:len(names)]
+	err := scanObject(data, func(s *scanner, key string) error {
+		i := slices.Index(names, key)
+		if i < 0 {
+			return auditerr.Errorf(auditerr.ErrUnknownField, "%s: unknown field %q", what, key)
+		}
+		err := field(i, s)
+		if seen[i] {
+			return auditerr.Errorf(auditerr.ErrInvalidJSON, "%s: field %q appears twice", what, key)
+		}
+		seen[i] = true
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for i, name := range names {
+		if !seen[i] {
+			return auditerr.Errorf(auditerr.ErrMissingField, "%s: field %q is required", what, name)
+		}
+	}
 	return nil
 }
 
