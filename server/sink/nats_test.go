@@ -2,12 +2,9 @@ package sink
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -18,37 +15,16 @@ import (
 	"github.com/stigaudit/stigaudit/core/auditerr"
 	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/hostfns/storetest"
+	"github.com/stigaudit/stigaudit/server/sink/natstest"
 )
-
-// natsEnv names the NATS server the NATS tests use, e.g. nats://127.0.0.1:4222.
-const natsEnv = "STIGAUDIT_TEST_NATS_URL"
 
 // testNATS returns the test server's URL and a fresh stream name and
 // subject prefix, deleting the stream when the test ends; without the
 // server the test is skipped.
 func testNATS(t testing.TB) (server, stream, prefix string) {
 	t.Helper()
-	server = os.Getenv(natsEnv)
-	if server == "" {
-		t.Skipf("NATS test skipped: set %s (e.g. nats://127.0.0.1:4222, a server with JetStream) to run it", natsEnv)
-	}
-	var b [4]byte
-	rand.Read(b[:])
-	suffix := hex.EncodeToString(b[:])
-	stream, prefix = "STIGAUDIT_TEST_"+suffix, "stigaudit_test_"+suffix
-	t.Cleanup(func() {
-		nc, err := nats.Connect(server)
-		if err != nil {
-			return
-		}
-		defer nc.Close()
-		js, _ := jetstream.New(nc)
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := js.DeleteStream(ctx, stream); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
-			t.Errorf("deleting stream %s: %v", stream, err)
-		}
-	})
+	server = natstest.URL(t)
+	stream, prefix = natstest.NewStream(t, server, "STIGAUDIT_TEST")
 	return server, stream, prefix
 }
 
@@ -63,64 +39,6 @@ func sinkEvents(from, n int) []event.Event {
 		}
 	}
 	return out
-}
-
-// streamMessages reads every message of stream.
-func streamMessages(t *testing.T, server, stream string) []jetstream.RawStreamMsg {
-	t.Helper()
-	nc, err := nats.Connect(server)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	s, err := js.Stream(ctx, stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []jetstream.RawStreamMsg
-	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
-		m, err := s.GetMsg(ctx, seq)
-		if err != nil {
-			t.Fatalf("message %d: %v", seq, err)
-		}
-		out = append(out, *m)
-	}
-	return out
-}
-
-// streamCount returns the number of messages in stream.
-func streamCount(t *testing.T, server, stream string) int {
-	t.Helper()
-	nc, err := nats.Connect(server)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	s, err := js.Stream(ctx, stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return int(info.State.Msgs)
 }
 
 func TestNATSPublishesEachEventOnce(t *testing.T) {
@@ -142,7 +60,7 @@ func TestNATSPublishesEachEventOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	msgs := streamMessages(t, server, stream)
+	msgs := natstest.Messages(t, server, stream)
 	if len(msgs) != len(batch) {
 		t.Fatalf("stream holds %d messages for %d events", len(msgs), len(batch))
 	}
@@ -192,7 +110,7 @@ func TestNATSUsesAnExistingStream(t *testing.T) {
 	if cfg := info.CachedInfo().Config; cfg.Storage != jetstream.MemoryStorage || len(cfg.Subjects) != 2 {
 		t.Fatalf("the sink changed the operator's stream: %+v", cfg)
 	}
-	if n := len(streamMessages(t, server, stream)); n != 3 {
+	if n := len(natstest.Messages(t, server, stream)); n != 3 {
 		t.Fatalf("%d messages, want 3", n)
 	}
 }
@@ -288,7 +206,7 @@ func TestNATSKeepsUp(t *testing.T) {
 	if dropped, failed := rec.get(rec.dropped, s.Name()), rec.get(rec.failed, s.Name()); dropped+failed != 0 {
 		t.Fatalf("%d events dropped and %d failed at %d events/s", dropped, failed, rate)
 	}
-	if n := streamCount(t, server, stream); n != total {
+	if n := natstest.Count(t, server, stream); n != total {
 		t.Fatalf("stream holds %d messages, want %d", n, total)
 	}
 	t.Logf("%d events offered at %d/s, all published and acknowledged in %v (%.0f events/s)", total, rate, elapsed, float64(total)/elapsed.Seconds())

@@ -25,14 +25,13 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stigaudit/stigaudit/hostfns"
 	"github.com/stigaudit/stigaudit/hostfns/pgstore"
 	"github.com/stigaudit/stigaudit/hostfns/pgstore/pgtest"
 	"github.com/stigaudit/stigaudit/hostfns/storetest"
 	"github.com/stigaudit/stigaudit/server/export"
+	"github.com/stigaudit/stigaudit/server/sink/natstest"
 	"github.com/stigaudit/stigaudit/server/tlog"
 )
 
@@ -524,7 +523,7 @@ func TestReplicasThroughput(t *testing.T) {
 		if natsURL != "" {
 			stream = fmt.Sprintf("STIGAUDIT_BENCH_%s_%d", strings.ToUpper(name), time.Now().UnixNano())
 			extra = append(extra, "--sink", natsURL+"?stream="+stream+"&prefix="+strings.ToLower(stream))
-			defer deleteStream(t, natsURL, stream)
+			defer natstest.Delete(natsURL, stream)
 		}
 		appName := fmt.Sprintf("stigaudit_bench_%d", time.Now().UnixNano())
 		dsn := pgtest.DSN(t) + "&application_name=" + appName + "&options=" + strings.ReplaceAll(url.QueryEscape("-c track_functions=pl"), "+", "%20")
@@ -637,7 +636,7 @@ func TestReplicasThroughput(t *testing.T) {
 			for _, r := range reps {
 				ph.SinkLost += sinkLost(t, r)
 			}
-			ph.Published = streamCount(t, natsURL, stream)
+			ph.Published = natstest.Count(t, natsURL, stream)
 			st, err := pgstore.Open(context.Background(), dsn, pgstore.Options{MaxConns: 2})
 			if err != nil {
 				t.Fatal(err)
@@ -835,42 +834,6 @@ func sinkLost(t *testing.T, r *replica) int {
 		}
 	}
 	return total
-}
-
-// streamCount returns the number of messages in a JetStream stream.
-func streamCount(t *testing.T, server, stream string) int {
-	t.Helper()
-	nc, err := nats.Connect(server)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	s, err := js.Stream(ctx, stream)
-	if err != nil {
-		t.Fatalf("stream %s: %v", stream, err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return int(info.State.Msgs)
-}
-
-func deleteStream(t *testing.T, server, stream string) {
-	nc, err := nats.Connect(server)
-	if err != nil {
-		return
-	}
-	defer nc.Close()
-	if js, err := jetstream.New(nc); err == nil {
-		js.DeleteStream(context.Background(), stream)
-	}
 }
 
 // TestReplicasFeedSinksOnce runs three replicas on one PostgreSQL log, each
