@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"fmt"
+	"github.com/stigaudit/stigaudit/server/secretfile"
 	"os"
 	"path/filepath"
 )
@@ -40,46 +41,12 @@ func (k *Keys) Bootstrap(ctx context.Context, dataDir string) (string, error) {
 		return "", fmt.Errorf("auth: creating data directory: %w", err)
 	}
 	path := filepath.Join(dataDir, AdminKeyFile)
-	if err := writeSecretFile(path, []byte(m.plaintext+"\n")); err != nil {
-		return "", err
+	if err := secretfile.Write(path, []byte(m.plaintext+"\n")); err != nil {
+		return "", fmt.Errorf("auth: %w", err)
 	}
 	if err := k.insert(ctx, m); err != nil {
 		_ = os.Remove(path)
 		return "", err
 	}
 	return path, nil
-}
-
-// writeSecretFile writes data to path with mode 0600 via a temporary file in
-// the same directory, fsynced and renamed into place.
-func writeSecretFile(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("auth: writing %s: %w", path, err)
-	}
-	tmp := f.Name()
-	fail := func(err error) error {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("auth: writing %s: %w", path, err)
-	}
-	// CreateTemp already uses 0600; Chmod makes the mode independent of it.
-	if err := f.Chmod(0o600); err != nil {
-		return fail(err)
-	}
-	if _, err := f.Write(data); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("auth: writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("auth: writing %s: %w", path, err)
-	}
-	return nil
 }

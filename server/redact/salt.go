@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/stigaudit/stigaudit/core/auditerr"
+	"github.com/stigaudit/stigaudit/server/secretfile"
 )
 
 // SaltFile is the name of the redaction salt in the data directory.
@@ -71,29 +72,10 @@ func LoadOrCreateSalt(dir string, rand io.Reader) (*Hasher, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("redact: create data directory: %w", err)
 	}
-	// Write a temporary file and link it into place: the salt appears
-	// whole or not at all, and of two processes starting at once the
-	// second reads the first one's salt.
-	path := filepath.Join(dir, SaltFile)
-	f, err := os.CreateTemp(dir, SaltFile+".tmp*")
-	if err != nil {
-		return nil, fmt.Errorf("redact: create salt: %w", err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	cherr := f.Chmod(0o600)
-	_, werr := f.WriteString(hex.EncodeToString(salt[:]) + "\n")
-	serr := f.Sync()
-	cerr := f.Close()
-	if err := errors.Join(cherr, werr, serr, cerr); err != nil {
-		return nil, fmt.Errorf("redact: write salt: %w", err)
-	}
-	if err := os.Link(tmp, path); err != nil && !errors.Is(err, fs.ErrExist) {
-		return nil, fmt.Errorf("redact: create %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil { // make the new name durable
-		d.Sync()
-		d.Close()
+	// Of two processes starting at once, the second reads the first one's salt.
+	err = secretfile.Create(filepath.Join(dir, SaltFile), []byte(hex.EncodeToString(salt[:])+"\n"))
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("redact: salt: %w", err)
 	}
 	return LoadSalt(dir)
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/stigaudit/stigaudit/core/auditerr"
 	"github.com/stigaudit/stigaudit/core/event"
+	"github.com/stigaudit/stigaudit/server/secretfile"
 )
 
 // Webhook headers and defaults.
@@ -222,16 +223,11 @@ func WebhookSecret(explicit, dataDir string) (secret []byte, where string, err e
 		if err := os.MkdirAll(dataDir, 0o700); err != nil {
 			return nil, "", errors.Join(auditerr.Errorf(auditerr.ErrInvalidConfig, "webhook secret: create %s", dataDir), err)
 		}
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		err := secretfile.Create(path, b)
 		if errors.Is(err, os.ErrExist) {
 			return WebhookSecret("", dataDir) // created meanwhile: read it
 		}
 		if err != nil {
-			return nil, "", errors.Join(auditerr.Errorf(auditerr.ErrInvalidConfig, "webhook secret: create %s", path), err)
-		}
-		_, werr := f.Write(b)
-		if err := errors.Join(werr, f.Sync(), f.Close()); err != nil {
-			os.Remove(path)
 			return nil, "", errors.Join(auditerr.Errorf(auditerr.ErrInvalidConfig, "webhook secret: write %s", path), err)
 		}
 	} else if err != nil {

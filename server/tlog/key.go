@@ -15,6 +15,7 @@ import (
 
 	"github.com/stigaudit/stigaudit/core/auditerr"
 	"github.com/stigaudit/stigaudit/core/checkpoint"
+	"github.com/stigaudit/stigaudit/server/secretfile"
 )
 
 // KeyFile is the name of the checkpoint signing key in the data directory.
@@ -83,29 +84,10 @@ func LoadOrCreateKey(dir, node string, rand io.Reader) (*Key, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("tlog: create data directory: %w", err)
 	}
-	// Write a temporary file, then link it into place: the key appears
-	// whole or not at all, and of two processes starting at once the
-	// second finds the first one's key.
-	path := filepath.Join(dir, KeyFile)
-	f, err := os.CreateTemp(dir, KeyFile+".tmp*")
-	if err != nil {
-		return nil, fmt.Errorf("tlog: create checkpoint key: %w", err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	cherr := f.Chmod(0o600)
-	_, werr := f.WriteString(skey + "\n")
-	serr := f.Sync()
-	cerr := f.Close()
-	if err := errors.Join(cherr, werr, serr, cerr); err != nil {
-		return nil, fmt.Errorf("tlog: write checkpoint key: %w", err)
-	}
-	if err := os.Link(tmp, path); err != nil && !errors.Is(err, fs.ErrExist) {
-		return nil, fmt.Errorf("tlog: create %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil { // make the new name durable
-		d.Sync()
-		d.Close()
+	// Of two processes starting at once, the second finds the first one's key.
+	err = secretfile.Create(filepath.Join(dir, KeyFile), []byte(skey+"\n"))
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("tlog: checkpoint key: %w", err)
 	}
 	return LoadOrCreateKey(dir, node, rand) // now it exists: load and check it
 }

@@ -1,0 +1,62 @@
+package secretfile
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// Create writes data to path unless path exists. Of several processes
+// creating the same file at once exactly one succeeds; the others get an
+// error wrapping fs.ErrExist and should read the file the winner wrote.
+func Create(path string, data []byte) error {
+	return place(path, data, func(tmp string) error {
+		if err := os.Link(tmp, path); err != nil {
+			if errors.Is(err, fs.ErrExist) {
+				return fmt.Errorf("create %s: %w", path, fs.ErrExist)
+			}
+			return fmt.Errorf("create %s: %w", path, err)
+		}
+		return nil
+	})
+}
+
+// Write replaces path with data.
+func Write(path string, data []byte) error {
+	return place(path, data, func(tmp string) error {
+		if err := os.Rename(tmp, path); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		return nil
+	})
+}
+
+// place writes data to a synced temporary file beside path, mode 0600,
+// lets move put it in place, and syncs the directory.
+func place(path string, data []byte, move func(tmp string) error) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // after a Link the name stays; after a Rename this fails harmlessly
+	// CreateTemp already uses 0600; Chmod makes the mode independent of it.
+	cherr := f.Chmod(0o600)
+	_, werr := f.Write(data)
+	serr := f.Sync()
+	cerr := f.Close()
+	if err := errors.Join(cherr, werr, serr, cerr); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := move(tmp); err != nil {
+		return err
+	}
+	if d, err := os.Open(dir); err == nil { // make the new name durable
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
