@@ -6,10 +6,10 @@ import (
 	"encoding/json"
 	"flag"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/stigaudit/stigaudit/core/auditerr"
+	"github.com/stigaudit/stigaudit/internal/golden"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -128,22 +128,7 @@ func TestVectorsUpToDate(t *testing.T) {
 		t.Fatal(err)
 	}
 	want = append(want, '\n')
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(vectorsPath), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(vectorsPath, want, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	got, err := os.ReadFile(vectorsPath)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("%s differs from what the generator makes; run `go test ./core/checkpoint -run TestVectorsUpToDate -update` and review the diff", vectorsPath)
-	}
+	golden.Check(t, vectorsPath, want, *update, "go test ./core/checkpoint -run TestVectorsUpToDate -update")
 }
 
 func TestVectorsReplay(t *testing.T) {

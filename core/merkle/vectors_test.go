@@ -1,17 +1,16 @@
 package merkle
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/stigaudit/stigaudit/core/auditerr"
+	"github.com/stigaudit/stigaudit/internal/golden"
 )
 
 // The vectors in core/testdata/merkle.json are replayed by every host
@@ -190,22 +189,7 @@ func encodeVectors(f vectorFile) []byte {
 
 func TestVectorsUpToDate(t *testing.T) {
 	want := encodeVectors(genVectors())
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(vectorsPath), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(vectorsPath, want, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	got, err := os.ReadFile(vectorsPath)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("%s differs from what the generator makes; run `go test ./core/merkle -run TestVectorsUpToDate -update` and review the diff", vectorsPath)
-	}
+	golden.Check(t, vectorsPath, want, *update, "go test ./core/merkle -run TestVectorsUpToDate -update")
 }
 
 // TestVectorsReplay checks the file the way another host would: decode each
