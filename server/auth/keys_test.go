@@ -74,6 +74,24 @@ func newFixture(t *testing.T) fixture {
 	return fixture{db: db, keys: k, clock: clk, hash: h}
 }
 
+// create makes a key, failing the test if it cannot.
+func (f fixture) create(t *testing.T, spec Spec) (text string, key Key) {
+	t.Helper()
+	text, key, err := f.keys.Create(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return text, key
+}
+
+// mustVerify verifies text, failing the test if it is refused.
+func (f fixture) mustVerify(t *testing.T, text string) {
+	t.Helper()
+	if _, err := f.keys.Verify(context.Background(), text); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func wantCode(t *testing.T, err error, code auditerr.Code) {
 	t.Helper()
 	if got := auditerr.CodeOf(err); got != code {
@@ -84,10 +102,7 @@ func wantCode(t *testing.T, err error, code auditerr.Code) {
 func TestCreateVerifyRevoke(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	text, key, err := f.keys.Create(ctx, Spec{Tenant: " Acme ", EntityURI: "urn:svc:a", OIDCSub: "sub-1", Perms: PermAuditWrite | PermRead, Label: "ci"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	text, key := f.create(t, Spec{Tenant: " Acme ", EntityURI: "urn:svc:a", OIDCSub: "sub-1", Perms: PermAuditWrite | PermRead, Label: "ci"})
 	if !strings.HasPrefix(text, "sa_"+key.ID+"_") || len(text) != len("sa_")+idChars+1+secChars {
 		t.Fatalf("key text %q does not have the sa_<id>_<secret> shape", text)
 	}
@@ -134,10 +149,7 @@ func TestCreateVerifyRevoke(t *testing.T) {
 func TestVerifyRefuses(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	text, _, err := f.keys.Create(ctx, Spec{EntityURI: "urn:svc:a", Perms: PermRead})
-	if err != nil {
-		t.Fatal(err)
-	}
+	text, _ := f.create(t, Spec{EntityURI: "urn:svc:a", Perms: PermRead})
 	other := newFixture(t) // a key of another database: well-formed, unknown here
 	unknown, _, err := other.keys.Create(ctx, Spec{EntityURI: "urn:svc:b", Perms: PermRead})
 	if err != nil {
@@ -170,24 +182,17 @@ func TestVerifyRefuses(t *testing.T) {
 func TestVerifyCachesSuccess(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	text, _, err := f.keys.Create(ctx, Spec{EntityURI: "urn:svc:a", Perms: PermAuditRead})
-	if err != nil {
-		t.Fatal(err)
-	}
+	text, _ := f.create(t, Spec{EntityURI: "urn:svc:a", Perms: PermAuditRead})
 	base := f.hash.n.Load() // Create hashed once
 	for range 50 {
-		if _, err := f.keys.Verify(ctx, text); err != nil {
-			t.Fatal(err)
-		}
+		f.mustVerify(t, text)
 	}
 	if got := f.hash.n.Load() - base; got != 1 {
 		t.Errorf("50 verifications computed argon2id %d times, want 1", got)
 	}
 	// Past the recheck interval the key is re-read but not re-hashed.
 	f.clock.advance(3 * time.Second)
-	if _, err := f.keys.Verify(ctx, text); err != nil {
-		t.Fatal(err)
-	}
+	f.mustVerify(t, text)
 	if got := f.hash.n.Load() - base; got != 1 {
 		t.Errorf("a recheck computed argon2id (%d calls), want none", got-1)
 	}
@@ -207,31 +212,21 @@ func TestVerifyCachesSuccess(t *testing.T) {
 func TestRevokeDropsCachedKey(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	text, key, err := f.keys.Create(ctx, Spec{EntityURI: "urn:svc:a", Perms: PermAuditWrite})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.keys.Verify(ctx, text); err != nil {
-		t.Fatal(err)
-	}
+	text, key := f.create(t, Spec{EntityURI: "urn:svc:a", Perms: PermAuditWrite})
+	f.mustVerify(t, text)
 	// Revoked through the same Keys: refused at once, no clock advance.
 	if err := f.keys.Revoke(ctx, key.ID); err != nil {
 		t.Fatal(err)
 	}
-	_, err = f.keys.Verify(ctx, text)
+	_, err := f.keys.Verify(ctx, text)
 	wantCode(t, err, auditerr.ErrUnauthorized.Code)
 }
 
 func TestRevokeFromOtherProcess(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	text, key, err := f.keys.Create(ctx, Spec{EntityURI: "urn:svc:a", Perms: PermAuditWrite})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.keys.Verify(ctx, text); err != nil {
-		t.Fatal(err)
-	}
+	text, key := f.create(t, Spec{EntityURI: "urn:svc:a", Perms: PermAuditWrite})
+	f.mustVerify(t, text)
 	// Another Keys over the same database plays the CLI.
 	cli := New(f.db, Options{Clock: f.clock})
 	if err := cli.Revoke(ctx, key.ID); err != nil {
@@ -244,7 +239,7 @@ func TestRevokeFromOtherProcess(t *testing.T) {
 	}
 	// ...and after it the revocation is seen.
 	f.clock.advance(1500 * time.Millisecond)
-	_, err = f.keys.Verify(ctx, text)
+	_, err := f.keys.Verify(ctx, text)
 	wantCode(t, err, auditerr.ErrUnauthorized.Code)
 }
 
@@ -257,9 +252,7 @@ func TestCacheIsBounded(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.keys.Verify(ctx, text); err != nil {
-			t.Fatal(err)
-		}
+		f.mustVerify(t, text)
 	}
 	if n := len(f.keys.cache); n != 3 {
 		t.Errorf("cache holds %d entries, want 3", n)
@@ -412,12 +405,9 @@ func TestRebind(t *testing.T) {
 func TestDatabaseDownIsStoreUnavailable(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	text, _, err := f.keys.Create(ctx, Spec{EntityURI: "urn:a", Perms: PermRead})
-	if err != nil {
-		t.Fatal(err)
-	}
+	text, _ := f.create(t, Spec{EntityURI: "urn:a", Perms: PermRead})
 	f.db.Close()
-	_, err = f.keys.Verify(ctx, text)
+	_, err := f.keys.Verify(ctx, text)
 	if !errors.Is(err, auditerr.ErrStoreUnavailable) {
 		t.Errorf("Verify with the database closed: %v, want store_unavailable", err)
 	}
@@ -480,10 +470,7 @@ func TestConcurrentHashesAreBounded(t *testing.T) {
 func TestConcurrentFirstUsesOfAKeyHashOnce(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	text, _, err := f.keys.Create(ctx, Spec{EntityURI: "urn:svc:a", Perms: PermAuditWrite})
-	if err != nil {
-		t.Fatal(err)
-	}
+	text, _ := f.create(t, Spec{EntityURI: "urn:svc:a", Perms: PermAuditWrite})
 	// A fresh process: nothing cached, and hashing is slow enough that
 	// every caller arrives while the first one is still hashing.
 	var calls atomic.Int64
