@@ -84,20 +84,11 @@ func LoadOrCreateSalt(dir string, rand io.Reader) (*Hasher, error) {
 // error wrapping fs.ErrNotExist.
 func LoadSalt(dir string) (*Hasher, error) {
 	path := filepath.Join(dir, SaltFile)
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("redact: salt: %w", err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("redact: salt: %w", err)
-	}
-	if st.Mode().Perm()&0o077 != 0 {
+	data, err := secretfile.Read(path, 4*SaltSize)
+	if me := (*secretfile.ModeError)(nil); errors.As(err, &me) {
 		return nil, auditerr.Errorf(auditerr.ErrInvalidConfig,
-			"redact: %s is accessible by group or others (mode %04o); run chmod 600 on it", path, st.Mode().Perm())
+			"redact: %s is accessible by group or others (mode %04o); run chmod 600 on it", path, me.Mode)
 	}
-	data, err := io.ReadAll(io.LimitReader(f, 4*SaltSize))
 	if err != nil {
 		return nil, fmt.Errorf("redact: salt: %w", err)
 	}

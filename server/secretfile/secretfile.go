@@ -3,6 +3,7 @@ package secretfile
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -59,4 +60,35 @@ func place(path string, data []byte, move func(tmp string) error) error {
 		d.Close()
 	}
 	return nil
+}
+
+// ModeError is Read's refusal of a file that group or others may read or
+// write: a secret must be private to its owner, as ssh requires of
+// private keys.
+type ModeError struct {
+	Path string
+	Mode fs.FileMode // the permission bits found
+}
+
+func (e *ModeError) Error() string {
+	return fmt.Sprintf("%s has mode %#o: a secret must be private to its owner (chmod 600 %s)", e.Path, e.Mode, e.Path)
+}
+
+// Read returns the first limit bytes of the secret file at path, or a
+// *ModeError when group or others have any access to it. A missing file is
+// an error wrapping fs.ErrNotExist.
+func Read(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if perm := st.Mode().Perm(); perm&0o077 != 0 {
+		return nil, &ModeError{Path: path, Mode: perm}
+	}
+	return io.ReadAll(io.LimitReader(f, limit))
 }

@@ -86,3 +86,25 @@ func checkFile(t *testing.T, path, want string) {
 		t.Errorf("directory holds %d entries, want only the file", len(left))
 	}
 }
+
+func TestReadRefusesSharedFiles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "secret")
+	if err := Create(path, []byte("0123456789")); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := Read(path, 4); err != nil || string(b) != "0123" {
+		t.Fatalf("Read = %q, %v; want the first 4 bytes", b, err)
+	}
+	for _, mode := range []os.FileMode{0o640, 0o604, 0o660} {
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+		var me *ModeError
+		if _, err := Read(path, 4); !errors.As(err, &me) || me.Mode != mode {
+			t.Errorf("Read of a %#o file: %v, want a ModeError with that mode", mode, err)
+		}
+	}
+	if _, err := Read(filepath.Join(t.TempDir(), "none"), 4); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Read of a missing file: %v, want fs.ErrNotExist", err)
+	}
+}

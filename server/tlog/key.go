@@ -97,21 +97,12 @@ func LoadOrCreateKey(dir, node string, rand io.Reader) (*Key, error) {
 // group or others is refused, as ssh refuses such private keys.
 func LoadKey(dir string) (*Key, error) {
 	path := filepath.Join(dir, KeyFile)
-	f, err := os.Open(path)
+	b, err := secretfile.Read(path, 4096)
+	if me := (*secretfile.ModeError)(nil); errors.As(err, &me) {
+		return nil, auditerr.Errorf(auditerr.ErrInvalidConfig, "%s has mode %#o: a signing key must be private to its owner (chmod 600 %s)", path, me.Mode, path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("tlog: checkpoint key: %w", err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("tlog: checkpoint key: %w", err)
-	}
-	if st.Mode().Perm()&0o077 != 0 {
-		return nil, auditerr.Errorf(auditerr.ErrInvalidConfig, "%s has mode %#o: a signing key must be private to its owner (chmod 600 %s)", path, st.Mode().Perm(), path)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, 4096))
-	if err != nil {
-		return nil, fmt.Errorf("tlog: read %s: %w", path, err)
 	}
 	k, err := ParseKey(strings.TrimSpace(string(b)))
 	if err != nil {
