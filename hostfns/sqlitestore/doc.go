@@ -18,8 +18,8 @@
 //
 // Query is keyset paging on seq: every page is one statement over an index
 // that starts with tenant_id and ends with seq (one per indexed filter:
-// event_type, entity_uri, oidc_sub, fact_id, failed or denied outcomes), so
-// a page costs O(page) whatever its depth. Time bounds are turned into seq
+// event_type, entity_uri, oidc_sub, fact_id, scope, attested=true, failed
+// or denied outcomes), so a page costs O(page) whatever its depth. Time bounds are turned into seq
 // bounds through ts_blocks, a block-range index of ts maintained with the
 // appends (migration 0003), because ts follows seq only roughly.
 //

@@ -19,7 +19,7 @@ func TestQueryPlans(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	src := "cli"
+	src, attested := "cli", true
 	tests := []struct {
 		name string
 		q    hostfns.Query
@@ -32,6 +32,8 @@ func TestQueryPlans(t *testing.T) {
 		{"oidc_sub", hostfns.Query{Tenant: "acme", OIDCSub: "sub", Order: hostfns.Descending}, "events_tenant_oidc_seq"},
 		{"fact_id", hostfns.Query{Tenant: "acme", FactID: "fact-1"}, "events_tenant_fact_seq"},
 		{"denied", hostfns.Query{Tenant: "acme", Outcome: event.OutcomeDenied}, "events_tenant_outcome_seq"},
+		{"scope", hostfns.Query{Tenant: "acme", Scope: "facts:write", Order: hostfns.Descending}, "events_tenant_scope_seq"},
+		{"attested", hostfns.Query{Tenant: "acme", Attested: &attested, Order: hostfns.Descending}, "events_tenant_attested_seq"},
 		{"source", hostfns.Query{Tenant: "acme", Source: &src}, "events_tenant_seq"},
 		{"window", hostfns.Query{Tenant: "acme", Since: "2026-05-01T00:00:00.000000Z", Until: "2026-05-02T00:00:00.000000Z"}, "events_tenant_seq"},
 		{"all tenants", hostfns.Query{Order: hostfns.Descending}, "SCAN events"},
