@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -100,11 +101,37 @@ func TestDatabaseRefusesChanges(t *testing.T) {
 func TestTreeNodesAndReopen(t *testing.T) {
 	s, path := open(t, sqlitestore.Options{})
 	n := 0
-	for _, k := range []int{1, 2, 3, 5, 8, 13, 100, 1, 1, 250} {
-		mustAppend(t, s, storetest.NewEvents(n, k))
+	var appended []event.Event
+	// Sizes on both sides of the 64 rows of one multi-row INSERT.
+	for _, k := range []int{1, 2, 3, 5, 8, 13, 100, 1, 1, 250, 64, 63, 65, 128} {
+		appended = append(appended, storetest.NewEvents(n, k)...)
+		mustAppend(t, s, appended[n:])
 		n += k
 	}
 	root := storetest.CheckTree(t, s)
+	// Every event is stored, whole, at its place.
+	var stored []event.Event
+	for after := int64(-1); ; {
+		p, err := s.Query(ctx, hostfns.Query{After: after, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored = append(stored, p.Events...)
+		if !p.HasMore {
+			break
+		}
+		after = p.Events[len(p.Events)-1].Seq
+	}
+	if len(stored) != n {
+		t.Fatalf("%d events stored, %d appended", len(stored), n)
+	}
+	for i := range stored {
+		want := appended[i]
+		want.Seq = int64(i)
+		if !reflect.DeepEqual(stored[i], want) {
+			t.Fatalf("stored event %d:\n got %+v\nwant %+v", i, stored[i], want)
+		}
+	}
 	// Exactly the perfect subtrees above the leaves are stored.
 	want := 0
 	for level := 1; 1<<level <= n; level++ {
