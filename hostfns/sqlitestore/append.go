@@ -58,8 +58,8 @@ const maxRowsPerInsert = 64
 // journal: a copy of every page a statement changes, taken when the
 // statement first changes it. One statement per row copied the same hot
 // index pages once per row; one statement per 64 rows copies them once.
-// Measured with valgrind on groups of 32 events: 19% fewer instructions
-// for the inserts (docs/decisions.md §9).
+// Measured with valgrind on groups of 32 events: 17% fewer instructions
+// in insert (docs/decisions.md §9).
 type stmts struct {
 	p                               preparer
 	size, widenBlock, lookup, nodes *sql.Stmt
