@@ -18,7 +18,7 @@ const (
 	sqlSize = `SELECT COALESCE(MAX(seq), -1) + 1 FROM events`
 
 	// sqlInsertEvents and sqlInsertNodes are followed by one row of
-	// placeholders per row inserted (see rowsSQL).
+	// placeholders per row inserted (see multiInsert).
 	sqlInsertEvents = `INSERT INTO events (seq, id, event_type, ts, hlc, tenant_id, entity_uri, emitter,
 		oidc_sub, fact_id, source, attested_key_id, scope, outcome, detail, leaf_hash) VALUES `
 	eventColumns   = 16
@@ -61,9 +61,33 @@ const maxRowsPerInsert = 64
 // Measured with valgrind on groups of 32 events: 17% fewer instructions
 // in insert (docs/decisions.md §9).
 type stmts struct {
-	p                               preparer
 	size, widenBlock, lookup, nodes *sql.Stmt
-	insertEvents, insertNodes       [maxRowsPerInsert + 1]*sql.Stmt // by row count, prepared when first needed
+	insertEvents, insertNodes       *multiInsert
+}
+
+// multiInsert is the INSERT of 1 to maxRowsPerInsert rows into one table,
+// a statement per row count, each prepared when first needed.
+type multiInsert struct {
+	p     preparer
+	head  string // the INSERT up to VALUES
+	cols  int
+	byLen [maxRowsPerInsert + 1]*sql.Stmt
+}
+
+// exec inserts len(args)/cols rows (1 to maxRowsPerInsert).
+func (m *multiInsert) exec(ctx context.Context, args []any) error {
+	rows := len(args) / m.cols
+	s := m.byLen[rows]
+	if s == nil {
+		row := "(?" + strings.Repeat(", ?", m.cols-1) + ")"
+		var err error
+		if s, err = m.p.PrepareContext(ctx, m.head+row+strings.Repeat(", "+row, rows-1)); err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+		m.byLen[rows] = s
+	}
+	_, err := s.ExecContext(ctx, args...)
+	return err
 }
 
 type preparer interface {
@@ -71,7 +95,10 @@ type preparer interface {
 }
 
 func prepare(ctx context.Context, p preparer) (*stmts, error) {
-	st := &stmts{p: p}
+	st := &stmts{
+		insertEvents: &multiInsert{p: p, head: sqlInsertEvents, cols: eventColumns},
+		insertNodes:  &multiInsert{p: p, head: sqlInsertNodes, cols: nodeColumns},
+	}
 	for _, x := range []struct {
 		dst **sql.Stmt
 		sql string
@@ -94,8 +121,8 @@ func prepare(ctx context.Context, p preparer) (*stmts, error) {
 func (st *stmts) close() error {
 	var first error
 	all := []*sql.Stmt{st.size, st.widenBlock, st.lookup, st.nodes}
-	all = append(all, st.insertEvents[:]...)
-	all = append(all, st.insertNodes[:]...)
+	all = append(all, st.insertEvents.byLen[:]...)
+	all = append(all, st.insertNodes.byLen[:]...)
 	for _, s := range all {
 		if s != nil {
 			if err := s.Close(); err != nil && first == nil {
@@ -104,26 +131,6 @@ func (st *stmts) close() error {
 		}
 	}
 	return first
-}
-
-// rowsSQL returns head followed by rows rows of cols placeholders.
-func rowsSQL(head string, cols, rows int) string {
-	row := "(?" + strings.Repeat(", ?", cols-1) + ")"
-	return head + row + strings.Repeat(", "+row, rows-1)
-}
-
-// inserter returns the statement inserting rows rows of head, from cache
-// (prepared on first use).
-func (st *stmts) inserter(ctx context.Context, cache *[maxRowsPerInsert + 1]*sql.Stmt, head string, cols, rows int) (*sql.Stmt, error) {
-	if s := cache[rows]; s != nil {
-		return s, nil
-	}
-	s, err := st.p.PrepareContext(ctx, rowsSQL(head, cols, rows))
-	if err != nil {
-		return nil, fmt.Errorf("prepare: %w", err)
-	}
-	cache[rows] = s
-	return s, nil
 }
 
 // sizeOf returns the number of events stored, as seen by the transaction.
@@ -256,11 +263,7 @@ func insert(ctx context.Context, st *stmts, tree *compact.Range, events []event.
 				return fmt.Errorf("extend tree: %w", err)
 			}
 		}
-		s, err := st.inserter(ctx, &st.insertEvents, sqlInsertEvents, eventColumns, len(chunk))
-		if err != nil {
-			return err
-		}
-		if _, err := s.ExecContext(ctx, args...); err != nil {
+		if err := st.insertEvents.exec(ctx, args); err != nil {
 			return fmt.Errorf("insert events seq %d to %d: %w", chunk[0].Seq, chunk[len(chunk)-1].Seq, err)
 		}
 	}
@@ -270,11 +273,7 @@ func insert(ctx context.Context, st *stmts, tree *compact.Range, events []event.
 		for i := from; i < to; i++ {
 			args = append(args, nodes[i].Level, nodes[i].Index, hashes[i])
 		}
-		s, err := st.inserter(ctx, &st.insertNodes, sqlInsertNodes, nodeColumns, to-from)
-		if err != nil {
-			return err
-		}
-		if _, err := s.ExecContext(ctx, args...); err != nil {
+		if err := st.insertNodes.exec(ctx, args); err != nil {
 			return fmt.Errorf("insert tree nodes (%d, %d) to (%d, %d): %w",
 				nodes[from].Level, nodes[from].Index, nodes[to-1].Level, nodes[to-1].Index, err)
 		}
