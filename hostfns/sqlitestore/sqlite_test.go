@@ -110,18 +110,7 @@ func TestTreeNodesAndReopen(t *testing.T) {
 	}
 	root := storetest.CheckTree(t, s)
 	// Every event is stored, whole, at its place.
-	var stored []event.Event
-	for after := int64(-1); ; {
-		p, err := s.Query(ctx, hostfns.Query{After: after, Limit: 100})
-		if err != nil {
-			t.Fatal(err)
-		}
-		stored = append(stored, p.Events...)
-		if !p.HasMore {
-			break
-		}
-		after = p.Events[len(p.Events)-1].Seq
-	}
+	stored := storetest.Stored(t, s)
 	if len(stored) != n {
 		t.Fatalf("%d events stored, %d appended", len(stored), n)
 	}

@@ -98,35 +98,6 @@ func seqs(evs []event.Event) []int64 {
 	return out
 }
 
-// pageAll follows pages of q from q.After and returns everything.
-func pageAll(t *testing.T, s hostfns.Store, q hostfns.Query) []event.Event {
-	t.Helper()
-	var out []event.Event
-	for {
-		p, err := s.Query(ctx, q)
-		if err != nil {
-			t.Fatalf("Query(%+v): %v", q, err)
-		}
-		if len(p.Events) > q.Limit {
-			t.Fatalf("Query returned %d events with limit %d", len(p.Events), q.Limit)
-		}
-		out = append(out, p.Events...)
-		if !p.HasMore {
-			return out
-		}
-		if len(p.Events) == 0 {
-			t.Fatalf("Query(%+v): empty page with HasMore", q)
-		}
-		q.After = p.Events[len(p.Events)-1].Seq
-	}
-}
-
-// stored returns the whole log, oldest first.
-func stored(t *testing.T, s hostfns.Store) []event.Event {
-	t.Helper()
-	return pageAll(t, s, hostfns.Query{After: -1, Limit: hostfns.MaxQueryLimit})
-}
-
 // want is the reference implementation of Query over the whole log (in seq
 // order), without the limit.
 func want(log []event.Event, q hostfns.Query) []event.Event {
@@ -189,7 +160,7 @@ func testSeqs(t *testing.T, s hostfns.Store) {
 	}
 	checkEvents(t, "Append answers", got, wantLog)
 	mustSize(t, s, 9)
-	checkEvents(t, "stored log", stored(t, s), wantLog)
+	checkEvents(t, "stored log", Stored(t, s), wantLog)
 	if g, ok := s.(hostfns.Getter); ok {
 		for _, e := range wantLog {
 			ge, err := g.Get(ctx, e.ID)
@@ -262,7 +233,7 @@ func testIdempotent(t *testing.T, s hostfns.Store) {
 	got = mustAppend(t, s, []event.Event{NewEvent(2), NewEvent(1)})
 	checkEvents(t, "mixed call", got, []event.Event{withSeq(NewEvent(2), 2), first[1]})
 	mustSize(t, s, 3)
-	checkEvents(t, "stored log", stored(t, s), []event.Event{first[0], first[1], withSeq(NewEvent(2), 2)})
+	checkEvents(t, "stored log", Stored(t, s), []event.Event{first[0], first[1], withSeq(NewEvent(2), 2)})
 	CheckTree(t, s)
 }
 
@@ -384,7 +355,7 @@ func testFilters(t *testing.T, s hostfns.Store) {
 			// Small pages, following After.
 			q.Limit = 7
 			q.After = -1
-			checkEvents(t, name+" in pages of 7", pageAll(t, s, q), all)
+			checkEvents(t, name+" in pages of 7", PageAll(t, s, q), all)
 			// A page starting in the middle.
 			if len(all) > 3 {
 				q.After = all[2].Seq
@@ -410,9 +381,9 @@ func testSinceUntil(t *testing.T, s hostfns.Store) {
 		t.Fatalf("test data: ts %s %s %s", log[19].TS, log[20].TS, log[21].TS)
 	}
 	q := hostfns.Query{Since: at, After: -1, Limit: 100}
-	since := pageAll(t, s, q)
+	since := PageAll(t, s, q)
 	q = hostfns.Query{Until: at, After: -1, Limit: 100}
-	until := pageAll(t, s, q)
+	until := PageAll(t, s, q)
 	in := func(evs []event.Event, seq int64) bool {
 		return slices.ContainsFunc(evs, func(e event.Event) bool { return e.Seq == seq })
 	}
@@ -451,7 +422,7 @@ func testPagingWhileAppending(t *testing.T, s hostfns.Store) {
 		mustAppend(t, s, NewEvents(i, 100))
 	}
 	for _, order := range []hostfns.Order{hostfns.Ascending, hostfns.Descending} {
-		initial := want(stored(t, s), hostfns.Query{Tenant: "acme", After: -1, Order: order})
+		initial := want(Stored(t, s), hostfns.Query{Tenant: "acme", After: -1, Order: order})
 		start, _ := s.Size(ctx)
 
 		var wg sync.WaitGroup
@@ -469,7 +440,7 @@ func testPagingWhileAppending(t *testing.T, s hostfns.Store) {
 				}
 			}()
 		}
-		seen := pageAll(t, s, hostfns.Query{Tenant: "acme", Order: order, After: -1, Limit: 9})
+		seen := PageAll(t, s, hostfns.Query{Tenant: "acme", Order: order, After: -1, Limit: 9})
 		wg.Wait()
 		close(errs)
 		for err := range errs {
@@ -498,9 +469,9 @@ func testPagingWhileAppending(t *testing.T, s hostfns.Store) {
 			// Following the cursor again after the appenders stopped reaches
 			// exactly the events appended meanwhile.
 			last := seen[len(seen)-1].Seq
-			rest := pageAll(t, s, hostfns.Query{Tenant: "acme", Order: order, Limit: 9, After: last})
+			rest := PageAll(t, s, hostfns.Query{Tenant: "acme", Order: order, Limit: 9, After: last})
 			all := append(seen, rest...)
-			checkEvents(t, "ascending, resumed after the appends", all, want(stored(t, s), hostfns.Query{Tenant: "acme", After: -1}))
+			checkEvents(t, "ascending, resumed after the appends", all, want(Stored(t, s), hostfns.Query{Tenant: "acme", After: -1}))
 		}
 	}
 	mustSize(t, s, before+2*during)
@@ -556,7 +527,7 @@ func testConcurrentAppends(t *testing.T, s hostfns.Store) {
 		}
 	}
 	mustSize(t, s, int64(total))
-	log := stored(t, s)
+	log := Stored(t, s)
 	for i, e := range log {
 		if e.Seq != int64(i) {
 			t.Fatalf("stored seq %d at position %d: not contiguous", e.Seq, i)

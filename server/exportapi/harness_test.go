@@ -20,6 +20,7 @@ import (
 	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/hostfns"
 	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
+	"github.com/stigaudit/stigaudit/hostfns/storetest"
 	"github.com/stigaudit/stigaudit/server/api"
 	"github.com/stigaudit/stigaudit/server/auth"
 	"github.com/stigaudit/stigaudit/server/exportapi"
@@ -130,19 +131,7 @@ func (n *node) do(t testing.TB, method, path, key string, body io.Reader) *http.
 // exportEvents returns the stored audit_export events, oldest first.
 func (n *node) exportEvents(t testing.TB) []event.Event {
 	t.Helper()
-	var out []event.Event
-	after := int64(-1)
-	for {
-		page, err := n.log.Query(ctx, hostfns.Query{Types: []string{"audit_export"}, Order: hostfns.Ascending, After: after, Limit: hostfns.MaxQueryLimit})
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, page.Events...)
-		if !page.HasMore {
-			return out
-		}
-		after = page.Events[len(page.Events)-1].Seq
-	}
+	return storetest.PageAll(t, n.log, hostfns.Query{Types: []string{"audit_export"}, Order: hostfns.Ascending, After: -1, Limit: hostfns.MaxQueryLimit})
 }
 
 // fillBase is the ts of the first filled event: well in the past, so that

@@ -25,6 +25,7 @@ import (
 	"github.com/stigaudit/stigaudit/hostfns/pgstore"
 	"github.com/stigaudit/stigaudit/hostfns/pgstore/pgtest"
 	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
+	"github.com/stigaudit/stigaudit/hostfns/storetest"
 	"github.com/stigaudit/stigaudit/migrations"
 	"github.com/stigaudit/stigaudit/server/api"
 	"github.com/stigaudit/stigaudit/server/auth"
@@ -226,19 +227,7 @@ func (n *node) emit(t *testing.T, count int) {
 // all returns every stored event, oldest first.
 func (n *node) all(t *testing.T) []event.Event {
 	t.Helper()
-	var out []event.Event
-	q := hostfns.Query{Order: hostfns.Ascending, After: -1, Limit: hostfns.MaxQueryLimit}
-	for {
-		page, err := n.store.Query(ctx, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, page.Events...)
-		if !page.HasMore {
-			return out
-		}
-		q.After = page.Events[len(page.Events)-1].Seq
-	}
+	return storetest.Stored(t, n.store)
 }
 
 // verify checks the stored log, up to the checkpoint's size, against

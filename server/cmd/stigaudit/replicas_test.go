@@ -26,7 +26,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/stigaudit/stigaudit/hostfns"
 	"github.com/stigaudit/stigaudit/hostfns/pgstore"
 	"github.com/stigaudit/stigaudit/hostfns/pgstore/pgtest"
 	"github.com/stigaudit/stigaudit/hostfns/storetest"
@@ -321,21 +320,11 @@ func TestReplicasOnPostgres(t *testing.T) {
 	}
 	defer store.Close()
 	var log []string // id by seq
-	for after := int64(-1); ; {
-		p, err := store.Query(ctx, hostfns.Query{After: after, Limit: hostfns.MaxQueryLimit})
-		if err != nil {
-			t.Fatal(err)
+	for _, e := range storetest.Stored(t, store) {
+		if e.Seq != int64(len(log)) {
+			t.Fatalf("stored seq %d at position %d: not contiguous", e.Seq, len(log))
 		}
-		for _, e := range p.Events {
-			if e.Seq != int64(len(log)) {
-				t.Fatalf("stored seq %d at position %d: not contiguous", e.Seq, len(log))
-			}
-			log = append(log, e.ID)
-			after = e.Seq
-		}
-		if !p.HasMore {
-			break
-		}
+		log = append(log, e.ID)
 	}
 	seen := map[string]bool{}
 	for _, id := range log {
