@@ -132,6 +132,7 @@ func (w *writer) commit(group []*request) {
 		return
 	}
 	results, events, err := w.tryCommit(live)
+	w.s.health.committed(err)
 	if err != nil {
 		err = fmt.Errorf("%w: %w", auditerr.Errorf(auditerr.ErrStoreUnavailable,
 			"sqlitestore: commit of %d requests failed, nothing stored", len(live)), err)
@@ -213,6 +214,13 @@ func (w *writer) tryCommit(reqs []*request) (results []result, events int, err e
 
 	if err := insert(ctx, w.st, tree, fresh); err != nil {
 		return nil, 0, err
+	}
+	if !w.s.opts.DisableFileCheck {
+		// As late as possible: an append acknowledged into a deleted file
+		// would be lost at the next start.
+		if err := w.s.health.checkFile(); err != nil {
+			return nil, 0, err
+		}
 	}
 	if _, err := w.conn.ExecContext(ctx, `COMMIT`); err != nil {
 		return nil, 0, fmt.Errorf("commit: %w", err)
