@@ -18,9 +18,9 @@ import (
 func TestFileDeletedOrReplacedFailsClosed(t *testing.T) {
 	ctx := context.Background()
 	cases := []struct {
-		name  string
+		name      string
 		breakFile func(t *testing.T, path string)
-		want  string
+		want      string
 	}{
 		{"deleted", func(t *testing.T, path string) {
 			for _, p := range []string{path, path + "-wal", path + "-shm"} {
