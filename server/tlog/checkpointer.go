@@ -53,6 +53,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Registerer, if set, receives the checkpointer's metrics.
 	Registerer prometheus.Registerer
+	// Pin, if set, keeps the last published checkpoint outside the
+	// database (FilePin in the data directory): New requires the stored
+	// tree to extend it too, and Sync saves every checkpoint before
+	// publishing it.
+	Pin Pin
 	// OnSign, if set, is called with every checkpoint this Checkpointer
 	// stores, after it is stored. It must not block.
 	OnSign func(Signed)
@@ -101,32 +106,53 @@ func New(ctx context.Context, cfg Config) (*Checkpointer, error) {
 		return nil, err
 	}
 	c := &Checkpointer{cfg: cfg, m: m, stop: make(chan struct{}), done: make(chan struct{})}
+	type known struct {
+		s     Signed
+		where string
+	}
+	var have []known
 	last, ok, err := cfg.Checkpoints.Latest(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
+	if ok {
+		have = append(have, known{last, "stored in the database"})
+	}
+	if cfg.Pin != nil {
+		pinned, ok, err := cfg.Pin.Load()
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			have = append(have, known{pinned, "pinned in " + PinFile})
+		}
+	}
+	if len(have) == 0 {
 		return c, nil
 	}
-	if err := c.openStored(&last); err != nil {
-		c.refuse(err)
-		return c, nil
-	}
-	c.setLatest(last)
 	size, err := cfg.Tree.Size(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("tlog: read the log size: %w", err)
 	}
-	if uint64(size) < last.Size {
-		c.refuse(forkf("the log holds %d events but checkpoint %d was signed: events were removed or the database was restored from an older copy", size, last.Size))
-		return c, nil
-	}
-	if err := c.checkConsistent(ctx, last, uint64(size), nil); err != nil {
-		if isFork(err) {
+	for _, k := range have {
+		if err := c.openStored(&k.s); err != nil {
 			c.refuse(err)
 			return c, nil
 		}
-		return nil, err
+		if uint64(size) < k.s.Size {
+			c.refuse(forkf("the log holds %d events but the checkpoint %s was signed at size %d with root %x: events were lost, or the database was deleted or restored from an older copy", size, k.where, k.s.Size, k.s.Root))
+			return c, nil
+		}
+		if err := c.checkConsistent(ctx, k.s, uint64(size), nil); err != nil {
+			if isFork(err) {
+				c.refuse(fmt.Errorf("checkpoint %s: %w", k.where, err))
+				return c, nil
+			}
+			return nil, err
+		}
+		if cur, ok := c.Latest(); !ok || k.s.Size > cur.Size {
+			c.setLatest(k.s)
+		}
 	}
 	return c, nil
 }
@@ -313,6 +339,19 @@ func (c *Checkpointer) Sync(ctx context.Context) (Signed, error) {
 		stored = mine
 	} else if err := c.openStored(&stored); err != nil {
 		return Signed{}, c.refuse(err)
+	}
+	if havePrev && stored.Size < prev.Size {
+		return Signed{}, c.refuse(forkf("the database's latest checkpoint is of size %d (root %x) but size %d (root %x) was published: the database was restored from an older copy", stored.Size, stored.Root, prev.Size, prev.Root))
+	}
+	if c.cfg.Pin != nil {
+		// Before publishing: what a client may have seen is never
+		// forgotten, whatever becomes of the database.
+		if err := c.cfg.Pin.Save(stored); err != nil {
+			if isFork(err) {
+				return Signed{}, c.refuse(err)
+			}
+			return Signed{}, err
+		}
 	}
 	c.mu.Lock()
 	c.latest = &stored

@@ -1,0 +1,125 @@
+package tlog_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stigaudit/stigaudit/core/auditerr"
+	"github.com/stigaudit/stigaudit/server/tlog"
+)
+
+// The checkpoint pinned beside the key outlives the database: a log that
+// is gone, or behind what was signed, is refused even when the database's
+// own checkpoints table went with it.
+func TestPinOutlivesTheDatabase(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		damage func(t *testing.T, dir string)
+		keep   int // events of the same history a new database gets back
+	}{
+		{"database deleted", func(t *testing.T, dir string) {
+			removeDB(t, dir)
+		}, 0},
+		{"database restored from an older copy", func(t *testing.T, dir string) {
+			removeDB(t, dir)
+		}, 30},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			n := openNode(t, dir, tlog.Config{Pin: tlog.PinIn(dir)})
+			n.append(45)
+			signed := n.sync()
+			n.close()
+			tc.damage(t, dir)
+
+			n2 := openNode(t, dir, tlog.Config{Pin: tlog.PinIn(dir)})
+			n2.append(tc.keep)
+			n2.close()
+			n3 := openNode(t, dir, tlog.Config{Pin: tlog.PinIn(dir)})
+			err := n3.cp.Err()
+			if !errors.Is(err, auditerr.ErrVerifyFailed) {
+				t.Fatalf("Err() = %v, want verification_failed", err)
+			}
+			for _, want := range []string{fmt.Sprintf("holds %d events", tc.keep), fmt.Sprintf("size %d with root %x", signed.Size, signed.Root), tlog.PinFile} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("refusal %q does not say %q", err, want)
+				}
+			}
+			n3.append(50)
+			if _, err := n3.cp.Sync(ctx); err == nil {
+				t.Fatal("signed over a log that does not extend the pinned checkpoint")
+			}
+		})
+	}
+}
+
+// A database that lost only its newest checkpoint rows (not its events)
+// resumes from the pinned one, which it serves until it signs anew.
+func TestPinAheadOfTheCheckpointsTable(t *testing.T) {
+	dir := t.TempDir()
+	n := openNode(t, dir, tlog.Config{Pin: tlog.PinIn(dir)})
+	n.append(10)
+	n.sync()
+	n.append(10)
+	second := n.sync()
+	n.exec(`DROP TRIGGER checkpoints_no_delete`, fmt.Sprintf(`DELETE FROM checkpoints WHERE tree_size = %d`, second.Size))
+	n.close()
+
+	n2 := openNode(t, dir, tlog.Config{Pin: tlog.PinIn(dir)})
+	if err := n2.cp.Err(); err != nil {
+		t.Fatalf("refused a sound log: %v", err)
+	}
+	latest, ok := n2.cp.Latest()
+	if !ok || latest.Size != second.Size || latest.Root != second.Root {
+		t.Fatalf("latest after restart = %d %x, want the pinned %d %x", latest.Size, latest.Root, second.Size, second.Root)
+	}
+	n2.append(5)
+	if s := n2.sync(); s.Size != 25 {
+		t.Fatalf("signed size %d, want 25", s.Size)
+	}
+	pinned, ok, err := tlog.PinIn(dir).Load()
+	if err != nil || !ok || pinned.Size != 25 {
+		t.Fatalf("pin after signing: %d %v %v", pinned.Size, ok, err)
+	}
+}
+
+func TestPinNeverMovesBack(t *testing.T) {
+	dir := t.TempDir()
+	n := openNode(t, dir, tlog.Config{Pin: tlog.PinIn(dir)})
+	n.append(3)
+	small := n.sync()
+	n.append(3)
+	big := n.sync()
+	p := tlog.PinIn(dir)
+	if err := p.Save(small); err != nil {
+		t.Fatal(err)
+	}
+	got, _, _ := p.Load()
+	if got.Size != big.Size {
+		t.Fatalf("pin moved back to %d", got.Size)
+	}
+	forged := big
+	forged.Root[0] ^= 1
+	if err := p.Save(forged); !errors.Is(err, auditerr.ErrVerifyFailed) {
+		t.Fatalf("Save of another root at the pinned size: %v", err)
+	}
+	if err := os.WriteFile(p.Path, []byte("not a checkpoint\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := p.Load(); !errors.Is(err, auditerr.ErrInvalidCheckpoint) {
+		t.Fatalf("Load of a damaged pin: %v", err)
+	}
+}
+
+func removeDB(t *testing.T, dir string) {
+	t.Helper()
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := os.Remove(filepath.Join(dir, "stigaudit.db"+suffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+	}
+}
