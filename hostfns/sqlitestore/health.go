@@ -62,16 +62,16 @@ func (h *health) checkFile() error {
 	fi, err := os.Stat(h.path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		h.gone = auditerr.Errorf(auditerr.ErrStoreUnavailable,
-			"the database file %s was deleted while the server ran; nothing more is acknowledged: stop the server and restore the file", h.path)
+		h.gone = auditerr.Public(auditerr.Errorf(auditerr.ErrStoreUnavailable,
+			"the database file %s was deleted while the server ran; nothing more is acknowledged: stop the server and restore the file", h.path))
 	case err != nil:
 		// Not proof of a change (EIO, ENOMEM): fail this commit, not for good.
 		return auditerr.Errorf(auditerr.ErrStoreUnavailable, "cannot stat the database file %s: %v", h.path, err)
 	default:
 		if id, ok := idOf(fi); h.known && ok && id != h.id {
-			h.gone = auditerr.Errorf(auditerr.ErrStoreUnavailable,
+			h.gone = auditerr.Public(auditerr.Errorf(auditerr.ErrStoreUnavailable,
 				"the database file %s was replaced while the server ran (device/inode %d/%d, opened %d/%d); nothing more is acknowledged: stop the server",
-				h.path, id.dev, id.ino, h.id.dev, h.id.ino)
+				h.path, id.dev, id.ino, h.id.dev, h.id.ino))
 		}
 	}
 	return h.gone

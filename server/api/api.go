@@ -17,6 +17,7 @@ import (
 	"github.com/stigaudit/stigaudit/core/auditerr"
 	"github.com/stigaudit/stigaudit/core/merkle"
 	"github.com/stigaudit/stigaudit/server/auth"
+	"github.com/stigaudit/stigaudit/server/health"
 	"github.com/stigaudit/stigaudit/server/metrics"
 )
 
@@ -41,6 +42,10 @@ type Config struct {
 	// Prover answers ?proof=1 on the read routes; nil refuses the
 	// parameter.
 	Prover Prover
+	// Ready are the conditions GET /readyz checks after the store's Ping
+	// (health.Check: the store's file and last commit, disk margin,
+	// checkpointer). Each failure is named in the 503 answer.
+	Ready []health.Check
 }
 
 // Prover proves that events are in the signed log (server/tlog implements
@@ -54,12 +59,13 @@ type Prover interface {
 
 // server holds what handlers share.
 type server struct {
-	log     *stigaudit.Log
-	keys    *auth.Keys
-	metrics *metrics.Metrics
-	logger  *slog.Logger
-	limit   int64
-	prover  Prover
+	log       *stigaudit.Log
+	keys      *auth.Keys
+	metrics   *metrics.Metrics
+	logger    *slog.Logger
+	limit     int64
+	prover    Prover
+	readiness []health.Check
 	// authFailed rate-limits auth_failed events.
 	authFailed *bucket
 }
@@ -74,7 +80,7 @@ func New(cfg Config) *echo.Echo {
 	if cfg.BodyLimit <= 0 {
 		cfg.BodyLimit = DefaultBodyLimit
 	}
-	s := &server{log: cfg.Log, keys: cfg.Keys, metrics: cfg.Metrics, logger: cfg.Logger, limit: cfg.BodyLimit, prover: cfg.Prover,
+	s := &server{log: cfg.Log, keys: cfg.Keys, metrics: cfg.Metrics, logger: cfg.Logger, limit: cfg.BodyLimit, prover: cfg.Prover, readiness: cfg.Ready,
 		authFailed: newBucket(authFailedPerSecond, authFailedBurst)}
 
 	e := echo.New()
@@ -180,10 +186,25 @@ func (s *server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 func (s *server) ready(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 	defer cancel()
-	if err := s.log.Store().Ping(ctx); err != nil {
-		return auditerr.Errorf(auditerr.ErrStoreUnavailable, "the store is not reachable: %v", err)
+	checks := append([]health.Check{{Name: "store", Run: s.log.Store().Ping}}, s.readiness...)
+	failed := health.Run(ctx, checks)
+	if len(failed) == 0 {
+		return c.JSONBlob(http.StatusOK, []byte(`{"status":"ready"}`))
 	}
-	return c.JSONBlob(http.StatusOK, []byte(`{"status":"ready"}`))
+	// Rendered here rather than returned: the API hides the message of a
+	// 5xx, and this one is for the operator.
+	msgs := make([]string, len(failed))
+	reasons := make([]map[string]string, len(failed))
+	for i, f := range failed {
+		msgs[i] = f.Check + ": " + f.Err.Error()
+		reasons[i] = map[string]string{"check": f.Check, "message": f.Err.Error()}
+	}
+	body, _ := json.Marshal(map[string]any{
+		"error":   map[string]string{"code": "store_unavailable", "message": strings.Join(msgs, "; ")},
+		"reasons": reasons,
+	})
+	c.Response().Header().Set("Retry-After", "5")
+	return c.JSONBlob(http.StatusServiceUnavailable, body)
 }
 
 // appendString appends s as a JSON string.

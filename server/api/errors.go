@@ -61,7 +61,10 @@ func errorBody(err error, status int) []byte {
 	if errors.As(err, &ae) {
 		code, msg = ae.Code, ae.Message
 	}
-	if status >= 500 && ae != nil {
+	var pub *auditerr.PublicError
+	if status >= 500 && errors.As(err, &pub) {
+		msg = pub.Err.Message // meant for the client
+	} else if status >= 500 && ae != nil {
 		for u := error(ae); u != nil; u = errors.Unwrap(u) {
 			if s, ok := u.(*auditerr.Error); ok {
 				msg = s.Message // the sentinel's generic message is last

@@ -2,8 +2,10 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"github.com/stigaudit/stigaudit/server/secretfile"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -11,6 +13,10 @@ import (
 // AdminKeyFile is the name of the file Bootstrap writes in the data
 // directory.
 const AdminKeyFile = "admin.key"
+
+// ErrAdminKeyExists is Bootstrap's refusal to write over an existing
+// admin.key.
+var ErrAdminKeyExists = errors.New("an admin key file exists but the database has no keys")
 
 // AdminEntityURI is the principal of the bootstrap admin key.
 const AdminEntityURI = "urn:stigaudit:admin"
@@ -23,8 +29,10 @@ const AdminEntityURI = "urn:stigaudit:admin"
 // admin key at the next start — it does nothing and returns "".
 //
 // The file is written before the key is stored and removed again if storing
-// fails, so a key that works is never lost; it is replaced atomically, so a
-// reader never sees half a key.
+// fails, so a key that works is never lost; it appears atomically, so a
+// reader never sees half a key. An existing admin.key is never replaced:
+// with no keys stored, it means the database is not the one the key was
+// made for, and Bootstrap returns an error wrapping ErrAdminKeyExists.
 func (k *Keys) Bootstrap(ctx context.Context, dataDir string) (string, error) {
 	n, err := k.Count(ctx)
 	if err != nil {
@@ -41,7 +49,9 @@ func (k *Keys) Bootstrap(ctx context.Context, dataDir string) (string, error) {
 		return "", fmt.Errorf("auth: creating data directory: %w", err)
 	}
 	path := filepath.Join(dataDir, AdminKeyFile)
-	if err := secretfile.Write(path, []byte(m.plaintext+"\n")); err != nil {
+	if err := secretfile.Create(path, []byte(m.plaintext+"\n")); errors.Is(err, fs.ErrExist) {
+		return "", fmt.Errorf("%w: %s exists", ErrAdminKeyExists, path)
+	} else if err != nil {
 		return "", fmt.Errorf("auth: %w", err)
 	}
 	if err := k.insert(ctx, m); err != nil {

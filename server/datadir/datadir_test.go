@@ -100,7 +100,7 @@ func TestCheckHistoryAndAbandon(t *testing.T) {
 	write(datadir.PinFile)
 	write(datadir.AdminKeyFile)
 	err := datadir.CheckHistory(dir)
-	if !errors.Is(err, datadir.ErrHistory) || !errors.Is(err, auditerr.ErrVerifyFailed) || !strings.Contains(err.Error(), "stigaudit recover --data-dir "+dir+" --start-new-log") {
+	if !errors.Is(err, auditerr.ErrVerifyFailed) || !strings.Contains(err.Error(), "stigaudit recover --data-dir "+dir+" --start-new-log") {
 		t.Fatalf("CheckHistory without the database = %v", err)
 	}
 	write(datadir.DBFile)

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/stigaudit/stigaudit/core/auditerr"
@@ -29,14 +30,11 @@ var LogFiles = []string{DBFile, DBFile + "-wal", DBFile + "-shm", KeyFile, PinFi
 // directory whose log cannot go on; refusals name it.
 const RecoverCommand = "stigaudit recover --data-dir %s --start-new-log"
 
-// ErrHistory is wrapped (with auditerr.ErrVerifyFailed) by the refusals of
-// CheckHistory: the directory's log is gone or behind what it signed.
-var ErrHistory = errors.New("the data directory's log does not continue its signed history")
-
 // CheckHistory refuses to start a SQLite log in dir whose database file is
 // missing while the directory shows the log existed: a pinned checkpoint
 // (it signed something) or an admin key (it was started). Creating a new
-// empty database there would silently begin a second history.
+// empty database there would silently begin a second history. The error
+// wraps auditerr.ErrVerifyFailed.
 func CheckHistory(dir string) error {
 	if exists(filepath.Join(dir, DBFile)) {
 		return nil
@@ -50,9 +48,9 @@ func CheckHistory(dir string) error {
 	if len(found) == 0 {
 		return nil
 	}
-	return fmt.Errorf("%w: %w", auditerr.Errorf(auditerr.ErrVerifyFailed,
-		"%s has no database file %s but holds %v of a log that was started before: the database was deleted or moved. Put it back, or start a new log explicitly with: "+RecoverCommand,
-		dir, DBFile, found, dir), ErrHistory)
+	return auditerr.Errorf(auditerr.ErrVerifyFailed,
+		"%s has no database file %s but holds %s of a log that was started before: the database was deleted or moved; put it back, or start a new log explicitly with: "+RecoverCommand,
+		dir, DBFile, strings.Join(found, " and "), dir)
 }
 
 // Abandon moves the files of dir's log (LogFiles) into a new subdirectory

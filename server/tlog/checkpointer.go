@@ -47,6 +47,10 @@ type Config struct {
 	// Poll is how often the log's size is read; default DefaultPoll. An
 	// acknowledged event is covered within about Interval + Poll.
 	Poll time.Duration
+	// StaleAfter is how long the log may grow past the latest checkpoint,
+	// with nothing signed, before Ready fails; default ten Intervals and at
+	// least 10 s.
+	StaleAfter time.Duration
 	// Now reads the wall clock for created_at; default time.Now.
 	Now func() time.Time
 	// Logger receives failures, and a fork loudly; default slog.Default().
@@ -75,6 +79,7 @@ type Checkpointer struct {
 	latest     *Signed
 	fault      error     // sticky: the stored tree disagrees with what was signed
 	lastSigned time.Time // when the last signing by this process began (monotonic)
+	created    time.Time // when New returned: Ready's clock before the first signing
 
 	startOnce, stopOnce sync.Once
 	stop, done          chan struct{}
@@ -105,7 +110,7 @@ func New(ctx context.Context, cfg Config) (*Checkpointer, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Checkpointer{cfg: cfg, m: m, stop: make(chan struct{}), done: make(chan struct{})}
+	c := &Checkpointer{cfg: cfg, m: m, stop: make(chan struct{}), done: make(chan struct{}), created: time.Now()}
 	type known struct {
 		s     Signed
 		where string
@@ -192,14 +197,41 @@ func (c *Checkpointer) Err() error {
 	return c.fault
 }
 
-// Ready reports whether the Checkpointer can sign, for readiness probes:
-// nil, or an error wrapping auditerr.ErrStoreUnavailable (HTTP 503) that
-// says why it refuses.
-func (c *Checkpointer) Ready(context.Context) error {
+// Ready reports whether the Checkpointer keeps the log signed, for
+// readiness probes: nil, or an error wrapping auditerr.ErrStoreUnavailable
+// (HTTP 503) that says why — it refuses to sign (Err), or the log has grown
+// past the latest checkpoint and nothing was signed for StaleAfter.
+func (c *Checkpointer) Ready(ctx context.Context) error {
 	if err := c.Err(); err != nil {
 		return auditerr.Errorf(auditerr.ErrStoreUnavailable, "the checkpointer refuses to sign: %v", err)
 	}
-	return nil
+	c.mu.RLock()
+	since := c.lastSigned
+	if since.IsZero() {
+		since = c.created
+	}
+	var covered uint64
+	if c.latest != nil {
+		covered = c.latest.Size
+	}
+	c.mu.RUnlock()
+	if time.Since(since) < c.staleAfter() {
+		return nil
+	}
+	size, err := c.cfg.Tree.Size(ctx)
+	if err != nil || uint64(size) <= covered {
+		return nil // an unreadable store is the store check's to report
+	}
+	return auditerr.Errorf(auditerr.ErrStoreUnavailable, "the log holds %d events but the latest checkpoint covers %d and none was signed for %s",
+		size, covered, time.Since(since).Round(time.Second))
+}
+
+// staleAfter is Config.StaleAfter or its default.
+func (c *Checkpointer) staleAfter() time.Duration {
+	if c.cfg.StaleAfter > 0 {
+		return c.cfg.StaleAfter
+	}
+	return max(10*c.cfg.Interval, 10*time.Second)
 }
 
 // Start signs at once if the log is not covered (for instance after a

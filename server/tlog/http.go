@@ -1,7 +1,6 @@
 package tlog
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -31,27 +30,13 @@ type Routes struct {
 //	GET /v1/audit/proof/inclusion?seq=S[&size=N]
 //	GET /v1/audit/proof/consistency?from=M[&to=N]
 //
-// It also makes GET /readyz answer 503 while the Checkpointer refuses to
-// sign (see Checkpointer.Err). Errors take the API's one error shape.
+// Errors take the API's one error shape. The Checkpointer's readiness
+// (Checkpointer.Ready) is for the caller to add to api.Config.Ready.
 func (r *Routes) Register(e *echo.Echo, keys *auth.Keys) {
 	authn := api.Authenticate(keys)
 	e.GET("/v1/audit/checkpoint", r.checkpoint, authn, api.Require(auth.PermRead))
 	e.GET("/v1/audit/proof/inclusion", r.inclusion, authn, api.Require(auth.PermRead))
 	e.GET("/v1/audit/proof/consistency", r.consistency, authn, api.Require(auth.PermRead))
-	e.Pre(func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			if c.Request().URL.Path == "/readyz" {
-				if err := r.Checkpointer.Ready(c.Request().Context()); err != nil {
-					// Rendered here rather than returned: the API hides the
-					// message of a 5xx, and this one is for the operator.
-					msg, _ := json.Marshal(err.Error())
-					body := append([]byte(`{"error":{"code":"store_unavailable","message":`), msg...)
-					return c.JSONBlob(http.StatusServiceUnavailable, append(body, "}}"...))
-				}
-			}
-			return next(c)
-		}
-	})
 }
 
 // checkpoint is GET /v1/audit/checkpoint: the latest signed note, as text.

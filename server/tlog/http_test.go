@@ -17,6 +17,7 @@ import (
 	"github.com/stigaudit/stigaudit/core/merkle"
 	"github.com/stigaudit/stigaudit/server/api"
 	"github.com/stigaudit/stigaudit/server/auth"
+	"github.com/stigaudit/stigaudit/server/health"
 	"github.com/stigaudit/stigaudit/server/tlog"
 	"github.com/stigaudit/stigaudit/wasm"
 )
@@ -36,7 +37,7 @@ func newServer(t *testing.T) *server {
 		t.Fatal(err)
 	}
 	keys := auth.New(n.store.DB(), auth.Options{Params: auth.Params{Time: 1, Memory: 64, Threads: 1}})
-	e := api.New(api.Config{Log: l, Keys: keys, Logger: quiet})
+	e := api.New(api.Config{Log: l, Keys: keys, Logger: quiet, Ready: []health.Check{{Name: "checkpointer", Run: n.cp.Ready}}})
 	r := &tlog.Routes{Store: n.store, Checkpointer: n.cp, Prover: tlog.NewProver(n.store, n.cp)}
 	r.Register(e, keys)
 	return &server{node: n, e: e, log: l, keys: keys}

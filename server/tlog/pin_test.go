@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stigaudit/stigaudit/core/auditerr"
 	"github.com/stigaudit/stigaudit/server/tlog"
@@ -121,5 +122,24 @@ func removeDB(t *testing.T, dir string) {
 		if err := os.Remove(filepath.Join(dir, "stigaudit.db"+suffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			t.Fatal(err)
 		}
+	}
+}
+
+// Readiness fails while the log grows and nothing is signed, and recovers
+// with the next signature.
+func TestReadyWhenSigningStalls(t *testing.T) {
+	n := openNode(t, t.TempDir(), tlog.Config{StaleAfter: 50 * time.Millisecond})
+	time.Sleep(60 * time.Millisecond)
+	if err := n.cp.Ready(ctx); err != nil {
+		t.Fatalf("an empty log is covered: %v", err)
+	}
+	n.append(3)
+	err := n.cp.Ready(ctx)
+	if !errors.Is(err, auditerr.ErrStoreUnavailable) || !strings.Contains(err.Error(), "holds 3 events but the latest checkpoint covers 0") {
+		t.Fatalf("Ready with 3 unsigned events: %v", err)
+	}
+	n.sync()
+	if err := n.cp.Ready(ctx); err != nil {
+		t.Fatalf("Ready after signing: %v", err)
 	}
 }

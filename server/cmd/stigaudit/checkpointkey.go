@@ -3,14 +3,20 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/stigaudit/stigaudit/core/auditerr"
 	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
+	"github.com/stigaudit/stigaudit/server/datadir"
 	"github.com/stigaudit/stigaudit/server/tlog"
 )
 
@@ -43,20 +49,76 @@ func cmdCheckpointKey(args []string, stdout, stderr io.Writer) error {
 }
 
 // startCheckpointer loads (or on first start creates) the checkpoint key,
-// and starts signing checkpoints of store. serve stops it with
-// stopCheckpointer before closing the store.
+// starts the Checkpointer of a SQLite log and returns it; call
+// stopCheckpointer before closing the store. A log that does not extend
+// the checkpoint pinned in the data directory, or whose key is missing
+// while it has signed, is an error: the server does not start.
 func startCheckpointer(ctx context.Context, dataDir, node string, store *sqlitestore.Store, reg prometheus.Registerer, logger *slog.Logger) (*tlog.Checkpointer, error) {
-	key, err := tlog.LoadOrCreateKey(dataDir, node, rand.Reader)
+	key, err := signingKey(ctx, dataDir, node, store.DB(), false)
 	if err != nil {
-		return nil, fmt.Errorf("checkpoint key: %w", err)
+		return nil, err
 	}
-	cp, err := tlog.New(ctx, tlog.Config{Tree: store, Checkpoints: tlog.NewSQLite(store.DB()), Key: key, Logger: logger, Registerer: reg})
+	cp, err := tlog.New(ctx, tlog.Config{Tree: store, Checkpoints: tlog.NewSQLite(store.DB()), Pin: tlog.PinIn(dataDir), Key: key, Logger: logger, Registerer: reg})
 	if err != nil {
 		return nil, fmt.Errorf("checkpointer: %w", err)
+	}
+	if err := refusal(cp, dataDir, false); err != nil {
+		return nil, err
 	}
 	cp.Start()
 	logger.Info("signing checkpoints", slog.String("origin", key.Origin), slog.String("verifier_key", key.VerifierKey))
 	return cp, nil
+}
+
+// signingKey returns the data directory's checkpoint key, creating it only
+// for a log that has never signed: a new key for a log with signed
+// checkpoints (pinned in the data directory, or stored in the database)
+// could not extend its history, so its absence is an error that says what
+// to do.
+func signingKey(ctx context.Context, dataDir, node string, db *sql.DB, postgres bool) (*tlog.Key, error) {
+	_, err := tlog.LoadKey(dataDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		signed, ok, perr := tlog.PinIn(dataDir).Load()
+		if perr != nil {
+			return nil, perr
+		}
+		if !ok {
+			if signed, ok, err = tlog.LatestIn(ctx, db); err != nil {
+				return nil, err
+			}
+		}
+		if ok {
+			fix := "restore it from a backup, or start a new log with: " + fmt.Sprintf(datadir.RecoverCommand, dataDir)
+			if postgres {
+				fix = "copy it from another replica's data directory, or restore it from a backup"
+			}
+			return nil, auditerr.Errorf(auditerr.ErrInvalidConfig,
+				"%s is missing but this log has signed checkpoints up to size %d (root %x); a new key cannot extend that history: %s",
+				filepath.Join(dataDir, tlog.KeyFile), signed.Size, signed.Root, fix)
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("checkpoint key: %w", err)
+	}
+	key, err := tlog.LoadOrCreateKey(dataDir, node, rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint key: %w", err)
+	}
+	return key, nil
+}
+
+// refusal turns a Checkpointer that refuses to sign from the start into
+// the error that stops serve: its reason names the signed size and root and
+// what the database holds.
+func refusal(cp *tlog.Checkpointer, dataDir string, postgres bool) error {
+	err := cp.Err()
+	if err == nil {
+		return nil
+	}
+	fix := "locate the damage with 'stigaudit verify --db', restore a copy of the database that holds the whole signed log, or start a new log with: " + fmt.Sprintf(datadir.RecoverCommand, dataDir)
+	if postgres {
+		fix = "locate the damage with 'stigaudit verify --db <database-url>' and restore a database that holds the whole signed log"
+	}
+	return fmt.Errorf("refusing to start, this would sign a second history: %w; %s", err, fix)
 }
 
 // stopCheckpointer signs a last checkpoint covering the whole log.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"errors"
 	"flag"
@@ -152,19 +151,23 @@ func (c *common) startSigning(ctx context.Context, node string, store dbStore, r
 		}
 		return cp, func() { stopCheckpointer(cp, logger) }, nil
 	}
-	key, err := tlog.LoadOrCreateKey(c.dataDir, node, rand.Reader)
+	key, err := signingKey(ctx, c.dataDir, node, pg.DB(), true)
 	if err != nil {
-		return nil, nil, fmt.Errorf("checkpoint key: %w", err)
+		return nil, nil, err
 	}
 	leader := pg.NewLeader(checkpointerRole, pgstore.LeaderOptions{Logger: logger})
 	select { // so the first round knows whether to store or to follow
 	case <-leader.Settled():
 	case <-time.After(5 * time.Second):
 	}
-	cp, err := tlog.New(ctx, tlog.Config{Tree: store, Checkpoints: &pgCheckpoints{db: pg.DB(), leader: leader}, Key: key, Logger: logger, Registerer: reg})
+	cp, err := tlog.New(ctx, tlog.Config{Tree: store, Checkpoints: &pgCheckpoints{db: pg.DB(), leader: leader}, Pin: tlog.PinIn(c.dataDir), Key: key, Logger: logger, Registerer: reg})
 	if err != nil {
 		leader.Close()
 		return nil, nil, fmt.Errorf("checkpointer: %w", err)
+	}
+	if err := refusal(cp, c.dataDir, true); err != nil {
+		leader.Close()
+		return nil, nil, err
 	}
 	cp.Start()
 	logger.Info("signing checkpoints when elected", slog.String("origin", key.Origin), slog.String("verifier_key", key.VerifierKey))

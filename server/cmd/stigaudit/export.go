@@ -217,7 +217,7 @@ func exportCheckpoint(ctx context.Context, c *common, store dbStore, noSign bool
 		}
 		checkpoints = &pgCheckpoints{db: pg.DB(), leader: leader}
 	}
-	cp, err := tlog.New(ctx, tlog.Config{Tree: store, Checkpoints: checkpoints, Key: key, Logger: slog.New(slog.DiscardHandler)})
+	cp, err := tlog.New(ctx, tlog.Config{Tree: store, Checkpoints: checkpoints, Pin: tlog.PinIn(c.dataDir), Key: key, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return tlog.Signed{}, fmt.Errorf("checkpointer for the export: %w", err)
 	}

@@ -21,6 +21,8 @@ import (
 	"github.com/stigaudit/stigaudit/hostfns/pgstore"
 	"github.com/stigaudit/stigaudit/server/api"
 	"github.com/stigaudit/stigaudit/server/auth"
+	"github.com/stigaudit/stigaudit/server/datadir"
+	"github.com/stigaudit/stigaudit/server/health"
 	"github.com/stigaudit/stigaudit/server/metrics"
 	"github.com/stigaudit/stigaudit/server/sink"
 	"github.com/stigaudit/stigaudit/server/stream"
@@ -32,6 +34,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var c common
 	var cf complianceFlags
 	var listen, catFile, node string
+	var allowShared bool
+	minFree := byteSize(health.DefaultMinFree)
 	var sinks multiFlag
 	lim := event.DefaultLimits()
 	fs := newFlagSet("serve", stderr)
@@ -41,6 +45,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&catFile, "catalogue", env("STIGAUDIT_CATALOGUE", ""), "JSON file of operator-added event types (STIGAUDIT_CATALOGUE)")
 	fs.StringVar(&node, "node", env("STIGAUDIT_NODE", tlog.DefaultNode), nodeFlag)
 	fs.Var(&sinks, "sink", "deliver committed events to a sink, e.g. file:/var/log/audit.jsonl (repeatable)")
+	fs.BoolVar(&allowShared, "allow-shared-data-dir", false, "start even when another server holds the data directory's lock")
+	fs.Var(&minFree, "min-free-disk", "free space on the data directory's disk below which /readyz answers 503, e.g. 64MiB or 1GiB")
 	fs.IntVar(&lim.MaxDetailBytes, "max-detail-bytes", lim.MaxDetailBytes, "largest canonical detail object")
 	fs.IntVar(&lim.MaxDetailDepth, "max-detail-depth", lim.MaxDetailDepth, "deepest detail nesting")
 	if err := fs.Parse(args); err != nil {
@@ -81,6 +87,16 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer m.Close()
 
+	dir, err := datadir.Open(c.dataDir, datadir.Options{Shared: allowShared})
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	if !c.isPostgres() {
+		if err := datadir.CheckHistory(c.dataDir); err != nil {
+			return err
+		}
+	}
 	store, err := c.openStore(ctx, storeOptions{OnCommit: m.ObserveCommit})
 	if err != nil {
 		return err
@@ -100,8 +116,17 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer log.Close()
 	defer stopFeed() // before log.Close: saves the feed's cursor in the store
 
+	cp, stopSigning, err := c.startSigning(ctx, node, store, reg, logger)
+	if err != nil {
+		return err
+	}
+	defer stopSigning() // before log.Close: signs the tail
+
 	keys := auth.New(store.DB(), keysOptions(store))
 	keyFile, err := keys.Bootstrap(ctx, c.dataDir)
+	if errors.Is(err, auth.ErrAdminKeyExists) {
+		return fmt.Errorf("%w; the database %s has no API keys, so it is not the one that key was made for (deleted or replaced?): put the database back, or start a new log with: "+datadir.RecoverCommand, err, c.databaseName(), c.dataDir)
+	}
 	if err != nil {
 		return fmt.Errorf("creating the admin key: %w", err)
 	}
@@ -121,14 +146,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 
-	cp, stopSigning, err := c.startSigning(ctx, node, store, reg, logger)
-	if err != nil {
-		return err
-	}
-	defer stopSigning() // before log.Close: signs the tail
-
 	prover := tlog.NewProver(store, cp)
-	e := api.New(api.Config{Log: log, Keys: keys, Metrics: m, Gatherer: reg, Logger: logger, Prover: prover})
+	ready := []health.Check{health.DiskFree(c.dataDir, uint64(minFree)), {Name: "checkpointer", Run: cp.Ready}}
+	if h, ok := store.(interface{ Health(context.Context) error }); ok {
+		ready = append(ready, health.Check{Name: "database", Run: h.Health})
+	}
+	e := api.New(api.Config{Log: log, Keys: keys, Metrics: m, Gatherer: reg, Logger: logger, Prover: prover, Ready: ready})
 	(&tlog.Routes{Store: store, Checkpointer: cp, Prover: prover}).Register(e, keys)
 	stopCompliance, err := cf.startCompliance(ctx, e, c.dataDir, store, log, keys, cp, hub, logger)
 	if err != nil {
