@@ -8,16 +8,21 @@
 //
 // # The key
 //
-// A log is named by its origin, "stigaudit/<node>", and signs with an
-// Ed25519 key of the same name, created on first start in the data
-// directory as checkpoint.key (mode 0600; LoadOrCreateKey). The node name
-// comes from the operator (`--node`, STIGAUDIT_NODE) and defaults to
-// "local" — deliberately not the host name, so moving a data directory to
-// another machine does not rename the log. A key file made for another
-// node, or readable by others, is refused. The public verifier key
-// "<name>+<hash>+<base64>" is derived from the private key (ParseKey) and
-// printed by `stigaudit keys checkpoint-key`; it is what clients and
-// `stigaudit verify --key` hold.
+// A log is named by its origin (SPEC §6.1) and signs with an Ed25519 key of
+// the same name, created on first start in the data directory as
+// checkpoint.key (mode 0600; LoadOrCreateKeyFor). The origin is the
+// operator's `--origin` or, by default, generated once for the log:
+// "stigaudit/<node>/<8 random hex>", so that two deployments never share
+// one (a witness keeps its state by origin). The node name comes from
+// `--node` (STIGAUDIT_NODE, default "local": deliberately not the host
+// name, so moving a data directory does not rename the log). The origin is
+// kept with the log twice over: in the key's name and in every checkpoint
+// stored in the database, which replicas share and which must open with the
+// key. A key made for another node or origin, or readable by others, is
+// refused; keys made before origins were generated keep "stigaudit/<node>".
+// The public verifier key "<name>+<hash>+<base64>" is derived from the
+// private key (ParseKey) and printed by `stigaudit keys checkpoint-key`; it
+// is what clients and `stigaudit verify --key` hold.
 //
 // # The checkpointer
 //

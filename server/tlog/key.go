@@ -77,19 +77,86 @@ func LoadOrCreateKey(dir, node string, rand io.Reader) (*Key, error) {
 	if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	skey, _, err := checkpoint.GenerateKey(rand, origin)
-	if err != nil {
-		return nil, fmt.Errorf("tlog: generate checkpoint key: %w", err)
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("tlog: create data directory: %w", err)
-	}
-	// Of two processes starting at once, the second finds the first one's key.
-	err = secretfile.Create(filepath.Join(dir, KeyFile), []byte(skey+"\n"))
-	if err != nil && !errors.Is(err, fs.ErrExist) {
-		return nil, fmt.Errorf("tlog: checkpoint key: %w", err)
+	if err := createKey(dir, origin, rand); err != nil {
+		return nil, err
 	}
 	return LoadOrCreateKey(dir, node, rand) // now it exists: load and check it
+}
+
+// KeyOptions are the settings of LoadOrCreateKeyFor.
+type KeyOptions struct {
+	// Node is the node name; "" is DefaultNode.
+	Node string
+	// Origin, when set, is the log's origin (--origin): a C2SP origin such
+	// as "audit.example.com/prod". An existing key must carry it.
+	Origin string
+	// Rand is the entropy of a new key and of a generated origin
+	// (crypto/rand.Reader).
+	Rand io.Reader
+}
+
+// LoadOrCreateKeyFor is LoadOrCreateKey with an origin that names this log
+// and no other (SPEC §6.1): a witness keeps its state by origin, so two
+// deployments must never share one. Without o.Origin a new key's origin is
+// generated, "stigaudit/<node>/<8 random hex>". An existing key keeps the
+// origin it was made with — also the older "stigaudit/<node>" — as long as
+// it agrees with o (the same origin, or the same node).
+func LoadOrCreateKeyFor(dir string, o KeyOptions) (*Key, error) {
+	prefix, err := OriginFor(o.Node)
+	if err != nil {
+		return nil, err
+	}
+	if o.Origin != "" {
+		if err := checkpoint.ValidOrigin(o.Origin); err != nil {
+			return nil, auditerr.Errorf(auditerr.ErrInvalidConfig, "origin %q: %v", o.Origin, err)
+		}
+	}
+	k, err := LoadKey(dir)
+	if err == nil {
+		switch {
+		case o.Origin != "" && k.Origin != o.Origin:
+			return nil, auditerr.Errorf(auditerr.ErrInvalidConfig,
+				"%s signs for the log %q but --origin is %q; an existing log keeps its origin: drop --origin, or start a new log",
+				filepath.Join(dir, KeyFile), k.Origin, o.Origin)
+		case o.Origin == "" && k.Origin != prefix && !strings.HasPrefix(k.Origin, prefix+"/"):
+			return nil, auditerr.Errorf(auditerr.ErrInvalidConfig,
+				"%s signs for the log %q, not one of node %q (%s/...); set the node name back, or move the key away to start a new log",
+				filepath.Join(dir, KeyFile), k.Origin, strings.TrimPrefix(prefix, checkpoint.OriginPrefix), prefix)
+		}
+		return k, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	origin := o.Origin
+	if origin == "" {
+		var b [4]byte
+		if _, err := io.ReadFull(o.Rand, b[:]); err != nil {
+			return nil, auditerr.Errorf(auditerr.ErrEntropyUnavailable, "origin: %v", err)
+		}
+		origin = fmt.Sprintf("%s/%x", prefix, b)
+	}
+	if err := createKey(dir, origin, o.Rand); err != nil {
+		return nil, err
+	}
+	return LoadOrCreateKeyFor(dir, KeyOptions{Node: o.Node, Origin: o.Origin, Rand: o.Rand})
+}
+
+// createKey writes a new key named origin to dir, unless a key is there:
+// of two processes starting at once, the second finds the first one's.
+func createKey(dir, origin string, rand io.Reader) error {
+	skey, _, err := checkpoint.GenerateKey(rand, origin)
+	if err != nil {
+		return fmt.Errorf("tlog: generate checkpoint key: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("tlog: create data directory: %w", err)
+	}
+	err = secretfile.Create(filepath.Join(dir, KeyFile), []byte(skey+"\n"))
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("tlog: checkpoint key: %w", err)
+	}
+	return nil
 }
 
 // LoadKey reads the checkpoint key of the data directory dir. A missing key

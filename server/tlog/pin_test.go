@@ -1,10 +1,12 @@
 package tlog_test
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -141,5 +143,46 @@ func TestReadyWhenSigningStalls(t *testing.T) {
 	n.sync()
 	if err := n.cp.Ready(ctx); err != nil {
 		t.Fatalf("Ready after signing: %v", err)
+	}
+}
+
+func TestOriginIsUniqueAndKept(t *testing.T) {
+	dir := t.TempDir()
+	k, err := tlog.LoadOrCreateKeyFor(dir, tlog.KeyOptions{Node: "eu1", Rand: rand.Reader})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`^stigaudit/eu1/[0-9a-f]{8}$`).MatchString(k.Origin) {
+		t.Fatalf("generated origin %q", k.Origin)
+	}
+	other, err := tlog.LoadOrCreateKeyFor(t.TempDir(), tlog.KeyOptions{Node: "eu1", Rand: rand.Reader})
+	if err != nil || other.Origin == k.Origin {
+		t.Fatalf("two logs of one node share the origin %q (%v)", k.Origin, err)
+	}
+	again, err := tlog.LoadOrCreateKeyFor(dir, tlog.KeyOptions{Node: "eu1", Rand: rand.Reader})
+	if err != nil || again.Origin != k.Origin || again.VerifierKey != k.VerifierKey {
+		t.Fatalf("reloaded key: %v %v", again, err)
+	}
+	for _, o := range []tlog.KeyOptions{{Node: "eu2"}, {Node: "eu1", Origin: "audit.example.com/prod"}} {
+		o.Rand = rand.Reader
+		if _, err := tlog.LoadOrCreateKeyFor(dir, o); !errors.Is(err, auditerr.ErrInvalidConfig) {
+			t.Errorf("existing key with %+v: %v", o, err)
+		}
+	}
+	// An explicit origin names the log; a key made before origins were
+	// generated keeps its "stigaudit/<node>".
+	named, err := tlog.LoadOrCreateKeyFor(t.TempDir(), tlog.KeyOptions{Origin: "audit.example.com/prod", Rand: rand.Reader})
+	if err != nil || named.Origin != "audit.example.com/prod" {
+		t.Fatalf("--origin: %v %v", named, err)
+	}
+	legacy := t.TempDir()
+	if _, err := tlog.LoadOrCreateKey(legacy, "", rand.Reader); err != nil {
+		t.Fatal(err)
+	}
+	if k, err := tlog.LoadOrCreateKeyFor(legacy, tlog.KeyOptions{Rand: rand.Reader}); err != nil || k.Origin != "stigaudit/local" {
+		t.Fatalf("legacy key: %v %v", k, err)
+	}
+	if _, err := tlog.LoadOrCreateKeyFor(t.TempDir(), tlog.KeyOptions{Origin: "has space", Rand: rand.Reader}); !errors.Is(err, auditerr.ErrInvalidConfig) {
+		t.Fatalf("invalid origin: %v", err)
 	}
 }

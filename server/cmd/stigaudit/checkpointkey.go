@@ -20,27 +20,32 @@ import (
 	"github.com/stigaudit/stigaudit/server/tlog"
 )
 
-const checkpointKeyUsage = `usage: stigaudit keys checkpoint-key [--data-dir D] [--node N]
+const checkpointKeyUsage = `usage: stigaudit keys checkpoint-key [--data-dir D] [--node N] [--origin O]
 
 Prints the log's checkpoint verifier key <name>+<hash>+<base64> alone on
 standard output, for 'stigaudit verify --key' and for clients. The signing
 key (D/checkpoint.key) is created if the server has not made it yet.`
 
-// nodeFlag is the usage of --node, shared by serve and checkpoint-key.
-const nodeFlag = "node name: the log's origin and key name are stigaudit/<node> (STIGAUDIT_NODE)"
+// nodeFlag and originFlag are the usages of --node and --origin, shared by
+// serve and checkpoint-key.
+const (
+	nodeFlag   = "node name: a new log's origin is stigaudit/<node>/<8 random hex> unless --origin is set (STIGAUDIT_NODE)"
+	originFlag = "the log's origin, the name its checkpoints are signed under, e.g. audit.example.com/prod; default: generated for a new log, kept by an existing one (STIGAUDIT_ORIGIN)"
+)
 
 func cmdCheckpointKey(args []string, stdout, stderr io.Writer) error {
-	var dataDir, node string
+	var dataDir, node, origin string
 	fs := newFlagSet("keys checkpoint-key", stderr)
 	fs.StringVar(&dataDir, "data-dir", env("STIGAUDIT_DATA_DIR", "./data"), "directory for the SQLite file, keys and salts (STIGAUDIT_DATA_DIR)")
 	fs.StringVar(&node, "node", env("STIGAUDIT_NODE", tlog.DefaultNode), nodeFlag)
+	fs.StringVar(&origin, "origin", env("STIGAUDIT_ORIGIN", ""), originFlag)
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q\n%s", errUsage, fs.Arg(0), checkpointKeyUsage)
 	}
-	k, err := tlog.LoadOrCreateKey(dataDir, node, rand.Reader)
+	k, err := tlog.LoadOrCreateKeyFor(dataDir, tlog.KeyOptions{Node: node, Origin: origin, Rand: rand.Reader})
 	if err != nil {
 		return err
 	}
@@ -53,8 +58,8 @@ func cmdCheckpointKey(args []string, stdout, stderr io.Writer) error {
 // stopCheckpointer before closing the store. A log that does not extend
 // the checkpoint pinned in the data directory, or whose key is missing
 // while it has signed, is an error: the server does not start.
-func startCheckpointer(ctx context.Context, dataDir, node string, store *sqlitestore.Store, reg prometheus.Registerer, logger *slog.Logger) (*tlog.Checkpointer, error) {
-	key, err := signingKey(ctx, dataDir, node, store.DB(), false)
+func startCheckpointer(ctx context.Context, dataDir, node, origin string, store *sqlitestore.Store, reg prometheus.Registerer, logger *slog.Logger) (*tlog.Checkpointer, error) {
+	key, err := signingKey(ctx, dataDir, node, origin, store.DB(), false)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +80,7 @@ func startCheckpointer(ctx context.Context, dataDir, node string, store *sqlites
 // checkpoints (pinned in the data directory, or stored in the database)
 // could not extend its history, so its absence is an error that says what
 // to do.
-func signingKey(ctx context.Context, dataDir, node string, db *sql.DB, postgres bool) (*tlog.Key, error) {
+func signingKey(ctx context.Context, dataDir, node, origin string, db *sql.DB, postgres bool) (*tlog.Key, error) {
 	_, err := tlog.LoadKey(dataDir)
 	if errors.Is(err, fs.ErrNotExist) {
 		signed, ok, perr := tlog.PinIn(dataDir).Load()
@@ -99,7 +104,7 @@ func signingKey(ctx context.Context, dataDir, node string, db *sql.DB, postgres 
 	} else if err != nil {
 		return nil, fmt.Errorf("checkpoint key: %w", err)
 	}
-	key, err := tlog.LoadOrCreateKey(dataDir, node, rand.Reader)
+	key, err := tlog.LoadOrCreateKeyFor(dataDir, tlog.KeyOptions{Node: node, Origin: origin, Rand: rand.Reader})
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint key: %w", err)
 	}

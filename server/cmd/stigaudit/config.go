@@ -142,16 +142,16 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 // another replica is elected within about a second and goes on from the
 // last stored checkpoint. Replicas must therefore share the checkpoint key
 // (the same checkpoint.key in every data directory, and the same --node).
-func (c *common) startSigning(ctx context.Context, node string, store dbStore, reg prometheus.Registerer, logger *slog.Logger) (*tlog.Checkpointer, func(), error) {
+func (c *common) startSigning(ctx context.Context, node, origin string, store dbStore, reg prometheus.Registerer, logger *slog.Logger) (*tlog.Checkpointer, func(), error) {
 	pg, ok := store.(*pgstore.Store)
 	if !ok {
-		cp, err := startCheckpointer(ctx, c.dataDir, node, store.(*sqlitestore.Store), reg, logger)
+		cp, err := startCheckpointer(ctx, c.dataDir, node, origin, store.(*sqlitestore.Store), reg, logger)
 		if err != nil {
 			return nil, nil, err
 		}
 		return cp, func() { stopCheckpointer(cp, logger) }, nil
 	}
-	key, err := signingKey(ctx, c.dataDir, node, pg.DB(), true)
+	key, err := signingKey(ctx, c.dataDir, node, origin, pg.DB(), true)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -33,7 +33,7 @@ import (
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c common
 	var cf complianceFlags
-	var listen, catFile, node string
+	var listen, catFile, node, origin string
 	var allowShared bool
 	minFree := byteSize(health.DefaultMinFree)
 	var sinks multiFlag
@@ -44,6 +44,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&listen, "listen", env("STIGAUDIT_LISTEN", "127.0.0.1:8470"), "address to listen on (STIGAUDIT_LISTEN)")
 	fs.StringVar(&catFile, "catalogue", env("STIGAUDIT_CATALOGUE", ""), "JSON file of operator-added event types (STIGAUDIT_CATALOGUE)")
 	fs.StringVar(&node, "node", env("STIGAUDIT_NODE", tlog.DefaultNode), nodeFlag)
+	fs.StringVar(&origin, "origin", env("STIGAUDIT_ORIGIN", ""), originFlag)
 	fs.Var(&sinks, "sink", "deliver committed events to a sink, e.g. file:/var/log/audit.jsonl (repeatable)")
 	fs.BoolVar(&allowShared, "allow-shared-data-dir", false, "start even when another server holds the data directory's lock")
 	fs.Var(&minFree, "min-free-disk", "free space on the data directory's disk below which /readyz answers 503, e.g. 64MiB or 1GiB")
@@ -116,7 +117,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer log.Close()
 	defer stopFeed() // before log.Close: saves the feed's cursor in the store
 
-	cp, stopSigning, err := c.startSigning(ctx, node, store, reg, logger)
+	cp, stopSigning, err := c.startSigning(ctx, node, origin, store, reg, logger)
 	if err != nil {
 		return err
 	}
