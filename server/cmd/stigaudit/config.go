@@ -23,6 +23,7 @@ import (
 	"github.com/stigaudit/stigaudit/hostfns/pgstore"
 	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
 	"github.com/stigaudit/stigaudit/server/auth"
+	"github.com/stigaudit/stigaudit/server/datadir"
 	"github.com/stigaudit/stigaudit/server/tlog"
 )
 
@@ -100,6 +101,12 @@ func (c *common) openStore(ctx context.Context, o storeOptions) (dbStore, error)
 			return nil, fmt.Errorf("opening PostgreSQL %s: %w", c.databaseName(), err)
 		}
 		return s, nil
+	}
+	// Never create an empty database where a log existed: every command
+	// that opens the store (keys, export, migrate) would begin a second
+	// history that serve then refuses.
+	if err := datadir.CheckHistory(c.dataDir); err != nil {
+		return nil, err
 	}
 	return sqlitestore.Open(filepath.Join(c.dataDir, DBFile), sqlitestore.Options{OnCommit: o.OnCommit, MaxBatchEvents: c.maxBatch})
 }

@@ -93,11 +93,6 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer dir.Close()
-	if !c.isPostgres() {
-		if err := datadir.CheckHistory(c.dataDir); err != nil {
-			return err
-		}
-	}
 	store, err := c.openStore(ctx, storeOptions{OnCommit: m.ObserveCommit})
 	if err != nil {
 		return err
