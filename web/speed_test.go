@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -11,46 +10,36 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// Budgets of issue 7, on localhost.
-const (
-	budgetUsable = time.Second            // first load to usable
-	budgetCore   = 500 * time.Millisecond // module compile + instantiate
-	budgetVerify = 2 * time.Second        // 1,000 inclusion proofs verified in the page
-)
+func ms(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
 
-// checkBudget logs a measurement against its budget. Speed is reported,
-// not asserted: a timed assertion fails on a loaded machine for reasons
-// that have nothing to do with the page. STIGAUDIT_ENFORCE_BUDGETS=1 turns
-// an over-budget measurement into a failure, for a quiet machine where the
-// numbers mean something; STIGAUDIT_TIMING_SLACK=3 then multiplies every
-// budget by 3.
-func checkBudget(t *testing.T, what string, got, budget time.Duration) {
-	t.Helper()
-	slack := 1.0
-	if s := os.Getenv("STIGAUDIT_TIMING_SLACK"); s != "" {
-		if f, err := time.ParseDuration(s + "s"); err == nil && f > 0 {
-			slack = f.Seconds()
-		}
-	}
-	over := float64(got) > float64(budget)*slack
-	mark := ""
-	if over {
-		mark = "  OVER BUDGET"
-	}
-	t.Logf("%-44s %8.1f ms (budget %v)%s", what, float64(got.Microseconds())/1000, budget, mark)
-	if over && os.Getenv("STIGAUDIT_ENFORCE_BUDGETS") == "1" {
-		t.Errorf("%s took %v, over the budget of %v", what, got, budget)
+// TestLoadAndVerifyAll drives the page as BenchmarkPage measures it, and
+// asserts only what it does: the page and the core load, the log renders
+// after login and after a reload, and "verify all" proves 1,000 events by
+// each of its three ways. Its timings are BenchmarkPage's to report.
+func TestLoadAndVerifyAll(t *testing.T) {
+	pageTimings(t, func(string, string, time.Duration) {})
+}
+
+// BenchmarkPage reports, in headless Chromium with its cache disabled (a
+// cold first visit every time), the times the README's browser table
+// lists, in ms per metric:
+//
+//	go test -run '^$' -bench Page -benchtime 1x ./web/
+func BenchmarkPage(b *testing.B) {
+	for b.Loop() {
+		pageTimings(b, func(metric, what string, d time.Duration) {
+			b.ReportMetric(float64(d.Microseconds())/1000, metric)
+			b.Logf("%-44s %8.1f ms", what, float64(d.Microseconds())/1000)
+		})
 	}
 }
 
-func ms(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
-
-// TestSpeed measures, in headless Chromium with its cache disabled (a cold
-// first visit every time): navigation to a usable page, the module's
-// download, compilation and instantiation, login to the first page of
-// events, a reload with the key in the tab to a rendered log, and verifying
-// 1,000 inclusion proofs against the latest checkpoint in the worker.
-func TestSpeed(t *testing.T) {
+// pageTimings measures, with the browser's cache disabled: navigation to a
+// usable page, the module's download, compilation and instantiation, login
+// to the first page of events, a reload with the key in the tab to a
+// rendered log, and verifying 1,000 inclusion proofs against the latest
+// checkpoint in the worker, each way. It hands every time to report.
+func pageTimings(t testing.TB, report func(metric, what string, d time.Duration)) {
 	n := newNode(t)
 	n.seed(1000)
 	n.sync()
@@ -77,21 +66,20 @@ func TestSpeed(t *testing.T) {
 	b.do(t, chromedp.EmulateViewport(1280, 800), chromedp.Navigate(n.URL))
 	b.waitFor(t, "the page and the core", `document.documentElement.dataset.ui === 'ready' && document.documentElement.dataset.core === 'ready'`, wait)
 	m := read()
-	checkBudget(t, "cold: navigation → login prompt usable", ms(m.UI), budgetUsable)
-	checkBudget(t, "cold: module fetch+compile+instantiate", ms(m.CoreLoad), budgetCore)
-	t.Logf("  (fetch+compile %.1f ms, instantiate+_initialize %.1f ms; core ready %.1f ms after navigation)",
-		m.Compiled-m.CoreStart, m.CoreReady-m.Compiled, m.CoreReady)
+	report("ms-usable", "cold: navigation → login prompt usable", ms(m.UI))
+	report("ms-core", "cold: module fetch+compile+instantiate", ms(m.CoreLoad))
+	report("ms-compile", "  of which fetch+compile", ms(m.Compiled-m.CoreStart))
 
 	b.do(t, chromedp.SendKeys(chromedp.ID("api-key"), n.admin+"\n"))
 	b.waitFor(t, "the first page", `performance.getEntriesByName('log-rendered').length === 1`, wait)
 	m = read()
-	checkBudget(t, "login → first 100 events rendered", ms(m.Rendered-m.LoginSubmit), budgetUsable)
+	report("ms-first-page", "login → first 100 events rendered", ms(m.Rendered-m.LoginSubmit))
 
 	b.do(t, chromedp.Reload())
 	b.waitFor(t, "the reloaded log", `performance.getEntriesByName('log-rendered').length === 1 && document.documentElement.dataset.core === 'ready'`, wait)
 	m = read()
-	checkBudget(t, "cold reload (key in tab) → 100 events shown", ms(m.Rendered), budgetUsable)
-	checkBudget(t, "cold reload: module fetch+compile+instantiate", ms(m.CoreLoad), budgetCore)
+	report("ms-reload", "cold reload (key in tab) → 100 events shown", ms(m.Rendered))
+	report("ms-reload-core", "cold reload: module fetch+compile+instantiate", ms(m.CoreLoad))
 
 	// The newest 1,000 of 1,200 events: a selection, so the export carries
 	// one inclusion proof per event.
@@ -100,17 +88,15 @@ func TestSpeed(t *testing.T) {
 	if got := len(b.rowSeqs(t)); got != 1000 {
 		t.Fatalf("%d rows, want 1000", got)
 	}
-	// The export (audit.read keys) and the list with ?proof=1 (read keys)
-	// are held to the budget; a proof request per event (a server with
-	// neither) is measured and only held to a loose bound: it is 1,000 HTTP
-	// requests over the browser's six connections.
+	// Three ways: one export (audit.read keys), the list with ?proof=1
+	// (read keys), and a proof request per event (a server with neither:
+	// 1,000 HTTP requests over the browser's six connections).
 	for _, way := range []struct {
 		name, tamper, via string
-		budget            time.Duration
 	}{
-		{"one export (audit.read)", "", "export", budgetVerify},
-		{"the list with ?proof=1 (read)", "noexport", "list", budgetVerify},
-		{"a proof request each (neither)", "noexport,nolistproof", "proofs", 5 * budgetVerify},
+		{"one export (audit.read)", "", "export"},
+		{"the list with ?proof=1 (read)", "noexport", "list"},
+		{"a proof request each (neither)", "noexport,nolistproof", "proofs"},
 	} {
 		n.tamper.Store(way.tamper)
 		eval[bool](t, b, `(() => { const s = document.getElementById('verify-status'); s.textContent = '';
@@ -128,8 +114,8 @@ func TestSpeed(t *testing.T) {
 		}
 		total, _ := time.ParseDuration(r.MS + "ms")
 		core, _ := time.ParseDuration(r.VerifyMS + "ms")
-		checkBudget(t, "verify 1,000 inclusion proofs: "+way.name, total, way.budget)
-		t.Logf("  (of which the core's checks: %.1f ms)", float64(core.Microseconds())/1000)
+		report("ms-verify-"+way.via, "verify 1,000 inclusion proofs: "+way.name, total)
+		report("ms-verify-"+way.via+"-core", "  of which the core's checks", core)
 	}
 	n.tamper.Store("")
 	if rows := eval[int](t, b, `document.querySelectorAll('#events tbody tr[data-proof="ok"]').length`); rows != 1000 {

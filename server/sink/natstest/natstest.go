@@ -22,10 +22,18 @@ import (
 // Env names the variable holding the test server's URL.
 const Env = "STIGAUDIT_TEST_NATS_URL"
 
-// URL returns the test server's URL, or skips the test when none is set.
+// EnvRequire, set to 1 (CI does), turns the skip without a server into a
+// failure, so a machine without NATS cannot pass by skipping.
+const EnvRequire = "STIGAUDIT_REQUIRE_NATS"
+
+// URL returns the test server's URL, or skips the test when none is set
+// (fails it with EnvRequire=1).
 func URL(t testing.TB) string {
 	t.Helper()
 	server := os.Getenv(Env)
+	if server == "" && os.Getenv(EnvRequire) == "1" {
+		t.Fatalf("no NATS server: %s is unset and %s=1", Env, EnvRequire)
+	}
 	if server == "" {
 		t.Skipf("NATS test skipped: set %s (e.g. nats://127.0.0.1:4222, a server with JetStream) to run it", Env)
 	}
