@@ -641,12 +641,23 @@ func TestReplicasThroughput(t *testing.T) {
 		grouped = append(grouped, run(fmt.Sprintf("group%d", b), events, b))
 	}
 	baseline := run("baseline", max(events/20, 1000), 1, "--max-batch-events", "1")
+	// What the server ran with, read from it rather than assumed.
+	var syncCommit string
+	if conn, err := pgx.Connect(context.Background(), os.Getenv(pgtest.EnvDSN)); err != nil {
+		t.Fatal(err)
+	} else {
+		err := conn.QueryRow(context.Background(), `SHOW synchronous_commit`).Scan(&syncCommit)
+		conn.Close(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	out := map[string]any{
 		"nats_sink":               natsURL != "",
 		"replicas":                3,
 		"clients":                 clients,
 		"cores":                   runtime.NumCPU(),
-		"postgres_synchronous_on": true,
+		"postgres_synchronous_commit": syncCommit,
 		"baseline":                baseline,
 		"group":                   grouped,
 	}
