@@ -22,7 +22,10 @@ import (
 // or 100,000 by default so that a plain `go test` stays quick on a shared
 // machine (STIGAUDIT_EXPORT_EVENTS=1000000 go test -run Million
 // ./server/exportapi for the full size). It is skipped with -short.
-func million(t testing.TB) int {
+// largeExport is the size of the large export tests: 100,000 events, or
+// STIGAUDIT_EXPORT_EVENTS (1000000 for the million of the README's
+// measurements, which takes minutes).
+func largeExport(t testing.TB) int {
 	if testing.Short() {
 		t.Skip("the large export is skipped with -short")
 	}
@@ -132,11 +135,12 @@ func readNDJSONDigest(t testing.TB, body io.Reader, d *rowDigest, max int) {
 	}
 }
 
-// TestExportMillion exports a million events as CSV and as NDJSON: the
-// heap stays flat, and an export interrupted and resumed with after_seq
+// TestExportLargeFlatHeap exports 100,000 events (a million with
+// STIGAUDIT_EXPORT_EVENTS=1000000) as CSV and as NDJSON: the heap stays
+// flat, and an export interrupted and resumed with after_seq
 // yields exactly the records of an uninterrupted one.
-func TestExportMillion(t *testing.T) {
-	total := million(t)
+func TestExportLargeFlatHeap(t *testing.T) {
+	total := largeExport(t)
 	start := time.Now()
 	n := newNode(t, nodeOpts{fill: total, tenants: []string{"acme"}})
 	t.Logf("filled %d events in %v", total, time.Since(start))
@@ -200,7 +204,7 @@ func TestWriteFixture(t *testing.T) {
 	if dir == "" {
 		t.Skip("set STIGAUDIT_FIXTURE_DIR to write a fixture")
 	}
-	total := million(t)
+	total := largeExport(t)
 	store, err := sqlitestore.Open(filepath.Join(dir, "stigaudit.db"), sqlitestore.Options{})
 	if err != nil {
 		t.Fatal(err)
