@@ -18,13 +18,10 @@ import (
 	"github.com/stigaudit/stigaudit/server/export"
 )
 
-// million is the size of the large-export test: STIGAUDIT_EXPORT_EVENTS,
+// largeExport is the size of the large-export tests: STIGAUDIT_EXPORT_EVENTS,
 // or 100,000 by default so that a plain `go test` stays quick on a shared
-// machine (STIGAUDIT_EXPORT_EVENTS=1000000 go test -run Million
-// ./server/exportapi for the full size). It is skipped with -short.
-// largeExport is the size of the large export tests: 100,000 events, or
-// STIGAUDIT_EXPORT_EVENTS (1000000 for the million of the README's
-// measurements, which takes minutes).
+// machine (STIGAUDIT_EXPORT_EVENTS=1000000 go test -run Large
+// ./server/exportapi for a million). It is skipped with -short.
 func largeExport(t testing.TB) int {
 	if testing.Short() {
 		t.Skip("the large export is skipped with -short")
