@@ -65,6 +65,11 @@ type Config struct {
 	// OnSign, if set, is called with every checkpoint this Checkpointer
 	// stores, after it is stored. It must not block.
 	OnSign func(Signed)
+	// OnPublish, if set, is called with every checkpoint that becomes the
+	// latest one this Checkpointer serves: loaded at New, signed here, or
+	// stored by another signer (a PostgreSQL replica's leader). It must not
+	// block. Witnessing hangs off it.
+	OnPublish func(Signed)
 }
 
 // Checkpointer signs checkpoints of a growing log (see the package doc).
@@ -386,10 +391,14 @@ func (c *Checkpointer) Sync(ctx context.Context) (Signed, error) {
 		}
 	}
 	c.mu.Lock()
+	advanced := c.latest == nil || stored.Size > c.latest.Size
 	c.latest = &stored
 	c.lastSigned = began
 	c.mu.Unlock()
 	c.m.observe(stored)
+	if advanced && c.cfg.OnPublish != nil {
+		c.cfg.OnPublish(stored)
+	}
 	if stored.Size == mine.Size {
 		c.m.signed.Inc()
 		if c.cfg.OnSign != nil {
@@ -404,6 +413,9 @@ func (c *Checkpointer) setLatest(s Signed) {
 	c.latest = &s
 	c.mu.Unlock()
 	c.m.observe(s)
+	if c.cfg.OnPublish != nil {
+		c.cfg.OnPublish(s)
+	}
 }
 
 // refuse enters the refusing state for good and says so loudly.

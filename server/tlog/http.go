@@ -21,6 +21,11 @@ type Routes struct {
 	Checkpointer *Checkpointer
 	// Prover builds the proofs.
 	Prover *Prover
+	// Witnessed, if set, returns the newest checkpoint whose cosignatures
+	// meet the witness policy, with them appended (server/witness): GET
+	// /v1/audit/checkpoint then serves it, and ?witnessed=0 the newest
+	// signed one.
+	Witnessed func() (note []byte, ok bool)
 }
 
 // Register adds the routes to e, each behind api.Authenticate(keys) and
@@ -39,10 +44,29 @@ func (r *Routes) Register(e *echo.Echo, keys *auth.Keys) {
 	e.GET("/v1/audit/proof/consistency", r.consistency, authn, api.Require(auth.PermRead))
 }
 
-// checkpoint is GET /v1/audit/checkpoint: the latest signed note, as text.
+// checkpoint is GET /v1/audit/checkpoint[?witnessed=0|1]: the latest
+// checkpoint, as text — with a witness policy, the newest that meets its
+// quorum, cosignatures included, unless witnessed=0 asks for the newest
+// signed one.
 func (r *Routes) checkpoint(c echo.Context) error {
-	if err := onlyParams(c.QueryParams()); err != nil {
+	vals := c.QueryParams()
+	if err := onlyParams(vals, "witnessed"); err != nil {
 		return err
+	}
+	witnessed := r.Witnessed != nil
+	switch vals.Get("witnessed") {
+	case "", "1":
+	case "0":
+		witnessed = false
+	default:
+		return auditerr.Errorf(auditerr.ErrInvalidParameter, "witnessed must be 0 or 1")
+	}
+	if witnessed {
+		n, ok := r.Witnessed()
+		if !ok {
+			return auditerr.Errorf(auditerr.ErrNotFound, "no checkpoint has met the witness quorum yet; ?witnessed=0 serves the newest signed one")
+		}
+		return c.Blob(http.StatusOK, "text/plain; charset=utf-8", n)
 	}
 	s, ok := r.Checkpointer.Latest()
 	if !ok {

@@ -58,12 +58,12 @@ func cmdCheckpointKey(args []string, stdout, stderr io.Writer) error {
 // stopCheckpointer before closing the store. A log that does not extend
 // the checkpoint pinned in the data directory, or whose key is missing
 // while it has signed, is an error: the server does not start.
-func startCheckpointer(ctx context.Context, dataDir, node, origin string, store *sqlitestore.Store, reg prometheus.Registerer, logger *slog.Logger) (*tlog.Checkpointer, error) {
+func startCheckpointer(ctx context.Context, dataDir, node, origin string, onPublish func(tlog.Signed), store *sqlitestore.Store, reg prometheus.Registerer, logger *slog.Logger) (*tlog.Checkpointer, error) {
 	key, err := signingKey(ctx, dataDir, node, origin, store.DB(), false)
 	if err != nil {
 		return nil, err
 	}
-	cp, err := tlog.New(ctx, tlog.Config{Tree: store, Checkpoints: tlog.NewSQLite(store.DB()), Pin: tlog.PinIn(dataDir), Key: key, Logger: logger, Registerer: reg})
+	cp, err := tlog.New(ctx, tlog.Config{Tree: store, Checkpoints: tlog.NewSQLite(store.DB()), Pin: tlog.PinIn(dataDir), Key: key, Logger: logger, Registerer: reg, OnPublish: onPublish})
 	if err != nil {
 		return nil, fmt.Errorf("checkpointer: %w", err)
 	}

@@ -149,10 +149,10 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 // another replica is elected within about a second and goes on from the
 // last stored checkpoint. Replicas must therefore share the checkpoint key
 // (the same checkpoint.key in every data directory, and the same --node).
-func (c *common) startSigning(ctx context.Context, node, origin string, store dbStore, reg prometheus.Registerer, logger *slog.Logger) (*tlog.Checkpointer, func(), error) {
+func (c *common) startSigning(ctx context.Context, node, origin string, onPublish func(tlog.Signed), store dbStore, reg prometheus.Registerer, logger *slog.Logger) (*tlog.Checkpointer, func(), error) {
 	pg, ok := store.(*pgstore.Store)
 	if !ok {
-		cp, err := startCheckpointer(ctx, c.dataDir, node, origin, store.(*sqlitestore.Store), reg, logger)
+		cp, err := startCheckpointer(ctx, c.dataDir, node, origin, onPublish, store.(*sqlitestore.Store), reg, logger)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -167,7 +167,7 @@ func (c *common) startSigning(ctx context.Context, node, origin string, store db
 	case <-leader.Settled():
 	case <-time.After(5 * time.Second):
 	}
-	cp, err := tlog.New(ctx, tlog.Config{Tree: store, Checkpoints: &pgCheckpoints{db: pg.DB(), leader: leader}, Pin: tlog.PinIn(c.dataDir), Key: key, Logger: logger, Registerer: reg})
+	cp, err := tlog.New(ctx, tlog.Config{Tree: store, Checkpoints: &pgCheckpoints{db: pg.DB(), leader: leader}, Pin: tlog.PinIn(c.dataDir), Key: key, Logger: logger, Registerer: reg, OnPublish: onPublish})
 	if err != nil {
 		leader.Close()
 		return nil, nil, fmt.Errorf("checkpointer: %w", err)

@@ -43,9 +43,9 @@ type serveProc struct {
 	exited chan struct{}
 }
 
-func startServe(t *testing.T, bin, dir string) *serveProc {
+func startServe(t *testing.T, bin, dir string, extra ...string) *serveProc {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--data-dir", dir, "--listen", "127.0.0.1:0")
+	cmd := exec.Command(bin, append([]string{"serve", "--data-dir", dir, "--listen", "127.0.0.1:0"}, extra...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -223,7 +223,7 @@ func TestExportPostgresLeavesSigningToTheElectedReplica(t *testing.T) {
 	}
 	defer st.Close()
 	c := common{dataDir: l.dataDir}
-	_, stop, err := c.startSigning(bg, "", "", st, nil, slog.New(slog.DiscardHandler))
+	_, stop, err := c.startSigning(bg, "", "", nil, st, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

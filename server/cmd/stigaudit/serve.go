@@ -33,7 +33,7 @@ import (
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c common
 	var cf complianceFlags
-	var listen, catFile, node, origin string
+	var listen, catFile, node, origin, policyFile string
 	var allowShared bool
 	minFree := byteSize(health.DefaultMinFree)
 	var sinks multiFlag
@@ -45,6 +45,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&catFile, "catalogue", env("STIGAUDIT_CATALOGUE", ""), "JSON file of operator-added event types (STIGAUDIT_CATALOGUE)")
 	fs.StringVar(&node, "node", env("STIGAUDIT_NODE", tlog.DefaultNode), nodeFlag)
 	fs.StringVar(&origin, "origin", env("STIGAUDIT_ORIGIN", ""), originFlag)
+	fs.StringVar(&policyFile, "witness-policy", env("STIGAUDIT_WITNESS_POLICY", ""), "C2SP tlog-policy file naming the witnesses that cosign the log's checkpoints and their quorum (STIGAUDIT_WITNESS_POLICY)")
 	fs.Var(&sinks, "sink", "deliver committed events to a sink, e.g. file:/var/log/audit.jsonl (repeatable)")
 	fs.BoolVar(&allowShared, "allow-shared-data-dir", false, "start even when another server holds the data directory's lock")
 	fs.Var(&minFree, "min-free-disk", "free space on the data directory's disk below which /readyz answers 503, e.g. 64MiB or 1GiB")
@@ -112,7 +113,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer log.Close()
 	defer stopFeed() // before log.Close: saves the feed's cursor in the store
 
-	cp, stopSigning, err := c.startSigning(ctx, node, origin, store, reg, logger)
+	wit, err := startWitnessing(policyFile, store, reg, logger)
+	if err != nil {
+		return err
+	}
+	defer wit.Close()
+	cp, stopSigning, err := c.startSigning(ctx, node, origin, wit.Submit, store, reg, logger)
 	if err != nil {
 		return err
 	}
@@ -143,12 +149,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	prover := tlog.NewProver(store, cp)
-	ready := []health.Check{health.DiskFree(c.dataDir, uint64(minFree)), {Name: "checkpointer", Run: cp.Ready}}
+	ready := []health.Check{health.DiskFree(c.dataDir, uint64(minFree)), {Name: "checkpointer", Run: cp.Ready}, {Name: "witnesses", Run: wit.Ready}}
 	if h, ok := store.(interface{ Health(context.Context) error }); ok {
 		ready = append(ready, health.Check{Name: "database", Run: h.Health})
 	}
 	e := api.New(api.Config{Log: log, Keys: keys, Metrics: m, Gatherer: reg, Logger: logger, Prover: prover, Ready: ready})
-	(&tlog.Routes{Store: store, Checkpointer: cp, Prover: prover}).Register(e, keys)
+	(&tlog.Routes{Store: store, Checkpointer: cp, Prover: prover, Witnessed: wit.Witnessed()}).Register(e, keys)
 	stopCompliance, err := cf.startCompliance(ctx, e, c.dataDir, store, log, keys, cp, hub, logger)
 	if err != nil {
 		return err

@@ -1,0 +1,257 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	fnote "github.com/transparency-dev/formats/note"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/stigaudit/stigaudit/server/witness"
+)
+
+// OmniwitnessEnv names the omniwitness binary; without it the binary is
+// looked up in PATH and in $(go env GOPATH)/bin. EnvRequireOmniwitness=1
+// (CI) turns its absence into a failure.
+const (
+	OmniwitnessEnv        = "STIGAUDIT_OMNIWITNESS"
+	EnvRequireOmniwitness = "STIGAUDIT_REQUIRE_OMNIWITNESS"
+)
+
+// omniwitnessBin finds transparency-dev's omniwitness, the reference C2SP
+// tlog-witness, or skips.
+func omniwitnessBin(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv(OmniwitnessEnv); p != "" {
+		return p
+	}
+	if p, err := exec.LookPath("omniwitness"); err == nil {
+		return p
+	}
+	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
+		p := filepath.Join(strings.TrimSpace(string(out)), "bin", "omniwitness")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	const install = "go install github.com/transparency-dev/witness/cmd/omniwitness@v0.0.0-20260720115447-2e1c6971d19e"
+	if os.Getenv(EnvRequireOmniwitness) == "1" {
+		t.Fatalf("omniwitness not found and %s=1 (%s)", EnvRequireOmniwitness, install)
+	}
+	t.Skipf("witness interop test skipped: no omniwitness (%s)", install)
+	return ""
+}
+
+// freePort returns a TCP port free on 127.0.0.1 a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// omniwitness is a running witness of the test's own.
+type omniwitness struct {
+	url       string
+	cosigVKey string // its cosignature/v1 verifier key, for policies
+}
+
+// startOmniwitness runs omniwitness on 127.0.0.1 for the one log named by
+// origin and verifierKey: no bastion, distributor or public configuration,
+// so it makes no outbound connection.
+func startOmniwitness(t *testing.T, origin, verifierKey string) omniwitness {
+	t.Helper()
+	bin := omniwitnessBin(t)
+	dir := t.TempDir()
+	skey, vkey, err := note.GenerateKey(rand.Reader, "witness.test/w1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cosig, err := fnote.VKeyToCosignatureV1(vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(dir, "witness.key")
+	logs := filepath.Join(dir, "logs.yaml")
+	if err := os.WriteFile(keyFile, []byte(skey), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(logs, fmt.Appendf(nil, "Logs:\n  - Origin: %s\n    PublicKey: %s\n", origin, verifierKey), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	var out bytes.Buffer
+	cmd := exec.Command(bin, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--metrics_listen", "",
+		"--db_file", filepath.Join(dir, "witness.db"), "--private_key_path", keyFile, "--additional_logs", logs)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("omniwitness output:\n%s", out.String())
+		}
+	})
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	for start := time.Now(); ; {
+		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			c.Close()
+			break
+		}
+		if time.Since(start) > 15*time.Second {
+			t.Fatalf("omniwitness did not listen:\n%s", out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return omniwitness{url: url, cosigVKey: cosig}
+}
+
+// getCheckpoint returns the body and status of GET /v1/audit/checkpoint.
+func getCheckpoint(t *testing.T, p *serveProc, key, query string) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, p.url+"/v1/audit/checkpoint"+query, nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// TestWitnessedByOmniwitness: the server sends its checkpoints to the
+// reference witness, serves the newest cosigned one, and that checkpoint
+// meets the policy's quorum as the reference policy code reads it; a second
+// history signed with the same key is refused by the witness, and the
+// server says so on /readyz.
+func TestWitnessedByOmniwitness(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the server and a witness")
+	}
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	code, vkeyOut, stderr := cli(t, "keys", "checkpoint-key", "--data-dir", dir)
+	if code != 0 {
+		t.Fatalf("checkpoint-key: %s", stderr)
+	}
+	vkey := strings.TrimSpace(vkeyOut)
+	origin := vkey[:strings.Index(vkey, "+")]
+	w := startOmniwitness(t, origin, vkey)
+	policyText := fmt.Sprintf("log %s\nwitness w1 %s %s\nquorum w1\n", vkey, w.cosigVKey, w.url)
+	policyFile := filepath.Join(t.TempDir(), "policy")
+	if err := os.WriteFile(policyFile, []byte(policyText), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	policy, err := witness.ParsePolicy([]byte(policyText))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	p := startServe(t, bin, dir, "--witness-policy", policyFile)
+	admin := readAdminKey(t, dir)
+	for range 20 {
+		if code, b := emitHTTP(t, p.url, admin, criticalEvent); code != 201 {
+			t.Fatalf("emit: %d %s", code, b)
+		}
+	}
+	var cosigned []byte
+	for start := time.Now(); ; time.Sleep(100 * time.Millisecond) {
+		code, b := getCheckpoint(t, p, admin, "")
+		var size int
+		if code == 200 && bytes.HasPrefix(b, []byte(origin+"\n")) {
+			fmt.Sscan(string(b[len(origin)+1:]), &size)
+		}
+		if size >= 21 { // the bootstrap key's event, the retention setting's, and twenty
+			cosigned = b
+			break
+		}
+		if time.Since(start) > 20*time.Second {
+			t.Fatalf("no witnessed checkpoint covering 21 events within 20 s: %d %s\n%s", code, b, p.stderr)
+		}
+	}
+	if !bytes.Contains(cosigned, []byte("\n— witness.test/w1 ")) || !policy.Satisfied(cosigned) {
+		t.Fatalf("the served checkpoint does not meet the quorum:\n%s", cosigned)
+	}
+	if _, err := note.Open(cosigned, note.VerifierList(mustVerifier(t, vkey))); err != nil {
+		t.Fatalf("the cosigned checkpoint lost the log's own signature: %v", err)
+	}
+	if code, signed := getCheckpoint(t, p, admin, "?witnessed=0"); code != 200 || bytes.Contains(signed, []byte("witness.test")) {
+		t.Fatalf("?witnessed=0: %d\n%s", code, signed)
+	}
+	if r := p.getStatus(t, "/readyz"); r != 200 {
+		t.Fatalf("readyz while witnessed: %d", r)
+	}
+	p.kill(syscall.SIGTERM)
+
+	// Another history under the same key and origin: the witness, which
+	// cosigned size 21 of the first one, refuses it, and the server says
+	// so instead of serving it as witnessed.
+	forkDir := t.TempDir()
+	key, err := os.ReadFile(filepath.Join(dir, "checkpoint.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(forkDir, "checkpoint.key"), key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fork := startServe(t, bin, forkDir, "--witness-policy", policyFile)
+	forkAdmin := readAdminKey(t, forkDir)
+	for range 40 {
+		if code, b := emitHTTP(t, fork.url, forkAdmin, bestEffortEvent); code != 201 {
+			t.Fatalf("emit into the fork: %d %s", code, b)
+		}
+	}
+	for start := time.Now(); ; time.Sleep(100 * time.Millisecond) {
+		resp, err := http.Get(fork.url + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == 503 && bytes.Contains(b, []byte(`"check":"witnesses"`)) {
+			break
+		}
+		if time.Since(start) > 20*time.Second {
+			t.Fatalf("readyz of a forked log never reported the witness's refusal: %d %s\n%s", resp.StatusCode, b, fork.stderr)
+		}
+	}
+	if code, b := getCheckpoint(t, fork, forkAdmin, ""); code != 404 {
+		t.Fatalf("the fork's checkpoint was served as witnessed: %d\n%s", code, b)
+	}
+	if !strings.Contains(fork.stderr.String(), "WITNESS REFUSES") {
+		t.Fatalf("no ERROR line for the refusal:\n%s", fork.stderr)
+	}
+}
+
+func mustVerifier(t *testing.T, vkey string) note.Verifier {
+	t.Helper()
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}

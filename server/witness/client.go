@@ -1,0 +1,438 @@
+package witness
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/stigaudit/stigaudit/core/auditerr"
+	"github.com/stigaudit/stigaudit/core/merkle"
+	"github.com/stigaudit/stigaudit/server/tlog"
+)
+
+// Defaults of Config.
+const (
+	DefaultTimeout  = 10 * time.Second
+	DefaultInterval = time.Second
+)
+
+// Config configures New.
+type Config struct {
+	// Policy names the witnesses and the quorum; required.
+	Policy *Policy
+	// Tree is the stored log, for consistency proofs; required.
+	Tree tlog.Tree
+	// Client sends the requests; default a client with Timeout.
+	Client *http.Client
+	// Timeout bounds one request; default DefaultTimeout.
+	Timeout time.Duration
+	// Interval is the least time between two requests to one witness;
+	// default DefaultInterval (SPEC §6.2: at most once a second).
+	Interval time.Duration
+	// Logger receives refusals (ERROR) and failures; default slog.Default().
+	Logger *slog.Logger
+	// Registerer, if set, receives stigaudit_witness_cosign_total and
+	// stigaudit_witness_lag_seconds.
+	Registerer prometheus.Registerer
+}
+
+// Witnessing collects cosignatures for a log's checkpoints. It is safe for
+// concurrent use. Close stops it.
+type Witnessing struct {
+	cfg     Config
+	workers []*worker
+	m       *metrics
+
+	mu        sync.Mutex
+	signed    *tlog.Signed              // the newest checkpoint submitted
+	cosigs    map[uint64]map[int][]byte // size → witness index → its cosignature line(s)
+	notes     map[uint64]tlog.Signed    // size → the checkpoint cosigned at that size
+	witnessed *Cosigned                 // the newest checkpoint meeting the quorum
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// Cosigned is a checkpoint with the cosignatures that meet the quorum.
+type Cosigned struct {
+	tlog.Signed
+	// Note is the signed note with every cosignature line appended: what
+	// GET /v1/audit/checkpoint serves.
+	Note []byte
+}
+
+// New starts one goroutine per witness of cfg.Policy.
+func New(cfg Config) (*Witnessing, error) {
+	if cfg.Policy == nil || cfg.Tree == nil {
+		return nil, auditerr.Errorf(auditerr.ErrInvalidConfig, "witness: Config needs Policy and Tree")
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = DefaultInterval
+	}
+	if cfg.Client == nil {
+		cfg.Client = &http.Client{Timeout: cfg.Timeout}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	w := &Witnessing{cfg: cfg, m: m, cosigs: map[uint64]map[int][]byte{}, notes: map[uint64]tlog.Signed{}, stop: make(chan struct{})}
+	for i, wit := range cfg.Policy.Witnesses {
+		k := &worker{w: w, i: i, wit: wit, wake: make(chan struct{}, 1)}
+		w.workers = append(w.workers, k)
+		w.wg.Add(1)
+		go k.run()
+	}
+	return w, nil
+}
+
+// Submit hands a newly signed checkpoint to every witness. It never
+// blocks: a witness that is busy gets the newest checkpoint when it is done.
+func (w *Witnessing) Submit(s tlog.Signed) {
+	w.mu.Lock()
+	if w.signed != nil && w.signed.Size >= s.Size {
+		w.mu.Unlock()
+		return
+	}
+	w.signed = &s
+	w.notes[s.Size] = s
+	w.mu.Unlock()
+	if w.cfg.Policy.None() {
+		w.cosigned(s.Size, -1, nil)
+	}
+	for _, k := range w.workers {
+		select {
+		case k.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Latest returns the newest checkpoint whose cosignatures meet the quorum.
+func (w *Witnessing) Latest() (Cosigned, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.witnessed == nil {
+		return Cosigned{}, false
+	}
+	return *w.witnessed, true
+}
+
+// Ready fails while a witness refuses the log's checkpoints as a fork or a
+// rollback (until it cosigns again), for /readyz.
+func (w *Witnessing) Ready(context.Context) error {
+	var refusals []string
+	for _, k := range w.workers {
+		if err := k.refusal(); err != nil {
+			refusals = append(refusals, err.Error())
+		}
+	}
+	if len(refusals) > 0 {
+		return auditerr.Errorf(auditerr.ErrStoreUnavailable, "%s", strings.Join(refusals, "; "))
+	}
+	return nil
+}
+
+// Close stops the witnesses' goroutines, abandoning requests in flight.
+func (w *Witnessing) Close() {
+	select {
+	case <-w.stop:
+	default:
+		close(w.stop)
+	}
+	w.wg.Wait()
+}
+
+// cosigned records witness i's cosignature lines for the checkpoint of
+// size and advances the witnessed checkpoint when the quorum is met.
+func (w *Witnessing) cosigned(size uint64, i int, lines []byte) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s, ok := w.notes[size]
+	if !ok {
+		return
+	}
+	if i >= 0 {
+		if w.cosigs[size] == nil {
+			w.cosigs[size] = map[int][]byte{}
+		}
+		w.cosigs[size][i] = lines
+	}
+	if w.witnessed != nil && w.witnessed.Size >= size {
+		return
+	}
+	full := append([]byte(nil), s.Note...)
+	for j := range w.workers {
+		full = append(full, w.cosigs[size][j]...)
+	}
+	if !w.cfg.Policy.Satisfied(full) && !w.cfg.Policy.None() {
+		return
+	}
+	w.witnessed = &Cosigned{Signed: s, Note: full}
+	w.m.lag.Set(0)
+	// Older sizes can never become the newest witnessed one.
+	for sz := range w.notes {
+		if sz < size {
+			delete(w.notes, sz)
+			delete(w.cosigs, sz)
+		}
+	}
+}
+
+// observeLag updates stigaudit_witness_lag_seconds: how long the newest
+// signed checkpoint has waited for its quorum.
+func (w *Witnessing) observeLag() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.signed == nil || (w.witnessed != nil && w.witnessed.Size >= w.signed.Size) {
+		w.m.lag.Set(0)
+		return
+	}
+	w.m.lag.Set(time.Since(w.signed.Time).Seconds())
+}
+
+// worker talks to one witness.
+type worker struct {
+	w    *Witnessing
+	i    int
+	wit  Witness
+	wake chan struct{}
+
+	// size is what the witness last cosigned, as far as we know: 0 until it
+	// says otherwise (a 409 names it).
+	size uint64
+
+	mu      sync.Mutex
+	refused error // the witness's last word was a refusal of a fork or rollback
+}
+
+func (k *worker) refusal() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.refused
+}
+
+func (k *worker) setRefused(err error) {
+	k.mu.Lock()
+	k.refused = err
+	k.mu.Unlock()
+}
+
+func (k *worker) run() {
+	defer k.w.wg.Done()
+	tick := time.NewTicker(k.w.cfg.Interval)
+	defer tick.Stop()
+	var sent uint64
+	for {
+		select {
+		case <-k.w.stop:
+			return
+		case <-k.wake:
+		case <-tick.C: // retry after a failure, and keep the lag gauge current
+		}
+		k.w.observeLag()
+		k.w.mu.Lock()
+		s := k.w.signed
+		k.w.mu.Unlock()
+		if s == nil || s.Size <= sent && k.refusal() == nil {
+			continue
+		}
+		if err := k.add(*s); err == nil {
+			sent = s.Size
+		}
+		select { // at most one request a second
+		case <-k.w.stop:
+			return
+		case <-time.After(k.w.cfg.Interval):
+		}
+	}
+}
+
+// add sends s, resending once from the size a 409 names.
+func (k *worker) add(s tlog.Signed) error {
+	for attempt := 0; ; attempt++ {
+		held, err := k.post(s)
+		if err == nil {
+			return nil
+		}
+		var c *conflict
+		if !errors.As(err, &c) || attempt > 0 {
+			return err
+		}
+		if held > s.Size {
+			err := fmt.Errorf("witness %s holds size %d of this log, beyond our checkpoint of size %d: a rollback, or another log signing as ours", k.wit.Name, held, s.Size)
+			k.refuse(err)
+			return err
+		}
+		k.size = held
+	}
+}
+
+// conflict is a 409: the witness holds another size.
+type conflict struct{ size uint64 }
+
+func (c *conflict) Error() string { return fmt.Sprintf("the witness holds size %d", c.size) }
+
+// post makes one add-checkpoint request; on a 409 it returns the size the
+// witness holds with a *conflict.
+func (k *worker) post(s tlog.Signed) (uint64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), k.w.cfg.Timeout)
+	defer cancel()
+	go func() {
+		select {
+		case <-k.w.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	old := k.size
+	if old > s.Size {
+		old = 0
+	}
+	var body bytes.Buffer
+	fmt.Fprintf(&body, "old %d\n", old)
+	if old > 0 && old < s.Size {
+		proof, err := merkle.ProveConsistency(old, s.Size, func(ids []merkle.NodeID) ([][]byte, error) {
+			return k.w.cfg.Tree.ReadNodes(ctx, ids)
+		})
+		if err != nil {
+			k.count("error")
+			return 0, fmt.Errorf("witness %s: consistency proof %d→%d: %w", k.wit.Name, old, s.Size, err)
+		}
+		for _, h := range proof {
+			body.WriteString(base64.StdEncoding.EncodeToString(h[:]))
+			body.WriteByte('\n')
+		}
+	}
+	body.WriteByte('\n')
+	body.Write(s.Note)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, k.wit.URL+"/add-checkpoint", &body)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := k.w.cfg.Client.Do(req)
+	if err != nil {
+		k.count("unreachable")
+		k.warn("witness unreachable", err)
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	switch resp.StatusCode {
+	case http.StatusOK:
+		lines, err := k.verify(s, b)
+		if err != nil {
+			k.count("bad_cosignature")
+			k.warn("witness answered an invalid cosignature", err)
+			return 0, err
+		}
+		k.size = s.Size
+		k.setRefused(nil)
+		k.count("cosigned")
+		k.w.cosigned(s.Size, k.i, lines)
+		return s.Size, nil
+	case http.StatusConflict:
+		held, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+		if err != nil {
+			k.count("error")
+			return 0, fmt.Errorf("witness %s: 409 without a size: %q", k.wit.Name, b)
+		}
+		k.count("conflict")
+		return held, &conflict{size: held}
+	case http.StatusUnprocessableEntity, http.StatusBadRequest:
+		err := fmt.Errorf("witness %s refused checkpoint %d (root %x) from size %d as inconsistent with what it cosigned (HTTP %d: %s)",
+			k.wit.Name, s.Size, s.Root, old, resp.StatusCode, bytes.TrimSpace(b))
+		k.refuse(err)
+		return 0, err
+	default:
+		k.count("error")
+		err := fmt.Errorf("witness %s: HTTP %d: %s", k.wit.Name, resp.StatusCode, bytes.TrimSpace(b))
+		k.warn("witness did not cosign", err)
+		return 0, err
+	}
+}
+
+// refuse records and reports a refusal that points at a fork or rollback.
+func (k *worker) refuse(err error) {
+	k.count("refused")
+	k.setRefused(err)
+	k.w.cfg.Logger.Error("WITNESS REFUSES THE LOG'S CHECKPOINT: a fork or a rollback of the log, as this witness sees it", slog.String("witness", k.wit.Name), slog.String("error", err.Error()))
+}
+
+func (k *worker) count(result string) {
+	k.w.m.cosign.WithLabelValues(k.wit.Name, result).Inc()
+}
+
+func (k *worker) warn(msg string, err error) {
+	k.w.cfg.Logger.Warn(msg, slog.String("witness", k.wit.Name), slog.String("error", err.Error()))
+}
+
+// verify checks the witness's answer: signature lines, of which at least
+// one is a valid cosignature by its key on s. It returns the valid lines.
+func (k *worker) verify(s tlog.Signed, answer []byte) ([]byte, error) {
+	var valid []byte
+	sc := bufio.NewScanner(bytes.NewReader(answer))
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" {
+			continue
+		}
+		if !strings.HasPrefix(line, "— ") {
+			return nil, fmt.Errorf("witness %s: %q is not a signature line", k.wit.Name, line)
+		}
+		n, err := note.Open(append(append([]byte(nil), s.Note...), line+"\n"...), note.VerifierList(k.wit.Verifier))
+		if err != nil || len(n.Sigs) == 0 {
+			continue // another key of the witness, or not for us: ignored
+		}
+		valid = append(valid, line+"\n"...)
+	}
+	if len(valid) == 0 {
+		return nil, fmt.Errorf("witness %s: no valid cosignature by %s in its answer", k.wit.Name, k.wit.Verifier.Name())
+	}
+	return valid, nil
+}
+
+type metrics struct {
+	cosign *prometheus.CounterVec
+	lag    prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		cosign: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "stigaudit_witness_cosign_total",
+			Help: "add-checkpoint requests by witness and result: cosigned, conflict (409, resent), refused (a fork or rollback as the witness sees it), unreachable, bad_cosignature, error.",
+		}, []string{"witness", "result"}),
+		lag: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "stigaudit_witness_lag_seconds",
+			Help: "How long the newest signed checkpoint has waited for the witness quorum (0 when it is witnessed).",
+		}),
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{m.cosign, m.lag} {
+			if err := reg.Register(c); err != nil {
+				return nil, fmt.Errorf("witness metrics: %w", err)
+			}
+		}
+	}
+	return m, nil
+}
