@@ -653,13 +653,13 @@ func TestReplicasThroughput(t *testing.T) {
 		}
 	}
 	out := map[string]any{
-		"nats_sink":               natsURL != "",
-		"replicas":                3,
-		"clients":                 clients,
-		"cores":                   runtime.NumCPU(),
+		"nats_sink":                   natsURL != "",
+		"replicas":                    3,
+		"clients":                     clients,
+		"cores":                       runtime.NumCPU(),
 		"postgres_synchronous_commit": syncCommit,
-		"baseline":                baseline,
-		"group":                   grouped,
+		"baseline":                    baseline,
+		"group":                       grouped,
 	}
 	for _, g := range grouped {
 		out[fmt.Sprintf("ratio_batch%d", g.Batch)] = g.EventsPerS / baseline.EventsPerS
