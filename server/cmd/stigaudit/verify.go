@@ -24,9 +24,10 @@ import (
 	"github.com/stigaudit/stigaudit/hostfns/sqlquery"
 	"github.com/stigaudit/stigaudit/server/export"
 	"github.com/stigaudit/stigaudit/server/tlog"
+	"github.com/stigaudit/stigaudit/server/witness"
 )
 
-const verifyUsage = `usage: stigaudit verify (--db FILE|postgres://... | --ndjson FILE) --key VERIFIER_KEY [--checkpoint FILE] [--since-checkpoint OLD_FILE]... [--allow-tail]
+const verifyUsage = `usage: stigaudit verify (--db FILE|postgres://... | --ndjson FILE) --key VERIFIER_KEY [--checkpoint FILE [--witness-policy FILE]] [--since-checkpoint OLD_FILE]... [--allow-tail]
 
 Checks offline that the log is the one signed: every leaf hash, the Merkle
 root against the checkpoint and its signature, and consistency with older
@@ -40,7 +41,7 @@ first bad seq and why.`
 var errVerifyFailed = errors.New("verification failed")
 
 func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var dbFile, ndjsonFile, keyArg, cpFile string
+	var dbFile, ndjsonFile, keyArg, cpFile, policyFile string
 	var since multiFlag
 	var allowTail bool
 	fs := newFlagSet("verify", stderr)
@@ -49,6 +50,7 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&keyArg, "key", env("STIGAUDIT_VERIFIER_KEY", ""), "checkpoint verifier key <name>+<hash>+<base64>, or a file holding it (STIGAUDIT_VERIFIER_KEY)")
 	fs.StringVar(&cpFile, "checkpoint", "", "signed checkpoint to verify against (default: the latest in the database, or the export's last line)")
 	fs.Var(&since, "since-checkpoint", "an older signed checkpoint the log must still extend (repeatable)")
+	fs.StringVar(&policyFile, "witness-policy", "", "C2SP tlog-policy file: the --checkpoint must carry cosignatures meeting its quorum (as GET /v1/audit/checkpoint serves it)")
 	fs.BoolVar(&allowTail, "allow-tail", false, "--db only: events after the checkpoint (not signed yet, on a live server) are checked against the stored tree instead of failing")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
@@ -69,6 +71,11 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var cp []byte
 	if cpFile != "" {
 		if cp, err = readCheckpointFile(cpFile); err != nil {
+			return err
+		}
+	}
+	if policyFile != "" {
+		if err := checkQuorum(policyFile, cpFile, cp); err != nil {
 			return err
 		}
 	}
@@ -104,6 +111,30 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fmt.Fprintf(stdout, "OK: %s; key %s+%08x; %.2fs (%.0f events/s)\n", sum, key.Name(), key.KeyHash(), d.Seconds(), float64(sum.events)/max(d.Seconds(), 1e-9))
 	return nil
 }
+
+// checkQuorum requires the checkpoint to carry cosignatures that meet the
+// witness policy in policyFile (SPEC §6.2): a checkpoint only the log
+// signed proves nothing to someone who does not trust the log's host.
+func checkQuorum(policyFile, cpFile string, cp []byte) error {
+	text, err := os.ReadFile(policyFile)
+	if err != nil {
+		return fmt.Errorf("--witness-policy: %w", err)
+	}
+	policy, err := witness.ParsePolicy(text)
+	if err != nil {
+		return fmt.Errorf("--witness-policy %s: %w", policyFile, err)
+	}
+	if cpFile == "" {
+		return fmt.Errorf("%w: --witness-policy needs --checkpoint: a cosigned checkpoint as GET /v1/audit/checkpoint serves it (the database and an export keep only the log's own signature)", errUsage)
+	}
+	if !policy.Satisfied(cp) {
+		return fmt.Errorf("%w (%s): the checkpoint %s carries no cosignatures meeting the quorum of %s", errVerifyFailed, reasonNoQuorum, cpFile, policyFile)
+	}
+	return nil
+}
+
+// reasonNoQuorum names a checkpoint without the policy's cosignatures.
+const reasonNoQuorum = "no_witness_quorum"
 
 // summary describes a log that verified.
 type summary struct {

@@ -199,13 +199,28 @@ func TestWitnessedByOmniwitness(t *testing.T) {
 	if _, err := note.Open(cosigned, note.VerifierList(mustVerifier(t, vkey))); err != nil {
 		t.Fatalf("the cosigned checkpoint lost the log's own signature: %v", err)
 	}
-	if code, signed := getCheckpoint(t, p, admin, "?witnessed=0"); code != 200 || bytes.Contains(signed, []byte("witness.test")) {
+	code, signed := getCheckpoint(t, p, admin, "?witnessed=0")
+	if code != 200 || bytes.Contains(signed, []byte("witness.test")) {
 		t.Fatalf("?witnessed=0: %d\n%s", code, signed)
 	}
 	if r := p.getStatus(t, "/readyz"); r != 200 {
 		t.Fatalf("readyz while witnessed: %d", r)
 	}
 	p.kill(syscall.SIGTERM)
+
+	// Offline, verify requires the quorum on the checkpoint it is given.
+	tmp := t.TempDir()
+	cosignedFile, signedFile := filepath.Join(tmp, "cosigned"), filepath.Join(tmp, "signed")
+	os.WriteFile(cosignedFile, cosigned, 0o644)
+	os.WriteFile(signedFile, signed, 0o644)
+	db := filepath.Join(dir, DBFile)
+	if code, out, stderr := cli(t, "verify", "--db", db, "--key", vkey, "--checkpoint", cosignedFile, "--witness-policy", policyFile, "--allow-tail"); code != 0 {
+		t.Fatalf("verify of the cosigned checkpoint: %d %s %s", code, out, stderr)
+	}
+	code, out, stderr := cli(t, "verify", "--db", db, "--key", vkey, "--checkpoint", signedFile, "--witness-policy", policyFile, "--allow-tail")
+	if code == 0 || !strings.Contains(stderr, "no_witness_quorum") {
+		t.Fatalf("verify of a checkpoint without cosignatures: %d %s %s", code, out, stderr)
+	}
 
 	// Another history under the same key and origin: the witness, which
 	// cosigned size 21 of the first one, refuses it, and the server says
