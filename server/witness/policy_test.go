@@ -75,9 +75,9 @@ quorum two
 func TestPolicyRefusals(t *testing.T) {
 	_, v1 := cosigKey(t, "w1.example")
 	for _, text := range []string{
-		"witness w1 " + v1 + " https://w1.example\n",                    // no quorum
-		"witness w1 " + v1 + " https://w1.example\nquorum w2\n",         // unknown quorum
-		"witness w1 " + v1 + " ftp://w1.example\nquorum w1\n",           // not http(s)
+		"witness w1 " + v1 + " https://w1.example\n",                   // no quorum
+		"witness w1 " + v1 + " https://w1.example\nquorum w2\n",        // unknown quorum
+		"witness w1 " + v1 + " ftp://w1.example\nquorum w1\n",          // not http(s)
 		"witness w1 example.com+00000000+AAAA https://w1\nquorum w1\n", // not a key
 		"witness w1 " + v1 + " https://w1.example\ngroup g 2 w1\nquorum g\n",
 		"frobnicate\nquorum none\n",
