@@ -11,6 +11,7 @@
 //	stigaudit bench emit [--http URL | --data-dir D] [--concurrency C] [--events N] [--batch B] [--baseline] --json
 //	stigaudit keys checkpoint-key [--data-dir D] [--node N]
 //	stigaudit export [--format ndjson|csv] [--data-dir D | --database-url URL | --server URL] [filters]
+//	stigaudit monitor --server URL --api-key KEY --key VERIFIER_KEY --state DIR [--witness-policy F] [--once]
 //	stigaudit recover --data-dir D --start-new-log
 //	stigaudit verify (--db FILE|URL | --ndjson FILE) --key VERIFIER_KEY [--checkpoint FILE] [--since-checkpoint OLD_FILE]
 package main
@@ -36,6 +37,8 @@ commands:
             the SQLite file, PostgreSQL or a running server
   verify    check a database (SQLite file or PostgreSQL) or an export
             offline against a checkpoint
+  monitor   keep the last verified checkpoint and alert on a fork,
+            rollback, missing quorum or changed event
   recover   move a log that can no longer go on aside, so the next start
             begins a new one (--start-new-log)
 
@@ -70,6 +73,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdVerify(ctx, args[1:], stdout, stderr)
 	case "export":
 		err = cmdExport(ctx, args[1:], stdout, stderr)
+	case "monitor":
+		err = cmdMonitor(ctx, args[1:], stdout, stderr)
 	case "recover":
 		err = cmdRecover(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
