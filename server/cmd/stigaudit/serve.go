@@ -98,6 +98,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	if err := registerPostgresMetrics(reg, store); err != nil {
+		store.Close()
+		return err
+	}
 	hub := stream.NewHub(stream.HubOptions{}) // live SSE readers see every commit
 	obs, stopFeed, err := feedSinks(store, m, hub, logger)
 	if err != nil {
