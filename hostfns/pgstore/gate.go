@@ -77,6 +77,8 @@ type gate struct {
 	// happened since.
 	loggedAt                     time.Time
 	failedUnlogged, refusedSince int
+	// The counters when it went down, for the outage's totals.
+	failuresAtDown, refusedAtDown uint64
 }
 
 func newGate(dial pgconn.DialFunc, logger *slog.Logger) *gate {
@@ -163,6 +165,7 @@ func (g *gate) failed(probe bool, gen uint64, err error) {
 	switch {
 	case !g.down:
 		g.down, g.since, g.backoff = true, now, minBackoff
+		g.failuresAtDown, g.refusedAtDown = g.failures.Load()-1, g.refused.Load()
 		g.outages.Add(1)
 		g.logger.LogAttrs(context.Background(), slog.LevelError, "PostgreSQL unreachable: new connections back off (one probe at a time, up to 1/s) until it answers",
 			slog.String("error", err.Error()))
@@ -174,9 +177,9 @@ func (g *gate) failed(probe bool, gen uint64, err error) {
 	g.next = now.Add(g.backoff)
 	if now.Sub(g.loggedAt) >= dialLogEvery {
 		g.logger.LogAttrs(context.Background(), slog.LevelError, "PostgreSQL still unreachable",
-			slog.Duration("down_for", now.Sub(g.since).Round(time.Millisecond)),
+			slog.String("down_for", now.Sub(g.since).Round(time.Millisecond).String()),
 			slog.Int("failed_attempts", g.failedUnlogged), slog.Int("refused_without_dialing", g.refusedSince),
-			slog.Duration("period", now.Sub(g.loggedAt).Round(time.Millisecond)),
+			slog.String("period", now.Sub(g.loggedAt).Round(time.Millisecond).String()),
 			slog.String("last_error", err.Error()))
 		g.loggedAt, g.failedUnlogged, g.refusedSince = now, 0, 0
 	}
@@ -199,8 +202,9 @@ func (g *gate) started(conn net.Conn) {
 	}
 	now := g.now()
 	g.logger.LogAttrs(context.Background(), slog.LevelWarn, "PostgreSQL reachable again",
-		slog.Duration("down_for", now.Sub(g.since).Round(time.Millisecond)),
-		slog.Int("failed_attempts", g.failedUnlogged), slog.Int("refused_without_dialing", g.refusedSince))
+		slog.String("down_for", now.Sub(g.since).Round(time.Millisecond).String()),
+		slog.Uint64("failed_attempts", g.failures.Load()-g.failuresAtDown),
+		slog.Uint64("refused_without_dialing", g.refused.Load()-g.refusedAtDown))
 	g.down, g.probing, g.backoff, g.lastErr = false, false, 0, nil
 	g.loggedAt, g.failedUnlogged, g.refusedSince = time.Time{}, 0, 0
 }

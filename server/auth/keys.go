@@ -542,7 +542,7 @@ func (k *Keys) onGrace(now time.Time, err error) {
 	if first {
 		k.opt.Logger.LogAttrs(context.Background(), slog.LevelWarn,
 			"API keys cannot be re-checked: the database is unreachable; keys verified within the grace period stay valid, revocations take effect when it returns",
-			slog.Duration("grace", k.opt.Grace), slog.String("error", err.Error()))
+			slog.String("grace", k.opt.Grace.String()), slog.String("error", err.Error()))
 	}
 }
 
@@ -556,7 +556,7 @@ func (k *Keys) recheckOK(now time.Time) {
 	if !since.IsZero() {
 		k.opt.Logger.LogAttrs(context.Background(), slog.LevelWarn,
 			"API keys are re-checked again: revocations made meanwhile now apply",
-			slog.Duration("unchecked_for", now.Sub(since).Round(time.Millisecond)))
+			slog.String("unchecked_for", now.Sub(since).Round(time.Millisecond).String()))
 	}
 }
 
