@@ -149,8 +149,9 @@ type Keys struct {
 	// concurrent Revoke does not cache a revoked key.
 	gen uint64
 	// graceSince is when re-checks started failing and keys were kept on
-	// their grace (zero: re-checks succeed). It makes the log say so once.
-	graceSince time.Time
+	// their grace (zero: re-checks succeed), graceFailed the latest such
+	// failure. They make the log say so once per outage.
+	graceSince, graceFailed time.Time
 }
 
 type cached struct {
@@ -538,6 +539,7 @@ func (k *Keys) onGrace(now time.Time, err error) {
 	if first {
 		k.graceSince = now
 	}
+	k.graceFailed = now
 	k.mu.Unlock()
 	if first {
 		k.opt.Logger.LogAttrs(context.Background(), slog.LevelWarn,
@@ -547,11 +549,17 @@ func (k *Keys) onGrace(now time.Time, err error) {
 }
 
 // recheckOK notes a re-check that reached the database, logging the end
-// of an outage.
+// of an outage once no re-check has failed for Options.Recheck: while a
+// database stops or starts, some sessions still answer as others fail, and
+// that is one outage, not several.
 func (k *Keys) recheckOK(now time.Time) {
 	k.mu.Lock()
 	since := k.graceSince
-	k.graceSince = time.Time{}
+	if !since.IsZero() && now.Sub(k.graceFailed) < k.opt.Recheck {
+		since = time.Time{} // not over yet
+	} else {
+		k.graceSince = time.Time{}
+	}
 	k.mu.Unlock()
 	if !since.IsZero() {
 		k.opt.Logger.LogAttrs(context.Background(), slog.LevelWarn,

@@ -143,6 +143,17 @@ func TestServeSurvivesPostgresOutage(t *testing.T) {
 	if got := metric("stigaudit_postgres_outages_total"); got != "1" {
 		t.Errorf("stigaudit_postgres_outages_total = %s, want 1", got)
 	}
+	// The keys' log says the outage is over once re-checks have succeeded
+	// for a re-check interval (2 s).
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		if code, body, _ := emit("fact_write"); code != http.StatusCreated {
+			t.Fatalf("after the outage: %d %s", code, body)
+		}
+		if logs, _ := os.ReadFile(logPath); strings.Contains(string(logs), "API keys are re-checked again") {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	logs, _ := os.ReadFile(logPath)
 	for line, want := range map[string]int{
 		"PostgreSQL unreachable":        1,
