@@ -141,9 +141,3 @@ var (
 	// content; its seq, id, ts and leaf hash remain (HTTP 410 Gone).
 	ErrPurged = sentinel("purged", "the event's content was purged by the retention policy")
 )
-
-// ErrKeyRecheckUnavailable: the API key could not be checked or re-checked
-// because the database did not answer and the key's grace had passed
-// (HTTP 503). Unlike ErrStoreUnavailable nothing was attempted with the
-// request itself.
-var ErrKeyRecheckUnavailable = sentinel("key_recheck_unavailable", "the API key could not be checked: the key store is unreachable")

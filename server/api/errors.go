@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/stigaudit/stigaudit/core/auditerr"
+	"github.com/stigaudit/stigaudit/server/auth"
 )
 
 // statusOf maps every code that is not a plain input error (400).
@@ -34,7 +35,7 @@ var statusOf = map[auditerr.Code]int{
 
 	// The key's re-check could not reach the database (and its grace had
 	// passed): not the commit, which was never attempted.
-	auditerr.ErrKeyRecheckUnavailable.Code: http.StatusServiceUnavailable,
+	auth.ErrKeyRecheckUnavailable.Code: http.StatusServiceUnavailable,
 }
 
 // codeMethodNotAllowed answers a known path with the wrong method. It is an

@@ -27,7 +27,7 @@
 // Failed verifications are not cached. When a re-check cannot reach the
 // database, a key checked less than Options.Grace (60 s) ago stays valid
 // and a revocation takes effect once the database answers again; any other
-// key is refused with auditerr.ErrKeyRecheckUnavailable (HTTP 503).
+// key is refused with ErrKeyRecheckUnavailable (HTTP 503).
 //
 // # Permissions
 //

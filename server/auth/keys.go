@@ -117,7 +117,7 @@ type Options struct {
 	// cannot reach the database (an outage): a key verified less than
 	// Grace ago keeps working, and revocations take effect once the
 	// database answers again; default 60s. Older keys, and keys not
-	// verified yet, are refused with auditerr.ErrKeyRecheckUnavailable.
+	// verified yet, are refused with ErrKeyRecheckUnavailable.
 	Grace time.Duration
 	// Logger receives one line when keys start being trusted without
 	// their re-check and one when re-checks succeed again; default discard.
@@ -390,6 +390,14 @@ func (k *Keys) forget(keyID string) {
 	}
 }
 
+// ErrKeyRecheckUnavailable: the API key could not be checked or re-checked
+// because the database did not answer and the key's grace had passed
+// (HTTP 503, code key_recheck_unavailable). Unlike
+// auditerr.ErrStoreUnavailable, nothing was attempted with the request.
+// It is a server-side code, so it lives here rather than in core/auditerr.
+var ErrKeyRecheckUnavailable = &auditerr.Error{Code: "key_recheck_unavailable",
+	Message: "the API key could not be checked: the key store is unreachable", Index: -1}
+
 // unauthorized is the one answer to every failed verification, so that a
 // caller learns nothing about which check failed.
 func unauthorized() error {
@@ -416,7 +424,7 @@ func splitKey(s string) (id, secret string, ok bool) {
 
 // Verify authenticates a presented key. Unknown, revoked, wrong and
 // malformed keys are errors wrapping auditerr.ErrUnauthorized; a database
-// failure wraps auditerr.ErrKeyRecheckUnavailable, unless the key was
+// failure wraps ErrKeyRecheckUnavailable, unless the key was
 // verified less than Options.Grace ago (then it stays valid).
 //
 // A successful verification is cached (see the package doc), so only the
@@ -528,7 +536,7 @@ func keyCheckUnavailable(ctx context.Context, msg string, err error) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("auth: checking a key: %w", ctx.Err())
 	}
-	return fmt.Errorf("%w: %w", auditerr.Errorf(auditerr.ErrKeyRecheckUnavailable, "%s", msg), err)
+	return fmt.Errorf("%w: %w", auditerr.Errorf(ErrKeyRecheckUnavailable, "%s", msg), err)
 }
 
 // onGrace notes that a key was kept on its grace, logging the first time

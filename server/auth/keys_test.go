@@ -411,7 +411,7 @@ func TestDatabaseDownIsKeyRecheckUnavailable(t *testing.T) {
 	// Never verified: nothing to fall back on, and it is the key check, not
 	// a commit, that failed.
 	_, err := f.keys.Verify(ctx, text)
-	if !errors.Is(err, auditerr.ErrKeyRecheckUnavailable) || errors.Is(err, auditerr.ErrStoreUnavailable) {
+	if !errors.Is(err, ErrKeyRecheckUnavailable) || errors.Is(err, auditerr.ErrStoreUnavailable) {
 		t.Errorf("Verify with the database closed: %v, want key_recheck_unavailable", err)
 	}
 }
@@ -484,7 +484,7 @@ func TestOutageGrace(t *testing.T) {
 	}
 	f.clock.advance(3500 * time.Millisecond) // text: 61 s since verified
 	_, err := f.keys.Verify(ctx, text)
-	if !errors.Is(err, auditerr.ErrKeyRecheckUnavailable) {
+	if !errors.Is(err, ErrKeyRecheckUnavailable) {
 		t.Fatalf("a key past its grace during the outage: %v, want key_recheck_unavailable", err)
 	}
 	f.mustVerify(t, other)
