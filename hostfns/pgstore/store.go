@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/stigaudit/stigaudit/hostfns/appendq"
+	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -71,6 +72,10 @@ type Options struct {
 	// answered and the time from taking the group to the end of the
 	// commit. It must not block.
 	OnCommit func(events, requests int, d time.Duration)
+	// Logger receives the outage lines: PostgreSQL unreachable (once per
+	// outage, then at most one line per 5 s with the count of failed and
+	// refused connection attempts) and reachable again. Default: discard.
+	Logger *slog.Logger
 
 	// slowPath makes the writer decide every group in Go under the lock
 	// (the path groups with re-sent ids take), for tests.
@@ -95,6 +100,9 @@ func (o Options) withDefaults() Options {
 	if o.ConnectTimeout <= 0 {
 		o.ConnectTimeout = DefaultConnectTimeout
 	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
 	return o
 }
 
@@ -105,6 +113,7 @@ type Store struct {
 	pool *pgxpool.Pool
 	db   *sql.DB // database/sql view of pool, for AppendTx and other tables
 	rf   *compact.RangeFactory
+	gate *gate // every connection dials through it
 
 	writer string // this instance's row in log_durable
 
@@ -132,6 +141,8 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if opts.Schema != "" {
 		cfg.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{opts.Schema}.Sanitize()
 	}
+	g := newGate(cfg.ConnConfig.DialFunc, opts.Logger)
+	g.install(&cfg.ConnConfig.Config)
 	ctx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout)
 	defer cancel()
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
@@ -147,6 +158,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		opts:   opts,
 		writer: hex.EncodeToString(id[:]),
 		pool:   pool,
+		gate:   g,
 		db:     stdlib.OpenDBFromPool(pool),
 		rf:     &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren},
 		q:      appendq.New("pgstore", 1024),
@@ -298,6 +310,10 @@ func (s *Store) Close() error {
 	s.pool.Close()
 	return err
 }
+
+// ConnStats returns the store's connection attempts since Open and whether
+// it considers PostgreSQL unreachable now (see Options.Logger).
+func (s *Store) ConnStats() ConnStats { return s.gate.stats() }
 
 func (s *Store) isClosed() bool {
 	return s.q.Closed()

@@ -151,6 +151,17 @@ func (w *writer) commit(first *request) {
 	}
 	ctx := context.Background() // the group is not any one caller's to cancel
 	group, results, events, err := w.tryCommit(ctx, group, n)
+	if err != nil && w.conn == nil && !errors.As(err, new(*acquireError)) {
+		// The connection was lost (killed by pg_terminate_backend, a
+		// restart, a proxy): once more on a fresh one. Re-running a group
+		// is safe even if its COMMIT had run: its ids are then stored, and
+		// the slow path answers them as re-sends once they are durable.
+		n = 0
+		for _, r := range group {
+			n += len(r.Events)
+		}
+		group, results, events, err = w.tryCommit(ctx, group, n)
+	}
 	w.last = len(group)
 	if err != nil {
 		err = fmt.Errorf("%w: %w", auditerr.Errorf(auditerr.ErrStoreUnavailable,
@@ -301,7 +312,7 @@ func (w *writer) connection(ctx context.Context) (*pgxpool.Conn, error) {
 	}
 	conn, err := w.s.pool.Acquire(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("acquire connection: %w", err)
+		return nil, &acquireError{err}
 	}
 	if _, err := conn.Exec(ctx, `SET plan_cache_mode = auto`); err != nil {
 		conn.Release()
@@ -310,6 +321,13 @@ func (w *writer) connection(ctx context.Context) (*pgxpool.Conn, error) {
 	w.conn = conn
 	return conn, nil
 }
+
+// acquireError is a failure to get a connection: nothing was sent, and
+// retrying at once would only fail again (or dial during an outage).
+type acquireError struct{ err error }
+
+func (e *acquireError) Error() string { return "acquire connection: " + e.err.Error() }
+func (e *acquireError) Unwrap() error { return e.err }
 
 // decide applies the Append contract to each request of group in queue
 // order, as if they were committed one after the other: a request sees the

@@ -68,6 +68,8 @@ type server struct {
 	readiness []health.Check
 	// authFailed rate-limits auth_failed events.
 	authFailed *bucket
+	// unavailable rate-limits the log lines of 503 answers.
+	unavailable *throttle
 }
 
 // New returns an echo instance serving the routes of SPEC §7 implemented
@@ -81,7 +83,7 @@ func New(cfg Config) *echo.Echo {
 		cfg.BodyLimit = DefaultBodyLimit
 	}
 	s := &server{log: cfg.Log, keys: cfg.Keys, metrics: cfg.Metrics, logger: cfg.Logger, limit: cfg.BodyLimit, prover: cfg.Prover, readiness: cfg.Ready,
-		authFailed: newBucket(authFailedPerSecond, authFailedBurst)}
+		authFailed: newBucket(authFailedPerSecond, authFailedBurst), unavailable: newThrottle(unavailableLogEvery)}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

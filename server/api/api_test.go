@@ -911,6 +911,7 @@ func TestStatus(t *testing.T) {
 		{auditerrOf("too_large"), 413},
 		{auditerrOf("batch_too_large"), 413},
 		{auditerrOf("store_unavailable"), 503},
+		{auditerrOf("key_recheck_unavailable"), 503},
 		{fmt.Errorf("plain"), 500},
 	} {
 		if got := Status(tc.err); got != tc.want {

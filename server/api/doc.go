@@ -38,6 +38,9 @@
 //     best-effort type: like the seed's emit_nofail, the failure is logged
 //     and counted (stigaudit_best_effort_failures_total) but is not the
 //     caller's problem. Critical types fail closed: 503 store_unavailable.
+//     Every 503 carries Retry-After: 1; a key that cannot be re-checked
+//     while the database is unreachable (and was not verified within the
+//     last 60 s) is 503 key_recheck_unavailable, before any emit is tried.
 //   - 409 id_conflict for a known id with different content; 413 for a body
 //     over the limit (1 MiB plus room for the envelope) or a batch over 1000
 //     events.

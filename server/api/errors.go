@@ -5,10 +5,13 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/stigaudit/stigaudit/core/auditerr"
+	"github.com/stigaudit/stigaudit/server/auth"
 )
 
 // statusOf maps every code that is not a plain input error (400).
@@ -29,6 +32,10 @@ var statusOf = map[auditerr.Code]int{
 	auditerr.ErrPanic.Code:              http.StatusInternalServerError,
 	auditerr.ErrNotInstruction.Code:     http.StatusOK,
 	codeMethodNotAllowed:                http.StatusMethodNotAllowed,
+
+	// The key's re-check could not reach the database (and its grace had
+	// passed): not the commit, which was never attempted.
+	auth.ErrKeyRecheckUnavailable.Code: http.StatusServiceUnavailable,
 }
 
 // codeMethodNotAllowed answers a known path with the wrong method. It is an
@@ -37,7 +44,8 @@ const codeMethodNotAllowed auditerr.Code = "method_not_allowed"
 
 // Status returns the HTTP status for err: 400 for input codes, 401, 403,
 // 404, 409 id_conflict, 413 too_large and batch_too_large, 503 when the
-// store cannot commit, and 500 for an error that carries no code.
+// store cannot commit (store_unavailable) or a key cannot be re-checked
+// (key_recheck_unavailable), and 500 for an error that carries no code.
 func Status(err error) int {
 	if err == nil {
 		return http.StatusOK
@@ -95,7 +103,44 @@ func errorBody(err error, status int) []byte {
 	return append(b, "}}"...)
 }
 
-// writeError answers err with its status and logs server-side failures.
+// retryAfter is the Retry-After of a 503, in seconds: PostgreSQL is probed
+// at least once a second during an outage.
+const retryAfter = "1"
+
+// unavailableLogEvery bounds the log lines of 503 answers to one per code
+// per period, with the count of the others: an outage under load would
+// otherwise write a line per request.
+const unavailableLogEvery = 5 * time.Second
+
+// throttle lets one event a period through per key and counts the others.
+type throttle struct {
+	mu     sync.Mutex
+	period time.Duration
+	last   map[string]time.Time
+	held   map[string]int
+}
+
+func newThrottle(period time.Duration) *throttle {
+	return &throttle{period: period, last: map[string]time.Time{}, held: map[string]int{}}
+}
+
+// allow reports whether an event of key may pass at now and, if so, how
+// many were held back since the last one that passed.
+func (t *throttle) allow(key string, now time.Time) (bool, int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if last, ok := t.last[key]; ok && now.Sub(last) < t.period {
+		t.held[key]++
+		return false, 0
+	}
+	n := t.held[key]
+	t.last[key], t.held[key] = now, 0
+	return true, n
+}
+
+// writeError answers err with its status and logs server-side failures;
+// a 503 carries Retry-After and is logged at most once per code every
+// unavailableLogEvery.
 func (s *server) writeError(c echo.Context, err error) error {
 	status := Status(err)
 	if status == http.StatusUnauthorized {
@@ -105,10 +150,20 @@ func (s *server) writeError(c echo.Context, err error) error {
 			slog.String("remote_addr", c.Request().RemoteAddr))
 		s.recordAuthFailure(c)
 	}
-	if status >= 500 {
-		s.logger.LogAttrs(c.Request().Context(), slog.LevelError, "request failed",
-			slog.String("method", c.Request().Method), slog.String("route", c.Path()),
-			slog.Int("status", status), slog.String("error", err.Error()))
+	logIt, held := true, 0
+	if status == http.StatusServiceUnavailable {
+		c.Response().Header().Set("Retry-After", retryAfter)
+		if s.unavailable != nil {
+			logIt, held = s.unavailable.allow(string(auditerr.CodeOf(err)), time.Now())
+		}
+	}
+	if status >= 500 && logIt {
+		attrs := []slog.Attr{slog.String("method", c.Request().Method), slog.String("route", c.Path()),
+			slog.Int("status", status), slog.String("error", err.Error())}
+		if held > 0 {
+			attrs = append(attrs, slog.Int("similar_not_logged", held))
+		}
+		s.logger.LogAttrs(c.Request().Context(), slog.LevelError, "request failed", attrs...)
 	}
 	return c.JSONBlob(status, errorBody(err, status))
 }

@@ -24,7 +24,10 @@
 // every Options.Recheck, so a revocation made by another process — the
 // `stigaudit keys revoke` CLI — takes effect within that interval; a
 // revocation made through this Keys value drops the entry at once.
-// Failed verifications are not cached.
+// Failed verifications are not cached. When a re-check cannot reach the
+// database, a key checked less than Options.Grace (60 s) ago stays valid
+// and a revocation takes effect once the database answers again; any other
+// key is refused with ErrKeyRecheckUnavailable (HTTP 503).
 //
 // # Permissions
 //

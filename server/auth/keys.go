@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -112,6 +113,15 @@ type Options struct {
 	// Recheck is how long a cached verification is trusted before
 	// revoked_at is read again; default 2s.
 	Recheck time.Duration
+	// Grace is how long a verification stays valid when its re-check
+	// cannot reach the database (an outage): a key verified less than
+	// Grace ago keeps working, and revocations take effect once the
+	// database answers again; default 60s. Older keys, and keys not
+	// verified yet, are refused with ErrKeyRecheckUnavailable.
+	Grace time.Duration
+	// Logger receives one line when keys start being trusted without
+	// their re-check and one when re-checks succeed again; default discard.
+	Logger *slog.Logger
 	// Hash replaces argon2id (tests count calls with it); default
 	// argon2.IDKey.
 	Hash HashFunc
@@ -138,6 +148,10 @@ type Keys struct {
 	// gen counts revocations, so a verification that read the row before a
 	// concurrent Revoke does not cache a revoked key.
 	gen uint64
+	// graceSince is when re-checks started failing and keys were kept on
+	// their grace (zero: re-checks succeed), graceFailed the latest such
+	// failure. They make the log say so once per outage.
+	graceSince, graceFailed time.Time
 }
 
 type cached struct {
@@ -166,6 +180,12 @@ func New(db *sql.DB, opt Options) *Keys {
 	}
 	if opt.Recheck <= 0 {
 		opt.Recheck = 2 * time.Second
+	}
+	if opt.Grace <= 0 {
+		opt.Grace = 60 * time.Second
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opt.Hash == nil {
 		opt.Hash = argon2ID
@@ -370,6 +390,14 @@ func (k *Keys) forget(keyID string) {
 	}
 }
 
+// ErrKeyRecheckUnavailable: the API key could not be checked or re-checked
+// because the database did not answer and the key's grace had passed
+// (HTTP 503, code key_recheck_unavailable). Unlike
+// auditerr.ErrStoreUnavailable, nothing was attempted with the request.
+// It is a server-side code, so it lives here rather than in core/auditerr.
+var ErrKeyRecheckUnavailable = &auditerr.Error{Code: "key_recheck_unavailable",
+	Message: "the API key could not be checked: the key store is unreachable", Index: -1}
+
 // unauthorized is the one answer to every failed verification, so that a
 // caller learns nothing about which check failed.
 func unauthorized() error {
@@ -396,7 +424,8 @@ func splitKey(s string) (id, secret string, ok bool) {
 
 // Verify authenticates a presented key. Unknown, revoked, wrong and
 // malformed keys are errors wrapping auditerr.ErrUnauthorized; a database
-// failure wraps auditerr.ErrStoreUnavailable.
+// failure wraps ErrKeyRecheckUnavailable, unless the key was
+// verified less than Options.Grace ago (then it stays valid).
 //
 // A successful verification is cached (see the package doc), so only the
 // first request with a key pays for argon2id.
@@ -412,9 +441,10 @@ func (k *Keys) Verify(ctx context.Context, plaintext string) (Principal, error) 
 	c, hit := k.cache[h]
 	gen := k.gen
 	var p Principal
+	var checked time.Time
 	fresh := false
 	if hit {
-		p = c.p
+		p, checked = c.p, c.checked
 		fresh = now.Sub(c.checked) < k.opt.Recheck && !now.Before(c.checked)
 	}
 	k.mu.Unlock()
@@ -423,7 +453,7 @@ func (k *Keys) Verify(ctx context.Context, plaintext string) (Principal, error) 
 		if fresh {
 			return p, nil
 		}
-		return k.recheck(ctx, h, gen, p, now)
+		return k.recheck(ctx, h, gen, p, checked, now)
 	}
 
 	// Concurrent first uses of one key share one lookup and one argon2id
@@ -449,7 +479,7 @@ func (k *Keys) verifySlow(ctx context.Context, h [32]byte, gen uint64, id, secre
 	case errors.Is(err, sql.ErrNoRows):
 		return Principal{}, unauthorized()
 	case err != nil:
-		return Principal{}, fmt.Errorf("auth: looking up key: %w: %w", auditerr.ErrStoreUnavailable, err)
+		return Principal{}, keyCheckUnavailable(ctx, "the API key could not be checked: the key store is unreachable", err)
 	case revoked.Valid:
 		return Principal{}, unauthorized()
 	}
@@ -476,8 +506,10 @@ func (k *Keys) verifySlow(ctx context.Context, h [32]byte, gen uint64, id, secre
 	return p, nil
 }
 
-// recheck re-reads revoked_at for a cached key whose check has expired.
-func (k *Keys) recheck(ctx context.Context, h [32]byte, gen uint64, p Principal, now time.Time) (Principal, error) {
+// recheck re-reads revoked_at for a cached key whose check (at checked)
+// has expired. If the database cannot answer, a key checked less than
+// Options.Grace ago stays valid.
+func (k *Keys) recheck(ctx context.Context, h [32]byte, gen uint64, p Principal, checked, now time.Time) (Principal, error) {
 	var revoked sql.NullString
 	err := k.db.QueryRowContext(ctx, k.q.revokedAt, p.KeyID).Scan(&revoked)
 	switch {
@@ -485,12 +517,63 @@ func (k *Keys) recheck(ctx context.Context, h [32]byte, gen uint64, p Principal,
 		k.mu.Lock()
 		delete(k.cache, h)
 		k.mu.Unlock()
+		k.recheckOK(now)
 		return Principal{}, unauthorized()
+	case err != nil && ctx.Err() == nil && now.Sub(checked) < k.opt.Grace:
+		k.onGrace(now, err)
+		return p, nil
 	case err != nil:
-		return Principal{}, fmt.Errorf("auth: re-checking key: %w: %w", auditerr.ErrStoreUnavailable, err)
+		return Principal{}, keyCheckUnavailable(ctx, fmt.Sprintf("the API key could not be re-checked for %s and the key store is unreachable", now.Sub(checked).Round(time.Second)), err)
 	}
+	k.recheckOK(now)
 	k.remember(h, gen, p, now)
 	return p, nil
+}
+
+// keyCheckUnavailable is a verification that failed because the database
+// could not answer: ErrKeyRecheckUnavailable (503), not a commit failure.
+func keyCheckUnavailable(ctx context.Context, msg string, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("auth: checking a key: %w", ctx.Err())
+	}
+	return fmt.Errorf("%w: %w", auditerr.Errorf(ErrKeyRecheckUnavailable, "%s", msg), err)
+}
+
+// onGrace notes that a key was kept on its grace, logging the first time
+// of an outage.
+func (k *Keys) onGrace(now time.Time, err error) {
+	k.mu.Lock()
+	first := k.graceSince.IsZero()
+	if first {
+		k.graceSince = now
+	}
+	k.graceFailed = now
+	k.mu.Unlock()
+	if first {
+		k.opt.Logger.LogAttrs(context.Background(), slog.LevelWarn,
+			"API keys cannot be re-checked: the database is unreachable; keys verified within the grace period stay valid, revocations take effect when it returns",
+			slog.String("grace", k.opt.Grace.String()), slog.String("error", err.Error()))
+	}
+}
+
+// recheckOK notes a re-check that reached the database, logging the end
+// of an outage once no re-check has failed for Options.Recheck: while a
+// database stops or starts, some sessions still answer as others fail, and
+// that is one outage, not several.
+func (k *Keys) recheckOK(now time.Time) {
+	k.mu.Lock()
+	since := k.graceSince
+	if !since.IsZero() && now.Sub(k.graceFailed) < k.opt.Recheck {
+		since = time.Time{} // not over yet
+	} else {
+		k.graceSince = time.Time{}
+	}
+	k.mu.Unlock()
+	if !since.IsZero() {
+		k.opt.Logger.LogAttrs(context.Background(), slog.LevelWarn,
+			"API keys are re-checked again: revocations made meanwhile now apply",
+			slog.String("unchecked_for", now.Sub(since).Round(time.Millisecond).String()))
+	}
 }
 
 // remember caches a verification unless a revocation happened since gen was

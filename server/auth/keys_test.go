@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -402,14 +403,115 @@ func TestRebind(t *testing.T) {
 	}
 }
 
-func TestDatabaseDownIsStoreUnavailable(t *testing.T) {
+func TestDatabaseDownIsKeyRecheckUnavailable(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	text, _ := f.create(t, Spec{EntityURI: "urn:a", Perms: PermRead})
 	f.db.Close()
+	// Never verified: nothing to fall back on, and it is the key check, not
+	// a commit, that failed.
 	_, err := f.keys.Verify(ctx, text)
-	if !errors.Is(err, auditerr.ErrStoreUnavailable) {
-		t.Errorf("Verify with the database closed: %v, want store_unavailable", err)
+	if !errors.Is(err, ErrKeyRecheckUnavailable) || errors.Is(err, auditerr.ErrStoreUnavailable) {
+		t.Errorf("Verify with the database closed: %v, want key_recheck_unavailable", err)
+	}
+}
+
+// lineCounter counts the log lines whose message contains a word.
+type lineCounter struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (c *lineCounter) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lines = append(c.lines, string(p))
+	return len(p), nil
+}
+
+func (c *lineCounter) count(word string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, l := range c.lines {
+		if strings.Contains(l, word) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestOutageGrace: while the database cannot answer, a key verified within
+// the grace stays valid (said once in the log), an older one is refused
+// with key_recheck_unavailable, and a revocation made meanwhile applies as
+// soon as the database answers again.
+func TestOutageGrace(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	logs := &lineCounter{}
+	f.keys.opt.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	text, key := f.create(t, Spec{EntityURI: "urn:a", Perms: PermAuditWrite})
+	other, _ := f.create(t, Spec{EntityURI: "urn:b", Perms: PermAuditWrite})
+	f.mustVerify(t, text)
+	f.mustVerify(t, other)
+	f.clock.advance(30 * time.Second)
+	f.mustVerify(t, other) // re-checked: its grace starts again now
+
+	// The outage: the table cannot be read (as with PostgreSQL stopped,
+	// every query fails).
+	if _, err := f.db.Exec(`ALTER TABLE api_keys RENAME TO api_keys_away`); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.advance(20 * time.Second) // text: 50 s since verified; other: 20 s
+	for range 100 {
+		f.mustVerify(t, text)
+		f.mustVerify(t, other)
+		f.clock.advance(50 * time.Millisecond)
+	}
+	// A flap — one session still answering while the database stops — is
+	// not a second outage.
+	if _, err := f.db.Exec(`ALTER TABLE api_keys_away RENAME TO api_keys`); err != nil {
+		t.Fatal(err)
+	}
+	f.mustVerify(t, other)
+	if _, err := f.db.Exec(`ALTER TABLE api_keys RENAME TO api_keys_away`); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.advance(2500 * time.Millisecond)
+	f.mustVerify(t, other)
+	if n := logs.count("cannot be re-checked"); n != 1 {
+		t.Errorf("the outage was logged %d times, want once", n)
+	}
+	f.clock.advance(3500 * time.Millisecond) // text: 61 s since verified
+	_, err := f.keys.Verify(ctx, text)
+	if !errors.Is(err, ErrKeyRecheckUnavailable) {
+		t.Fatalf("a key past its grace during the outage: %v, want key_recheck_unavailable", err)
+	}
+	f.mustVerify(t, other)
+	// Revoked meanwhile (another process reaching the database by another
+	// way).
+	if _, err := f.db.Exec(`UPDATE api_keys_away SET revoked_at = '2026-05-03T12:01:00.000000Z' WHERE key_id = ?`, key.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.db.Exec(`ALTER TABLE api_keys_away RENAME TO api_keys`); err != nil {
+		t.Fatal(err)
+	}
+	// Back: the revocation applies at once, the other key is re-checked.
+	_, err = f.keys.Verify(ctx, text)
+	wantCode(t, err, auditerr.ErrUnauthorized.Code)
+	f.mustVerify(t, other)
+	// The return is said once re-checks have succeeded for a Recheck
+	// interval: a database stopping or starting answers on some sessions
+	// and fails on others for a moment, and that is one outage.
+	if n := logs.count("re-checked again"); n != 0 {
+		t.Errorf("the return was logged at its first re-check")
+	}
+	f.clock.advance(2500 * time.Millisecond)
+	f.mustVerify(t, other)
+	f.clock.advance(2500 * time.Millisecond)
+	f.mustVerify(t, other)
+	if n := logs.count("re-checked again"); n != 1 {
+		t.Errorf("the return was logged %d times, want once", n)
 	}
 }
 

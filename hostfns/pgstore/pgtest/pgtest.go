@@ -1,7 +1,9 @@
-// Package pgtest gives tests a private PostgreSQL schema.
+// Package pgtest gives tests a private PostgreSQL schema, or a PostgreSQL
+// server of their own (NewCluster) that they may stop and start.
 //
 // Tests that need PostgreSQL call DSN: it skips the test with a message
-// unless STIGAUDIT_TEST_PG_DSN names a server (CI sets it), creates a schema
+// unless STIGAUDIT_TEST_PG_DSN names a server (CI sets it; with
+// STIGAUDIT_REQUIRE_PG=1 the test fails instead), creates a schema
 // with a random name, returns a DSN whose search_path selects it, and drops
 // the schema when the test ends. Parallel and successive runs against one
 // database therefore never see each other's tables.
@@ -30,14 +32,27 @@ import (
 // postgres://postgres@127.0.0.1:5432/test?sslmode=disable.
 const EnvDSN = "STIGAUDIT_TEST_PG_DSN"
 
+// EnvRequire, set to 1, turns every skip of this package into a failure:
+// a CI run that must test PostgreSQL cannot pass by skipping it.
+const EnvRequire = "STIGAUDIT_REQUIRE_PG"
+
+// skip skips t with msg, or fails it when EnvRequire is 1.
+func skip(t testing.TB, msg string) {
+	t.Helper()
+	if os.Getenv(EnvRequire) == "1" {
+		t.Fatalf("%s (and %s=1 requires it)", msg, EnvRequire)
+	}
+	t.Skip(msg)
+}
+
 // DSN returns a DSN for a new, empty schema of the test database, dropped
 // (with everything in it) when t and its subtests end. Without EnvDSN the
-// test is skipped.
+// test is skipped (fails with EnvRequire=1).
 func DSN(t testing.TB) string {
 	t.Helper()
 	base := os.Getenv(EnvDSN)
 	if base == "" {
-		t.Skipf("PostgreSQL test skipped: set %s (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run it", EnvDSN)
+		skip(t, "PostgreSQL test skipped: set "+EnvDSN+" (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run it")
 	}
 	var b [6]byte
 	if _, err := rand.Read(b[:]); err != nil {

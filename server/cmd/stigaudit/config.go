@@ -82,6 +82,8 @@ var (
 type storeOptions struct {
 	// OnCommit is told about every group commit (metrics).
 	OnCommit func(events, requests int, d time.Duration)
+	// Logger receives PostgreSQL's outage lines; nil discards them.
+	Logger *slog.Logger
 }
 
 // openStore opens the log: PostgreSQL when --database-url is a postgres://
@@ -96,7 +98,7 @@ func (c *common) openStore(ctx context.Context, o storeOptions) (dbStore, error)
 		return nil, fmt.Errorf("creating data directory: %w", err)
 	}
 	if c.isPostgres() {
-		s, err := pgstore.Open(ctx, c.databaseURL, pgstore.Options{OnCommit: o.OnCommit, MaxBatchEvents: c.maxBatch})
+		s, err := pgstore.Open(ctx, c.databaseURL, pgstore.Options{OnCommit: o.OnCommit, MaxBatchEvents: c.maxBatch, Logger: o.Logger})
 		if err != nil {
 			return nil, fmt.Errorf("opening PostgreSQL %s: %w", c.databaseName(), err)
 		}

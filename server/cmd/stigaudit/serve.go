@@ -94,8 +94,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer dir.Close()
-	store, err := c.openStore(ctx, storeOptions{OnCommit: m.ObserveCommit})
+	store, err := c.openStore(ctx, storeOptions{OnCommit: m.ObserveCommit, Logger: logger})
 	if err != nil {
+		return err
+	}
+	if err := registerPostgresMetrics(reg, store); err != nil {
+		store.Close()
 		return err
 	}
 	hub := stream.NewHub(stream.HubOptions{}) // live SSE readers see every commit
@@ -124,7 +128,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer stopSigning() // before log.Close: signs the tail
 
-	keys := auth.New(store.DB(), keysOptions(store))
+	ko := keysOptions(store)
+	ko.Logger = logger // says once per outage that keys are kept on their grace
+	keys := auth.New(store.DB(), ko)
 	keyFile, err := keys.Bootstrap(ctx, c.dataDir)
 	if errors.Is(err, auth.ErrAdminKeyExists) {
 		return fmt.Errorf("%w; the database %s has no API keys, so it is not the one that key was made for (deleted or replaced?): put the database back, or start a new log with: "+datadir.RecoverCommand, err, c.databaseName(), c.dataDir)
