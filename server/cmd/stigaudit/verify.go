@@ -21,6 +21,7 @@ import (
 	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/core/logverify"
 	"github.com/stigaudit/stigaudit/core/merkle"
+	"github.com/stigaudit/stigaudit/core/receipt"
 	"github.com/stigaudit/stigaudit/hostfns/sqlquery"
 	"github.com/stigaudit/stigaudit/server/export"
 	"github.com/stigaudit/stigaudit/server/tlog"
@@ -28,6 +29,7 @@ import (
 )
 
 const verifyUsage = `usage: stigaudit verify (--db FILE|postgres://... | --ndjson FILE) --key VERIFIER_KEY [--checkpoint FILE [--witness-policy FILE]] [--since-checkpoint OLD_FILE]... [--allow-tail]
+       stigaudit verify --receipt FILE --key VERIFIER_KEY [--witness-policy FILE]
 
 Checks offline that the log is the one signed: every leaf hash, the Merkle
 root against the checkpoint and its signature, and consistency with older
@@ -41,12 +43,13 @@ first bad seq and why.`
 var errVerifyFailed = errors.New("verification failed")
 
 func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var dbFile, ndjsonFile, keyArg, cpFile, policyFile string
+	var dbFile, ndjsonFile, keyArg, cpFile, policyFile, receiptFile string
 	var since multiFlag
 	var allowTail bool
 	fs := newFlagSet("verify", stderr)
 	fs.StringVar(&dbFile, "db", "", "SQLite database file, or postgres:// URL, to verify (read only; default STIGAUDIT_DATABASE_URL when --ndjson is not given)")
 	fs.StringVar(&ndjsonFile, "ndjson", "", "NDJSON export to verify")
+	fs.StringVar(&receiptFile, "receipt", "", "an event's receipt (C2SP tlog-proof) to verify")
 	fs.StringVar(&keyArg, "key", env("STIGAUDIT_VERIFIER_KEY", ""), "checkpoint verifier key <name>+<hash>+<base64>, or a file holding it (STIGAUDIT_VERIFIER_KEY)")
 	fs.StringVar(&cpFile, "checkpoint", "", "signed checkpoint to verify against (default: the latest in the database, or the export's last line)")
 	fs.Var(&since, "since-checkpoint", "an older signed checkpoint the log must still extend (repeatable)")
@@ -54,6 +57,12 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.BoolVar(&allowTail, "allow-tail", false, "--db only: events after the checkpoint (not signed yet, on a live server) are checked against the stored tree instead of failing")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if receiptFile != "" {
+		if dbFile != "" || ndjsonFile != "" || cpFile != "" || len(since) > 0 || keyArg == "" || fs.NArg() > 0 {
+			return fmt.Errorf("%w: --receipt takes --key and optionally --witness-policy, nothing else\n%s", errUsage, verifyUsage)
+		}
+		return verifyReceipt(receiptFile, keyArg, policyFile, stdout)
 	}
 	if dbFile == "" && ndjsonFile == "" {
 		dbFile = env("STIGAUDIT_DATABASE_URL", "")
@@ -109,6 +118,34 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	d := time.Since(start)
 	fmt.Fprintf(stdout, "OK: %s; key %s+%08x; %.2fs (%.0f events/s)\n", sum, key.Name(), key.KeyHash(), d.Seconds(), float64(sum.events)/max(d.Seconds(), 1e-9))
+	return nil
+}
+
+// verifyReceipt checks one event's receipt offline: the event is entry
+// seq of the checkpoint's tree, the checkpoint is signed by the log's key
+// and, with a policy, cosigned by its quorum.
+func verifyReceipt(file, keyArg, policyFile string, stdout io.Writer) error {
+	key, err := readVerifierKey(keyArg)
+	if err != nil {
+		return err
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return fmt.Errorf("reading the receipt: %w", err)
+	}
+	v, err := receipt.Verify(b, "", key)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", errVerifyFailed, file, err)
+	}
+	witnessed := ""
+	if policyFile != "" {
+		if err := checkQuorum(policyFile, file, v.Raw); err != nil {
+			return err
+		}
+		witnessed = "; cosigned by the witness quorum"
+	}
+	fmt.Fprintf(stdout, "OK: event %s (%s, seq %d, leaf %s) is in checkpoint %s size %d root %s%s\n",
+		v.Event.ID, v.Event.Type, v.Event.Seq, merkle.Hex(v.Event.LeafHash), v.Checkpoint.Origin, v.Checkpoint.Size, merkle.Hex(v.Checkpoint.Root), witnessed)
 	return nil
 }
 
