@@ -165,7 +165,9 @@ func TestClassifyMergeAndHashes(t *testing.T) {
 		{s("user:1"), s("likes"), s("instruction"), true, ""},
 		{s("user:1"), s("likes"), s("content"), false, ""},
 		{s("Instruction:x"), nil, nil, false, ""},
-		{nil, nil, s("code"), false, "invalid_interpret_as"},
+		{nil, nil, s("code"), false, ""},
+		{s("instruction:x"), nil, s("code"), true, ""},
+		{nil, nil, s("script"), false, "invalid_interpret_as"},
 	} {
 		got, err := r.Classify(ctx, c.entity, c.relation, c.interpretAs)
 		native, nerr := event.IsInstructionFact(c.entity, c.relation, c.interpretAs)

@@ -27,13 +27,15 @@ type reader struct {
 	str   string // string(canon)
 }
 
-func newReader(data []byte) (reader, error) {
-	canon, err := jcs.Canonicalize(make([]byte, 0, len(data)), data, jcs.Limits{})
+// newReader canonicalises data; exact refuses numbers the canonical form
+// would change (inexact_number), as emit requests must.
+func newReader(data []byte, exact bool) (reader, error) {
+	canon, err := jcs.Canonicalize(make([]byte, 0, len(data)), data, jcs.Limits{ExactNumbers: exact})
 	if err != nil {
 		switch auditerr.CodeOf(err) {
 		case auditerr.ErrTooDeep.Code:
 			return reader{}, auditerr.Errorf(auditerr.ErrDetailTooDeep, "%v", err)
-		case auditerr.ErrInvalidJSON.Code:
+		case auditerr.ErrInvalidJSON.Code, auditerr.ErrInexactNumber.Code:
 			return reader{}, err
 		}
 		return reader{}, auditerr.Errorf(auditerr.ErrInvalidJSON, "%v", err)
@@ -128,8 +130,10 @@ func detailField(v []byte, lim Limits) ([]byte, error) {
 // invalid_field naming it; seq, ts and leaf_hash, which the log assigns, are
 // invalid_field; any other member is unknown_field; a detail that is not an
 // object is invalid_detail, and one beyond lim (zero fields: DefaultLimits)
-// detail_too_large or detail_too_deep. The draft's Detail is canonical. The
-// remaining checks are Build's.
+// detail_too_large or detail_too_deep. A number anywhere in the object
+// whose canonical form has another value (jcs.SameDecimal) is
+// inexact_number. The draft's Detail is canonical. The remaining checks are
+// Build's.
 func ParseDraft(data []byte, lim Limits) (Draft, error) {
 	lim = lim.orDefault()
 	if d, _, ok := draftFast(data, lim, nil); ok {
@@ -141,7 +145,7 @@ func ParseDraft(data []byte, lim Limits) (Draft, error) {
 // parseDraftFull is ParseDraft by canonicalising the whole object first:
 // it decides every input, and words every error.
 func parseDraftFull(data []byte, lim Limits) (Draft, error) {
-	r, err := newReader(data)
+	r, err := newReader(data, true)
 	if err != nil {
 		return Draft{}, err
 	}
@@ -240,8 +244,9 @@ func draftFast(data []byte, lim Limits, ts []byte) (Draft, string, bool) {
 			// The detail is depth 1 here and depth 2 in the whole
 			// object, which Canonicalize bounds by jcs.HardMaxDepth.
 			c, err := f.Canonical(buf[len(buf):], jcs.Limits{
-				MaxOutput: lim.MaxDetailBytes,
-				MaxDepth:  min(lim.MaxDetailDepth, jcs.HardMaxDepth-1),
+				MaxOutput:    lim.MaxDetailBytes,
+				MaxDepth:     min(lim.MaxDetailDepth, jcs.HardMaxDepth-1),
+				ExactNumbers: true,
 			})
 			if err != nil {
 				return Draft{}, "", false
@@ -346,7 +351,7 @@ func ParseEmitRequest(data []byte, lim Limits) (drafts []Draft, batch bool, err 
 		return nil, false, auditerr.Errorf(auditerr.ErrTooLarge, "the request is %d bytes, more than %d", len(data), MaxRequestBytes)
 	}
 	lim = lim.orDefault()
-	r, err := newReader(data)
+	r, err := newReader(data, true)
 	if err != nil {
 		return nil, false, err
 	}
@@ -419,7 +424,7 @@ func ParseEmitRequest(data []byte, lim Limits) (drafts []Draft, batch bool, err 
 // given leaf_hash, or when absent computed from the canonical form. An empty
 // detail object reads as nil.
 func ParseEvent(data []byte) (Event, error) {
-	r, err := newReader(data)
+	r, err := newReader(data, false)
 	if err != nil {
 		return Event{}, err
 	}

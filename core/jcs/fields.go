@@ -167,7 +167,7 @@ func (f *Fields) Canonical(dst []byte, lim Limits) ([]byte, error) {
 	if !f.take() {
 		return dst, f.p.syntax("no member value to read")
 	}
-	sub := parser{src: f.p.src, pos: f.p.pos, out: dst, base: len(dst), maxOut: lim.MaxOutput, maxDepth: lim.MaxDepth, value: true}
+	sub := parser{src: f.p.src, pos: f.p.pos, out: dst, base: len(dst), maxOut: lim.MaxOutput, maxDepth: lim.MaxDepth, value: true, exact: lim.ExactNumbers}
 	if sub.maxDepth <= 0 || sub.maxDepth > HardMaxDepth {
 		sub.maxDepth = HardMaxDepth
 	}
