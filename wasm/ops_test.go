@@ -102,7 +102,7 @@ func TestEmitThroughStoreAppend(t *testing.T) {
 		if err != nil || ev.Seq != int64(i) {
 			t.Fatalf("emit %d answered %s (%v): want seq %d", i, got, err, i)
 		}
-		stored, err := st.Get(context.Background(), id)
+		stored, err := st.Get(context.Background(), ev.Tenant, id)
 		if err != nil || stored.LeafHash != ev.LeafHash || stored.Seq != ev.Seq {
 			t.Errorf("emit %d: stored %+v, answered %s", i, stored, got)
 		}

@@ -352,6 +352,14 @@ func ParseEmitRequest(data []byte, lim Limits) (drafts []Draft, batch bool, err 
 	}
 	lim = lim.orDefault()
 	r, err := newReader(data, true)
+	var inexact map[int]*auditerr.Error
+	if auditerr.CodeOf(err) == auditerr.ErrInexactNumber.Code {
+		// In a batch, name every event with an inexact number by index,
+		// and read the others as usual.
+		if inexact = inexactEvents(data); inexact != nil {
+			r, err = newReader(data, false)
+		}
+	}
 	if err != nil {
 		return nil, false, err
 	}
@@ -393,6 +401,10 @@ func ParseEmitRequest(data []byte, lim Limits) (drafts []Draft, batch bool, err 
 	el := jcs.Elements(events)
 	for i := 0; el.Next(); i++ {
 		v := el.Member().Value
+		if e, ok := inexact[i]; ok {
+			bad = append(bad, e)
+			continue
+		}
 		var d Draft
 		var err error
 		if v[0] != '{' {
@@ -410,6 +422,45 @@ func ParseEmitRequest(data []byte, lim Limits) (drafts []Draft, batch bool, err 
 		return nil, true, &auditerr.BatchError{Items: bad}
 	}
 	return drafts, true, nil
+}
+
+// inexactEvents returns, for a batch request {"events":[...]} that is
+// valid JSON, the error of each event holding a number its canonical form
+// would change, by index (offsets within the event); nil when data is not
+// such a batch or no event holds one.
+func inexactEvents(data []byte) map[int]*auditerr.Error {
+	f := jcs.ScanObject(string(data))
+	var events string
+	for f.Next() {
+		raw, err := f.Raw(jcs.Limits{})
+		if err != nil {
+			return nil
+		}
+		if f.Name() == "events" && raw != "" && raw[0] == '[' {
+			events = raw
+		}
+	}
+	if f.Err() != nil || events == "" {
+		return nil
+	}
+	var out map[int]*auditerr.Error
+	el := jcs.ScanArray(events)
+	for i := 0; el.Next(); i++ {
+		raw, err := el.Raw(jcs.Limits{})
+		if err != nil {
+			return nil
+		}
+		if _, err := jcs.Canonicalize(nil, []byte(raw), jcs.Limits{ExactNumbers: true}); auditerr.CodeOf(err) == auditerr.ErrInexactNumber.Code {
+			if out == nil {
+				out = make(map[int]*auditerr.Error)
+			}
+			out[i] = auditerr.AtIndex(err, i)
+		}
+	}
+	if el.Err() != nil {
+		return nil
+	}
+	return out
 }
 
 // ParseEvent reads an event in the API form AppendJSON writes or in the

@@ -310,3 +310,35 @@ func FuzzParseEvent(f *testing.F) {
 		}
 	})
 }
+
+// TestBatchNamesInexactEvents: in a batch, each event holding a number its
+// canonical form would change is named by index, beside the other bad
+// events; a single event, or a number outside the events, fails the
+// request as a whole.
+func TestBatchNamesInexactEvents(t *testing.T) {
+	ev := func(extra string) string { return `{"event_type":"fact_write","entity_uri":"urn:a"` + extra + `}` }
+	body := `{"events":[` + ev(`,"detail":{"n":1.0}`) + `,` + ev(`,"detail":{"n":9007199254740993}`) + `,` +
+		ev(`,"actor":"x"`) + `,` + ev(`,"detail":{"a":[1e-400]}`) + `]}`
+	_, batch, err := ParseEmitRequest([]byte(body), Limits{})
+	var be *auditerr.BatchError
+	if !batch || !errors.As(err, &be) {
+		t.Fatalf("ParseEmitRequest = %v (batch %v), want a BatchError", err, batch)
+	}
+	var got []string
+	for _, it := range be.Items {
+		got = append(got, fmt.Sprintf("%d:%s", it.Index, it.Code))
+	}
+	if want := "1:inexact_number 2:unknown_field 3:inexact_number"; strings.Join(got, " ") != want {
+		t.Errorf("items %v, want %s", got, want)
+	}
+	for _, req := range []string{ev(`,"detail":{"n":9007199254740993}`), `{"events":[],"x":9007199254740993}`} {
+		if _, _, err := ParseEmitRequest([]byte(req), Limits{}); auditerr.CodeOf(err) != auditerr.ErrInexactNumber.Code {
+			t.Errorf("%s: %v, want inexact_number", req, err)
+		}
+	}
+	// Exact numbers in a batch are read as before.
+	ds, _, err := ParseEmitRequest([]byte(`{"events":[`+ev(`,"detail":{"n":0.10}`)+`]}`), Limits{})
+	if err != nil || string(ds[0].Detail) != `{"n":0.1}` {
+		t.Errorf("exact batch: %v, %v", ds, err)
+	}
+}

@@ -28,11 +28,11 @@ func testDetailEvidence(t *testing.T, kind string) {
 			t.Errorf("%s: the message does not tell to send a string: %s", lit, a.raw)
 		}
 	}
-	// In a batch the whole request is refused (the number is found while
-	// the request is read, before it is split into events): the message
-	// names the number and its offset, and nothing is stored.
-	a := h.emit(w, `{"events":[`+withNumber("1")+`,`+withNumber("9007199254740993")+`]}`)
-	if a.status != 400 || a.code() != "inexact_number" || !bytes.Contains(a.raw, []byte("9007199254740993 at offset")) {
+	// In a batch every bad event is named by index, and nothing is stored.
+	a := h.emit(w, `{"events":[`+withNumber("1")+`,`+withNumber("9007199254740993")+`,`+withNumber("2")+`,`+withNumber("1e-400")+`]}`)
+	items, _ := a.body["error"].(map[string]any)["items"].([]any)
+	if a.status != 400 || a.code() != "invalid_batch" || len(items) != 2 ||
+		!bytes.Contains(a.raw, []byte(`"index":1`)) || !bytes.Contains(a.raw, []byte(`"index":3`)) || !bytes.Contains(a.raw, []byte(`"inexact_number"`)) {
 		t.Errorf("batch: %d %s", a.status, a.raw)
 	}
 	// Wrong-typed required keys.
