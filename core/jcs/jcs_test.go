@@ -375,6 +375,26 @@ func BenchmarkCanonicalize(b *testing.B) {
 	}
 }
 
+// BenchmarkCanonicalizeNumbers measures the cost of ExactNumbers on the
+// numbers that take the general path (17 significant digits, exponents),
+// the only ones it checks: the fast paths are exact by construction.
+func BenchmarkCanonicalizeNumbers(b *testing.B) {
+	in := []byte(`[0.30000000000000004,1.7976931348623157e308,5e-324,9007199254740992,1e21,` +
+		`123456.78901234567,2.2250738585072014e-308,0.1,1234567890123456,-4.5e-7]`)
+	dst := make([]byte, 0, 512)
+	for _, exact := range []bool{false, true} {
+		b.Run(map[bool]string{false: "rounding", true: "exact"}[exact], func(b *testing.B) {
+			b.SetBytes(int64(len(in)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Canonicalize(dst[:0], in, Limits{ExactNumbers: exact}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 func TestSameDecimal(t *testing.T) {
 	tests := []struct {
 		a, b string
