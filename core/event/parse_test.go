@@ -238,6 +238,8 @@ func FuzzParseDraft(f *testing.F) {
 	f.Add([]byte(`{"events":[{"event_type":"fact_read","entity_uri":"urn:a"},{"seq":1}]}`))
 	f.Add([]byte(`{"id":"019DEDB5-AE7B-7123-8567-89ABCDEF0123","tenant_id":" Ａcme ","hlc":"1.2","outcome":"denied"}`))
 	f.Add([]byte(`{"detail":{"\ud83d\ude00":"\u0000"},"source":"\u202e"}`))
+	f.Add([]byte(`{"event_type":"fact_write","entity_uri":"urn:a","detail":{"n":9007199254740993,"m":0.10,"z":-0}}`))
+	f.Add([]byte(`{"events":[{"event_type":"fact_read","entity_uri":"urn:a","detail":{"t":1e-400}},{"x":1e400},[18446744073709551616]]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var b Builder
 		e1, err1 := parseAndBuild(&b, data, fixedNow, zeroEntropy())
