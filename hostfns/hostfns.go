@@ -37,12 +37,14 @@ func SystemEntropy() Entropy { return rand.Reader }
 //     the process and of the machine, as far as the medium allows).
 //   - Seqs are assigned by Append, contiguous from 0, in commit order, never
 //     reused. The returned slice is in the order of the input.
-//   - Idempotency: an input event whose ID is already stored with the same
-//     content (every field but Seq, TS and LeafHash equal) is not stored
-//     again; the stored event is returned in its place. The same ID with
-//     different content fails the whole call with an error wrapping
-//     auditerr.ErrIDConflict and naming the index. Two events of one call
-//     with the same ID behave as if sent one after the other.
+//   - Idempotency: an input event whose ID is already stored in its tenant
+//     with the same content (every field but Seq, TS and LeafHash equal) is
+//     not stored again; the stored event is returned in its place. The same
+//     ID with different content in the same tenant fails the whole call
+//     with an error wrapping auditerr.ErrIDConflict and naming the index.
+//     Two events of one call with the same tenant and ID behave as if sent
+//     one after the other. Ids are scoped to the tenant (SPEC §2): the same
+//     ID in another tenant is another event.
 //   - Append, Query and Get may be called concurrently. Concurrent Appends
 //     may be committed together (group commit) but each stays atomic and is
 //     failed or acknowledged on its own.
@@ -128,10 +130,20 @@ func (q Query) Check() error {
 
 // Getter is implemented by stores that can fetch one event by id.
 type Getter interface {
-	// Get returns the stored event with this id, or an error wrapping
-	// auditerr.ErrNotFound.
-	Get(ctx context.Context, id string) (event.Event, error)
+	// Get returns the stored event of tenant with this id, or an error
+	// wrapping auditerr.ErrNotFound. Ids are scoped to the tenant (SPEC
+	// §2): another tenant's event with the same id is never returned.
+	Get(ctx context.Context, tenant, id string) (event.Event, error)
 }
+
+// EventKey names a stored event for idempotency and lookups by id: ids
+// are unique per tenant, not across the log (SPEC §2).
+type EventKey struct {
+	Tenant, ID string
+}
+
+// KeyOf returns the key of e.
+func KeyOf(e *event.Event) EventKey { return EventKey{Tenant: e.Tenant, ID: e.ID} }
 
 // TreeReader is implemented by stores that keep the log's RFC 6962 Merkle
 // tree and can serve its nodes, so that inclusion and consistency proofs
@@ -149,8 +161,10 @@ type TreeReader interface {
 
 // PlanAppend applies the Append contract's idempotency rules to one call, for
 // Store implementations. next is the seq the first new event gets; known
-// looks an id up among the events stored (or committed ahead of this call in
-// the same group commit).
+// looks a (tenant, id) up among the events stored (or committed ahead of
+// this call in the same group commit). Ids are scoped to the tenant: an
+// event whose id another tenant stored is new, and nothing about the other
+// tenant's event shows in the answer.
 //
 // It returns the call's answer, in input order (stored events for
 // idempotent re-sends, the new events with their seqs otherwise), and the new
@@ -158,19 +172,20 @@ type TreeReader interface {
 // (no id, type, tenant, entity or timestamp; an unknown outcome; an empty
 // detail that is not nil) or an id stored with different content fails the
 // whole call, naming the index; nothing is then to be inserted.
-func PlanAppend(events []event.Event, next int64, known func(id string) (event.Event, bool)) (answer, fresh []event.Event, err error) {
+func PlanAppend(events []event.Event, next int64, known func(k EventKey) (event.Event, bool)) (answer, fresh []event.Event, err error) {
 	answer = make([]event.Event, len(events))
-	var local map[string]int // id -> index in fresh, for repeats within the call
+	var local map[EventKey]int // (tenant, id) -> index in fresh, for repeats within the call
 	for i := range events {
 		e := events[i]
 		if err := storable(&e); err != nil {
 			return nil, nil, auditerr.AtIndex(err, i)
 		}
 		prev, ok := event.Event{}, false
-		if j, in := local[e.ID]; in {
+		k := KeyOf(&e)
+		if j, in := local[k]; in {
 			prev, ok = fresh[j], true
 		} else {
-			prev, ok = known(e.ID)
+			prev, ok = known(k)
 		}
 		if ok {
 			if !prev.SameContent(&e) {
@@ -182,9 +197,9 @@ func PlanAppend(events []event.Event, next int64, known func(id string) (event.E
 		}
 		e.Seq = next + int64(len(fresh))
 		if local == nil {
-			local = make(map[string]int, len(events))
+			local = make(map[EventKey]int, len(events))
 		}
-		local[e.ID] = len(fresh)
+		local[k] = len(fresh)
 		fresh = append(fresh, e)
 		answer[i] = e
 	}

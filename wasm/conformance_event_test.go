@@ -209,10 +209,20 @@ func catalogueCalls(data []byte) ([]confCall, error) {
 		for _, k := range t.Required {
 			var named struct {
 				Name  string            `json:"name"`
+				Type  string            `json:"type"`
 				OneOf []json.RawMessage `json:"one_of"`
 			}
 			if json.Unmarshal(k, &named) == nil && named.Name != "" {
-				detail[named.Name] = named.OneOf[0]
+				switch {
+				case len(named.OneOf) > 0:
+					detail[named.Name] = named.OneOf[0]
+				case named.Type == "number":
+					detail[named.Name] = json.RawMessage(`1250`)
+				case named.Type == "string" || named.Type == "":
+					detail[named.Name] = json.RawMessage(`"x"`)
+				default:
+					return nil, fmt.Errorf("types[%d]: required key %s of a type the adapter has no value for", i, k)
+				}
 				continue
 			}
 			var name string
@@ -241,6 +251,45 @@ func catalogueCalls(data []byte) ([]confCall, error) {
 			calls = append(calls, confCall{Vector: v + " without its required detail", Op: abi.OpBuildEvent,
 				Input: mustJSON(req), ClockNS: strconv.FormatInt(now, 10), check: wantCode("missing_detail_key")})
 		}
+	}
+	return calls, nil
+}
+
+// numberCalls: each detail number is built, and kept exactly as the native
+// core keeps it or refused as inexact_number.
+func numberCalls(data []byte) ([]confCall, error) {
+	var f struct {
+		NowUnixNS string `json:"now_unix_ns"`
+		Cases     []struct {
+			Literal string  `json:"literal"`
+			Request string  `json:"request"`
+			Detail  *string `json:"detail"`
+			Error   string  `json:"error"`
+		} `json:"cases"`
+	}
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, err
+	}
+	now, err := strconv.ParseInt(f.NowUnixNS, 10, 64)
+	if err != nil {
+		return nil, err
+	}
+	var calls []confCall
+	for i, c := range f.Cases {
+		check := wantCode(c.Error)
+		if c.Detail != nil {
+			detail := *c.Detail
+			check = func(env []byte) error {
+				if err := wantOK("")(env); err != nil {
+					return err
+				}
+				if !strings.Contains(string(env), `"detail":`+detail+`,`) {
+					return fmt.Errorf("want detail %s, got %s", detail, env)
+				}
+				return nil
+			}
+		}
+		calls = append(calls, buildCall(fmt.Sprintf("numbers.json cases[%d]: %s", i, c.Literal), c.Request, now, "", check))
 	}
 	return calls, nil
 }

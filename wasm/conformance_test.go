@@ -72,6 +72,7 @@ var adapters = map[string]func(data []byte) ([]confCall, error){
 	"classify.json":   classifyCalls,
 	"merge.json":      mergeCalls,
 	"catalogue.json":  catalogueCalls,
+	"numbers.json":    numberCalls,
 }
 
 // wantOK checks a success envelope, and its value when want is not "".

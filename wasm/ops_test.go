@@ -102,7 +102,7 @@ func TestEmitThroughStoreAppend(t *testing.T) {
 		if err != nil || ev.Seq != int64(i) {
 			t.Fatalf("emit %d answered %s (%v): want seq %d", i, got, err, i)
 		}
-		stored, err := st.Get(context.Background(), id)
+		stored, err := st.Get(context.Background(), ev.Tenant, id)
 		if err != nil || stored.LeafHash != ev.LeafHash || stored.Seq != ev.Seq {
 			t.Errorf("emit %d: stored %+v, answered %s", i, stored, got)
 		}
@@ -165,7 +165,9 @@ func TestClassifyMergeAndHashes(t *testing.T) {
 		{s("user:1"), s("likes"), s("instruction"), true, ""},
 		{s("user:1"), s("likes"), s("content"), false, ""},
 		{s("Instruction:x"), nil, nil, false, ""},
-		{nil, nil, s("code"), false, "invalid_interpret_as"},
+		{nil, nil, s("code"), false, ""},
+		{s("instruction:x"), nil, s("code"), true, ""},
+		{nil, nil, s("script"), false, "invalid_interpret_as"},
 	} {
 		got, err := r.Classify(ctx, c.entity, c.relation, c.interpretAs)
 		native, nerr := event.IsInstructionFact(c.entity, c.relation, c.interpretAs)

@@ -502,11 +502,13 @@ func TestPreview(t *testing.T) {
 			skipped           bool
 		}{
 			{name: "unicode and numbers", typ: "admin_action",
-				detail: `{"action":"rotate","note":"héllo — 日本語 🎉 \u00e9 ﬁ","n":1e21,"f":0.1,"neg":-0,"big":12345678901234567890,"tiny":1E-7,"arr":[1.50,2e0,"\ud83d\ude00",{"b":1,"a":[]}],"esc":"tab\there \"q\" \\"}`},
+				detail: `{"action":"rotate","note":"héllo — 日本語 🎉 \u00e9 ﬁ","n":1e21,"f":0.1,"neg":-0,"big":12345678901234567000,"tiny":1E-7,"arr":[1.50,2e0,"\ud83d\ude00",{"b":1,"a":[]}],"esc":"tab\there \"q\" \\"}`},
 			{name: "instruction fact", typ: "instruction_quarantined", detail: `{"reason":"untrusted peer","fact_entity":"caller wins"}`,
 				fact: [3]string{"instruction:deploy", "runs", "instruction"}, wantClass: "instruction fact ✓"},
 			{name: "not an instruction", typ: "instruction_promoted", detail: ``,
 				fact: [3]string{"memo:1", "note", "content"}, wantClass: "not an instruction fact", skipped: true},
+			{name: "interpret_as code is not an instruction", typ: "instruction_quarantined", detail: ``,
+				fact: [3]string{"memo:2", "note", "code"}, wantClass: "not an instruction fact", skipped: true},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
@@ -591,6 +593,20 @@ func TestPreview(t *testing.T) {
 				}
 			})
 		}
+		// A number the log could not keep exactly is refused in the preview,
+		// with the server's code, and cannot be recorded.
+		t.Run("inexact number", func(t *testing.T) {
+			b.setField(t, "c-event_type", "fact_write")
+			b.setField(t, "c-detail", `{"n":9007199254740993}`)
+			b.setField(t, "c-id", "")
+			b.waitFor(t, "the preview's error", `!document.getElementById('preview').dataset.pending && document.getElementById('p-error').innerText !== ''`, wait)
+			if msg := b.text(t, "p-error"); !strings.Contains(msg, "inexact_number") || !strings.Contains(msg, "string") {
+				t.Errorf("preview error %q, want inexact_number and the advice to send a string", msg)
+			}
+			if !eval[bool](t, b, `document.getElementById('record').disabled`) {
+				t.Error("an inexact number can be recorded")
+			}
+		})
 	})
 
 	t.Run("a writer key records as itself", func(t *testing.T) {

@@ -98,13 +98,18 @@ var (
 	ErrDetailTooLarge     = sentinel("detail_too_large", "detail exceeds the size limit")
 	ErrDetailTooDeep      = sentinel("detail_too_deep", "detail exceeds the depth limit")
 	ErrMissingDetailKey   = sentinel("missing_detail_key", "a required detail key is missing")
-	ErrInvalidInterpretAs = sentinel("invalid_interpret_as", "interpret_as must be content, instruction or null")
-	ErrInvalidBatch       = sentinel("invalid_batch", "the batch is not valid")
-	ErrInvalidParameter   = sentinel("invalid_parameter", "a query parameter is not valid")
-	ErrInvalidCursor      = sentinel("invalid_cursor", "the cursor is not valid")
-	ErrInvalidConfig      = sentinel("invalid_config", "the configuration is not valid")
-	ErrInvalidProof       = sentinel("invalid_proof", "the proof does not verify")
-	ErrInvalidCheckpoint  = sentinel("invalid_checkpoint", "the checkpoint is not valid")
+	ErrInvalidInterpretAs = sentinel("invalid_interpret_as", "interpret_as must be content, instruction, code or null")
+	// ErrInexactNumber: a number whose RFC 8785 form has another value than
+	// the one sent (beyond 2^53, more digits than a double holds, below the
+	// smallest double); the value is evidence, so it is refused rather than
+	// rounded. Send such values as strings.
+	ErrInexactNumber     = sentinel("inexact_number", "a number cannot be stored exactly; send it as a string")
+	ErrInvalidBatch      = sentinel("invalid_batch", "the batch is not valid")
+	ErrInvalidParameter  = sentinel("invalid_parameter", "a query parameter is not valid")
+	ErrInvalidCursor     = sentinel("invalid_cursor", "the cursor is not valid")
+	ErrInvalidConfig     = sentinel("invalid_config", "the configuration is not valid")
+	ErrInvalidProof      = sentinel("invalid_proof", "the proof does not verify")
+	ErrInvalidCheckpoint = sentinel("invalid_checkpoint", "the checkpoint is not valid")
 	// ErrVerifyFailed: offline verification found the log altered, reordered,
 	// truncated or inconsistent with a checkpoint (core/logverify).
 	ErrVerifyFailed = sentinel("verification_failed", "the log does not verify")

@@ -38,13 +38,55 @@ const (
 	MaxConfigBytes = 1 << 20
 )
 
+// JSONType is the declared JSON type of a required detail key's value.
+type JSONType string
+
+// JSON types a required key may declare. AnyType, the zero value, accepts
+// every value but null (the old list-of-names form of a configuration).
+const (
+	AnyType     JSONType = ""
+	StringType  JSONType = "string"
+	NumberType  JSONType = "number"
+	BooleanType JSONType = "boolean"
+	ObjectType  JSONType = "object"
+	ArrayType   JSONType = "array"
+)
+
+// ValidJSONType reports whether t is a type a key may declare (not AnyType).
+func ValidJSONType(t JSONType) bool {
+	switch t {
+	case StringType, NumberType, BooleanType, ObjectType, ArrayType:
+		return true
+	}
+	return false
+}
+
+// typeOf returns the JSON type of the canonical value v.
+func typeOf(v []byte) JSONType {
+	switch v[0] {
+	case '"':
+		return StringType
+	case '{':
+		return ObjectType
+	case '[':
+		return ArrayType
+	case 't', 'f':
+		return BooleanType
+	case 'n':
+		return AnyType // null: refused as missing before the type is asked
+	}
+	return NumberType
+}
+
 // Key is a required detail key.
 type Key struct {
 	// Name is the member name in the detail object.
 	Name string
+	// Type, when not AnyType, is the JSON type the value must have.
+	Type JSONType
 	// OneOf, when not empty, lists the permitted values as canonical JSON
 	// texts (e.g. `"future"`); the value must equal one of them byte for
-	// byte. When empty, any value but null is accepted.
+	// byte. When empty, any value but null (of Type) is accepted.
 	OneOf []string
 }
 
@@ -69,15 +111,15 @@ func (t Type) Critical() bool { return t.critical }
 func (t Type) Required() []Key {
 	out := make([]Key, len(t.required))
 	for i, k := range t.required {
-		out[i] = Key{Name: k.Name, OneOf: slices.Clone(k.OneOf)}
+		out[i] = Key{Name: k.Name, Type: k.Type, OneOf: slices.Clone(k.OneOf)}
 	}
 	return out
 }
 
 // CheckDetail checks that the canonical detail object (or nil, for no
-// detail) carries every required key with a non-null value, and a permitted
-// one where the key constrains it. It fails with missing_detail_key naming
-// the first missing or refused key.
+// detail) carries every required key with a non-null value of the key's
+// declared JSON type, and a permitted one where the key constrains it. It
+// fails with missing_detail_key naming the first missing or refused key.
 func (t Type) CheckDetail(detail []byte) error {
 	if len(t.required) == 0 {
 		return nil
@@ -94,6 +136,10 @@ func (t Type) CheckDetail(detail []byte) error {
 				}
 				if string(m.Value) == "null" {
 					break
+				}
+				if k.Type != AnyType && typeOf(m.Value) != k.Type {
+					return auditerr.Errorf(auditerr.ErrMissingDetailKey, "detail key %q of %s must be a JSON %s, not %s",
+						k.Name, t.name, string(k.Type), clip(m.Value))
 				}
 				if len(k.OneOf) > 0 && !slices.Contains(k.OneOf, string(m.Value)) {
 					return auditerr.Errorf(auditerr.ErrMissingDetailKey, "detail key %q of %s must be one of %s, not %s",
@@ -186,10 +232,11 @@ func builtins() []Type {
 			ts = append(ts, Type{name: n, family: f, critical: critical, required: required})
 		}
 	}
+	// SPEC §3: every built-in required key is a string but skew_ms.
 	keys := func(names ...string) []Key {
 		ks := make([]Key, len(names))
 		for i, n := range names {
-			ks[i] = Key{Name: n}
+			ks[i] = Key{Name: n, Type: StringType}
 		}
 		return ks
 	}
@@ -204,9 +251,9 @@ func builtins() []Type {
 	add(FamilySeedDeclared, true, keys("action"), "admin_action")
 	add(FamilySeedDeclared, true, keys("from", "key_id", "to"), "api_key_rehashed")
 	add(FamilySeedDeclared, true, []Key{
-		{Name: "direction", OneOf: []string{`"future"`, `"past"`}},
-		{Name: "sender_node_id"},
-		{Name: "skew_ms"},
+		{Name: "direction", Type: StringType, OneOf: []string{`"future"`, `"past"`}},
+		{Name: "sender_node_id", Type: StringType},
+		{Name: "skew_ms", Type: NumberType},
 	}, "peer_hlc_anomaly")
 
 	// Written by the seed's node outside emit().

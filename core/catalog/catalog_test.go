@@ -109,7 +109,15 @@ func TestCheckDetail(t *testing.T) {
 		{"fact_write", "", ""},
 		{"fact_write", `{"anything":1}`, ""},
 		{"quota_breach", `{"dimension":"rps"}`, ""},
-		{"quota_breach", `{"dimension":0}`, ""},
+		{"quota_breach", `{"dimension":0}`, "missing_detail_key"}, // a string (SPEC §3)
+		{"admin_action", `{"action":"rotate"}`, ""},
+		{"admin_action", `{"action":5}`, "missing_detail_key"},
+		{"admin_action", `{"action":{"name":"rotate"}}`, "missing_detail_key"},
+		{"admin_action", `{"action":true}`, "missing_detail_key"},
+		{"api_key_create", `{"key_id":["k1"]}`, "missing_detail_key"},
+		{"peer_hlc_anomaly", `{"direction":"future","sender_node_id":"n","skew_ms":-2.5}`, ""},
+		{"peer_hlc_anomaly", `{"direction":"future","sender_node_id":"n","skew_ms":"5"}`, "missing_detail_key"},
+		{"peer_hlc_anomaly", `{"direction":"future","sender_node_id":7,"skew_ms":5}`, "missing_detail_key"},
 		{"quota_breach", "", "missing_detail_key"},
 		{"quota_breach", `{"dimensions":"rps"}`, "missing_detail_key"},
 		{"quota_breach", `{"dimension":null}`, "missing_detail_key"},
@@ -186,6 +194,38 @@ func TestExtend(t *testing.T) {
 	if err := inv.CheckDetail([]byte(`{"channel":"fax","invoice_id":"i"}`)); !errors.Is(err, auditerr.ErrMissingDetailKey) {
 		t.Errorf("fax channel: %v", err)
 	}
+	// The old list-of-names form accepts any non-null value.
+	if err := inv.CheckDetail([]byte(`{"channel":"email","invoice_id":{"n":1}}`)); err != nil {
+		t.Errorf("untyped key: %v", err)
+	}
+	// A declared type is checked, and written back as it was read.
+	typed, err := base.Extend([]byte(`{"event_types":[{"name":"billing.charge","required_detail":[
+		{"name":"amount_cents","type":"number"},{"name":"paid","type":"boolean"},{"name":"lines","type":"array"},
+		{"name":"card","type":"object"},{"name":"currency","type":"string","one_of":["EUR","USD"]}]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	charge, _ := typed.Lookup("billing.charge")
+	var names []string
+	for _, k := range charge.Required() {
+		names = append(names, k.String())
+	}
+	if got := strings.Join(names, ","); got != `{"name":"amount_cents","type":"number"},{"name":"card","type":"object"},`+
+		`{"name":"currency","one_of":["EUR","USD"],"type":"string"},{"name":"lines","type":"array"},{"name":"paid","type":"boolean"}` {
+		t.Errorf("typed keys written as %s", got)
+	}
+	for detail, code := range map[string]auditerr.Code{
+		`{"amount_cents":1250,"card":{},"currency":"EUR","lines":[],"paid":true}`:   "",
+		`{"amount_cents":"1250","card":{},"currency":"EUR","lines":[],"paid":true}`: "missing_detail_key",
+		`{"amount_cents":1250,"card":[],"currency":"EUR","lines":[],"paid":true}`:   "missing_detail_key",
+		`{"amount_cents":1250,"card":{},"currency":"EUR","lines":{},"paid":true}`:   "missing_detail_key",
+		`{"amount_cents":1250,"card":{},"currency":"EUR","lines":[],"paid":"yes"}`:  "missing_detail_key",
+		`{"amount_cents":1250,"card":{},"currency":"GBP","lines":[],"paid":true}`:   "missing_detail_key",
+	} {
+		if got := auditerr.CodeOf(charge.CheckDetail([]byte(detail))); got != code {
+			t.Errorf("billing.charge %s: code %q, want %q", detail, got, code)
+		}
+	}
 	// Extending an extended catalogue keeps both generations.
 	c2, err := c.Extend([]byte(`{"event_types":[{"name":"deploy.rollback"}]}`))
 	if err != nil {
@@ -222,6 +262,10 @@ func TestExtendRefuses(t *testing.T) {
 		{"one_of null", `{"event_types":[{"name":"x","required_detail":[{"name":"a","one_of":[null]}]}]}`},
 		{"key unknown member", `{"event_types":[{"name":"x","required_detail":[{"name":"a","max":1}]}]}`},
 		{"key without name", `{"event_types":[{"name":"x","required_detail":[{"one_of":["a"]}]}]}`},
+		{"unknown key type", `{"event_types":[{"name":"x","required_detail":[{"name":"a","type":"integer"}]}]}`},
+		{"key type not a string", `{"event_types":[{"name":"x","required_detail":[{"name":"a","type":1}]}]}`},
+		{"key type null", `{"event_types":[{"name":"x","required_detail":[{"name":"a","type":null}]}]}`},
+		{"one_of value of another type", `{"event_types":[{"name":"x","required_detail":[{"name":"a","type":"string","one_of":["a",1]}]}]}`},
 		{"duplicate member", `{"event_types":[{"name":"x","name":"y"}]}`},
 		{"too many keys", `{"event_types":[{"name":"x","required_detail":["` + strings.Join(manyKeys(65), `","`) + `"]}]}`},
 	}

@@ -10,8 +10,10 @@
 //     emit fails and the caller is told; best-effort types are logged and
 //     counted instead;
 //   - a required key must be present in the event's detail object with a
-//     non-null value, and may further be constrained to a fixed set of
-//     values (peer_hlc_anomaly's direction is "future" or "past").
+//     non-null value, of its declared JSON type when it declares one (the
+//     built-in keys are strings, but peer_hlc_anomaly's skew_ms, a number),
+//     and may further be constrained to a fixed set of values
+//     (peer_hlc_anomaly's direction is "future" or "past").
 //
 // Default returns the built-in catalogue. Operators add their own types from
 // a JSON configuration file with Extend, which returns a new catalogue: a
@@ -19,11 +21,13 @@
 //
 //	{"event_types": [
 //	  {"name": "billing.invoice_sent", "critical": true,
-//	   "required_detail": ["invoice_id", {"name": "channel", "one_of": ["email", "post"]}]}
+//	   "required_detail": ["invoice_id", {"name": "amount_cents", "type": "number"},
+//	                       {"name": "channel", "type": "string", "one_of": ["email", "post"]}]}
 //	]}
 //
 // Names match ^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$ and may not repeat a type that
 // already exists. "critical" defaults to true (fail closed), and a required
-// key is either a name or an object with "name" and "one_of" (a list of
-// permitted JSON scalar values).
+// key is either a name (any non-null value) or an object with "name" and
+// optionally "type" (string, number, boolean, object or array) and
+// "one_of" (a list of permitted JSON scalar values, each of the type).
 package catalog

@@ -120,7 +120,7 @@ func parseKeys(v []byte) ([]Key, error) {
 				return nil, err
 			}
 		} else {
-			return nil, fieldError(`each "required_detail" entry must be a key name or {"name","one_of"}`)
+			return nil, fieldError(`each "required_detail" entry must be a key name or {"name","type","one_of"}`)
 		}
 		if k.Name == "" || len(k.Name) > MaxNameLen {
 			return nil, fieldError("a required detail key name must have 1 to 128 bytes")
@@ -152,6 +152,12 @@ func parseKey(v []byte) (Key, error) {
 				return k, fieldError(`a required key's "name" must be a string`)
 			}
 			k.Name = s
+		case m.NameIs("type"):
+			s, ok := jcs.Unquote(m.Value)
+			if !ok || !ValidJSONType(JSONType(s)) {
+				return k, fieldError(`a required key's "type" must be "string", "number", "boolean", "object" or "array", not ` + clip(m.Value))
+			}
+			k.Type = JSONType(s)
 		case m.NameIs("one_of"):
 			hasOneOf = true
 			if m.Value[0] != '[' {
@@ -174,13 +180,29 @@ func parseKey(v []byte) (Key, error) {
 	if hasOneOf && len(k.OneOf) == 0 {
 		return k, fieldError(`"one_of" must not be empty`)
 	}
+	if k.Type != AnyType {
+		for _, v := range k.OneOf {
+			if typeOf([]byte(v)) != k.Type {
+				return k, fieldError(`"one_of" value ` + clip([]byte(v)) + ` of key ` + clip([]byte(k.Name)) + ` is not a JSON ` + string(k.Type))
+			}
+		}
+	}
 	return k, nil
 }
 
-// String returns the key as it is written in a configuration file.
+// String returns the key as it is written in a configuration file: its
+// name alone when it declares neither a type nor values, else
+// {"name","one_of","type"} with the members it has, in canonical order.
 func (k Key) String() string {
-	if len(k.OneOf) == 0 {
+	if len(k.OneOf) == 0 && k.Type == AnyType {
 		return string(jcs.AppendString(nil, k.Name))
 	}
-	return `{"name":` + string(jcs.AppendString(nil, k.Name)) + `,"one_of":[` + strings.Join(k.OneOf, ",") + `]}`
+	s := `{"name":` + string(jcs.AppendString(nil, k.Name))
+	if len(k.OneOf) > 0 {
+		s += `,"one_of":[` + strings.Join(k.OneOf, ",") + `]`
+	}
+	if k.Type != AnyType {
+		s += `,"type":` + string(jcs.AppendString(nil, string(k.Type)))
+	}
+	return s + "}"
 }

@@ -63,8 +63,10 @@ type Builder struct {
 // (invalid_tenant; "" becomes DefaultTenant), hlc (invalid_hlc), outcome
 // (invalid_outcome; "" becomes success), the other string fields
 // (invalid_field: see MaxFieldBytes and checkText's character rules), the
-// fact, the detail (invalid_detail, detail_too_large, detail_too_deep) and
-// the type's required detail keys (missing_detail_key).
+// fact, the detail (invalid_detail, detail_too_large, detail_too_deep, and
+// inexact_number for a number its canonical form would change) and the
+// type's required detail keys (missing_detail_key: absent, null, of the
+// wrong JSON type or outside its values).
 //
 // For instruction_quarantined and instruction_promoted the fact is required
 // (missing_field), classified with IsInstructionFact, and a fact that is
@@ -244,9 +246,11 @@ func canonicalDetail(dst, detail []byte, lim Limits) ([]byte, error) {
 	if len(detail) == 0 {
 		return nil, nil
 	}
-	out, err := jcs.Canonicalize(dst, detail, jcs.Limits{MaxOutput: lim.MaxDetailBytes, MaxDepth: lim.MaxDetailDepth})
+	out, err := jcs.Canonicalize(dst, detail, jcs.Limits{MaxOutput: lim.MaxDetailBytes, MaxDepth: lim.MaxDetailDepth, ExactNumbers: true})
 	if err != nil {
 		switch auditerr.CodeOf(err) {
+		case auditerr.ErrInexactNumber.Code:
+			return nil, auditerr.Errorf(auditerr.ErrInexactNumber, "detail: %v", err)
 		case auditerr.ErrOutputTooLarge.Code:
 			return nil, detailTooLarge(lim)
 		case auditerr.ErrTooDeep.Code:

@@ -142,8 +142,17 @@ func TestBuildErrors(t *testing.T) {
 		{"instruction without fact", ok(func(d *Draft) { d.Type = "instruction_promoted" }), "missing_field"},
 		{"bad interpret_as", ok(func(d *Draft) {
 			d.Type = "instruction_promoted"
-			d.Fact = &FactRef{Entity: ptr("instruction:x"), InterpretAs: ptr("code")}
+			d.Fact = &FactRef{Entity: ptr("instruction:x"), InterpretAs: ptr("script")}
 		}), "invalid_interpret_as"},
+		{"interpret_as code is not an instruction", ok(func(d *Draft) {
+			d.Type = "instruction_quarantined"
+			d.Fact = &FactRef{Entity: ptr("doc:1"), InterpretAs: ptr("code")}
+		}), "not_instruction"},
+		{"inexact number in detail", ok(func(d *Draft) { d.Detail = []byte(`{"n":9007199254740993}`) }), "inexact_number"},
+		{"action of admin_action is a string", ok(func(d *Draft) {
+			d.Type = "admin_action"
+			d.Detail = []byte(`{"action":5}`)
+		}), "missing_detail_key"},
 		{"fact invalid utf8", ok(func(d *Draft) {
 			d.Type = "instruction_promoted"
 			d.Fact = &FactRef{Entity: ptr("instruction:\xff")}

@@ -66,8 +66,11 @@ type FactRef struct {
 //
 // Fields mirror Event. ID may be empty (a UUIDv7 is generated). Tenant may be
 // empty (DefaultTenant). Outcome may be empty (success). Detail is any JSON
-// object text, or nil; Build canonicalises and bounds it. Fact is required
-// for instruction_quarantined and instruction_promoted and refused elsewhere.
+// object text, or nil; Build canonicalises and bounds it, and refuses a
+// number its canonical form would change (inexact_number: beyond 2^53, more
+// digits than a double holds, below the smallest double) — such values
+// belong in strings. Fact is required for instruction_quarantined and
+// instruction_promoted and refused elsewhere.
 type Draft struct {
 	ID            string
 	Type          string

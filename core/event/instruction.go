@@ -21,23 +21,36 @@ func IsInstructionType(typ string) bool {
 	return typ == TypeInstructionQuarantined || typ == TypeInstructionPromoted
 }
 
+// The values of a fact's interpret_as (SPEC §5); null is also valid.
+const (
+	InterpretContent     = "content"
+	InterpretInstruction = "instruction"
+	// InterpretCode is reserved by the seed's ADR: valid, never an
+	// instruction by itself.
+	InterpretCode = "code"
+)
+
 // InstructionPrefix marks the entity or relation of an instruction fact.
 const InstructionPrefix = "instruction:"
 
 // IsInstructionFact reports whether a fact is an instruction fact (the
 // seed's ADR-003 rule, SPEC §5): interpretAs is "instruction", or entity or
 // relation starts with "instruction:" (exactly, case-sensitively; nil and ""
-// never match). interpretAs must be nil, "content" or "instruction";
-// anything else fails with invalid_interpret_as.
+// never match). interpretAs must be nil, "content", "instruction" or
+// "code"; anything else fails with invalid_interpret_as. "code" is reserved
+// by the seed's ADR: it is valid and, like "content", never makes a fact an
+// instruction fact by itself — the seed's is_instruction_fact still answers
+// true for an entity or relation in the instruction: namespace, and so does
+// this function.
 func IsInstructionFact(entity, relation, interpretAs *string) (bool, error) {
 	if interpretAs != nil {
 		switch *interpretAs {
-		case "instruction":
+		case InterpretInstruction:
 			return true, nil
-		case "content":
+		case InterpretContent, InterpretCode:
 		default:
 			return false, auditerr.Errorf(auditerr.ErrInvalidInterpretAs,
-				"interpret_as %q must be \"content\", \"instruction\" or null", clip(*interpretAs))
+				"interpret_as %q must be \"content\", \"instruction\", \"code\" or null", clip(*interpretAs))
 		}
 	}
 	return (entity != nil && strings.HasPrefix(*entity, InstructionPrefix)) ||

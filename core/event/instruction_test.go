@@ -27,7 +27,11 @@ func TestIsInstructionFact(t *testing.T) {
 		{nil, nil, ptr("instruction"), true, ""},
 		{ptr("instruction:run"), nil, ptr("content"), true, ""}, // content does not override the namespace
 		{ptr("doc"), nil, ptr("content"), false, ""},
-		{ptr("instruction:run"), nil, ptr("code"), false, "invalid_interpret_as"},
+		{ptr("instruction:run"), nil, ptr("code"), true, ""}, // code, like content, does not override the namespace
+		{ptr("doc"), ptr("says"), ptr("code"), false, ""},    // code is reserved: valid, never an instruction by itself
+		{nil, nil, ptr("code"), false, ""},
+		{ptr("doc"), nil, ptr("Code"), false, "invalid_interpret_as"},
+		{ptr("doc"), nil, ptr("script"), false, "invalid_interpret_as"},
 		{ptr("doc"), nil, ptr(""), false, "invalid_interpret_as"},
 		{ptr("doc"), nil, ptr("Instruction"), false, "invalid_interpret_as"},
 	}

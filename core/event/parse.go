@@ -27,13 +27,15 @@ type reader struct {
 	str   string // string(canon)
 }
 
-func newReader(data []byte) (reader, error) {
-	canon, err := jcs.Canonicalize(make([]byte, 0, len(data)), data, jcs.Limits{})
+// newReader canonicalises data; exact refuses numbers the canonical form
+// would change (inexact_number), as emit requests must.
+func newReader(data []byte, exact bool) (reader, error) {
+	canon, err := jcs.Canonicalize(make([]byte, 0, len(data)), data, jcs.Limits{ExactNumbers: exact})
 	if err != nil {
 		switch auditerr.CodeOf(err) {
 		case auditerr.ErrTooDeep.Code:
 			return reader{}, auditerr.Errorf(auditerr.ErrDetailTooDeep, "%v", err)
-		case auditerr.ErrInvalidJSON.Code:
+		case auditerr.ErrInvalidJSON.Code, auditerr.ErrInexactNumber.Code:
 			return reader{}, err
 		}
 		return reader{}, auditerr.Errorf(auditerr.ErrInvalidJSON, "%v", err)
@@ -128,8 +130,10 @@ func detailField(v []byte, lim Limits) ([]byte, error) {
 // invalid_field naming it; seq, ts and leaf_hash, which the log assigns, are
 // invalid_field; any other member is unknown_field; a detail that is not an
 // object is invalid_detail, and one beyond lim (zero fields: DefaultLimits)
-// detail_too_large or detail_too_deep. The draft's Detail is canonical. The
-// remaining checks are Build's.
+// detail_too_large or detail_too_deep. A number anywhere in the object
+// whose canonical form has another value (jcs.SameDecimal) is
+// inexact_number. The draft's Detail is canonical. The remaining checks are
+// Build's.
 func ParseDraft(data []byte, lim Limits) (Draft, error) {
 	lim = lim.orDefault()
 	if d, _, ok := draftFast(data, lim, nil); ok {
@@ -141,7 +145,7 @@ func ParseDraft(data []byte, lim Limits) (Draft, error) {
 // parseDraftFull is ParseDraft by canonicalising the whole object first:
 // it decides every input, and words every error.
 func parseDraftFull(data []byte, lim Limits) (Draft, error) {
-	r, err := newReader(data)
+	r, err := newReader(data, true)
 	if err != nil {
 		return Draft{}, err
 	}
@@ -240,8 +244,9 @@ func draftFast(data []byte, lim Limits, ts []byte) (Draft, string, bool) {
 			// The detail is depth 1 here and depth 2 in the whole
 			// object, which Canonicalize bounds by jcs.HardMaxDepth.
 			c, err := f.Canonical(buf[len(buf):], jcs.Limits{
-				MaxOutput: lim.MaxDetailBytes,
-				MaxDepth:  min(lim.MaxDetailDepth, jcs.HardMaxDepth-1),
+				MaxOutput:    lim.MaxDetailBytes,
+				MaxDepth:     min(lim.MaxDetailDepth, jcs.HardMaxDepth-1),
+				ExactNumbers: true,
 			})
 			if err != nil {
 				return Draft{}, "", false
@@ -346,7 +351,15 @@ func ParseEmitRequest(data []byte, lim Limits) (drafts []Draft, batch bool, err 
 		return nil, false, auditerr.Errorf(auditerr.ErrTooLarge, "the request is %d bytes, more than %d", len(data), MaxRequestBytes)
 	}
 	lim = lim.orDefault()
-	r, err := newReader(data)
+	r, err := newReader(data, true)
+	var inexact map[int]*auditerr.Error
+	if auditerr.CodeOf(err) == auditerr.ErrInexactNumber.Code {
+		// In a batch, name every event with an inexact number by index,
+		// and read the others as usual.
+		if inexact = inexactEvents(data); inexact != nil {
+			r, err = newReader(data, false)
+		}
+	}
 	if err != nil {
 		return nil, false, err
 	}
@@ -388,6 +401,10 @@ func ParseEmitRequest(data []byte, lim Limits) (drafts []Draft, batch bool, err 
 	el := jcs.Elements(events)
 	for i := 0; el.Next(); i++ {
 		v := el.Member().Value
+		if e, ok := inexact[i]; ok {
+			bad = append(bad, e)
+			continue
+		}
 		var d Draft
 		var err error
 		if v[0] != '{' {
@@ -407,6 +424,45 @@ func ParseEmitRequest(data []byte, lim Limits) (drafts []Draft, batch bool, err 
 	return drafts, true, nil
 }
 
+// inexactEvents returns, for a batch request {"events":[...]} that is
+// valid JSON, the error of each event holding a number its canonical form
+// would change, by index (offsets within the event); nil when data is not
+// such a batch or no event holds one.
+func inexactEvents(data []byte) map[int]*auditerr.Error {
+	f := jcs.ScanObject(string(data))
+	var events string
+	for f.Next() {
+		raw, err := f.Raw(jcs.Limits{})
+		if err != nil {
+			return nil
+		}
+		if f.Name() == "events" && raw != "" && raw[0] == '[' {
+			events = raw
+		}
+	}
+	if f.Err() != nil || events == "" {
+		return nil
+	}
+	var out map[int]*auditerr.Error
+	el := jcs.ScanArray(events)
+	for i := 0; el.Next(); i++ {
+		raw, err := el.Raw(jcs.Limits{})
+		if err != nil {
+			return nil
+		}
+		if _, err := jcs.Canonicalize(nil, []byte(raw), jcs.Limits{ExactNumbers: true}); auditerr.CodeOf(err) == auditerr.ErrInexactNumber.Code {
+			if out == nil {
+				out = make(map[int]*auditerr.Error)
+			}
+			out[i] = auditerr.AtIndex(err, i)
+		}
+	}
+	if el.Err() != nil {
+		return nil
+	}
+	return out
+}
+
 // ParseEvent reads an event in the API form AppendJSON writes or in the
 // canonical form AppendCanonical writes, with or without seq and leaf_hash:
 // an exported NDJSON line, an HTTP answer, a store row from another host.
@@ -419,7 +475,7 @@ func ParseEmitRequest(data []byte, lim Limits) (drafts []Draft, batch bool, err 
 // given leaf_hash, or when absent computed from the canonical form. An empty
 // detail object reads as nil.
 func ParseEvent(data []byte) (Event, error) {
-	r, err := newReader(data)
+	r, err := newReader(data, false)
 	if err != nil {
 		return Event{}, err
 	}

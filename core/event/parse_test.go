@@ -238,6 +238,8 @@ func FuzzParseDraft(f *testing.F) {
 	f.Add([]byte(`{"events":[{"event_type":"fact_read","entity_uri":"urn:a"},{"seq":1}]}`))
 	f.Add([]byte(`{"id":"019DEDB5-AE7B-7123-8567-89ABCDEF0123","tenant_id":" Ａcme ","hlc":"1.2","outcome":"denied"}`))
 	f.Add([]byte(`{"detail":{"\ud83d\ude00":"\u0000"},"source":"\u202e"}`))
+	f.Add([]byte(`{"event_type":"fact_write","entity_uri":"urn:a","detail":{"n":9007199254740993,"m":0.10,"z":-0}}`))
+	f.Add([]byte(`{"events":[{"event_type":"fact_read","entity_uri":"urn:a","detail":{"t":1e-400}},{"x":1e400},[18446744073709551616]]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var b Builder
 		e1, err1 := parseAndBuild(&b, data, fixedNow, zeroEntropy())
@@ -309,4 +311,36 @@ func FuzzParseEvent(f *testing.F) {
 			t.Fatalf("canonical form not stable: %s, %v", canon, err)
 		}
 	})
+}
+
+// TestBatchNamesInexactEvents: in a batch, each event holding a number its
+// canonical form would change is named by index, beside the other bad
+// events; a single event, or a number outside the events, fails the
+// request as a whole.
+func TestBatchNamesInexactEvents(t *testing.T) {
+	ev := func(extra string) string { return `{"event_type":"fact_write","entity_uri":"urn:a"` + extra + `}` }
+	body := `{"events":[` + ev(`,"detail":{"n":1.0}`) + `,` + ev(`,"detail":{"n":9007199254740993}`) + `,` +
+		ev(`,"actor":"x"`) + `,` + ev(`,"detail":{"a":[1e-400]}`) + `]}`
+	_, batch, err := ParseEmitRequest([]byte(body), Limits{})
+	var be *auditerr.BatchError
+	if !batch || !errors.As(err, &be) {
+		t.Fatalf("ParseEmitRequest = %v (batch %v), want a BatchError", err, batch)
+	}
+	var got []string
+	for _, it := range be.Items {
+		got = append(got, fmt.Sprintf("%d:%s", it.Index, it.Code))
+	}
+	if want := "1:inexact_number 2:unknown_field 3:inexact_number"; strings.Join(got, " ") != want {
+		t.Errorf("items %v, want %s", got, want)
+	}
+	for _, req := range []string{ev(`,"detail":{"n":9007199254740993}`), `{"events":[],"x":9007199254740993}`} {
+		if _, _, err := ParseEmitRequest([]byte(req), Limits{}); auditerr.CodeOf(err) != auditerr.ErrInexactNumber.Code {
+			t.Errorf("%s: %v, want inexact_number", req, err)
+		}
+	}
+	// Exact numbers in a batch are read as before.
+	ds, _, err := ParseEmitRequest([]byte(`{"events":[`+ev(`,"detail":{"n":0.10}`)+`]}`), Limits{})
+	if err != nil || string(ds[0].Detail) != `{"n":0.1}` {
+		t.Errorf("exact batch: %v, %v", ds, err)
+	}
 }

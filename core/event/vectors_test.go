@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"strconv"
@@ -118,10 +119,72 @@ func TestInvalidVectors(t *testing.T) {
 	// One case at least per code a draft can fail with.
 	for _, code := range []string{"invalid_json", "invalid_input", "unknown_field", "invalid_field", "missing_field",
 		"unknown_event_type", "invalid_id", "invalid_tenant", "invalid_hlc", "invalid_outcome", "invalid_detail",
-		"detail_too_large", "detail_too_deep", "missing_detail_key", "invalid_interpret_as", "not_instruction"} {
+		"detail_too_large", "detail_too_deep", "missing_detail_key", "invalid_interpret_as", "not_instruction", "inexact_number"} {
 		if !codes[code] {
 			t.Errorf("no vector for code %s", code)
 		}
+	}
+}
+
+// TestNumberVectors replays numbers.json on every way a detail reaches the
+// core: a whole request (ParseDraft, BuildJSON, ParseEmitRequest in a
+// batch), a Go caller's raw Draft.Detail, and MergeDetail.
+func TestNumberVectors(t *testing.T) {
+	var f struct {
+		NowUnixNs string `json:"now_unix_ns"`
+		Cases     []struct {
+			Literal, Request string
+			Exact            bool
+			Detail           *string
+			Error            string
+		}
+	}
+	readVectors(t, "numbers.json", &f)
+	if len(f.Cases) == 0 {
+		t.Fatal("no cases")
+	}
+	now := vectorNow(t, f.NowUnixNs)
+	seen := map[bool]int{}
+	for _, c := range f.Cases {
+		seen[c.Exact]++
+		check := func(how string, detail []byte, err error) {
+			t.Helper()
+			if c.Exact {
+				if err != nil || c.Detail == nil || string(detail) != *c.Detail {
+					t.Errorf("%s via %s: %s, %v; want %v", c.Literal, how, detail, err, c.Detail)
+				}
+				return
+			}
+			if got := string(auditerr.CodeOf(err)); got != c.Error || c.Error != "inexact_number" {
+				t.Errorf("%s via %s: %s, %v; want code %s", c.Literal, how, detail, err, c.Error)
+			}
+		}
+		e, err := buildVector(t, c.Request, f.NowUnixNs, "")
+		check("ParseDraft+Build and BuildJSON", e.Detail, err)
+
+		drafts, _, err := ParseEmitRequest([]byte(`{"events":[`+c.Request+`]}`), Limits{})
+		var detail []byte
+		if err == nil {
+			detail = drafts[0].Detail
+		} else if be := (*auditerr.BatchError)(nil); errors.As(err, &be) {
+			err = be.Items[0]
+		}
+		check("ParseEmitRequest", detail, err)
+
+		var b Builder
+		e, err = b.Build(&Draft{ID: "0196a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", Type: "fact_write", EntityURI: "urn:a",
+			Detail: []byte(`{"n":` + c.Literal + `}`)}, now, nil)
+		check("Build with a raw detail", e.Detail, err)
+
+		merged, err := MergeDetail(FactRef{}, []byte(`{"n":`+c.Literal+`}`))
+		if err == nil {
+			// The fact keys come first in canonical order; n is last.
+			merged = append([]byte("{"), merged[len(`{"fact_entity":null,"fact_interpret_as":null,"fact_relation":null,`):]...)
+		}
+		check("MergeDetail", merged, err)
+	}
+	if seen[true] == 0 || seen[false] == 0 {
+		t.Fatalf("numbers.json should hold both exact and inexact literals: %v", seen)
 	}
 }
 

@@ -25,18 +25,24 @@ type Limits struct {
 	// outermost array or object is depth 1, a bare scalar depth 0. Exceeding
 	// it fails with a too_deep error.
 	MaxDepth int
+	// ExactNumbers refuses, with an inexact_number error, every number
+	// whose canonical form has another decimal value than the number as
+	// written (see SameDecimal): 9007199254740993, 1e-400 or 1e400 are
+	// refused, 1.0, 0.10, -0 and 1e2 are not. Audit details set it, since a
+	// number in them is evidence that must not change on the way in.
+	ExactNumbers bool
 }
 
 // Canonicalize parses the JSON text src and appends its RFC 8785 canonical
 // form to dst. On error the returned slice is dst unchanged (its contents
 // beyond len(dst) are unspecified) and the error carries one of the codes
 // invalid_json (with the byte offset of the problem), too_large,
-// output_too_large or too_deep.
+// output_too_large, too_deep or, with lim.ExactNumbers, inexact_number.
 func Canonicalize(dst, src []byte, lim Limits) ([]byte, error) {
 	if lim.MaxInput > 0 && len(src) > lim.MaxInput {
 		return dst, auditerr.Errorf(auditerr.ErrTooLarge, "jcs: input is %d bytes, more than the limit of %d", len(src), lim.MaxInput)
 	}
-	p := parser{src: src, out: dst, base: len(dst), maxOut: lim.MaxOutput, maxDepth: lim.MaxDepth}
+	p := parser{src: src, out: dst, base: len(dst), maxOut: lim.MaxOutput, maxDepth: lim.MaxDepth, exact: lim.ExactNumbers}
 	if p.maxDepth <= 0 || p.maxDepth > HardMaxDepth {
 		p.maxDepth = HardMaxDepth
 	}
@@ -74,6 +80,9 @@ type parser struct {
 	// value stops run after one complete value, wherever it ends,
 	// instead of requiring the end of src (see Fields.Canonical).
 	value bool
+	// exact refuses numbers the canonical form would change
+	// (Limits.ExactNumbers).
+	exact bool
 }
 
 func (p *parser) syntax(msg string) error {
@@ -556,10 +565,27 @@ func (p *parser) number() error {
 	f, err := strconv.ParseFloat(string(lit), 64)
 	if err != nil {
 		p.pos = start
+		if p.exact {
+			return auditerr.Errorf(auditerr.ErrInexactNumber, "jcs: the number %s at offset %d is beyond the IEEE-754 double range; send it as a string", clipNumber(lit), start)
+		}
 		return p.syntax("number outside the IEEE-754 double range")
 	}
+	mark := len(p.out)
 	p.out = AppendNumber(p.out, f)
+	if p.exact && !SameDecimal(lit, p.out[mark:]) {
+		p.pos = start
+		return auditerr.Errorf(auditerr.ErrInexactNumber, "jcs: the number %s at offset %d would be stored as %s; send it as a string to keep its exact value", clipNumber(lit), start, p.out[mark:])
+	}
 	return nil
+}
+
+// clipNumber returns a number's text for an error message, shortened when
+// long.
+func clipNumber(lit []byte) string {
+	if len(lit) > 40 {
+		return string(lit[:40]) + "..."
+	}
+	return string(lit)
 }
 
 func (p *parser) digits() bool {

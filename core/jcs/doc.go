@@ -20,7 +20,10 @@
 // lone surrogates in \u escapes, duplicate member names, leading zeros,
 // numbers outside the double range, trailing data, a byte order mark. It
 // enforces Limits on the input size, the output size and the nesting depth,
-// each with its own error code, and it never panics on any input.
+// each with its own error code, and it never panics on any input. With
+// Limits.ExactNumbers it also refuses (inexact_number) every number whose
+// canonical form has another decimal value than the number as written
+// (SameDecimal), for inputs whose numbers are evidence.
 //
 // The package is written for speed inside WebAssembly: one pass, no
 // reflection, no encoding/json, no allocation beyond the output for typical

@@ -30,6 +30,7 @@ type Fields struct {
 	p       parser
 	src     string // the same bytes as p.src
 	name    string
+	array   bool // the text is an array: elements, no names (ScanArray)
 	started bool
 	pending bool // a value is to be read
 	done    bool
@@ -45,6 +46,15 @@ func ScanObject(src string) Fields {
 	return Fields{p: parser{src: b, maxDepth: HardMaxDepth}, src: src}
 }
 
+// ScanArray returns a Fields over the elements of the JSON text src, which
+// must be one array: Next advances from element to element, Name is
+// always "", and each value is read as in an object.
+func ScanArray(src string) Fields {
+	f := ScanObject(src)
+	f.array = true
+	return f
+}
+
 // Next advances to the next member and reports whether there is one.
 func (f *Fields) Next() bool {
 	if f.done {
@@ -54,32 +64,43 @@ func (f *Fields) Next() bool {
 	if f.pending {
 		return f.fail(p.syntax("member value not read"))
 	}
+	open, end, what := byte('{'), byte('}'), "object"
+	if f.array {
+		open, end, what = '[', ']', "array"
+	}
 	p.skipWS()
 	if !f.started {
 		f.started = true
-		if p.pos >= len(p.src) || p.src[p.pos] != '{' {
-			return f.fail(p.syntax("expected an object"))
+		if p.pos >= len(p.src) || p.src[p.pos] != open {
+			return f.fail(p.syntax("expected an " + what))
 		}
 		p.pos++
 		p.skipWS()
-		if p.pos < len(p.src) && p.src[p.pos] == '}' {
+		if p.pos < len(p.src) && p.src[p.pos] == end {
 			p.pos++
 			return f.end()
 		}
 	} else {
 		if p.pos >= len(p.src) {
-			return f.fail(p.syntax("unterminated object"))
+			return f.fail(p.syntax("unterminated " + what))
 		}
 		switch p.src[p.pos] {
 		case ',':
 			p.pos++
 			p.skipWS()
-		case '}':
+		case end:
 			p.pos++
 			return f.end()
 		default:
-			return f.fail(p.syntax("expected ',' or '}' in object"))
+			return f.fail(p.syntax("expected ',' or '" + string(end) + "' in " + what))
 		}
+	}
+	if f.array {
+		if p.pos >= len(p.src) {
+			return f.fail(p.syntax("unexpected end of input"))
+		}
+		f.name, f.pending = "", true
+		return true
 	}
 	if p.pos >= len(p.src) || p.src[p.pos] != '"' {
 		return f.fail(p.syntax("expected a member name"))
@@ -167,7 +188,7 @@ func (f *Fields) Canonical(dst []byte, lim Limits) ([]byte, error) {
 	if !f.take() {
 		return dst, f.p.syntax("no member value to read")
 	}
-	sub := parser{src: f.p.src, pos: f.p.pos, out: dst, base: len(dst), maxOut: lim.MaxOutput, maxDepth: lim.MaxDepth, value: true}
+	sub := parser{src: f.p.src, pos: f.p.pos, out: dst, base: len(dst), maxOut: lim.MaxOutput, maxDepth: lim.MaxDepth, value: true, exact: lim.ExactNumbers}
 	if sub.maxDepth <= 0 || sub.maxDepth > HardMaxDepth {
 		sub.maxDepth = HardMaxDepth
 	}
@@ -177,6 +198,25 @@ func (f *Fields) Canonical(dst []byte, lim Limits) ([]byte, error) {
 	}
 	f.p.pos = sub.pos
 	return sub.out, nil
+}
+
+// Raw reads the current value, of any type, as Canonical does within lim,
+// and returns its text as it stands in the source (not canonicalised),
+// without the white space around it.
+func (f *Fields) Raw(lim Limits) (string, error) {
+	start := f.p.pos
+	var scratch [256]byte
+	if _, err := f.Canonical(scratch[:0], lim); err != nil {
+		return "", err
+	}
+	end := f.p.pos
+	for end > start {
+		if c := f.src[end-1]; c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+			break
+		}
+		end--
+	}
+	return f.src[start:end], nil
 }
 
 func (f *Fields) take() bool {

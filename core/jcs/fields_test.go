@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/stigaudit/stigaudit/core/auditerr"
 )
 
 type fieldRead struct{ name, value string }
@@ -255,5 +257,53 @@ func TestSmallObjectDuplicates(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "duplicate member name "+tc.name) {
 			t.Errorf("%s: %v, want a duplicate %s", tc.src, err, tc.name)
 		}
+	}
+}
+
+// TestScanArrayAndRaw: ScanArray walks an array's elements as ScanObject
+// walks members, and Raw returns a value's own text.
+func TestScanArrayAndRaw(t *testing.T) {
+	f := ScanArray(` [ {"b":1, "a":[2.50]} , "x" ,9007199254740993,null ] `)
+	var raws []string
+	for f.Next() {
+		if f.Name() != "" {
+			t.Fatalf("element with a name %q", f.Name())
+		}
+		raw, err := f.Raw(Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		raws = append(raws, raw)
+	}
+	if err := f.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(raws, "|"); got != `{"b":1, "a":[2.50]}|"x"|9007199254740993|null` {
+		t.Errorf("raw elements %s", got)
+	}
+	empty := ScanArray(`[]`)
+	if empty.Next() || empty.Err() != nil {
+		t.Errorf("empty array: %v", empty.Err())
+	}
+	for _, bad := range []string{`{}`, `[1,]`, `[1 2]`, `[1`, `[1] x`} {
+		g := ScanArray(bad)
+		for g.Next() {
+			if _, err := g.Raw(Limits{}); err != nil {
+				break
+			}
+		}
+		if g.Err() == nil {
+			t.Errorf("ScanArray(%s) read without error", bad)
+		}
+	}
+	// Raw in an object, and with ExactNumbers.
+	o := ScanObject(`{"a": 1e2 , "b":9007199254740993}`)
+	o.Next()
+	if raw, err := o.Raw(Limits{}); raw != "1e2" || err != nil {
+		t.Errorf("Raw = %q, %v", raw, err)
+	}
+	o.Next()
+	if _, err := o.Raw(Limits{ExactNumbers: true}); auditerr.CodeOf(err) != auditerr.ErrInexactNumber.Code {
+		t.Errorf("Raw exact: %v", err)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/stigaudit/stigaudit/core/auditerr"
 )
 
 // reference is a slow, obviously-correct canonicaliser: encoding/json decodes
@@ -288,6 +290,15 @@ func FuzzCanonicalize(f *testing.F) {
 		again, err := Canonicalize(nil, got, Limits{})
 		if err != nil || !bytes.Equal(again, got) {
 			t.Fatalf("canonical %s re-canonicalises to %s, %v", got, again, err)
+		}
+		// ExactNumbers either refuses with inexact_number or gives the same
+		// bytes; canonical text is always exact.
+		exact, err := Canonicalize(nil, src, Limits{MaxDepth: 64, ExactNumbers: true})
+		if err != nil && auditerr.CodeOf(err) != auditerr.ErrInexactNumber.Code || err == nil && !bytes.Equal(exact, got) {
+			t.Fatalf("Canonicalize(%q) exact = %s, %v; want %s or inexact_number", src, exact, err, got)
+		}
+		if again, err := Canonicalize(nil, got, Limits{ExactNumbers: true}); err != nil || !bytes.Equal(again, got) {
+			t.Fatalf("canonical %s is not exact: %s, %v", got, again, err)
 		}
 		if got[0] == '{' {
 			it := Members(got)

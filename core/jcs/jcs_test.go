@@ -374,3 +374,94 @@ func BenchmarkCanonicalize(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCanonicalizeNumbers measures the cost of ExactNumbers on the
+// numbers that take the general path (17 significant digits, exponents),
+// the only ones it checks: the fast paths are exact by construction.
+func BenchmarkCanonicalizeNumbers(b *testing.B) {
+	in := []byte(`[0.30000000000000004,1.7976931348623157e308,5e-324,9007199254740992,1e21,` +
+		`123456.78901234567,2.2250738585072014e-308,0.1,1234567890123456,-4.5e-7]`)
+	dst := make([]byte, 0, 512)
+	for _, exact := range []bool{false, true} {
+		b.Run(map[bool]string{false: "rounding", true: "exact"}[exact], func(b *testing.B) {
+			b.SetBytes(int64(len(in)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Canonicalize(dst[:0], in, Limits{ExactNumbers: exact}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func TestSameDecimal(t *testing.T) {
+	tests := []struct {
+		a, b string
+		same bool
+	}{
+		{"0.10", "0.1", true},
+		{"1.0", "1", true},
+		{"-0", "0", true},
+		{"-0.0e-3", "0", true},
+		{"1e2", "100", true},
+		{"1E+2", "100", true},
+		{"0.001", "1e-3", true},
+		{"100000000000000000000000000000", "1e+29", true},
+		{"9007199254740993", "9007199254740992", false},
+		{"18446744073709551616", "18446744073709552000", false},
+		{"1e-400", "0", false},
+		{"-1", "1", false},
+		{"1e999999999999999999999", "1e+308", false},
+		{"1", "10", false},
+		{"0.1000000000000000055511151231257827", "0.1", false},
+		{"1234567890123456789012345", "1234567890123456789012345", false}, // more digits than any double's form
+		{"", "0", false},
+		{"abc", "abc", false},
+		{"1e", "1", false},
+	}
+	for _, tt := range tests {
+		if got := SameDecimal([]byte(tt.a), []byte(tt.b)); got != tt.same {
+			t.Errorf("SameDecimal(%s, %s) = %v, want %v", tt.a, tt.b, got, tt.same)
+		}
+		if got := SameDecimal([]byte(tt.b), []byte(tt.a)); got != tt.same {
+			t.Errorf("SameDecimal(%s, %s) = %v, want %v", tt.b, tt.a, got, tt.same)
+		}
+	}
+}
+
+// TestExactNumbers: with ExactNumbers a number the canonical form would
+// change is inexact_number wherever it is nested; without, it is rounded
+// as RFC 8785 says.
+func TestExactNumbers(t *testing.T) {
+	exact := Limits{ExactNumbers: true}
+	for in, want := range map[string]string{
+		`{"a":[0.10,1.0,-0,1e2,0.1]}`:            `{"a":[0.1,1,0,100,0.1]}`,
+		`[9007199254740992,1e21,5e-324]`:         `[9007199254740992,1e+21,5e-324]`,
+		`{"b":{"c":123456789012345.5}}`:          `{"b":{"c":123456789012345.5}}`,
+		`[0.000001,1e-7,1.7976931348623157e308]`: `[0.000001,1e-7,1.7976931348623157e+308]`,
+	} {
+		got, err := Canonicalize(nil, []byte(in), exact)
+		if err != nil || string(got) != want {
+			t.Errorf("Canonicalize(%s) = %s, %v; want %s", in, got, err, want)
+		}
+	}
+	for _, in := range []string{`9007199254740993`, `[1,{"x":[18446744073709551616]}]`, `{"n":1e-400}`, `{"n":1e400}`,
+		`123456789012345678901234567890`, `333333333.33333329`, `-1.8e308`} {
+		_, err := Canonicalize(nil, []byte(in), exact)
+		if got := auditerr.CodeOf(err); got != auditerr.ErrInexactNumber.Code {
+			t.Errorf("Canonicalize(%s) exact: %v, want inexact_number", in, err)
+		}
+		if _, err := Canonicalize(nil, []byte(in), Limits{}); err != nil && !strings.Contains(in, "e400") && !strings.Contains(in, "e308") {
+			t.Errorf("Canonicalize(%s) without ExactNumbers: %v", in, err)
+		}
+	}
+	// Fields.Canonical honours it too.
+	f := ScanObject(`{"d":{"n":9007199254740993}}`)
+	if !f.Next() {
+		t.Fatal(f.Err())
+	}
+	if _, err := f.Canonical(nil, exact); auditerr.CodeOf(err) != auditerr.ErrInexactNumber.Code {
+		t.Errorf("Fields.Canonical: %v, want inexact_number", err)
+	}
+}

@@ -150,3 +150,110 @@ func appendDecimal(dst, d []byte, n int) []byte {
 	}
 	return dst
 }
+
+// SameDecimal reports whether the JSON number texts a and b denote the same
+// decimal value, exactly: the same significant digits (without leading and
+// trailing zeros) at the same power of ten, and the same sign unless the
+// value is zero (-0 and 0 are the same value). It is the test of
+// Limits.ExactNumbers, applied to a number as written and its canonical
+// form: "0.10" and "0.1", "1e2" and "100", "-0" and "0" are the same;
+// "9007199254740993" and "9007199254740992", "1e-400" and "0" are not. Text
+// that is not a JSON number is the same as nothing.
+func SameDecimal(a, b []byte) bool {
+	x, okx := parseDecimal(a)
+	y, oky := parseDecimal(b)
+	if !okx || !oky {
+		return false
+	}
+	if x.n == 0 || y.n == 0 {
+		return x.n == y.n
+	}
+	return x.neg == y.neg && x.exp == y.exp && x.d == y.d
+}
+
+// maxDecimalDigits bounds the significant digits parseDecimal keeps. A
+// double's shortest form has at most 17, so a number with more cannot equal
+// a canonical one.
+const maxDecimalDigits = 24
+
+// decimal is the value ±0.d[:n] × 10^exp; n == 0 is zero.
+type decimal struct {
+	neg bool
+	n   int
+	exp int
+	d   [maxDecimalDigits]byte
+}
+
+// parseDecimal reads a JSON number text. It reports false for text that
+// is not a number or that has more than maxDecimalDigits significant
+// digits. Exponents are clamped far beyond any double's, so that no input
+// overflows.
+func parseDecimal(b []byte) (decimal, bool) {
+	var x decimal
+	i := 0
+	if i < len(b) && b[i] == '-' {
+		x.neg = true
+		i++
+	}
+	lead, zeros, point, seen := true, 0, false, false
+	for ; i < len(b); i++ {
+		c := b[i]
+		if c == '.' && !point {
+			point = true
+			continue
+		}
+		if c < '0' || c > '9' {
+			break
+		}
+		seen = true
+		if !point {
+			x.exp++ // one more integer digit
+		}
+		switch {
+		case lead && c == '0':
+			x.exp-- // a leading zero moves the point, adds no digit
+		case c == '0':
+			zeros++
+		default:
+			lead = false
+			if x.n+zeros+1 > maxDecimalDigits {
+				return x, false
+			}
+			for ; zeros > 0; zeros-- {
+				x.d[x.n] = '0'
+				x.n++
+			}
+			x.d[x.n] = c
+			x.n++
+		}
+	}
+	if !seen {
+		return x, false
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		neg := false
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			neg = b[i] == '-'
+			i++
+		}
+		if i == len(b) {
+			return x, false
+		}
+		e := 0
+		for ; i < len(b); i++ {
+			c := b[i]
+			if c < '0' || c > '9' {
+				return x, false
+			}
+			if e < 1<<30 {
+				e = e*10 + int(c-'0')
+			}
+		}
+		if neg {
+			e = -e
+		}
+		x.exp += e
+	}
+	return x, i == len(b)
+}

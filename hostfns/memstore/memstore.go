@@ -25,16 +25,16 @@ var (
 type Store struct {
 	mu     sync.RWMutex
 	events []event.Event
-	byID   map[string]int64 // id -> seq
-	tree   *compact.Range   // the compact range [0, len(events))
-	nodes  [][][]byte       // nodes[level][idx]: every perfect subtree hash, level 0 = leaves
+	byID   map[hostfns.EventKey]int64 // (tenant, id) -> seq
+	tree   *compact.Range             // the compact range [0, len(events))
+	nodes  [][][]byte                 // nodes[level][idx]: every perfect subtree hash, level 0 = leaves
 	closed bool
 }
 
 // New returns an empty store.
 func New() *Store {
 	rf := &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
-	return &Store{byID: make(map[string]int64), tree: rf.NewEmptyRange(0)}
+	return &Store{byID: make(map[hostfns.EventKey]int64), tree: rf.NewEmptyRange(0)}
 }
 
 // Append stores events atomically, following the hostfns.Store contract.
@@ -65,7 +65,7 @@ func (s *Store) Append(ctx context.Context, events []event.Event) ([]event.Event
 			panic(fmt.Sprintf("memstore: compact range: %v", err))
 		}
 		s.events = append(s.events, e)
-		s.byID[e.ID] = e.Seq
+		s.byID[hostfns.KeyOf(&e)] = e.Seq
 	}
 	for i := range answer {
 		answer[i].Detail = bytes.Clone(answer[i].Detail)
@@ -73,9 +73,9 @@ func (s *Store) Append(ctx context.Context, events []event.Event) ([]event.Event
 	return answer, nil
 }
 
-// lookup finds a stored event by id; s.mu is held.
-func (s *Store) lookup(id string) (event.Event, bool) {
-	seq, ok := s.byID[id]
+// lookup finds a stored event by tenant and id; s.mu is held.
+func (s *Store) lookup(k hostfns.EventKey) (event.Event, bool) {
+	seq, ok := s.byID[k]
 	if !ok {
 		return event.Event{}, false
 	}
@@ -139,13 +139,14 @@ func matches(e *event.Event, q *hostfns.Query) bool {
 		(q.Until == "" || e.TS < q.Until)
 }
 
-// Get returns the event with this id, or an error wrapping auditerr.ErrNotFound.
-func (s *Store) Get(ctx context.Context, id string) (event.Event, error) {
+// Get returns the event of tenant with this id, or an error wrapping
+// auditerr.ErrNotFound.
+func (s *Store) Get(ctx context.Context, tenant, id string) (event.Event, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	e, ok := s.lookup(id)
+	e, ok := s.lookup(hostfns.EventKey{Tenant: tenant, ID: id})
 	if !ok {
-		return event.Event{}, auditerr.Errorf(auditerr.ErrNotFound, "memstore: no event with id %s", id)
+		return event.Event{}, auditerr.Errorf(auditerr.ErrNotFound, "no event with id %s", id)
 	}
 	e.Detail = bytes.Clone(e.Detail)
 	return e, nil

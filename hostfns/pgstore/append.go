@@ -63,8 +63,8 @@ const (
 
 	// sqlAppendAsync is the group commit's fast path, one statement in its
 	// own transaction: stigaudit_append_async (migration 0005) commits
-	// asynchronously and fails with a unique violation on events_id_key if
-	// an id is stored.
+	// asynchronously and fails with a unique violation on
+	// events_id_tenant_key if a (tenant, id) is stored.
 	sqlAppendAsync = `SELECT stigaudit_append_async($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
 
 	// sqlMarkHead marks the head as this writer sees it durable: anything
@@ -245,12 +245,12 @@ func (s *Store) appendTx(ctx context.Context, tx *sql.Tx, events []event.Event) 
 	if err != nil {
 		return nil, unavailable("append in transaction: look up ids", err)
 	}
-	byID := make(map[string]event.Event, len(stored))
+	byKey := make(map[hostfns.EventKey]event.Event, len(stored))
 	for _, e := range stored {
-		byID[e.ID] = e
+		byKey[hostfns.KeyOf(&e)] = e
 	}
-	answer, fresh, err := hostfns.PlanAppend(events, h.size, func(id string) (event.Event, bool) {
-		e, ok := byID[id]
+	answer, fresh, err := hostfns.PlanAppend(events, h.size, func(k hostfns.EventKey) (event.Event, bool) {
+		e, ok := byKey[k]
 		return e, ok
 	})
 	if err != nil {

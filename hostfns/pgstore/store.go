@@ -342,9 +342,10 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Get returns the event with this id, or an error wrapping auditerr.ErrNotFound.
-func (s *Store) Get(ctx context.Context, id string) (event.Event, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+sqlquery.EventColumns+` FROM events WHERE id = $1 AND seq < `+sqlDurableSize, id)
+// Get returns the event of tenant with this id, or an error wrapping
+// auditerr.ErrNotFound.
+func (s *Store) Get(ctx context.Context, tenant, id string) (event.Event, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+sqlquery.EventColumns+` FROM events WHERE id = $1 AND tenant_id = $2 AND seq < `+sqlDurableSize, id, tenant)
 	if err != nil {
 		return event.Event{}, unavailable("get", err)
 	}
@@ -354,7 +355,7 @@ func (s *Store) Get(ctx context.Context, id string) (event.Event, error) {
 		return event.Event{}, unavailable("get", err)
 	}
 	if len(evs) == 0 {
-		return event.Event{}, auditerr.Errorf(auditerr.ErrNotFound, "pgstore: no event with id %s", id)
+		return event.Event{}, auditerr.Errorf(auditerr.ErrNotFound, "no event with id %s", id)
 	}
 	return evs[0], nil
 }

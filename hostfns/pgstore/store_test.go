@@ -112,13 +112,13 @@ func TestReplicasShareOneLog(t *testing.T) {
 		if !ok {
 			t.Fatalf("seq %d was never acknowledged: not contiguous", seq)
 		}
-		e, err := replicas[int(seq)%3].Get(ctx, id)
+		e, err := replicas[int(seq)%3].Get(ctx, tenantOf(id), id)
 		if err != nil || e.Seq != seq {
 			t.Fatalf("Get(%s) = seq %d, %v; acknowledged at %d", id, e.Seq, err, seq)
 		}
 	}
 	// A re-send through another replica returns the stored event.
-	first, err := replicas[0].Get(ctx, acked[0])
+	first, err := replicas[0].Get(ctx, tenantOf(acked[0]), acked[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +233,7 @@ func TestFailedCommitStoresNothing(t *testing.T) {
 	if n, err := s.Size(ctx); err != nil || n != 3 {
 		t.Fatalf("Size = %d, %v after failed commits; want 3", n, err)
 	}
-	if _, err := s.Get(ctx, storetest.NewEvent(10).ID); !errors.Is(err, auditerr.ErrNotFound) {
+	if _, err := s.Get(ctx, storetest.NewEvent(10).Tenant, storetest.NewEvent(10).ID); !errors.Is(err, auditerr.ErrNotFound) {
 		t.Fatalf("event of a failed commit: Get = %v", err)
 	}
 	if _, err := c.Exec(ctx, `DROP TRIGGER test_fail ON tree_nodes`); err != nil {
@@ -403,7 +403,7 @@ func TestReadersSeeOnlyTheDurablePrefix(t *testing.T) {
 	if p, err := s.Query(ctx, hostfns.Query{After: -1, Limit: 10}); err != nil || len(p.Events) != 2 || p.HasMore {
 		t.Fatalf("Query = %d events (more: %v), %v; want 2", len(p.Events), p.HasMore, err)
 	}
-	if _, err := s.Get(ctx, storetest.NewEvent(3).ID); !errors.Is(err, auditerr.ErrNotFound) {
+	if _, err := s.Get(ctx, storetest.NewEvent(3).Tenant, storetest.NewEvent(3).ID); !errors.Is(err, auditerr.ErrNotFound) {
 		t.Fatalf("Get of an unmarked event = %v, want not_found", err)
 	}
 	if _, err := s.LeafHashes(ctx, 0, 3); !errors.Is(err, auditerr.ErrNotFound) {
@@ -421,4 +421,13 @@ func TestReadersSeeOnlyTheDurablePrefix(t *testing.T) {
 		t.Fatalf("Size = %d, %v; want 6", n, err)
 	}
 	storetest.CheckTree(t, s)
+}
+
+// tenantOf returns the tenant of the storetest event with this id.
+func tenantOf(id string) string {
+	var n int
+	if _, err := fmt.Sscanf(id, "01900000-0000-7000-8000-%012x", &n); err != nil {
+		panic(err)
+	}
+	return storetest.NewEvent(n).Tenant
 }

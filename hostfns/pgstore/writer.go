@@ -241,7 +241,7 @@ func (w *writer) tryCommit(ctx context.Context, group []*request, n int) (_ []*r
 	// BEGIN, the lock and the lookup of the ids known so far in one round
 	// trip; the lock may wait for other replicas' commits. The lookup runs
 	// once the lock is held, so it sees every event appended before.
-	stored := make(map[string]event.Event)
+	stored := make(map[hostfns.EventKey]event.Event)
 	var h head
 	b := &pgx.Batch{}
 	b.Queue(`BEGIN`)
@@ -334,14 +334,14 @@ func (e *acquireError) Unwrap() error { return e.err }
 // stored events and those of the accepted requests ahead of it. New events
 // are numbered from next. It returns each request's answer or refusal and
 // the new events in seq order.
-func decide(group []*request, next int64, stored map[string]event.Event) ([]result, []event.Event) {
+func decide(group []*request, next int64, stored map[hostfns.EventKey]event.Event) ([]result, []event.Event) {
 	results := make([]result, len(group))
-	ahead := make(map[string]event.Event)
-	known := func(id string) (event.Event, bool) {
-		if e, ok := ahead[id]; ok {
+	ahead := make(map[hostfns.EventKey]event.Event)
+	known := func(k hostfns.EventKey) (event.Event, bool) {
+		if e, ok := ahead[k]; ok {
 			return e, true
 		}
-		e, ok := stored[id]
+		e, ok := stored[k]
 		return e, ok
 	}
 	var fresh []event.Event
@@ -357,7 +357,7 @@ func decide(group []*request, next int64, stored map[string]event.Event) ([]resu
 		}
 		results[i].Events = answer
 		for _, e := range add {
-			ahead[e.ID] = e
+			ahead[hostfns.KeyOf(&e)] = e
 		}
 		fresh = append(fresh, add...)
 	}
@@ -415,8 +415,8 @@ func fastAppend(ctx context.Context, conn *pgxpool.Conn, fresh []event.Event, gr
 }
 
 // queueLookup queues the lookup of the ids of reqs, adding what is stored
-// to stored.
-func queueLookup(b *pgx.Batch, reqs []*request, stored map[string]event.Event) {
+// (in any tenant; decide asks by tenant and id) to stored.
+func queueLookup(b *pgx.Batch, reqs []*request, stored map[hostfns.EventKey]event.Event) {
 	var ids []string
 	for _, r := range reqs {
 		for i := range r.Events {
@@ -429,17 +429,17 @@ func queueLookup(b *pgx.Batch, reqs []*request, stored map[string]event.Event) {
 			return fmt.Errorf("look up ids: %w", err)
 		}
 		for _, e := range evs {
-			stored[e.ID] = e
+			stored[hostfns.KeyOf(&e)] = e
 		}
 		return nil
 	})
 }
 
 // isStoredID reports whether err is the unique violation of an event id
-// already stored.
+// already stored in its tenant (migration 0007).
 func isStoredID(err error) bool {
 	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "events_id_key"
+	return errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "events_id_tenant_key"
 }
 
 // errNotCommitted reports a COMMIT that PostgreSQL answered with ROLLBACK

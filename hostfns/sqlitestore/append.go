@@ -10,6 +10,7 @@ import (
 	"github.com/transparency-dev/merkle/compact"
 
 	"github.com/stigaudit/stigaudit/core/event"
+	"github.com/stigaudit/stigaudit/hostfns"
 	"github.com/stigaudit/stigaudit/hostfns/sqlquery"
 )
 
@@ -30,7 +31,9 @@ const (
 	sqlWidenBlock = `INSERT INTO ts_blocks (block, min_ts, max_ts) VALUES (?, ?, ?)
 		ON CONFLICT (block) DO UPDATE SET min_ts = min(min_ts, excluded.min_ts), max_ts = max(max_ts, excluded.max_ts)`
 
-	// sqlLookup finds the stored events among a JSON array of ids.
+	// sqlLookup finds the stored events, of any tenant, among a JSON array
+	// of ids (through the unique index on (id, tenant_id)); storedByID
+	// keeps those of the right tenants.
 	sqlLookup = `SELECT ` + sqlquery.EventColumns + ` FROM events WHERE id IN (SELECT value FROM json_each(?))`
 
 	// sqlNodes reads tree nodes named by a JSON array of [level, idx] pairs,
@@ -142,8 +145,8 @@ func (st *stmts) sizeOf(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// storedByID returns the stored events among ids, by id.
-func (st *stmts) storedByID(ctx context.Context, ids []string) (map[string]event.Event, error) {
+// storedByID returns the stored events among ids, by tenant and id.
+func (st *stmts) storedByID(ctx context.Context, ids []string) (map[hostfns.EventKey]event.Event, error) {
 	arg, err := json.Marshal(ids)
 	if err != nil {
 		return nil, err
@@ -157,9 +160,9 @@ func (st *stmts) storedByID(ctx context.Context, ids []string) (map[string]event
 	if err != nil {
 		return nil, fmt.Errorf("look up ids: %w", err)
 	}
-	out := make(map[string]event.Event, len(evs))
+	out := make(map[hostfns.EventKey]event.Event, len(evs))
 	for _, e := range evs {
-		out[e.ID] = e
+		out[hostfns.KeyOf(&e)] = e
 	}
 	return out, nil
 }

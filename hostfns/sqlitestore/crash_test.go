@@ -22,7 +22,7 @@ const (
 )
 
 // TestCrashChild is the process TestCrash kills: it appends from many
-// goroutines and prints "ACK <id>" for every acknowledged event, one write
+// goroutines and prints "ACK <tenant> <id>" for every acknowledged event, one write
 // per line, until it is killed.
 func TestCrashChild(t *testing.T) {
 	path := os.Getenv(crashEnvDB)
@@ -48,7 +48,7 @@ func TestCrashChild(t *testing.T) {
 				}
 				var b strings.Builder
 				for _, e := range evs {
-					fmt.Fprintf(&b, "ACK %s\n", e.ID)
+					fmt.Fprintf(&b, "ACK %s %s\n", e.Tenant, e.ID)
 				}
 				out.Lock()
 				os.Stdout.WriteString(b.String()) // one write(2): whole lines reach the pipe or none
@@ -85,9 +85,10 @@ func TestCrash(t *testing.T) {
 		if count != size || maxSeq != size-1 {
 			t.Fatalf("after kill: %d rows, max seq %d, size %d: seqs are not contiguous", count, maxSeq, size)
 		}
-		for id := range acked {
-			if _, err := s.Get(ctx, id); err != nil {
-				t.Fatalf("acknowledged event %s lost in the crash: %v", id, err)
+		for key := range acked {
+			tenant, id, _ := strings.Cut(key, " ")
+			if _, err := s.Get(ctx, tenant, id); err != nil {
+				t.Fatalf("acknowledged event %s of %s lost in the crash: %v", id, tenant, err)
 			}
 		}
 		if size < int64(len(acked)) {
@@ -99,7 +100,7 @@ func TestCrash(t *testing.T) {
 		if out, err := s.Append(ctx, []event.Event{e}); err != nil || out[0].Seq != size {
 			t.Fatalf("append after reopen: %v, %v; want seq %d", out, err, size)
 		}
-		acked[e.ID] = true
+		acked[e.Tenant+" "+e.ID] = true
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}

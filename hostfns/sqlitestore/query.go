@@ -165,8 +165,8 @@ func (s *Store) AppendTx(ctx context.Context, tx *sql.Tx, events []event.Event) 
 	if err != nil {
 		return nil, unavailable("append in transaction", err)
 	}
-	answer, fresh, err := hostfns.PlanAppend(events, size, func(id string) (event.Event, bool) {
-		e, ok := stored[id]
+	answer, fresh, err := hostfns.PlanAppend(events, size, func(k hostfns.EventKey) (event.Event, bool) {
+		e, ok := stored[k]
 		return e, ok
 	})
 	if err != nil {

@@ -259,7 +259,7 @@ func TestAppendTx(t *testing.T) {
 	if err := tx.Rollback(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Get(ctx, storetest.NewEvent(6).ID); !errors.Is(err, auditerr.ErrNotFound) {
+	if _, err := s.Get(ctx, storetest.NewEvent(6).Tenant, storetest.NewEvent(6).ID); !errors.Is(err, auditerr.ErrNotFound) {
 		t.Fatalf("rolled-back event: Get = %v, want not_found", err)
 	}
 	if out := mustAppend(t, s, storetest.NewEvents(10, 1)); out[0].Seq != 6 {
@@ -450,7 +450,7 @@ func refusedFailAlone(t *testing.T) bool {
 		t.Fatalf("size %d, want 7", got)
 	}
 	for _, n := range []int{20, 40} {
-		if _, err := s.Get(ctx, storetest.NewEvent(n).ID); !errors.Is(err, auditerr.ErrNotFound) {
+		if _, err := s.Get(ctx, storetest.NewEvent(n).Tenant, storetest.NewEvent(n).ID); !errors.Is(err, auditerr.ErrNotFound) {
 			t.Fatalf("event %d of a refused request was stored: %v", n, err)
 		}
 	}
@@ -575,7 +575,7 @@ func TestCloseDrains(t *testing.T) {
 					t.Errorf("Append during Close: %v", err)
 					return
 				}
-				acked.Store(e.ID, true)
+				acked.Store(e.ID, e.Tenant)
 			}
 		}()
 	}
@@ -591,9 +591,9 @@ func TestCloseDrains(t *testing.T) {
 	}
 	defer s.Close()
 	count := 0
-	acked.Range(func(k, _ any) bool {
+	acked.Range(func(k, tenant any) bool {
 		count++
-		if _, err := s.Get(ctx, k.(string)); err != nil {
+		if _, err := s.Get(ctx, tenant.(string), k.(string)); err != nil {
 			t.Errorf("acknowledged %s: %v", k, err)
 		}
 		return true

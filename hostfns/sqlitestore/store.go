@@ -253,9 +253,10 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Get returns the event with this id, or an error wrapping auditerr.ErrNotFound.
-func (s *Store) Get(ctx context.Context, id string) (event.Event, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+sqlquery.EventColumns+` FROM events WHERE id = ?`, id)
+// Get returns the event of tenant with this id, or an error wrapping
+// auditerr.ErrNotFound.
+func (s *Store) Get(ctx context.Context, tenant, id string) (event.Event, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+sqlquery.EventColumns+` FROM events WHERE id = ? AND tenant_id = ?`, id, tenant)
 	if err != nil {
 		return event.Event{}, unavailable("get", err)
 	}
@@ -265,7 +266,7 @@ func (s *Store) Get(ctx context.Context, id string) (event.Event, error) {
 		return event.Event{}, unavailable("get", err)
 	}
 	if len(evs) == 0 {
-		return event.Event{}, auditerr.Errorf(auditerr.ErrNotFound, "sqlitestore: no event with id %s", id)
+		return event.Event{}, auditerr.Errorf(auditerr.ErrNotFound, "no event with id %s", id)
 	}
 	return evs[0], nil
 }

@@ -189,12 +189,12 @@ func (w *writer) tryCommit(reqs []*request) (results []result, events int, err e
 	// Requests are decided in queue order, as if committed one after the
 	// other: a request sees the stored events and those of the accepted
 	// requests ahead of it.
-	ahead := make(map[string]event.Event)
-	known := func(id string) (event.Event, bool) {
-		if e, ok := ahead[id]; ok {
+	ahead := make(map[hostfns.EventKey]event.Event)
+	known := func(k hostfns.EventKey) (event.Event, bool) {
+		if e, ok := ahead[k]; ok {
 			return e, true
 		}
-		e, ok := stored[id]
+		e, ok := stored[k]
 		return e, ok
 	}
 	results = make([]result, len(reqs))
@@ -207,7 +207,7 @@ func (w *writer) tryCommit(reqs []*request) (results []result, events int, err e
 		}
 		results[i].Events = answer
 		for _, e := range add {
-			ahead[e.ID] = e
+			ahead[hostfns.KeyOf(&e)] = e
 		}
 		fresh = append(fresh, add...)
 	}

@@ -2,9 +2,11 @@ package storetest
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -27,6 +29,7 @@ func Run(t *testing.T, open func(t *testing.T) hostfns.Store) {
 		{"IdempotentResend", testIdempotent},
 		{"IDConflict", testIDConflict},
 		{"DuplicatesInOneCall", testDuplicatesInCall},
+		{"IDsScopedToTenant", testTenantScopedIDs},
 		{"Filters", testFilters},
 		{"SinceUntilBoundaries", testSinceUntil},
 		{"InvalidQuery", testInvalidQuery},
@@ -139,7 +142,7 @@ func testEmpty(t *testing.T, s hostfns.Store) {
 		t.Fatalf("Ping: %v", err)
 	}
 	if g, ok := s.(hostfns.Getter); ok {
-		if _, err := g.Get(ctx, NewEvent(0).ID); !errors.Is(err, auditerr.ErrNotFound) {
+		if _, err := g.Get(ctx, NewEvent(0).Tenant, NewEvent(0).ID); !errors.Is(err, auditerr.ErrNotFound) {
 			t.Fatalf("Get on an empty store: %v, want ErrNotFound", err)
 		}
 	}
@@ -163,7 +166,7 @@ func testSeqs(t *testing.T, s hostfns.Store) {
 	checkEvents(t, "stored log", Stored(t, s), wantLog)
 	if g, ok := s.(hostfns.Getter); ok {
 		for _, e := range wantLog {
-			ge, err := g.Get(ctx, e.ID)
+			ge, err := g.Get(ctx, e.Tenant, e.ID)
 			if err != nil || !sameEvent(&ge, &e) {
 				t.Fatalf("Get(%s) = %+v, %v; want %+v", e.ID, ge, err, e)
 			}
@@ -207,7 +210,7 @@ func testBatchAtomic(t *testing.T, s hostfns.Store) {
 		mustSize(t, s, 2)
 	}
 	if g, ok := s.(hostfns.Getter); ok {
-		if _, err := g.Get(ctx, NewEvent(10).ID); !errors.Is(err, auditerr.ErrNotFound) {
+		if _, err := g.Get(ctx, NewEvent(10).Tenant, NewEvent(10).ID); !errors.Is(err, auditerr.ErrNotFound) {
 			t.Fatalf("event 0 of a refused batch: Get = %v, want ErrNotFound", err)
 		}
 	}
@@ -245,7 +248,6 @@ func testIDConflict(t *testing.T, s hostfns.Store) {
 	}{
 		{"outcome", func(e *event.Event) { e.Outcome = event.OutcomeDenied }},
 		{"detail", func(e *event.Event) { e.Detail = []byte(`{"n":999}`) }},
-		{"tenant", func(e *event.Event) { e.Tenant = "initech" }},
 		{"optional field set", func(e *event.Event) { e.Scope = "other" }},
 	}
 	for _, tc := range tweaks {
@@ -258,10 +260,71 @@ func testIDConflict(t *testing.T, s hostfns.Store) {
 		mustSize(t, s, 2)
 	}
 	if g, ok := s.(hostfns.Getter); ok {
-		if _, err := g.Get(ctx, NewEvent(5).ID); !errors.Is(err, auditerr.ErrNotFound) {
+		if _, err := g.Get(ctx, NewEvent(5).Tenant, NewEvent(5).ID); !errors.Is(err, auditerr.ErrNotFound) {
 			t.Fatalf("new event of a conflicting call: Get = %v, want ErrNotFound", err)
 		}
 	}
+}
+
+// inTenant returns e as another tenant's event: the same id, another
+// tenant (and so another leaf hash).
+func inTenant(e event.Event, tenant string) event.Event {
+	e.Tenant = tenant
+	e.LeafHash = sha256.Sum256([]byte("leaf:" + tenant + ":" + e.ID))
+	return e
+}
+
+// testTenantScopedIDs: ids are unique per tenant (SPEC §2). The same id in
+// another tenant is another event — stored, never answered with the first
+// tenant's event, never a conflict naming its seq — and each tenant's
+// re-sends, conflicts and Get see only their own.
+func testTenantScopedIDs(t *testing.T, s hostfns.Store) {
+	a := NewEvent(0)
+	b := inTenant(a, "tenant-b")
+	if a.Tenant == b.Tenant {
+		t.Fatal("test events share a tenant")
+	}
+	first := mustAppend(t, s, []event.Event{a})
+	got := mustAppend(t, s, []event.Event{b})
+	checkEvents(t, "the same id in another tenant", got, []event.Event{withSeq(b, 1)})
+
+	// Another tenant's content under the id is its own business too.
+	c := inTenant(NewEvent(1), "tenant-c")
+	c.ID = a.ID
+	c.Outcome = event.OutcomeDenied
+	got = mustAppend(t, s, []event.Event{c})
+	checkEvents(t, "the same id, other content, a third tenant", got, []event.Event{withSeq(c, 2)})
+
+	// Both tenants of one call, and each one's re-send.
+	d := NewEvent(3)
+	got = mustAppend(t, s, []event.Event{d, inTenant(d, "tenant-b"), a, b})
+	checkEvents(t, "one id in two tenants in one call", got, []event.Event{withSeq(d, 3), withSeq(inTenant(d, "tenant-b"), 4), first[0], withSeq(b, 1)})
+	mustSize(t, s, 5)
+
+	// A conflict names the caller's own tenant's seq only.
+	changed := b
+	changed.Outcome = event.OutcomeFailure
+	_, err := s.Append(ctx, []event.Event{changed})
+	if !errors.Is(err, auditerr.ErrIDConflict) {
+		t.Fatalf("changed re-send in tenant-b: %v, want id_conflict", err)
+	}
+	if want := "(seq 1)"; !strings.Contains(err.Error(), want) {
+		t.Errorf("the conflict in tenant-b says %q; want it to name tenant-b's %s only", err, want)
+	}
+	mustSize(t, s, 5)
+
+	if g, ok := s.(hostfns.Getter); ok {
+		for _, want := range []event.Event{withSeq(a, 0), withSeq(b, 1), withSeq(c, 2)} {
+			ge, err := g.Get(ctx, want.Tenant, want.ID)
+			if err != nil || !sameEvent(&ge, &want) {
+				t.Fatalf("Get(%s, %s) = %+v, %v; want %+v", want.Tenant, want.ID, ge, err, want)
+			}
+		}
+		if _, err := g.Get(ctx, "tenant-z", a.ID); !errors.Is(err, auditerr.ErrNotFound) {
+			t.Fatalf("Get in a tenant without the id: %v, want ErrNotFound", err)
+		}
+	}
+	CheckTree(t, s)
 }
 
 func testDuplicatesInCall(t *testing.T, s hostfns.Store) {

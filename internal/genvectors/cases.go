@@ -152,6 +152,10 @@ func canonicalCases() []canonicalInput {
 		{"instruction_promoted: interpret_as, caller keys win, source kept",
 			`{"event_type":"instruction_promoted","entity_uri":"urn:stigmem:agent:a","source":"review-queue",` +
 				`"fact":{"entity":"doc:1","relation":"says","interpret_as":"instruction"},"detail":{"fact_relation":"overridden","reviewer":"r-1","a":0}}`, t0, e(0x99)},
+		{"instruction_quarantined: interpret_as code with an instruction: entity is recorded (the seed's rule)",
+			`{"event_type":"instruction_quarantined","entity_uri":"urn:a","fact":{"entity":"instruction:eval","relation":"runs","interpret_as":"code"}}`, t0, e(0xab)},
+		{"detail numbers whose canonical form keeps their value",
+			`{"event_type":"fact_write","entity_uri":"urn:a","detail":{"a":0.10,"b":1.0,"c":-0,"d":1e2,"e":0.1,"f":9007199254740992,"g":1E21,"h":5e-324,"i":0.30000000000000004}}`, t0, e(0xac)},
 		{"instruction_promoted: relation prefix with interpret_as content",
 			`{"event_type":"instruction_promoted","entity_uri":"urn:a","fact":{"entity":"","relation":"instruction:exec","interpret_as":"content"}}`, t0, e(0xaa)},
 		{"operator-visible plugin type with a dot", `{"event_type":"plugin.handler_error","entity_uri":"urn:plugin:host","outcome":"failure",` +
@@ -214,7 +218,9 @@ func invalidCases() []invalidInput {
 		{"detail is a string of JSON", `{` + ok + `,"detail":"{}"}`, "invalid_detail"},
 		{"detail beyond 16 KiB canonical", `{` + ok + `,"detail":{"blob":"` + strings.Repeat("x", 16<<10) + `"}}`, "detail_too_large"},
 		{"detail 17 levels deep", `{` + ok + `,"detail":` + deep + `}`, "detail_too_deep"},
-		{"interpret_as outside the set", `{"event_type":"instruction_promoted","entity_uri":"urn:a","fact":{"entity":"instruction:x","interpret_as":"code"}}`, "invalid_interpret_as"},
+		{"interpret_as outside the set", `{"event_type":"instruction_promoted","entity_uri":"urn:a","fact":{"entity":"instruction:x","interpret_as":"script"}}`, "invalid_interpret_as"},
+		{"interpret_as code is not an instruction (quarantined)", `{"event_type":"instruction_quarantined","entity_uri":"urn:a","fact":{"entity":"doc:1","relation":"says","interpret_as":"code"}}`, "not_instruction"},
+		{"interpret_as code is not an instruction (promoted)", `{"event_type":"instruction_promoted","entity_uri":"urn:a","fact":{"interpret_as":"code"}}`, "not_instruction"},
 		{"interpret_as empty", `{"event_type":"instruction_promoted","entity_uri":"urn:a","fact":{"entity":"doc","interpret_as":""}}`, "invalid_interpret_as"},
 		{"not an instruction fact", `{"event_type":"instruction_quarantined","entity_uri":"urn:a","fact":{"entity":"doc:1","relation":"says","interpret_as":"content"}}`, "not_instruction"},
 		{"wrong-case prefix is not an instruction", `{"event_type":"instruction_promoted","entity_uri":"urn:a","fact":{"entity":"Instruction:x"}}`, "not_instruction"},
@@ -222,6 +228,13 @@ func invalidCases() []invalidInput {
 		{"required detail key with null value", `{"event_type":"quota_breach","entity_uri":"urn:a","detail":{"dimension":null}}`, "missing_detail_key"},
 		{"required detail key nested, not top-level", `{"event_type":"quota_breach","entity_uri":"urn:a","detail":{"x":{"dimension":"rps"}}}`, "missing_detail_key"},
 		{"required detail keys with no detail", `{"event_type":"admin_action","entity_uri":"urn:a"}`, "missing_detail_key"},
+		{"required string key given a number", `{"event_type":"admin_action","entity_uri":"urn:a","detail":{"action":5}}`, "missing_detail_key"},
+		{"required number key given a numeric string", `{"event_type":"peer_hlc_anomaly","entity_uri":"urn:a","detail":{"sender_node_id":"n","direction":"past","skew_ms":"1250"}}`, "missing_detail_key"},
+		{"inexact number in detail: 2^53+1", `{` + ok + `,"detail":{"n":9007199254740993}}`, "inexact_number"},
+		{"inexact number nested in detail", `{` + ok + `,"detail":{"a":[{"b":18446744073709551616}]}}`, "inexact_number"},
+		{"inexact number beside a valid required key", `{"event_type":"quota_breach","entity_uri":"urn:a","detail":{"dimension":"rps","limit":1e-400}}`, "inexact_number"},
+		{"number beyond the double range in detail", `{` + ok + `,"detail":{"n":1e400}}`, "inexact_number"},
+		{"inexact number in an instruction event's detail", `{"event_type":"instruction_promoted","entity_uri":"urn:a","fact":{"entity":"instruction:x"},"detail":{"n":123456789012345678901234567890}}`, "inexact_number"},
 	}
 }
 
@@ -248,8 +261,10 @@ func classifyCases() []classifyInput {
 		{"interpret_as instruction alone", nil, nil, s("instruction")},
 		{"interpret_as content with instruction entity", s("instruction:run"), nil, s("content")},
 		{"interpret_as content", s("doc"), s("says"), s("content")},
-		{"interpret_as code is refused", s("doc"), nil, s("code")},
-		{"interpret_as code is refused even for instruction entity", s("instruction:run"), nil, s("code")},
+		{"interpret_as code is valid and not an instruction", s("doc"), nil, s("code")},
+		{"interpret_as code alone is not an instruction", nil, nil, s("code")},
+		{"interpret_as code with instruction entity: the prefix still counts (the seed's rule)", s("instruction:run"), nil, s("code")},
+		{"interpret_as wrong case Code is refused", nil, nil, s("Code")},
 		{"interpret_as empty is refused", nil, nil, s("")},
 		{"interpret_as wrong case is refused", nil, nil, s("Instruction")},
 	}
@@ -276,5 +291,29 @@ func mergeCases() []mergeInput {
 		{"detail malformed", s("instruction:x"), nil, nil, s(`{"a":`)},
 		{"detail duplicate names", s("instruction:x"), nil, nil, s(`{"a":1,"a":1}`)},
 		{"merged detail beyond 16 KiB", s("instruction:x"), nil, nil, s(`{"a":"` + strings.Repeat("x", 16<<10-30) + `"}`)},
+	}
+}
+
+type numberLiteral struct {
+	literal string
+	exact   bool
+}
+
+// numberCases are detail numbers and whether their RFC 8785 form keeps
+// their decimal value (SPEC §2: exact ones are stored, the others refused).
+func numberCases() []numberLiteral {
+	ok := func(lit string) numberLiteral { return numberLiteral{lit, true} }
+	bad := func(lit string) numberLiteral { return numberLiteral{lit, false} }
+	return []numberLiteral{
+		ok("0"), ok("-0"), ok("0.0"), ok("-0.0e-3"), ok("0e400"),
+		ok("0.10"), ok("1.0"), ok("1e2"), ok("1E+2"), ok("0.1"), ok("100"), ok("-1.5"), ok("4.50"), ok("2e-3"),
+		ok("123456789012345"), ok("1234567890123456"), ok("9007199254740992"), ok("-9007199254740992"), ok("9007199254740994"),
+		ok("1e21"), ok("1e-7"), ok("0.000001"), ok("5e-324"), ok("1.7976931348623157e308"), ok("0.30000000000000004"),
+		ok("100000000000000000000000000000"), ok("1.5e300"),
+		bad("9007199254740993"), bad("-9007199254740993"), bad("18446744073709551616"), bad("18446744073709551615"),
+		bad("123456789012345678901234567890"), bad("999999999999999999999999999999"), bad("-123456789012345678901234567890"),
+		bad("1e-400"), bad("-1e-400"), bad("2.5e-324"), bad("4.9e-324"), bad("1e400"), bad("-1.8e308"),
+		bad("0.1000000000000000055511151231257827"), bad("333333333.33333329"), bad("1.00000000000000001"),
+		bad("0.300000000000000001"),
 	}
 }

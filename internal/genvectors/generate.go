@@ -30,6 +30,7 @@ func generate() (map[string][]byte, error) {
 		"classify.json":  genClassify,
 		"merge.json":     genMerge,
 		"catalogue.json": genCatalogue,
+		"numbers.json":   genNumbers,
 	} {
 		v, err := gen()
 		if err != nil {
@@ -244,6 +245,13 @@ func requiredKeyCases() []invalidInput {
 			})
 		}
 		for _, k := range keys {
+			if k.Type != catalog.AnyType {
+				out = append(out, invalidInput{
+					name:    fmt.Sprintf("%s with %s of another JSON type than %s", t.Name(), k.Name, k.Type),
+					request: requestWithKeys(t.Name(), keys, -1, "type:"+k.Name),
+					code:    "missing_detail_key",
+				})
+			}
 			if len(k.OneOf) > 0 {
 				out = append(out, invalidInput{
 					name:    fmt.Sprintf("%s with %s outside its values", t.Name(), k.Name),
@@ -258,23 +266,103 @@ func requiredKeyCases() []invalidInput {
 
 // requestWithKeys writes a request of type typ whose detail holds every key
 // but keys[skip], each with a permitted value, except that the key named
-// bad gets a value outside its set.
+// bad gets a value outside its set, and the key named by "type:" and bad a
+// value of another JSON type.
 func requestWithKeys(typ string, keys []catalog.Key, skip int, bad string) string {
 	var detail []string
 	for i, k := range keys {
 		if i == skip {
 			continue
 		}
-		v := `"x"`
+		v := sampleValue(k.Type, false)
 		if len(k.OneOf) > 0 {
 			v = k.OneOf[0]
 		}
-		if k.Name == bad {
+		switch bad {
+		case k.Name:
 			v = `"not-one-of-them"`
+		case "type:" + k.Name:
+			v = sampleValue(k.Type, true)
 		}
 		detail = append(detail, string(jcs.AppendString(nil, k.Name))+":"+v)
 	}
 	return `{"event_type":` + string(jcs.AppendString(nil, typ)) + `,"entity_uri":"urn:stigmem:agent:vector","detail":{` + strings.Join(detail, ",") + `}}`
+}
+
+// sampleValue returns a JSON value of type t (any type: a string), or with
+// other one of another type.
+func sampleValue(t catalog.JSONType, other bool) string {
+	if other {
+		if t == catalog.StringType {
+			return "5"
+		}
+		return `"5"`
+	}
+	switch t {
+	case catalog.NumberType:
+		return "1250"
+	case catalog.BooleanType:
+		return "true"
+	case catalog.ObjectType:
+		return `{"k":"v"}`
+	case catalog.ArrayType:
+		return `["v"]`
+	}
+	return `"x"`
+}
+
+// ---- numbers.json
+
+type numbersFile struct {
+	Description string       `json:"description"`
+	Generator   string       `json:"generator"`
+	Now         string       `json:"now"`
+	NowUnixNs   string       `json:"now_unix_ns"`
+	Cases       []numberCase `json:"cases"`
+}
+
+type numberCase struct {
+	Literal string  `json:"literal"`
+	Request string  `json:"request"`
+	Exact   bool    `json:"exact"`
+	Detail  *string `json:"detail,omitempty"`
+	Error   string  `json:"error,omitempty"`
+}
+
+// numberRequestID is the id of every numbers.json request, so that
+// building one reads no entropy.
+const numberRequestID = "0196a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+
+func genNumbers() (any, error) {
+	now := time.Date(2026, 5, 3, 12, 0, 0, 0, time.UTC)
+	f := numbersFile{
+		Description: "Numbers in detail are evidence (SPEC §2). Build `request` (a fact_write whose detail is {\"n\": literal}) as for " +
+			"canonical.json at `now`. When `exact`, the RFC 8785 form of the literal has the literal's decimal value (the same significant " +
+			"digits, without leading and trailing zeros, at the same power of ten; -0 is 0), and the built event's detail is `detail`; " +
+			"otherwise the build fails with `error` inexact_number: the literal has digits a double cannot hold, is below the smallest " +
+			"double but not zero, or beyond the largest.",
+		Generator: generator,
+		Now:       now.Format(time.RFC3339Nano), NowUnixNs: strconv.FormatInt(now.UnixNano(), 10),
+	}
+	for _, c := range numberCases() {
+		req := `{"id":"` + numberRequestID + `","event_type":"fact_write","entity_uri":"urn:a","detail":{"n":` + c.literal + `}}`
+		nc := numberCase{Literal: c.literal, Request: req, Exact: c.exact}
+		e, err := build(req, now, nil)
+		switch {
+		case err == nil:
+			d := string(e.Detail)
+			nc.Detail = &d
+		case auditerr.CodeOf(err) == auditerr.ErrInexactNumber.Code:
+			nc.Error = string(auditerr.CodeOf(err))
+		default:
+			return nil, fmt.Errorf("literal %s: %v", c.literal, err)
+		}
+		if (err == nil) != c.exact {
+			return nil, fmt.Errorf("literal %s: built %v, declared exact %v", c.literal, err == nil, c.exact)
+		}
+		f.Cases = append(f.Cases, nc)
+	}
+	return f, nil
 }
 
 // ---- classify.json
@@ -298,7 +386,8 @@ func genClassify() (any, error) {
 	f := classifyFile{
 		Description: "Instruction classification (SPEC §5, the seed's ADR-003 is_instruction_fact): `instruction` is true iff " +
 			"interpret_as is \"instruction\", or entity or relation starts with \"instruction:\" (case-sensitive; null and \"\" never match). " +
-			"An interpret_as other than null, \"content\" or \"instruction\" fails with `error` invalid_interpret_as.",
+			"interpret_as \"code\" (reserved by the seed's ADR) is valid and, like \"content\", never makes a fact an instruction by itself. " +
+			"An interpret_as other than null, \"content\", \"instruction\" or \"code\" fails with `error` invalid_interpret_as.",
 		Generator: generator,
 	}
 	for _, c := range classifyCases() {
@@ -379,8 +468,9 @@ type typeJSON struct {
 func genCatalogue() (any, error) {
 	f := catalogueFile{
 		Description: "The built-in event catalogue (SPEC §3), sorted by name. `critical` types fail closed; `required_detail` lists the " +
-			"detail keys that must be present and non-null, as in an operator's catalogue configuration: a name, or " +
-			"{\"name\",\"one_of\"} when the value must be one of the listed JSON values.",
+			"detail keys that must be present and non-null, as in an operator's catalogue configuration: a name (any non-null value), or " +
+			"{\"name\",\"one_of\",\"type\"} when the value must have the JSON `type` (string, number, boolean, object, array) " +
+			"and, with one_of, be one of the listed JSON values.",
 		Generator: generator,
 	}
 	for _, t := range catalog.Default().Types() {

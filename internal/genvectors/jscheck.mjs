@@ -68,7 +68,7 @@ const isInstructionFact = (entity, relation, interpretAs) =>
 
 for (const c of load("classify.json").cases) {
   checks++;
-  const valid = c.interpret_as === null || c.interpret_as === "content" || c.interpret_as === "instruction";
+  const valid = c.interpret_as === null || ["content", "instruction", "code"].includes(c.interpret_as);
   if (!valid) {
     if (c.error !== "invalid_interpret_as") fail("classify.json", c.name, "expected invalid_interpret_as");
     continue;
@@ -83,6 +83,31 @@ for (const c of load("merge.json").cases) {
   const detail = c.detail === null ? null : JSON.parse(c.detail);
   const merged = { fact_entity: c.fact.entity, fact_relation: c.fact.relation, fact_interpret_as: c.fact.interpret_as, ...(detail ?? {}) };
   if (canonicalize(merged) !== c.merged) fail("merge.json", c.name, `JavaScript gives ${canonicalize(merged)}`);
+}
+
+// Exact numbers (SPEC §2), decided with BigInt arithmetic on the texts: a
+// literal is exact when the decimal value of what JavaScript writes for the
+// double nearest it (Number, then JSON.stringify — RFC 8785's number form)
+// equals the literal's own decimal value.
+function decimalValue(text) {
+  // [sign, digits as BigInt, power of ten] with no trailing zeros in digits.
+  const m = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(text);
+  if (!m) return null;
+  let digits = BigInt(m[2] + (m[3] ?? ""));
+  let exp = BigInt(m[4] ?? "0") - BigInt((m[3] ?? "").length);
+  if (digits === 0n) return "0";
+  while (digits % 10n === 0n) { digits /= 10n; exp++; }
+  return `${m[1]}${digits}e${exp}`;
+}
+
+for (const c of load("numbers.json").cases) {
+  checks++;
+  const canon = JSON.stringify(Number(c.literal)); // "null" beyond the double range
+  const exact = decimalValue(canon) !== null && decimalValue(canon) === decimalValue(c.literal);
+  if (exact !== c.exact) fail("numbers.json", c.literal, `JavaScript says exact=${exact} (${canon})`);
+  if (exact && c.detail !== `{"n":${canon}}`) fail("numbers.json", c.literal, `JavaScript writes ${canon}, vector says ${c.detail}`);
+  if (!exact && c.error !== "inexact_number") fail("numbers.json", c.literal, "expected inexact_number");
+  if (JSON.parse(c.request).detail === undefined) fail("numbers.json", c.literal, "request without detail");
 }
 
 console.log(`jscheck: ${checks} cases checked, ${failures} disagreements`);

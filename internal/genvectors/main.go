@@ -1,6 +1,6 @@
 // Command genvectors writes the test vectors of the audit core into
 // core/testdata: jcs.json, canonical.json, classify.json, merge.json,
-// invalid.json and catalogue.json.
+// invalid.json, catalogue.json and numbers.json.
 //
 // Each file is self-describing — a description, then cases that name their
 // inputs and the expected bytes or error code — so that every host of the

@@ -14,6 +14,7 @@ import (
 	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/core/jcs"
 	"github.com/stigaudit/stigaudit/core/merkle"
+	"github.com/stigaudit/stigaudit/core/uuid7"
 	"github.com/stigaudit/stigaudit/hostfns"
 	"github.com/stigaudit/stigaudit/migrations"
 	"github.com/stigaudit/stigaudit/server/api"
@@ -43,8 +44,10 @@ func (r *Routes) Register(e *echo.Echo) {
 }
 
 func (r *Routes) get(c echo.Context) error {
-	if len(c.QueryParams()) > 0 {
-		return auditerr.Errorf(auditerr.ErrInvalidParameter, "this route takes no parameters")
+	p := api.PrincipalOf(c)
+	tenant, err := tenantParam(c, p)
+	if err != nil {
+		return err
 	}
 	id := c.Param("id")
 	if c.Request().URL.RawPath != "" {
@@ -55,11 +58,11 @@ func (r *Routes) get(c echo.Context) error {
 		id = u
 	}
 	ctx := c.Request().Context()
-	e, err := r.lookup(ctx, id)
+	e, err := r.lookup(ctx, tenant, id)
 	if err != nil {
 		return err
 	}
-	if !visible(api.PrincipalOf(c), &e) {
+	if !visible(p, &e) {
 		return auditerr.Errorf(auditerr.ErrNotFound, "no event %s", id)
 	}
 	if !IsPurged(&e) {
@@ -76,8 +79,35 @@ func (r *Routes) get(c echo.Context) error {
 	return c.JSONBlob(http.StatusGone, appendGone(nil, &e, purgedAt.String))
 }
 
-// lookup finds an event by UUID or by seq.
-func (r *Routes) lookup(ctx context.Context, id string) (event.Event, error) {
+// tenantParam returns the tenant whose ids the request names: the key's
+// own, or for an admin key the one its only parameter, tenant_id, names.
+// Ids are scoped to the tenant (SPEC §2).
+func tenantParam(c echo.Context, p auth.Principal) (string, error) {
+	params := c.QueryParams()
+	tenant := p.Tenant
+	for name, vs := range params {
+		if name != "tenant_id" {
+			return "", auditerr.Errorf(auditerr.ErrInvalidParameter, "this route takes no parameter but tenant_id, not %q", name)
+		}
+		if len(vs) != 1 {
+			return "", auditerr.Errorf(auditerr.ErrInvalidParameter, "tenant_id is given %d times", len(vs))
+		}
+		t, err := event.NormalizeTenant(vs[0])
+		if err != nil || vs[0] == "" {
+			return "", auditerr.Errorf(auditerr.ErrInvalidParameter, "tenant_id %q is not a valid tenant", vs[0])
+		}
+		if !p.IsAdmin() && t != p.Tenant {
+			return "", auditerr.Errorf(auditerr.ErrForbidden, "this key may only read tenant %q", p.Tenant)
+		}
+		tenant = t
+	}
+	return tenant, nil
+}
+
+// lookup finds an event by seq, or by UUID within tenant (ids are scoped
+// to the tenant; seqs are positions in the one log). Anything else is
+// invalid_id.
+func (r *Routes) lookup(ctx context.Context, tenant, id string) (event.Event, error) {
 	if seq, err := strconv.ParseInt(id, 10, 64); err == nil && seq >= 0 {
 		page, err := r.Store.Query(ctx, hostfns.Query{Order: hostfns.Ascending, After: seq - 1, Limit: 1})
 		if err != nil {
@@ -88,11 +118,23 @@ func (r *Routes) lookup(ctx context.Context, id string) (event.Event, error) {
 		}
 		return page.Events[0], nil
 	}
+	uuid, err := uuid7.Normalize(id)
+	if err != nil {
+		return event.Event{}, auditerr.Errorf(auditerr.ErrInvalidID, "%q is neither an event id (a UUID) nor a seq", clip(id))
+	}
 	g, ok := r.Store.(hostfns.Getter)
 	if !ok {
 		return event.Event{}, errors.New("retention: the store cannot look events up by id")
 	}
-	return g.Get(ctx, id)
+	return g.Get(ctx, tenant, uuid)
+}
+
+// clip shortens what a client sent for an error message.
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
 }
 
 // visible applies the list routes' scope: admin every event, audit.read

@@ -76,15 +76,41 @@ test('classify, mergeDetail and instruction events (SPEC §5)', async () => {
   assert.equal(sa.classify({ entity: 'instruction:x' }), true);
   assert.equal(sa.classify({ entity: 'user:1', relation: 'likes', interpret_as: 'content' }), false);
   assert.equal(sa.classify({ entity: 'Instruction:x', relation: null, interpret_as: null }), false);
-  assert.throws(() => sa.classify({ interpret_as: 'code' }), (e) => e.code === 'invalid_interpret_as');
+  assert.equal(sa.classify({ interpret_as: 'code' }), false, 'code is reserved: valid, never an instruction by itself');
+  assert.throws(() => sa.classify({ interpret_as: 'script' }), (e) => e.code === 'invalid_interpret_as');
   assert.deepEqual(sa.mergeDetail({ fact: { entity: 'instruction:x', relation: 'r' }, detail: { fact_relation: 'mine', z: 1 } }),
     { fact_entity: 'instruction:x', fact_interpret_as: null, fact_relation: 'mine', z: 1 });
   const skipped = sa.emit({ event_type: 'instruction_promoted', entity_uri: 'agent:a', fact: { entity: 'user:1', interpret_as: 'content' } });
   assert.deepEqual(skipped, { skipped: 'not_instruction' });
   assert.equal(stored.length, 0, 'nothing recorded for a non-instruction fact');
+  for (const type of ['instruction_quarantined', 'instruction_promoted']) {
+    assert.deepEqual(sa.emit({ event_type: type, entity_uri: 'agent:a', fact: { entity: 'doc:1', interpret_as: 'code' } }),
+      { skipped: 'not_instruction' }, `${type} with interpret_as code`);
+  }
+  assert.equal(stored.length, 0, 'nothing recorded for interpret_as code');
   const ev = sa.emit({ event_type: 'instruction_promoted', entity_uri: 'agent:a', fact: { entity: 'instruction:run' } });
   assert.equal(ev.source, 'agent:a');
   assert.equal(ev.detail.fact_entity, 'instruction:run');
+});
+
+// Detail numbers are evidence (SPEC §2): sent as JSON text, a number whose
+// RFC 8785 form has another value is refused in the loader as in Go; a JS
+// object cannot even hold such a number, so the texts are what matter.
+test('inexact detail numbers are refused, exact ones kept (SPEC §2)', async () => {
+  const sa = await load();
+  const req = (lit) => `{"id":"0196a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b","event_type":"fact_write","entity_uri":"a","detail":{"n":${lit}}}`;
+  for (const lit of ['9007199254740993', '18446744073709551616', '1e-400', '123456789012345678901234567890', '1e400']) {
+    assert.throws(() => sa.buildEvent(req(lit)), (e) => e.code === 'inexact_number', lit);
+  }
+  for (const [lit, stored] of [['0.10', 0.1], ['1.0', 1], ['-0', 0], ['1e2', 100], ['0.1', 0.1], ['9007199254740992', 9007199254740992]]) {
+    const ev = sa.buildEvent(req(lit));
+    assert.ok(Object.is(ev.detail.n, stored), `${lit} stored as ${ev.detail.n}`);
+  }
+  // What the message says, so a client knows what to do.
+  assert.throws(() => sa.buildEvent(req('9007199254740993')), (e) => /9007199254740992/.test(e.message) && /string/.test(e.message));
+  // Required keys are typed: admin_action's action is a string.
+  assert.throws(() => sa.buildEvent({ event_type: 'admin_action', entity_uri: 'a', detail: { action: 5 } }), (e) => e.code === 'missing_detail_key');
+  assert.equal(sa.buildEvent({ event_type: 'admin_action', entity_uri: 'a', detail: { action: 'rotate' } }).detail.action, 'rotate');
 });
 
 test('verifyCheckpoint, verifyInclusion with an event and a checkpoint', async () => {
