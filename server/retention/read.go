@@ -35,36 +35,65 @@ type Routes struct {
 	Dialect migrations.Dialect
 	// Keys authenticates requests.
 	Keys *auth.Keys
+	// Receipt, if set, serves GET /v1/audit/events/{id}/receipt: the
+	// event's receipt (server/tlog.Receipts).
+	Receipt func(ctx context.Context, e *event.Event) ([]byte, error)
 }
 
 // Register adds the route to e behind api.Authenticate and
 // api.Require(read).
 func (r *Routes) Register(e *echo.Echo) {
 	e.GET(EventRoute, r.get, api.Authenticate(r.Keys), api.Require(auth.PermRead))
+	if r.Receipt != nil {
+		e.GET(EventRoute+"/receipt", r.receipt, api.Authenticate(r.Keys), api.Require(auth.PermRead))
+	}
 }
 
-func (r *Routes) get(c echo.Context) error {
+// receipt is GET /v1/audit/events/{id}/receipt: the event's C2SP
+// tlog-proof, for the keys that may read the event.
+func (r *Routes) receipt(c echo.Context) error {
+	e, err := r.visibleEvent(c)
+	if err != nil {
+		return err
+	}
+	b, err := r.Receipt(c.Request().Context(), &e)
+	if err != nil {
+		return err
+	}
+	return c.Blob(http.StatusOK, "text/plain; charset=utf-8", b)
+}
+
+// visibleEvent finds the event the request names, if its key may read it.
+func (r *Routes) visibleEvent(c echo.Context) (event.Event, error) {
 	p := api.PrincipalOf(c)
 	tenant, err := tenantParam(c, p)
 	if err != nil {
-		return err
+		return event.Event{}, err
 	}
 	id := c.Param("id")
 	if c.Request().URL.RawPath != "" {
 		u, err := url.PathUnescape(id)
 		if err != nil {
-			return auditerr.Errorf(auditerr.ErrInvalidParameter, "id is not a valid path segment")
+			return event.Event{}, auditerr.Errorf(auditerr.ErrInvalidParameter, "id is not a valid path segment")
 		}
 		id = u
 	}
-	ctx := c.Request().Context()
-	e, err := r.lookup(ctx, tenant, id)
+	e, err := r.lookup(c.Request().Context(), tenant, id)
+	if err != nil {
+		return event.Event{}, err
+	}
+	if !visible(p, &e) {
+		return event.Event{}, auditerr.Errorf(auditerr.ErrNotFound, "no event %s", id)
+	}
+	return e, nil
+}
+
+func (r *Routes) get(c echo.Context) error {
+	e, err := r.visibleEvent(c)
 	if err != nil {
 		return err
 	}
-	if !visible(p, &e) {
-		return auditerr.Errorf(auditerr.ErrNotFound, "no event %s", id)
-	}
+	ctx := c.Request().Context()
 	if !IsPurged(&e) {
 		return c.JSONBlob(http.StatusOK, event.AppendJSON(nil, &e))
 	}

@@ -64,7 +64,7 @@ func (f *complianceFlags) policy() (retention.Policy, *redact.Profile, error) {
 // e and starts the retention purger. The returned function stops what it
 // started; call it before closing the log.
 func (f *complianceFlags) startCompliance(ctx context.Context, e *echo.Echo, dataDir string, store dbStore, log *stigaudit.Log,
-	keys *auth.Keys, cp *tlog.Checkpointer, hub *stream.Hub, logger *slog.Logger) (func(), error) {
+	keys *auth.Keys, cp *tlog.Checkpointer, receipts *tlog.Receipts, hub *stream.Hub, logger *slog.Logger) (func(), error) {
 	retPol, prof, err := f.policy()
 	if err != nil {
 		return nil, err
@@ -87,7 +87,7 @@ func (f *complianceFlags) startCompliance(ctx context.Context, e *echo.Echo, dat
 	if _, ok := store.(*pgstore.Store); ok {
 		dialect = migrations.Postgres
 	}
-	(&retention.Routes{Store: store, DB: store.DB(), Dialect: dialect, Keys: keys}).Register(e)
+	(&retention.Routes{Store: store, DB: store.DB(), Dialect: dialect, Keys: keys, Receipt: receipts.Receipt}).Register(e)
 
 	purger, err := retention.New(retention.Config{DB: store.DB(), Dialect: dialect, Log: log, Policy: retPol, Logger: logger})
 	if err != nil {

@@ -71,6 +71,17 @@ func (w witnessing) Witnessed() func() ([]byte, bool) {
 	}
 }
 
+// WitnessedSized is Witnessed with the checkpoint's size, for receipts.
+func (w witnessing) WitnessedSized() func() ([]byte, uint64, bool) {
+	if w.w == nil {
+		return nil
+	}
+	return func() ([]byte, uint64, bool) {
+		c, ok := w.w.Latest()
+		return c.Note, c.Size, ok
+	}
+}
+
 // Close stops the client.
 func (w witnessing) Close() {
 	if w.w != nil {

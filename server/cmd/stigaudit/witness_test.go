@@ -206,6 +206,17 @@ func TestWitnessedByOmniwitness(t *testing.T) {
 	if r := p.getStatus(t, "/readyz"); r != 200 {
 		t.Fatalf("readyz while witnessed: %d", r)
 	}
+	// A receipt carries the cosigned checkpoint: it verifies offline with
+	// the policy.
+	rcode, rec := getReceipt(t, p.url, admin, "5")
+	if rcode != 200 || !bytes.Contains(rec, []byte("\n— witness.test/w1 ")) {
+		t.Fatalf("receipt of a witnessed log: %d %s", rcode, rec)
+	}
+	recFile := filepath.Join(t.TempDir(), "receipt")
+	os.WriteFile(recFile, rec, 0o644)
+	if code, out, stderr := cli(t, "verify", "--receipt", recFile, "--key", vkey, "--witness-policy", policyFile); code != 0 || !strings.Contains(out, "cosigned by the witness quorum") {
+		t.Fatalf("verify --receipt --witness-policy: %d %s %s", code, out, stderr)
+	}
 	p.kill(syscall.SIGTERM)
 
 	// Offline, verify requires the quorum on the checkpoint it is given.
