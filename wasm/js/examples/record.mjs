@@ -11,7 +11,8 @@
 // canonical event extended with "leaf_hash" and "seq", still canonical
 // (members sorted), so removing the two gives back the hashed bytes.
 // Re-sending an id with the same content answers the stored seq; with other
-// content, id_conflict. It prints a JSON summary on standard output.
+// content, id_conflict. It prints a JSON summary on standard output, with
+// the log's Merkle root computed by the module (merkle_root).
 import { openSync, writeSync, fsyncSync, closeSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { load, STORE } from '../stigaudit.mjs';
@@ -28,6 +29,7 @@ const decoder = new TextDecoder();
 let pending = [];
 let nextSeq = 0;
 const byId = new Map(); // id → { seq, content } for idempotent re-sends
+const leaves = []; // every stored event's leaf hash, in seq order
 
 // content is the canonical event without ts: what must match on a re-send.
 function content(ev) {
@@ -79,6 +81,7 @@ function storeAppend(canonical) {
   const leafHash = createHash('sha256').update(Buffer.from([0])).update(canonical).digest('hex');
   const seq = nextSeq++;
   pending.push(exportLine(text, seq, leafHash));
+  leaves.push(leafHash);
   if (pending.length >= 1000) flush();
   byId.set(ev.id, { seq, content: content(ev) });
   return seq;
@@ -126,4 +129,7 @@ flush();
 fsyncSync(fd);
 closeSync(fd);
 const seconds = (performance.now() - start) / 1000;
-console.log(JSON.stringify({ file: out, events: nextSeq, skipped, seconds, events_per_s: Math.round(nextSeq / seconds) }));
+// The log's RFC 6962 root, by the module: what a checkpoint of this log signs.
+const { tree_size: size, root } = sa.merkleRoot({ leaf_hashes: leaves });
+if (size !== nextSeq) throw new Error(`merkle_root counted ${size} leaves, stored ${nextSeq}`);
+console.log(JSON.stringify({ file: out, events: nextSeq, root, skipped, seconds, events_per_s: Math.round(nextSeq / seconds) }));
