@@ -39,6 +39,9 @@ type Config struct {
 	LeafHash func(e *event.Event) [merkle.HashSize]byte
 	// Key verifies the checkpoints (checkpoint.NewVerifier).
 	Key note.Verifier
+	// Keys, when set instead of Key, is the log's key history: each
+	// checkpoint must be signed by a key that may sign its size (SPEC §6.3).
+	Keys checkpoint.Keys
 	// Origin the checkpoints must carry; "" means Key's name.
 	Origin string
 	// Checkpoint is the signed checkpoint the log must match: exactly
@@ -113,13 +116,16 @@ type Verifier struct {
 // (Err, and a Report with ReasonBadCheckpoint). The error result is only
 // for a Config that cannot work, and wraps auditerr.ErrInvalidConfig.
 func New(cfg Config) (*Verifier, error) {
-	if cfg.Key == nil && (cfg.Checkpoint != nil || len(cfg.Older) > 0) {
+	if cfg.Keys == nil && cfg.Key != nil {
+		cfg.Keys = checkpoint.SingleKey(cfg.Key)
+	}
+	if cfg.Keys == nil && (cfg.Checkpoint != nil || len(cfg.Older) > 0) {
 		return nil, auditerr.Errorf(auditerr.ErrInvalidConfig, "logverify: a checkpoint needs a verifier key")
 	}
 	v := &Verifier{cfg: cfg, first: -1, last: -1, level: chunkLevel}
 	v.visit = v.visitNode
 	if cfg.Checkpoint != nil {
-		c, err := checkpoint.Open(cfg.Checkpoint, cfg.Origin, cfg.Key)
+		c, err := cfg.Keys.Open(cfg.Checkpoint, cfg.Origin)
 		if err != nil {
 			v.failWith(ReasonBadCheckpoint, -1, -1, fmt.Errorf("checkpoint: %w", err))
 			return v, nil
@@ -127,7 +133,7 @@ func New(cfg Config) (*Verifier, error) {
 		v.cp = &c
 	}
 	for i, msg := range cfg.Older {
-		c, err := checkpoint.Open(msg, cfg.Origin, cfg.Key)
+		c, err := cfg.Keys.Open(msg, cfg.Origin)
 		if err != nil {
 			v.failWith(ReasonBadCheckpoint, -1, -1, fmt.Errorf("older checkpoint %d: %w", i+1, err))
 			return v, nil

@@ -41,6 +41,9 @@ type Config struct {
 	Checkpoints Checkpoints
 	// Key signs the checkpoints; required. Its origin names the log.
 	Key *Key
+	// Ring, if set, replaces Key for signing and opening: the keys of a
+	// rotation (SPEC §6.3), re-read before every signature.
+	Ring *Ring
 	// Interval is the least time between two signatures while the log
 	// grows; default DefaultInterval (1s, SPEC §6).
 	Interval time.Duration
@@ -171,7 +174,7 @@ func New(ctx context.Context, cfg Config) (*Checkpointer, error) {
 // say what its note says.
 func (c *Checkpointer) openStored(s *Signed) error {
 	k := c.cfg.Key
-	opened, err := checkpoint.Open(s.Note, k.Origin, k.Verifier)
+	opened, err := c.keys().Open(s.Note, k.Origin)
 	if err != nil {
 		return forkf("the stored checkpoint of size %d does not open with the key in the data directory (%s+%08x): %v; was %s replaced?", s.Size, k.Verifier.Name(), k.Verifier.KeyHash(), err, KeyFile)
 	}
@@ -180,6 +183,26 @@ func (c *Checkpointer) openStored(s *Signed) error {
 	}
 	s.Origin = opened.Origin
 	return nil
+}
+
+// keys are the keys stored checkpoints are opened with.
+func (c *Checkpointer) keys() checkpoint.Keys {
+	if c.cfg.Ring != nil {
+		return c.cfg.Ring.Keys()
+	}
+	return checkpoint.SingleKey(c.cfg.Key.Verifier)
+}
+
+// sign signs cp with Key, or with every key of Ring (re-read first, so a
+// rotation takes effect at the next signature).
+func (c *Checkpointer) sign(cp checkpoint.Checkpoint) ([]byte, error) {
+	if c.cfg.Ring == nil {
+		return checkpoint.Sign(cp, c.cfg.Key.Signer)
+	}
+	if err := c.cfg.Ring.Refresh(); err != nil {
+		c.cfg.Logger.Warn("checkpoint keys not re-read; signing with the ones loaded before", slog.String("error", err.Error()))
+	}
+	return c.cfg.Ring.Sign(cp)
 }
 
 // Latest returns the latest signed checkpoint; ok is false before the first.
@@ -346,7 +369,7 @@ func (c *Checkpointer) Sync(ctx context.Context) (Signed, error) {
 		}
 	}
 	cp := checkpoint.Checkpoint{Origin: c.cfg.Key.Origin, Size: size, Root: root}
-	signedNote, err := checkpoint.Sign(cp, c.cfg.Key.Signer)
+	signedNote, err := c.sign(cp)
 	if err != nil {
 		return Signed{}, fmt.Errorf("tlog: %w", err)
 	}

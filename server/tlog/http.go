@@ -1,6 +1,7 @@
 package tlog
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -26,6 +27,9 @@ type Routes struct {
 	// /v1/audit/checkpoint then serves it, and ?witnessed=0 the newest
 	// signed one.
 	Witnessed func() (note []byte, ok bool)
+	// History, if set, serves GET /v1/audit/verifier-keys: the log's
+	// verifier keys with the tree sizes each signs (SPEC §6.3).
+	History func() (History, error)
 }
 
 // Register adds the routes to e, each behind api.Authenticate(keys) and
@@ -42,6 +46,9 @@ func (r *Routes) Register(e *echo.Echo, keys *auth.Keys) {
 	e.GET("/v1/audit/checkpoint", r.checkpoint, authn, api.Require(auth.PermRead))
 	e.GET("/v1/audit/proof/inclusion", r.inclusion, authn, api.Require(auth.PermRead))
 	e.GET("/v1/audit/proof/consistency", r.consistency, authn, api.Require(auth.PermRead))
+	if r.History != nil {
+		e.GET("/v1/audit/verifier-keys", r.verifierKeys, authn, api.Require(auth.PermRead))
+	}
 }
 
 // checkpoint is GET /v1/audit/checkpoint[?witnessed=0|1]: the latest
@@ -73,6 +80,23 @@ func (r *Routes) checkpoint(c echo.Context) error {
 		return auditerr.Errorf(auditerr.ErrNotFound, "no checkpoint has been signed yet")
 	}
 	return c.Blob(http.StatusOK, "text/plain; charset=utf-8", s.Note)
+}
+
+// verifierKeys is GET /v1/audit/verifier-keys: the key history, as
+// `stigaudit verify --key-history` reads it.
+func (r *Routes) verifierKeys(c echo.Context) error {
+	if err := onlyParams(c.QueryParams()); err != nil {
+		return err
+	}
+	h, err := r.History()
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(h)
+	if err != nil {
+		return err
+	}
+	return c.JSONBlob(http.StatusOK, b)
 }
 
 // inclusion is GET /v1/audit/proof/inclusion?seq=&size=.

@@ -10,11 +10,15 @@ import (
 	"io/fs"
 	"log/slog"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/stigaudit/stigaudit"
 	"github.com/stigaudit/stigaudit/core/auditerr"
+	"github.com/stigaudit/stigaudit/core/event"
+	"github.com/stigaudit/stigaudit/core/jcs"
 	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
 	"github.com/stigaudit/stigaudit/server/datadir"
 	"github.com/stigaudit/stigaudit/server/tlog"
@@ -35,10 +39,12 @@ const (
 
 func cmdCheckpointKey(args []string, stdout, stderr io.Writer) error {
 	var dataDir, node, origin string
+	var all bool
 	fs := newFlagSet("keys checkpoint-key", stderr)
 	fs.StringVar(&dataDir, "data-dir", env("STIGAUDIT_DATA_DIR", "./data"), "directory for the SQLite file, keys and salts (STIGAUDIT_DATA_DIR)")
 	fs.StringVar(&node, "node", env("STIGAUDIT_NODE", tlog.DefaultNode), nodeFlag)
 	fs.StringVar(&origin, "origin", env("STIGAUDIT_ORIGIN", ""), originFlag)
+	fs.BoolVar(&all, "all", false, "print every verifier key the log has signed with, each with the tree sizes it signs")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -49,7 +55,90 @@ func cmdCheckpointKey(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, k.VerifierKey)
+	if !all {
+		fmt.Fprintln(stdout, k.VerifierKey)
+		return nil
+	}
+	h, err := tlog.HistoryOf(dataDir)
+	if err != nil {
+		return err
+	}
+	for _, hk := range h.Keys {
+		until := "-"
+		if hk.UntilSize != nil {
+			until = strconv.FormatUint(*hk.UntilSize, 10)
+		}
+		fmt.Fprintf(stdout, "%s from_size=%d until_size=%s\n", hk.VerifierKey, hk.FromSize, until)
+	}
+	return nil
+}
+
+const rotateUsage = `usage: stigaudit keys rotate-checkpoint-key [--data-dir D] [--retire-old]
+
+Without --retire-old: adds a new Ed25519 checkpoint key (D/checkpoint.key.next,
+same origin); from the next checkpoint on, checkpoints carry both signatures.
+Prints the new verifier key. Give it to verifiers, then:
+
+With --retire-old: once the latest checkpoint carries the new key's
+signature, retires the old key (kept as checkpoint.key.retired-*), records
+the last size it signed in D/checkpoint.keys.json, and records a
+key_rotation event in the log. A running server picks both steps up at its
+next signature. With PostgreSQL replicas, copy the key files to every
+replica's data directory before retiring.`
+
+func cmdRotateCheckpointKey(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var c common
+	var retire bool
+	fs := newFlagSet("keys rotate-checkpoint-key", stderr)
+	c.register(fs)
+	fs.BoolVar(&retire, "retire-old", false, "retire the old key once the new one signs")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q\n%s", errUsage, fs.Arg(0), rotateUsage)
+	}
+	latest, ok, err := tlog.PinIn(c.dataDir).Load()
+	if err != nil {
+		return err
+	}
+	if !retire {
+		next, err := tlog.Rotate(c.dataDir, latest.Size, rand.Reader)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, next.VerifierKey)
+		fmt.Fprintf(stderr, "added %s/%s: checkpoints after size %d carry both signatures; retire the old key with --retire-old once verifiers have the new one\n", c.dataDir, tlog.NextKeyFile, latest.Size)
+		return nil
+	}
+	if !ok {
+		return fmt.Errorf("no checkpoint is pinned in %s yet: start the server so that it signs with the new key, then retire", c.dataDir)
+	}
+	old, next, until, err := tlog.Retire(c.dataDir, latest)
+	if err != nil {
+		return err
+	}
+	store, err := c.openStore(ctx, storeOptions{})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	log, err := stigaudit.Open(stigaudit.Options{Store: store})
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	detail := []byte(`{"retired_key":`)
+	detail = jcs.AppendString(detail, old.VerifierKey)
+	detail = append(detail, `,"key":`...)
+	detail = jcs.AppendString(detail, next.VerifierKey)
+	detail = append(detail, `,"until_size":`...)
+	detail = strconv.AppendUint(detail, until, 10)
+	detail = append(detail, '}')
+	if _, err := log.Emit(ctx, event.Draft{Type: "key_rotation", Tenant: "default", EntityURI: cliActor(), Emitter: "urn:stigaudit:cli", Detail: detail}); err != nil {
+		return fmt.Errorf("the old key is retired, but the key_rotation event could not be recorded: %w", err)
+	}
+	fmt.Fprintf(stdout, "retired %s (signed up to size %d); %s signs from now on\n", old.VerifierKey, until, next.VerifierKey)
 	return nil
 }
 
@@ -63,7 +152,11 @@ func startCheckpointer(ctx context.Context, dataDir, node, origin string, onPubl
 	if err != nil {
 		return nil, err
 	}
-	cp, err := tlog.New(ctx, tlog.Config{Tree: store, Checkpoints: tlog.NewSQLite(store.DB()), Pin: tlog.PinIn(dataDir), Key: key, Logger: logger, Registerer: reg, OnPublish: onPublish})
+	ring, err := tlog.NewRing(dataDir, key)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint keys: %w", err)
+	}
+	cp, err := tlog.New(ctx, tlog.Config{Tree: store, Checkpoints: tlog.NewSQLite(store.DB()), Pin: tlog.PinIn(dataDir), Key: key, Ring: ring, Logger: logger, Registerer: reg, OnPublish: onPublish})
 	if err != nil {
 		return nil, fmt.Errorf("checkpointer: %w", err)
 	}

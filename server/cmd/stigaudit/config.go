@@ -169,7 +169,12 @@ func (c *common) startSigning(ctx context.Context, node, origin string, onPublis
 	case <-leader.Settled():
 	case <-time.After(5 * time.Second):
 	}
-	cp, err := tlog.New(ctx, tlog.Config{Tree: store, Checkpoints: &pgCheckpoints{db: pg.DB(), leader: leader}, Pin: tlog.PinIn(c.dataDir), Key: key, Logger: logger, Registerer: reg, OnPublish: onPublish})
+	ring, err := tlog.NewRing(c.dataDir, key)
+	if err != nil {
+		leader.Close()
+		return nil, nil, fmt.Errorf("checkpoint keys: %w", err)
+	}
+	cp, err := tlog.New(ctx, tlog.Config{Tree: store, Checkpoints: &pgCheckpoints{db: pg.DB(), leader: leader}, Pin: tlog.PinIn(c.dataDir), Key: key, Ring: ring, Logger: logger, Registerer: reg, OnPublish: onPublish})
 	if err != nil {
 		leader.Close()
 		return nil, nil, fmt.Errorf("checkpointer: %w", err)

@@ -20,7 +20,8 @@ const keysUsage = `usage:
   stigaudit keys create [--data-dir D] --tenant T --entity URI --perm p1,p2 [--oidc-sub S] [--label L]
   stigaudit keys list [--data-dir D]
   stigaudit keys revoke [--data-dir D] KEY_ID
-  stigaudit keys checkpoint-key [--data-dir D] [--node N]
+  stigaudit keys checkpoint-key [--data-dir D] [--node N] [--all]
+  stigaudit keys rotate-checkpoint-key [--data-dir D] [--retire-old]
 permissions: audit.write, read, audit.read, admin`
 
 func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -28,8 +29,11 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("%w: %s", errUsage, keysUsage)
 	}
 	sub, args := args[0], args[1:]
-	if sub == "checkpoint-key" {
+	switch sub {
+	case "checkpoint-key":
 		return cmdCheckpointKey(args, stdout, stderr)
+	case "rotate-checkpoint-key":
+		return cmdRotateCheckpointKey(ctx, args, stdout, stderr)
 	}
 	var c common
 	fs := newFlagSet("keys "+sub, stderr)

@@ -160,7 +160,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ready = append(ready, health.Check{Name: "database", Run: h.Health})
 	}
 	e := api.New(api.Config{Log: log, Keys: keys, Metrics: m, Gatherer: reg, Logger: logger, Prover: prover, Ready: ready})
-	(&tlog.Routes{Store: store, Checkpointer: cp, Prover: prover, Witnessed: wit.Witnessed()}).Register(e, keys)
+	(&tlog.Routes{Store: store, Checkpointer: cp, Prover: prover, Witnessed: wit.Witnessed(),
+		History: func() (tlog.History, error) { return tlog.HistoryOf(c.dataDir) }}).Register(e, keys)
 	stopCompliance, err := cf.startCompliance(ctx, e, c.dataDir, store, log, keys, cp, &tlog.Receipts{Prover: prover, Checkpointer: cp, Witnessed: wit.WitnessedSized()}, hub, logger)
 	if err != nil {
 		return err

@@ -43,20 +43,34 @@ first bad seq and why.`
 var errVerifyFailed = errors.New("verification failed")
 
 func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var dbFile, ndjsonFile, keyArg, cpFile, policyFile, receiptFile string
+	var dbFile, ndjsonFile, cpFile, policyFile, receiptFile, historyFile string
+	var keyArgs multiFlag
 	var since multiFlag
 	var allowTail bool
 	fs := newFlagSet("verify", stderr)
 	fs.StringVar(&dbFile, "db", "", "SQLite database file, or postgres:// URL, to verify (read only; default STIGAUDIT_DATABASE_URL when --ndjson is not given)")
 	fs.StringVar(&ndjsonFile, "ndjson", "", "NDJSON export to verify")
 	fs.StringVar(&receiptFile, "receipt", "", "an event's receipt (C2SP tlog-proof) to verify")
-	fs.StringVar(&keyArg, "key", env("STIGAUDIT_VERIFIER_KEY", ""), "checkpoint verifier key <name>+<hash>+<base64>, or a file holding it (STIGAUDIT_VERIFIER_KEY)")
+	fs.Var(&keyArgs, "key", "checkpoint verifier key <name>+<hash>+<base64>, or a file holding it (STIGAUDIT_VERIFIER_KEY); repeat it for a log whose key was rotated")
+	fs.StringVar(&historyFile, "key-history", "", "the log's key history (GET /v1/audit/verifier-keys, or checkpoint.keys.json): each checkpoint must be signed by a key valid at its size")
 	fs.StringVar(&cpFile, "checkpoint", "", "signed checkpoint to verify against (default: the latest in the database, or the export's last line)")
 	fs.Var(&since, "since-checkpoint", "an older signed checkpoint the log must still extend (repeatable)")
 	fs.StringVar(&policyFile, "witness-policy", "", "C2SP tlog-policy file: the --checkpoint must carry cosignatures meeting its quorum (as GET /v1/audit/checkpoint serves it)")
 	fs.BoolVar(&allowTail, "allow-tail", false, "--db only: events after the checkpoint (not signed yet, on a live server) are checked against the stored tree instead of failing")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if len(keyArgs) == 0 {
+		if v := env("STIGAUDIT_VERIFIER_KEY", ""); v != "" {
+			keyArgs = multiFlag{v}
+		}
+	}
+	keyArg := ""
+	if len(keyArgs) > 0 {
+		keyArg = keyArgs[0]
+	}
+	if historyFile != "" && keyArg == "" {
+		keyArg = "(history)"
 	}
 	if receiptFile != "" {
 		if dbFile != "" || ndjsonFile != "" || cpFile != "" || len(since) > 0 || keyArg == "" || fs.NArg() > 0 {
@@ -73,7 +87,7 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if allowTail && dbFile == "" {
 		return fmt.Errorf("%w: --allow-tail applies to --db only", errUsage)
 	}
-	key, err := readVerifierKey(keyArg)
+	keys, err := verifierKeys(keyArgs, historyFile)
 	if err != nil {
 		return err
 	}
@@ -108,15 +122,16 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err != nil {
 			return err
 		}
-		sum, err = verifyDB(ctx, db, key, cp, older, allowTail)
+		sum, err = verifyDB(ctx, db, keys, cp, older, allowTail)
 		db.Close()
 	} else {
-		sum, err = verifyNDJSON(ndjsonFile, key, cp, older)
+		sum, err = verifyNDJSON(ndjsonFile, keys, cp, older)
 	}
 	if err != nil {
 		return err
 	}
 	d := time.Since(start)
+	key := keys[0].Verifier
 	fmt.Fprintf(stdout, "OK: %s; key %s+%08x; %.2fs (%.0f events/s)\n", sum, key.Name(), key.KeyHash(), d.Seconds(), float64(sum.events)/max(d.Seconds(), 1e-9))
 	return nil
 }
@@ -209,6 +224,32 @@ func (s summary) String() string {
 	return b.String()
 }
 
+// verifierKeys returns the keys verify opens checkpoints with: the key
+// history of historyFile (each key valid for its sizes), or the --key
+// keys, each valid for every size.
+func verifierKeys(args []string, historyFile string) (checkpoint.Keys, error) {
+	if historyFile != "" {
+		b, err := os.ReadFile(historyFile)
+		if err != nil {
+			return nil, fmt.Errorf("--key-history: %w", err)
+		}
+		h, err := tlog.ParseHistory(b)
+		if err != nil {
+			return nil, fmt.Errorf("--key-history %s: %w", historyFile, err)
+		}
+		return h.KeySet()
+	}
+	var keys checkpoint.Keys
+	for _, a := range args {
+		v, err := readVerifierKey(a)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, checkpoint.KeyRange{Verifier: v})
+	}
+	return keys, nil
+}
+
 // readVerifierKey parses the key given on the command line, or read from
 // the file it names.
 func readVerifierKey(arg string) (note.Verifier, error) {
@@ -267,7 +308,7 @@ func failure(r logverify.Report) error {
 }
 
 // verifyNDJSON verifies an export against its checkpoint line (or cp).
-func verifyNDJSON(path string, key note.Verifier, cp []byte, older [][]byte) (summary, error) {
+func verifyNDJSON(path string, keys checkpoint.Keys, cp []byte, older [][]byte) (summary, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return summary{}, err
@@ -292,9 +333,9 @@ func verifyNDJSON(path string, key note.Verifier, cp []byte, older [][]byte) (su
 		if len(older) > 0 {
 			return summary{}, fmt.Errorf("%w: a filtered export holds no consistency proof, so --since-checkpoint cannot be checked against it; verify a complete export or the database", errUsage)
 		}
-		return verifyFiltered(r, key, cp)
+		return verifyFiltered(r, keys, cp)
 	}
-	v, err := logverify.New(logverify.Config{Key: key, Checkpoint: cp, Older: older})
+	v, err := logverify.New(logverify.Config{Keys: keys, Checkpoint: cp, Older: older})
 	if err != nil {
 		return summary{}, err
 	}
@@ -310,16 +351,16 @@ func verifyNDJSON(path string, key note.Verifier, cp []byte, older [][]byte) (su
 	if !rep.OK() {
 		return summary{}, failure(rep)
 	}
-	return summaryOf(rep, older, key, 0), nil
+	return summaryOf(rep, older, keys, 0), nil
 }
 
-func summaryOf(rep logverify.Report, older [][]byte, key note.Verifier, tail int64) summary {
+func summaryOf(rep logverify.Report, older [][]byte, keys checkpoint.Keys, tail int64) summary {
 	s := summary{events: rep.Events, tail: tail}
 	if rep.Checkpoint != nil {
 		s.cp = *rep.Checkpoint
 	}
 	for _, o := range older {
-		if c, err := checkpoint.Open(o, "", key); err == nil {
+		if c, err := keys.Open(o, ""); err == nil {
 			s.older = append(s.older, c.Size)
 		}
 	}
@@ -328,8 +369,8 @@ func summaryOf(rep logverify.Report, older [][]byte, key note.Verifier, tail int
 
 // verifyFiltered checks each event of a filtered export on its own: its
 // leaf hash and its inclusion proof in the checkpoint.
-func verifyFiltered(r *export.Reader, key note.Verifier, cp []byte) (summary, error) {
-	c, err := checkpoint.Open(cp, "", key)
+func verifyFiltered(r *export.Reader, keys checkpoint.Keys, cp []byte) (summary, error) {
+	c, err := keys.Open(cp, "")
 	if err != nil {
 		return summary{}, fmt.Errorf("%w (%s): checkpoint: %v", errVerifyFailed, logverify.ReasonBadCheckpoint, err)
 	}
@@ -460,7 +501,7 @@ const sqlVerifyNodes = `SELECT j.key, CASE WHEN j.value ->> 0 = 0
 
 // verifyDB verifies a database: every event row in seq order, its stored
 // tree nodes, and the checkpoint (default: the latest stored).
-func verifyDB(ctx context.Context, l *logDB, key note.Verifier, cp []byte, older [][]byte, allowTail bool) (summary, error) {
+func verifyDB(ctx context.Context, l *logDB, keys checkpoint.Keys, cp []byte, older [][]byte, allowTail bool) (summary, error) {
 	db, path := l.db, l.name
 	if cp == nil {
 		s, ok, err := tlog.LatestIn(ctx, db)
@@ -478,7 +519,7 @@ func verifyDB(ctx context.Context, l *logDB, key note.Verifier, cp []byte, older
 	}
 	defer nodes.Close()
 	cfg := logverify.Config{
-		Key:   key,
+		Keys:  keys,
 		Nodes: func(ids []merkle.NodeID) ([][]byte, error) { return readNodes(ctx, nodes, ids) },
 	}
 	var signedSize uint64
@@ -486,7 +527,7 @@ func verifyDB(ctx context.Context, l *logDB, key note.Verifier, cp []byte, older
 		// The checkpoint then binds the first Size events like an older
 		// one; the events after it are checked against the stored tree.
 		cfg.Older = append([][]byte{cp}, older...)
-		c, err := checkpoint.Open(cp, "", key)
+		c, err := keys.Open(cp, "")
 		if err != nil {
 			return summary{}, fmt.Errorf("%w (%s): checkpoint: %v", errVerifyFailed, logverify.ReasonBadCheckpoint, err)
 		}
@@ -546,10 +587,10 @@ func verifyDB(ctx context.Context, l *logDB, key note.Verifier, cp []byte, older
 	if !rep.OK() {
 		return summary{}, failure(rep)
 	}
-	sum := summaryOf(rep, older, key, 0)
+	sum := summaryOf(rep, older, keys, 0)
 	sum.purged, sum.firstPurged, sum.lastPurged = purged, firstPurged, lastPurged
 	if allowTail {
-		c, _ := checkpoint.Open(cp, "", key)
+		c, _ := keys.Open(cp, "")
 		sum.cp = c
 		sum.tail = int64(rep.Size - signedSize)
 	}

@@ -85,7 +85,7 @@ func BenchmarkVerifyNDJSON1M(b *testing.B) {
 	cpu0 := cpuTime()
 	for b.Loop() {
 		start := time.Now()
-		sum, err := verifyNDJSON(path, key.Verifier, nil, nil)
+		sum, err := verifyNDJSON(path, checkpoint.SingleKey(key.Verifier), nil, nil)
 		d += time.Since(start)
 		if err != nil || sum.events != benchExportSize {
 			b.Fatal(err, sum.events)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stigaudit/stigaudit/core/checkpoint"
 	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
 	"github.com/stigaudit/stigaudit/server/tlog"
 )
@@ -77,7 +78,7 @@ func BenchmarkVerifyDB(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				sum, err := verifyDB(bg, l, key, nil, nil, false)
+				sum, err := verifyDB(bg, l, checkpoint.SingleKey(key), nil, nil, false)
 				if isPostgresURL(db) {
 					serverCPU += backendCPU(b, l)
 				}
