@@ -123,7 +123,9 @@ func (m *Monitor) Size() uint64 { return m.state.Size }
 // on), an *Alert when the log is not what was verified before, or another
 // error when the server could not be read (nothing is concluded).
 func (m *Monitor) Check(ctx context.Context) error {
-	body, err := m.get(ctx, "/v1/audit/checkpoint")
+	// The newest signed checkpoint: a fork or rollback shows in it first,
+	// witnessed or not.
+	body, err := m.get(ctx, "/v1/audit/checkpoint?witnessed=0")
 	if err != nil {
 		return err
 	}
@@ -131,36 +133,35 @@ func (m *Monitor) Check(ctx context.Context) error {
 	if err != nil {
 		return alertf(KindBadSignature, "the served checkpoint does not open with %s: %v", m.cfg.Verifier.Name(), err)
 	}
-	if m.cfg.Policy != nil && !m.cfg.Policy.Satisfied(body) {
-		return alertf(KindNoQuorum, "the served checkpoint of size %d carries no cosignatures meeting the witness quorum", cp.Size)
-	}
 	old := m.state
-	if old.Checkpoint != "" {
-		prev, err := checkpoint.Open([]byte(old.Checkpoint), "", m.cfg.Verifier)
-		if err != nil {
-			return fmt.Errorf("monitor: the kept checkpoint no longer opens: %w", err)
-		}
+	if err := m.extends(ctx, old, cp); err != nil {
+		return err
+	}
+	// With a policy, the state moves only to a checkpoint the witnesses
+	// cosigned.
+	if m.cfg.Policy != nil {
+		wb, code, err := m.fetch(ctx, "/v1/audit/checkpoint")
 		switch {
-		case cp.Size < prev.Size:
-			return alertf(KindRollback, "the log serves size %d (root %x) after size %d (root %x) was verified", cp.Size, cp.Root, prev.Size, prev.Root)
-		case cp.Size == prev.Size && cp.Root != prev.Root:
-			return alertf(KindFork, "size %d has root %x, but root %x was verified", cp.Size, cp.Root, prev.Root)
-		case cp.Size == prev.Size:
-			return nil
+		case err != nil:
+			return err
+		case code == http.StatusNotFound:
+			return alertf(KindNoQuorum, "the server has no checkpoint meeting the witness quorum (its newest signed one is size %d)", cp.Size)
+		case code != http.StatusOK:
+			return fmt.Errorf("monitor: GET /v1/audit/checkpoint: HTTP %d: %s", code, bytes.TrimSpace(wb))
 		}
-		if prev.Size > 0 {
-			var proof merkle.ConsistencyProof
-			pb, err := m.get(ctx, fmt.Sprintf("/v1/audit/proof/consistency?from=%d&to=%d", prev.Size, cp.Size))
-			if err != nil {
-				return err
-			}
-			if err := proof.UnmarshalJSON(pb); err != nil {
-				return fmt.Errorf("monitor: consistency proof: %w", err)
-			}
-			if err := proof.Verify(prev.Root, cp.Root); err != nil {
-				return alertf(KindFork, "size %d (root %x) is not consistent with the verified size %d (root %x): %v", cp.Size, cp.Root, prev.Size, prev.Root, err)
-			}
+		if !m.cfg.Policy.Satisfied(wb) {
+			return alertf(KindNoQuorum, "the served checkpoint carries no cosignatures meeting the witness quorum")
 		}
+		if cp, err = checkpoint.Open(wb, "", m.cfg.Verifier); err != nil {
+			return alertf(KindBadSignature, "the witnessed checkpoint does not open with %s: %v", m.cfg.Verifier.Name(), err)
+		}
+		if err := m.extends(ctx, old, cp); err != nil {
+			return err
+		}
+		body = wb
+	}
+	if old.Checkpoint != "" && cp.Size == old.Size {
+		return nil
 	}
 	// The new events: each hashes to its leaf, and the leaves make the root.
 	rf := &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
@@ -241,6 +242,39 @@ func (m *Monitor) Check(ctx context.Context) error {
 	return nil
 }
 
+// extends proves cp consistent with the kept checkpoint of old: a smaller
+// tree is a rollback, another root at the same size or a consistency proof
+// that does not verify a fork.
+func (m *Monitor) extends(ctx context.Context, old state, cp checkpoint.Checkpoint) error {
+	if old.Checkpoint == "" {
+		return nil
+	}
+	prev, err := checkpoint.Open([]byte(old.Checkpoint), "", m.cfg.Verifier)
+	if err != nil {
+		return fmt.Errorf("monitor: the kept checkpoint no longer opens: %w", err)
+	}
+	switch {
+	case cp.Size < prev.Size:
+		return alertf(KindRollback, "the log serves size %d (root %x) after size %d (root %x) was verified", cp.Size, cp.Root, prev.Size, prev.Root)
+	case cp.Size == prev.Size && cp.Root != prev.Root:
+		return alertf(KindFork, "size %d has root %x, but root %x was verified", cp.Size, cp.Root, prev.Root)
+	case cp.Size == prev.Size || prev.Size == 0:
+		return nil
+	}
+	var proof merkle.ConsistencyProof
+	pb, err := m.get(ctx, fmt.Sprintf("/v1/audit/proof/consistency?from=%d&to=%d", prev.Size, cp.Size))
+	if err != nil {
+		return err
+	}
+	if err := proof.UnmarshalJSON(pb); err != nil {
+		return fmt.Errorf("monitor: consistency proof: %w", err)
+	}
+	if err := proof.Verify(prev.Root, cp.Root); err != nil {
+		return alertf(KindFork, "size %d (root %x) is not consistent with the verified size %d (root %x): %v", cp.Size, cp.Root, prev.Size, prev.Root, err)
+	}
+	return nil
+}
+
 // leafOf returns an event's seq and the leaf hash recomputed from its
 // content; an event whose content retention purged (it keeps no
 // entity_uri) keeps its stored leaf hash, which still binds its place.
@@ -276,24 +310,33 @@ func leafOf(raw []byte) (int64, [32]byte, error) {
 
 // get reads a route with the API key; a non-200 answer is an error.
 func (m *Monitor) get(ctx context.Context, path string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.cfg.Server+path, nil)
+	b, code, err := m.fetch(ctx, path)
 	if err != nil {
 		return nil, err
+	}
+	if code != http.StatusOK {
+		return nil, fmt.Errorf("monitor: GET %s: HTTP %d: %s", path, code, bytes.TrimSpace(b))
+	}
+	return b, nil
+}
+
+// fetch reads a route with the API key and returns the body and status.
+func (m *Monitor) fetch(ctx context.Context, path string) ([]byte, int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.cfg.Server+path, nil)
+	if err != nil {
+		return nil, 0, err
 	}
 	if m.cfg.APIKey != "" {
 		req.Header.Set("Authorization", "Bearer "+m.cfg.APIKey)
 	}
 	resp, err := m.cfg.Client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("monitor: %w", err)
+		return nil, 0, fmt.Errorf("monitor: %w", err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return nil, fmt.Errorf("monitor: reading %s: %w", path, err)
+		return nil, 0, fmt.Errorf("monitor: reading %s: %w", path, err)
 	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("monitor: GET %s: HTTP %d: %s", path, resp.StatusCode, bytes.TrimSpace(b))
-	}
-	return b, nil
+	return b, resp.StatusCode, nil
 }

@@ -47,7 +47,13 @@ type Config struct {
 	// Registerer, if set, receives stigaudit_witness_cosign_total and
 	// stigaudit_witness_lag_seconds.
 	Registerer prometheus.Registerer
+	// StaleAfter is how long the newest signed checkpoint may wait for the
+	// quorum before Ready fails; default DefaultStaleAfter.
+	StaleAfter time.Duration
 }
+
+// DefaultStaleAfter is Config.StaleAfter's default: ten rounds.
+const DefaultStaleAfter = 10 * time.Second
 
 // Witnessing collects cosignatures for a log's checkpoints. It is safe for
 // concurrent use. Close stops it.
@@ -90,6 +96,9 @@ func New(cfg Config) (*Witnessing, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.StaleAfter <= 0 {
+		cfg.StaleAfter = DefaultStaleAfter
 	}
 	m, err := newMetrics(cfg.Registerer)
 	if err != nil {
@@ -138,16 +147,39 @@ func (w *Witnessing) Latest() (Cosigned, bool) {
 }
 
 // Ready fails while a witness refuses the log's checkpoints as a fork or a
-// rollback (until it cosigns again), for /readyz.
+// rollback (until it cosigns again), and while the newest signed checkpoint
+// has waited StaleAfter for the quorum (naming the witnesses that have not
+// cosigned it and their last error), for /readyz.
 func (w *Witnessing) Ready(context.Context) error {
-	var refusals []string
+	var problems []string
 	for _, k := range w.workers {
 		if err := k.refusal(); err != nil {
-			refusals = append(refusals, err.Error())
+			problems = append(problems, err.Error())
 		}
 	}
-	if len(refusals) > 0 {
-		return auditerr.Errorf(auditerr.ErrStoreUnavailable, "%s", strings.Join(refusals, "; "))
+	w.mu.Lock()
+	var waiting time.Duration
+	var size uint64
+	if w.signed != nil && (w.witnessed == nil || w.witnessed.Size < w.signed.Size) {
+		waiting, size = time.Since(w.signed.Time), w.signed.Size
+	}
+	w.mu.Unlock()
+	if waiting > w.cfg.StaleAfter {
+		var missing []string
+		for _, k := range w.workers {
+			if at, err := k.status(); at < size {
+				s := k.wit.Name
+				if err != nil {
+					s += " (" + err.Error() + ")"
+				}
+				missing = append(missing, s)
+			}
+		}
+		problems = append(problems, fmt.Sprintf("checkpoint %d has waited %s for the witness quorum; not cosigned by %s",
+			size, waiting.Round(time.Second), strings.Join(missing, ", ")))
+	}
+	if len(problems) > 0 {
+		return auditerr.Errorf(auditerr.ErrStoreUnavailable, "%s", strings.Join(problems, "; "))
 	}
 	return nil
 }
@@ -222,7 +254,22 @@ type worker struct {
 	size uint64
 
 	mu      sync.Mutex
-	refused error // the witness's last word was a refusal of a fork or rollback
+	refused error  // the witness's last word was a refusal of a fork or rollback
+	cosign  uint64 // the size it last cosigned
+	lastErr error  // its last failure, nil after a cosignature
+}
+
+// status returns the size the witness last cosigned and its last failure.
+func (k *worker) status() (uint64, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.cosign, k.lastErr
+}
+
+func (k *worker) failed(err error) {
+	k.mu.Lock()
+	k.lastErr = err
+	k.mu.Unlock()
 }
 
 func (k *worker) refusal() error {
@@ -258,6 +305,8 @@ func (k *worker) run() {
 		}
 		if err := k.add(*s); err == nil {
 			sent = s.Size
+		} else {
+			k.failed(err)
 		}
 		select { // at most one request a second
 		case <-k.w.stop:
@@ -347,6 +396,9 @@ func (k *worker) post(s tlog.Signed) (uint64, error) {
 		}
 		k.size = s.Size
 		k.setRefused(nil)
+		k.mu.Lock()
+		k.cosign, k.lastErr = s.Size, nil
+		k.mu.Unlock()
 		k.count("cosigned")
 		k.w.cosigned(s.Size, k.i, lines)
 		return s.Size, nil

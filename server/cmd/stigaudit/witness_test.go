@@ -64,20 +64,31 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// omniwitness is a running witness of the test's own.
+// omniwitness is a witness of the test's own, on 127.0.0.1.
 type omniwitness struct {
+	t         *testing.T
+	name      string
 	url       string
 	cosigVKey string // its cosignature/v1 verifier key, for policies
+	args      []string
+	bin       string
+	cmd       *exec.Cmd
+	out       *bytes.Buffer
+	done      chan struct{}
 }
 
-// startOmniwitness runs omniwitness on 127.0.0.1 for the one log named by
-// origin and verifierKey: no bastion, distributor or public configuration,
-// so it makes no outbound connection.
-func startOmniwitness(t *testing.T, origin, verifierKey string) omniwitness {
+// startOmniwitness runs omniwitness for the one log named by origin and
+// verifierKey: no bastion, distributor or public configuration, so it
+// makes no outbound connection. It is stopped when the test ends.
+func startOmniwitness(t *testing.T, origin, verifierKey string, name ...string) *omniwitness {
 	t.Helper()
 	bin := omniwitnessBin(t)
+	n := "witness.test/w1"
+	if len(name) > 0 {
+		n = name[0]
+	}
 	dir := t.TempDir()
-	skey, vkey, err := note.GenerateKey(rand.Reader, "witness.test/w1")
+	skey, vkey, err := note.GenerateKey(rand.Reader, n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,39 +105,55 @@ func startOmniwitness(t *testing.T, origin, verifierKey string) omniwitness {
 		t.Fatal(err)
 	}
 	port := freePort(t)
-	var out bytes.Buffer
-	cmd := exec.Command(bin, "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--metrics_listen", "",
-		"--db_file", filepath.Join(dir, "witness.db"), "--private_key_path", keyFile, "--additional_logs", logs)
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	w := &omniwitness{t: t, name: n, bin: bin, url: fmt.Sprintf("http://127.0.0.1:%d", port), cosigVKey: cosig, out: &bytes.Buffer{},
+		args: []string{"--listen", fmt.Sprintf("127.0.0.1:%d", port), "--metrics_listen", "",
+			"--db_file", filepath.Join(dir, "witness.db"), "--private_key_path", keyFile, "--additional_logs", logs}}
+	w.start()
 	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
+		w.stop()
 		if t.Failed() {
-			t.Logf("omniwitness output:\n%s", out.String())
+			t.Logf("%s output:\n%s", n, w.out.String())
 		}
 	})
-	url := fmt.Sprintf("http://127.0.0.1:%d", port)
-	for start := time.Now(); ; {
-		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+	return w
+}
+
+// start runs the witness (again, with the state it kept) and waits until
+// it listens.
+func (w *omniwitness) start() {
+	w.t.Helper()
+	w.cmd = exec.Command(w.bin, w.args...)
+	w.cmd.Stdout, w.cmd.Stderr = w.out, w.out
+	if err := w.cmd.Start(); err != nil {
+		w.t.Fatal(err)
+	}
+	w.done = make(chan struct{})
+	go func(c *exec.Cmd, done chan struct{}) { c.Wait(); close(done) }(w.cmd, w.done)
+	addr := strings.TrimPrefix(w.url, "http://")
+	for start := time.Now(); ; time.Sleep(50 * time.Millisecond) {
+		if c, err := net.Dial("tcp", addr); err == nil {
 			c.Close()
-			break
+			return
 		}
 		if time.Since(start) > 15*time.Second {
-			t.Fatalf("omniwitness did not listen:\n%s", out.String())
+			w.t.Fatalf("omniwitness did not listen:\n%s", w.out.String())
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
-	return omniwitness{url: url, cosigVKey: cosig}
+}
+
+// stop ends the witness.
+func (w *omniwitness) stop() {
+	if w.cmd == nil {
+		return
+	}
+	w.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-w.done:
+	case <-time.After(5 * time.Second):
+		w.cmd.Process.Kill()
+		<-w.done
+	}
+	w.cmd = nil
 }
 
 // getCheckpoint returns the body and status of GET /v1/audit/checkpoint.
