@@ -108,6 +108,11 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err != nil {
 			return err
 		}
+		if policyFile != "" {
+			if err := checkQuorum(policyFile, f, c); err != nil {
+				return err
+			}
+		}
 		older = append(older, c)
 	}
 	start := time.Now()
