@@ -190,7 +190,11 @@ func (bh *Bounded) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	start := time.Now()
 	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
-		r.Body = &slowBody{ReadCloser: r.Body, rc: rc, b: &bh.b, start: start}
+		sb := &slowBody{ReadCloser: r.Body, rc: rc, b: &bh.b, start: start}
+		// Also bounds a body the handler never reads, which net/http
+		// discards after the answer (a 401 to a slow uploader).
+		sb.setDeadline()
+		r.Body = sb
 	}
 	bw := &boundWriter{ResponseWriter: w, rc: rc, d: bh.b.WriteTimeout, each: bh.stream[r.URL.Path]}
 	// A deadline left by the previous request on this connection must not
@@ -242,21 +246,37 @@ type slowBody struct {
 	b     *Bounds
 	start time.Time
 	n     int64
+	done  bool
+}
+
+// setDeadline moves the read deadline to where the bytes received so far
+// allow: BodyGrace plus one second per BodyMinRate bytes after the start,
+// and BodyTimeout at the latest.
+func (s *slowBody) setDeadline() {
+	d := s.start.Add(s.b.BodyGrace + time.Duration(s.n)*time.Second/time.Duration(s.b.BodyMinRate))
+	if limit := s.start.Add(s.b.BodyTimeout); d.After(limit) {
+		d = limit
+	}
+	_ = s.rc.SetReadDeadline(d) // a writer without deadlines (tests) has none
 }
 
 func (s *slowBody) Read(p []byte) (int, error) {
-	limit := s.start.Add(s.b.BodyTimeout)
-	d := s.start.Add(s.b.BodyGrace + time.Duration(s.n)*time.Second/time.Duration(s.b.BodyMinRate))
-	if d.After(limit) {
-		d = limit
+	if s.done {
+		return s.ReadCloser.Read(p)
 	}
-	if err := s.rc.SetReadDeadline(d); err != nil && !errors.Is(err, http.ErrNotSupported) {
-		return 0, err
-	}
+	s.setDeadline()
 	n, err := s.ReadCloser.Read(p)
 	s.n += int64(n)
-	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+	switch {
+	case err == nil:
+	case errors.Is(err, os.ErrDeadlineExceeded):
 		return n, errBodyTooSlow(s.b)
+	case errors.Is(err, io.EOF):
+		// The whole body is in. net/http now reads in the background to
+		// notice a client hanging up; with a deadline left in place that
+		// read would time out and cancel the request's context.
+		s.done = true
+		_ = s.rc.SetReadDeadline(time.Time{})
 	}
 	return n, err
 }
