@@ -57,7 +57,7 @@ type netFlags struct {
 	clientCA      string
 	metricsListen string
 
-	envErr error          // a STIGAUDIT_* duration that does not parse
+	envErr error         // a STIGAUDIT_* duration that does not parse
 	certs  *certReloader // loaded by check when TLS is on
 }
 
