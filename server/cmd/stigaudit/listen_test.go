@@ -106,11 +106,13 @@ func (l *lockedBuffer) Write(p []byte) (int, error) {
 // idleConn opens a connection, makes one keep-alive request on it and
 // returns it idle.
 func idleConn(addr string) (net.Conn, error) {
-	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		return nil, err
 	}
-	c.SetDeadline(time.Now().Add(30 * time.Second))
+	// A server that stopped accepting leaves the connection waiting in
+	// its backlog: give up, keeping what was opened held.
+	c.SetDeadline(time.Now().Add(5 * time.Second))
 	if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
 		c.Close()
 		return nil, err
@@ -305,7 +307,7 @@ func testIdleTimeout(t *testing.T, bin string) {
 // API address; malformed ids and queries are 400; texts carry no package
 // names.
 func testMetricsListenAndAnswers(t *testing.T, bin string) {
-	p := startServeWith(t, bin, t.TempDir(), 0, "--metrics-listen", "127.0.0.1:0")
+	p := startServeWith(t, bin, t.TempDir(), 0, "--metrics-listen", "127.0.0.1:0", "--write-timeout", "1s")
 	if p.metricsURL == "" {
 		t.Fatal("no metrics address announced")
 	}
@@ -315,6 +317,37 @@ func testMetricsListenAndAnswers(t *testing.T, bin string) {
 	if m := get(t, p.metricsURL, ""); !strings.Contains(m, "stigaudit_http_connections ") {
 		t.Errorf("metrics address:\n%.500s", m)
 	}
+	// The stream keeps its own deadline: open longer than --write-timeout,
+	// it still delivers.
+	req, _ := http.NewRequest(http.MethodGet, p.url+"/v1/audit/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+p.admin)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("stream: %v %v", resp, err)
+	}
+	defer resp.Body.Close()
+	time.Sleep(1500 * time.Millisecond)
+	post(t, p.url, p.admin, `{"event_type":"fact_read","entity_uri":"urn:late"}`, 201)
+	got := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "urn:late") {
+				got <- true
+				return
+			}
+		}
+		got <- false
+	}()
+	select {
+	case ok := <-got:
+		if !ok {
+			t.Fatal("the stream ended without the event emitted after --write-timeout")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stream did not deliver an event emitted after --write-timeout")
+	}
+
 	for _, tc := range []struct {
 		path   string
 		status int
