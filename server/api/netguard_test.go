@@ -2,6 +2,7 @@ package api
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -191,6 +192,32 @@ func TestHangUpIs499(t *testing.T) {
 	}
 	if h.size() != 0 {
 		t.Errorf("a hung-up request stored events")
+	}
+
+	// A read whose client is gone by the time it reaches the store (the
+	// store then fails with the cancelled context): 499, not a 5xx (it was
+	// a 500).
+	hs := newHarnessOn(t, "sqlite")
+	r := hs.key("r", "a", "urn:r", "audit.read")
+	hs.do(http.MethodGet, "/v1/audit", r, nil) // the key is verified and cached
+	for _, target := range []string{"/v1/audit", "/v1/admin/audit", "/v1/audit/facts/f1"} {
+		ctx, cancel := context.WithCancel(context.Background())
+		req := httptest.NewRequest(http.MethodGet, target, nil).WithContext(ctx)
+		req.Header.Set("Authorization", "Bearer "+r)
+		cancel()
+		rec := httptest.NewRecorder()
+		hs.e.ServeHTTP(rec, req)
+		if rec.Code >= 500 || rec.Body.Len() > 0 && rec.Code != 200 {
+			t.Errorf("GET %s after a hang-up: %d %s", target, rec.Code, rec.Body)
+		}
+	}
+	for _, code := range []string{"500", "503"} {
+		if n := value(t, hs.reg, "stigaudit_http_requests_total", map[string]string{"code": code}); n != 0 {
+			t.Errorf("an aborted read was counted as %s (%v times)", code, n)
+		}
+	}
+	if n := value(t, hs.reg, "stigaudit_http_requests_total", map[string]string{"code": "499"}); n == 0 {
+		t.Errorf("no aborted read was counted as 499")
 	}
 }
 
