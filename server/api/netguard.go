@@ -105,11 +105,14 @@ type Bounds struct {
 	// WriteTimeout bounds the delivery of an answer, from its first byte;
 	// default DefaultWriteTimeout.
 	WriteTimeout time.Duration
-	// Streaming lists the paths whose answers are long streams (the SSE
-	// stream, exports): there each write moves the deadline WriteTimeout
-	// ahead instead, so a reader that keeps reading is never cut and one
-	// that stops is.
+	// Streaming lists the paths whose answers are long streams (exports):
+	// there each write moves the deadline WriteTimeout ahead instead, so a
+	// reader that keeps reading is never cut and one that stops is.
 	Streaming []string
+	// OwnDeadlines lists the paths whose handlers set their own write
+	// deadlines (the SSE stream): Bound only clears the one a previous
+	// request on the connection left.
+	OwnDeadlines []string
 	// BodyMinRate is the slowest a request body may arrive, in bytes per
 	// second after BodyGrace; default DefaultBodyMinRate.
 	BodyMinRate int
@@ -147,9 +150,9 @@ func (b *Bounds) defaults() {
 // Bounded is an http.Handler that applies Bounds to every request and
 // counts the requests in flight (see Wait).
 type Bounded struct {
-	h      http.Handler
-	b      Bounds
-	stream map[string]bool
+	h    http.Handler
+	b    Bounds
+	mode map[string]writeMode
 
 	mu       sync.Mutex
 	inflight int
@@ -167,10 +170,13 @@ type Bounded struct {
 // connection).
 func Bound(h http.Handler, b Bounds) *Bounded {
 	b.defaults()
-	bh := &Bounded{h: h, b: b, stream: map[string]bool{}}
+	bh := &Bounded{h: h, b: b, mode: map[string]writeMode{}}
 	bh.idle = sync.NewCond(&bh.mu)
 	for _, p := range b.Streaming {
-		bh.stream[p] = true
+		bh.mode[p] = eachWrite
+	}
+	for _, p := range b.OwnDeadlines {
+		bh.mode[p] = handlerSets
 	}
 	return bh
 }
@@ -196,7 +202,7 @@ func (bh *Bounded) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		sb.setDeadline()
 		r.Body = sb
 	}
-	bw := &boundWriter{ResponseWriter: w, rc: rc, d: bh.b.WriteTimeout, each: bh.stream[r.URL.Path]}
+	bw := &boundWriter{ResponseWriter: w, rc: rc, d: bh.b.WriteTimeout, mode: bh.mode[r.URL.Path]}
 	// A deadline left by the previous request on this connection must not
 	// cut this one before it writes.
 	_ = rc.SetWriteDeadline(time.Time{})
@@ -281,18 +287,27 @@ func (s *slowBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// boundWriter sets the write deadline of an answer: once at its first
-// write, or at every write on a streaming path.
+// writeMode is how a path's answers get their write deadline.
+type writeMode int
+
+const (
+	firstWrite  writeMode = iota // once, at the first byte
+	eachWrite                    // moved at every write
+	handlerSets                  // by the handler itself
+)
+
+// boundWriter sets the write deadline of an answer as its path's mode
+// says.
 type boundWriter struct {
 	http.ResponseWriter
 	rc   *http.ResponseController
 	d    time.Duration
-	each bool
+	mode writeMode
 	set  bool
 }
 
 func (w *boundWriter) deadline() {
-	if w.each || !w.set {
+	if w.mode == eachWrite || w.mode == firstWrite && !w.set {
 		w.set = true
 		_ = w.rc.SetWriteDeadline(time.Now().Add(w.d))
 	}

@@ -245,7 +245,15 @@ func TestWriteDeadlines(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	})
-	srv := httptest.NewServer(Bound(mux, Bounds{WriteTimeout: 500 * time.Millisecond, Streaming: []string{"/stream"}}))
+	mux.HandleFunc("/own", func(w http.ResponseWriter, r *http.Request) {
+		http.NewResponseController(w).SetWriteDeadline(time.Now().Add(20 * time.Second))
+		for i := 0; i < 8<<10; i++ { // 8 MiB
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	})
+	srv := httptest.NewServer(Bound(mux, Bounds{WriteTimeout: 500 * time.Millisecond, Streaming: []string{"/stream"}, OwnDeadlines: []string{"/own"}}))
 	defer srv.Close()
 
 	// A stream of 1.5 s read as it comes: whole.
@@ -276,6 +284,25 @@ func TestWriteDeadlines(t *testing.T) {
 		t.Fatalf("a client that stopped reading still got the whole answer (%d bytes, %v)", n, err)
 	}
 	t.Logf("a client that stopped reading for 2s got %d bytes before the cut (%v)", n, err)
+
+	// A path that sets its own deadline keeps it: a pause longer than
+	// WriteTimeout does not cut it.
+	c3, err := d.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c3.Close()
+	fmt.Fprintf(c3, "GET /own HTTP/1.1\r\nHost: x\r\n\r\n")
+	time.Sleep(1500 * time.Millisecond)
+	c3.SetReadDeadline(time.Now().Add(20 * time.Second))
+	resp, err = http.ReadResponse(bufio.NewReader(c3), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err = io.Copy(io.Discard, resp.Body)
+	if err != nil || n != 8<<10*int64(len(chunk)) {
+		t.Fatalf("a handler with its own deadline was cut: %d bytes, %v", n, err)
+	}
 }
 
 // TestErrorTexts: messages name the cause, not a Go package; a 503 says

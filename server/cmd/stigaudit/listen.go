@@ -65,7 +65,7 @@ func (n *netFlags) register(fs *flag.FlagSet) {
 	n.durationVar(fs, &n.idleTimeout, "idle-timeout", "STIGAUDIT_IDLE_TIMEOUT", defaultIdleTimeout,
 		"close a keep-alive connection idle this long")
 	n.durationVar(fs, &n.writeTimeout, "write-timeout", "STIGAUDIT_WRITE_TIMEOUT", api.DefaultWriteTimeout,
-		"longest an answer may take to be delivered; the stream and export routes apply it to each write instead")
+		"longest an answer may take to be delivered; an export applies it to each write instead, the live stream keeps its own")
 	n.durationVar(fs, &n.bodyTimeout, "body-timeout", "STIGAUDIT_BODY_TIMEOUT", api.DefaultBodyTimeout,
 		"longest a request body may take to arrive (one slower than 1 KiB/s after 5s is cut sooner)")
 	maxConns, err := strconv.Atoi(env("STIGAUDIT_MAX_CONNS", "0"))
@@ -164,7 +164,8 @@ func (n *netFlags) serve(ctx context.Context, addr string, h http.Handler, reg *
 	bounded := api.Bound(h, api.Bounds{
 		WriteTimeout: n.writeTimeout,
 		BodyTimeout:  n.bodyTimeout,
-		Streaming:    []string{stream.Route, exportapi.Route},
+		Streaming:    []string{exportapi.Route},
+		OwnDeadlines: []string{stream.Route},
 	})
 	srv := &http.Server{
 		Handler:           bounded,
