@@ -90,7 +90,7 @@ func New(cfg Config) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleEchoError
-	e.Pre(checkQuery)
+	e.Pre(s.checkQuery)
 	e.Use(s.observe, s.recoverPanics)
 
 	e.GET("/healthz", func(c echo.Context) error {

@@ -70,13 +70,20 @@ func CheckQuery(raw string) error {
 }
 
 // checkQuery is echo Pre middleware: CheckQuery on every request, before
-// routing, so that the rule holds on every route, known or not.
-func checkQuery(next echo.HandlerFunc) echo.HandlerFunc {
+// routing, so that the rule holds on every route, known or not. A refused
+// query is counted under the route "unmatched".
+func (s *server) checkQuery(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if err := CheckQuery(c.Request().URL.RawQuery); err != nil {
-			return err
+		err := CheckQuery(c.Request().URL.RawQuery)
+		if err == nil {
+			return next(c)
 		}
-		return next(c)
+		start := time.Now()
+		s.handleEchoError(err, c)
+		if s.metrics != nil {
+			s.metrics.HTTPRequest("unmatched", c.Request().Method, c.Response().Status, time.Since(start))
+		}
+		return nil
 	}
 }
 

@@ -49,6 +49,9 @@ func TestQueryValidation(t *testing.T) {
 			}
 		})
 	}
+	if n := value(t, h.reg, "stigaudit_http_requests_total", map[string]string{"code": "400", "route": "unmatched"}); n != 8 {
+		t.Errorf("refused queries counted %v times, want 8", n)
+	}
 	// At the limit the query is read whole: 200 repeated filters filter.
 	a := h.do(http.MethodGet, "/v1/audit?"+many(200, "event_type=fact_write"), w, nil)
 	if a.status != 200 || len(a.events()) != 1 || a.events()[0]["event_type"] != "fact_write" {
