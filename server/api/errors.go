@@ -44,7 +44,7 @@ var statusOf = map[auditerr.Code]int{
 // sentinel's generic message would mislead (store_unavailable is also a
 // read that could not reach the store, not only a commit).
 var publicMessage = map[auditerr.Code]string{
-	auditerr.ErrStoreUnavailable.Code: "the store is unavailable (it could not be reached or could not commit); retry after Retry-After seconds",
+	auditerr.ErrStoreUnavailable.Code: "the store could not commit or answer",
 	auditerr.ErrClosed.Code:           "the server is shutting down; retry on another replica or after it restarts",
 }
 

@@ -319,7 +319,7 @@ func TestErrorTexts(t *testing.T) {
 		{auditerr.Errorf(auditerr.ErrNotFound, "sqlitestore: no event with id x"), 404, `"no event with id x"`},
 		{auditerr.Errorf(auditerr.ErrNotFound, "pgstore: leaves [1, 2) not stored (found 0)"), 404, `"leaves [1, 2) not stored (found 0)"`},
 		{fmt.Errorf("%w: %w", auditerr.Errorf(auditerr.ErrStoreUnavailable, "sqlitestore: append"), errors.New("disk I/O error")), 503,
-			`"the store is unavailable (it could not be reached or could not commit); retry after Retry-After seconds"`},
+			`"the store could not commit or answer"`},
 	} {
 		got := string(errorBody(tc.err, tc.status))
 		if !strings.Contains(got, tc.want) || strings.Contains(got, "store:") || strings.Contains(got, "disk") {
