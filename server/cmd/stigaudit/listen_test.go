@@ -35,6 +35,7 @@ type listenProc struct {
 	addr       string // host:port of --listen
 	metricsURL string
 	admin      string
+	dataDir    string
 	errs       *lockedBuffer
 }
 
@@ -83,6 +84,7 @@ func startServeWith(t *testing.T, bin, dir string, fdLimit int, args ...string) 
 		t.Fatalf("serve did not start: %s", p.errText())
 	}
 	_, p.addr, _ = strings.Cut(p.url, "://")
+	p.dataDir = dir
 	key, err := os.ReadFile(filepath.Join(dir, "admin.key"))
 	if err != nil {
 		t.Fatal(err)
@@ -454,6 +456,17 @@ func testTLS(t *testing.T, bin string) {
 	}
 	if code, _, errOut := cli(t, "export", "--server", p.url, "--format", "ndjson"); code == 0 || !strings.Contains(errOut, "certificate") {
 		t.Errorf("export without --ca-file: exit %d, %s", code, errOut)
+	}
+	_, vkey, _ := cli(t, "keys", "checkpoint-key", "--data-dir", p.dataDir)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		code, out, errOut = cli(t, append([]string{"monitor", "--server", p.url, "--api-key", p.admin, "--key", strings.TrimSpace(vkey),
+			"--state", t.TempDir(), "--once"}, tlsArgs...)...)
+		if code == 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if code != 0 || !strings.Contains(out, "verified") {
+		t.Fatalf("monitor --server https:// --ca-file: exit %d\n%s\n%s", code, out, errOut)
 	}
 	code, out, errOut = cli(t, append([]string{"bench", "emit", "--http", p.url, "--key", p.admin, "--events", "20", "--concurrency", "2", "--json"}, tlsArgs...)...)
 	var res struct {
