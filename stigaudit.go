@@ -15,7 +15,11 @@ import (
 	"github.com/stigaudit/stigaudit/hostfns"
 )
 
-// Batch limits (SPEC §4).
+// Batch limits (SPEC §4). MaxBatchBytes bounds the sum of a batch's
+// canonical details (the bytes an answer or an export shows); over HTTP a
+// request body is also at most 1 MiB (event.MaxRequestBytes), so a batch
+// whose request fits is refused for its bytes only when its numbers grow
+// in canonical form (1e20 is written out in 21 digits).
 const (
 	MaxBatchEvents = 1000
 	MaxBatchBytes  = 1 << 20
@@ -221,7 +225,7 @@ func (l *Log) emitBatch(ctx context.Context, ds []event.Draft) ([]Result, error)
 		case err != nil:
 			bad = append(bad, auditerr.AtIndex(err, i))
 		default:
-			size += len(ev.Detail) + 512
+			size += len(ev.Detail) // canonical, as answered and exported
 			evs = append(evs, ev)
 		}
 	}
@@ -229,7 +233,7 @@ func (l *Log) emitBatch(ctx context.Context, ds []event.Draft) ([]Result, error)
 		return nil, &auditerr.BatchError{Items: bad}
 	}
 	if size > MaxBatchBytes {
-		return nil, auditerr.Errorf(auditerr.ErrBatchTooLarge, "a batch holds at most %d bytes", MaxBatchBytes)
+		return nil, auditerr.Errorf(auditerr.ErrBatchTooLarge, "the details of a batch hold at most %d bytes in canonical form; these hold %d", MaxBatchBytes, size)
 	}
 	if len(evs) == 0 {
 		return res, nil

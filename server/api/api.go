@@ -15,15 +15,17 @@ import (
 
 	"github.com/stigaudit/stigaudit"
 	"github.com/stigaudit/stigaudit/core/auditerr"
+	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/core/merkle"
 	"github.com/stigaudit/stigaudit/server/auth"
 	"github.com/stigaudit/stigaudit/server/health"
 	"github.com/stigaudit/stigaudit/server/metrics"
 )
 
-// DefaultBodyLimit is the largest request body accepted: a full batch
-// (stigaudit.MaxBatchBytes, 1 MiB) plus room for the JSON envelope.
-const DefaultBodyLimit = stigaudit.MaxBatchBytes + 64<<10
+// DefaultBodyLimit is the largest emit request body accepted, one event
+// or a whole batch: event.MaxRequestBytes (1 MiB), counted on the bytes
+// the client sends.
+const DefaultBodyLimit = event.MaxRequestBytes
 
 // Config configures New.
 type Config struct {
@@ -88,6 +90,7 @@ func New(cfg Config) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleEchoError
+	e.Pre(s.checkQuery)
 	e.Use(s.observe, s.recoverPanics)
 
 	e.GET("/healthz", func(c echo.Context) error {
@@ -166,19 +169,29 @@ func (s *server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // observe renders errors in place, so the status is known, and records the
-// request in the HTTP metrics.
+// request in the HTTP metrics. A client that hung up is not answered and
+// is recorded as 499.
 func (s *server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
+		status := 0
 		if err := next(c); err != nil {
-			s.handleEchoError(err, c)
+			if hungUp(c, err) {
+				s.logHangUp(c, err)
+				status = StatusClientClosedRequest
+			} else {
+				s.handleEchoError(err, c)
+			}
+		}
+		if status == 0 {
+			status = c.Response().Status
 		}
 		if s.metrics != nil {
 			route := c.Path()
 			if route == "" {
 				route = "unmatched"
 			}
-			s.metrics.HTTPRequest(route, c.Request().Method, c.Response().Status, time.Since(start))
+			s.metrics.HTTPRequest(route, c.Request().Method, status, time.Since(start))
 		}
 		return nil
 	}

@@ -42,8 +42,9 @@
 //     while the database is unreachable (and was not verified within the
 //     last 60 s) is 503 key_recheck_unavailable, before any emit is tried.
 //   - 409 id_conflict for a known id with different content; 413 for a body
-//     over the limit (1 MiB plus room for the envelope) or a batch over 1000
-//     events.
+//     over 1 MiB (the request bytes: one event or a whole batch) or a batch
+//     over 1000 events; 408 request_timeout for a body that trickles (see
+//     Bound).
 //
 // # Reading
 //

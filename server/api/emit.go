@@ -19,16 +19,24 @@ var skippedJSON = []byte(`{"skipped":"not_instruction"}`)
 // readBody reads at most limit bytes of the request body; more is a 413.
 func readBody(r *http.Request, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
-		return nil, auditerr.Errorf(auditerr.ErrTooLarge, "the request body exceeds %d bytes", limit)
+		return nil, bodyTooLarge(limit)
 	}
 	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
+		if auditerr.CodeOf(err) != "" { // a body Bound cut
+			return nil, err
+		}
 		return nil, auditerr.Errorf(auditerr.ErrInvalidInput, "reading the request body: %v", err)
 	}
 	if int64(len(b)) > limit {
-		return nil, auditerr.Errorf(auditerr.ErrTooLarge, "the request body exceeds %d bytes", limit)
+		return nil, bodyTooLarge(limit)
 	}
 	return b, nil
+}
+
+// bodyTooLarge states the byte rule of an emit request.
+func bodyTooLarge(limit int64) error {
+	return auditerr.Errorf(auditerr.ErrTooLarge, "the request body is more than %d bytes, the most one emit request (one event or a whole batch) may carry", limit)
 }
 
 // stamp applies what the key decides to a draft (see the package doc).

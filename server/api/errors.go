@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,10 +33,37 @@ var statusOf = map[auditerr.Code]int{
 	auditerr.ErrPanic.Code:              http.StatusInternalServerError,
 	auditerr.ErrNotInstruction.Code:     http.StatusOK,
 	codeMethodNotAllowed:                http.StatusMethodNotAllowed,
+	codeRequestTimeout:                  http.StatusRequestTimeout,
 
 	// The key's re-check could not reach the database (and its grace had
 	// passed): not the commit, which was never attempted.
 	auth.ErrKeyRecheckUnavailable.Code: http.StatusServiceUnavailable,
+}
+
+// publicMessage is the message of a 5xx answer, by code, where the
+// sentinel's generic message would mislead (store_unavailable is also a
+// read that could not reach the store, not only a commit).
+var publicMessage = map[auditerr.Code]string{
+	auditerr.ErrStoreUnavailable.Code: "the store could not commit or answer",
+	auditerr.ErrClosed.Code:           "the server is shutting down; retry on another replica or after it restarts",
+}
+
+// packagePrefixes are the Go package names that lower layers put in front
+// of their messages ("sqlitestore: no event with id ..."); a client is
+// told the cause, not the package.
+var packagePrefixes = []string{"sqlitestore: ", "pgstore: ", "memstore: ", "hostfns: ", "stigaudit: ", "tlog: ", "retention: ", "exportapi: "}
+
+// publicText removes package prefixes from msg, at its start and after
+// each ": " of a wrapped chain.
+func publicText(msg string) string {
+	for _, p := range packagePrefixes {
+		if !strings.Contains(msg, p) {
+			continue
+		}
+		msg = strings.TrimPrefix(msg, p)
+		msg = strings.ReplaceAll(msg, ": "+p, ": ")
+	}
+	return msg
 }
 
 // codeMethodNotAllowed answers a known path with the wrong method. It is an
@@ -78,7 +106,11 @@ func errorBody(err error, status int) []byte {
 				msg = s.Message // the sentinel's generic message is last
 			}
 		}
+		if m, ok := publicMessage[code]; ok {
+			msg = m
+		}
 	}
+	msg = publicText(msg)
 	b := []byte(`{"error":{"code":`)
 	b = appendString(b, string(code))
 	b = append(b, `,"message":`...)
@@ -95,7 +127,7 @@ func errorBody(err error, status int) []byte {
 			b = append(b, `,"code":`...)
 			b = appendString(b, string(it.Code))
 			b = append(b, `,"message":`...)
-			b = appendString(b, it.Message)
+			b = appendString(b, publicText(it.Message))
 			b = append(b, '}')
 		}
 		b = append(b, ']')

@@ -27,7 +27,7 @@ func TestUnavailableAnswers(t *testing.T) {
 		rec := httptest.NewRecorder()
 		h.e.ServeHTTP(rec, req)
 		if rec.Code != 503 || rec.Header().Get("Retry-After") != retryAfter ||
-			!strings.Contains(rec.Body.String(), `"code":"store_unavailable","message":"the store could not commit"`) {
+			!strings.Contains(rec.Body.String(), `"code":"store_unavailable","message":"the store could not commit or answer"`) {
 			t.Fatalf("critical emit with the store down: %d, Retry-After %q, %s", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
 		}
 	}

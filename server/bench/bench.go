@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +27,9 @@ type Config struct {
 	HTTP string
 	// Key is the API key for HTTP runs (needs audit.write).
 	Key string
+	// TLS configures the client of an https:// run (a CA to trust, a
+	// client certificate); nil uses the system's roots.
+	TLS *tls.Config
 	// DataDir holds the in-process SQLite file; "" uses a temporary
 	// directory that is removed afterwards.
 	DataDir string
@@ -158,7 +162,7 @@ func runHTTP(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.Key == "" {
 		return Result{}, errors.New("an API key with audit.write is required for --http (STIGAUDIT_KEY)")
 	}
-	tr := &http.Transport{MaxIdleConns: cfg.Concurrency * 2, MaxIdleConnsPerHost: cfg.Concurrency * 2, MaxConnsPerHost: cfg.Concurrency * 2}
+	tr := &http.Transport{MaxIdleConns: cfg.Concurrency * 2, MaxIdleConnsPerHost: cfg.Concurrency * 2, MaxConnsPerHost: cfg.Concurrency * 2, TLSClientConfig: cfg.TLS}
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	defer tr.CloseIdleConnections()
 	url := cfg.HTTP + "/v1/audit/events"

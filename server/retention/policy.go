@@ -1,6 +1,7 @@
 package retention
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 
@@ -12,6 +13,10 @@ import (
 const (
 	DefaultDays = 400
 	FloorDays   = 90
+	// MaxDays is 100 years: a longer period is a typo (or "keep
+	// everything", which is off), and far-future cut-offs overflow
+	// timestamp arithmetic.
+	MaxDays = 36525
 )
 
 // Policy is a retention setting.
@@ -31,17 +36,23 @@ func ParseDays(s string) (int, error) {
 	case "0", "0d", "off", "forever", "never":
 		return 0, nil
 	}
-	n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(s), "d"))
-	if err != nil || n < 0 {
+	n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(s), "d"), 10, 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) || n < 0 {
 		return 0, auditerr.Errorf(auditerr.ErrInvalidConfig, "retention %q is not a number of days such as 400d (or off)", s)
 	}
-	return n, nil
+	if err != nil || n > MaxDays {
+		return 0, auditerr.Errorf(auditerr.ErrInvalidConfig, "retention %q is more than 100 years (%d days); use off to keep everything", s, MaxDays)
+	}
+	return int(n), nil
 }
 
 // Check refuses a period below the floor without the override.
 func (p Policy) Check() error {
 	if p.Days < 0 {
 		return auditerr.Errorf(auditerr.ErrInvalidConfig, "retention of %d days is negative", p.Days)
+	}
+	if p.Days > MaxDays {
+		return auditerr.Errorf(auditerr.ErrInvalidConfig, "retention of %d days is more than 100 years (%d days); use off to keep everything", p.Days, MaxDays)
 	}
 	if p.Days > 0 && p.Days < FloorDays && !p.Override {
 		return auditerr.Errorf(auditerr.ErrInvalidConfig,

@@ -63,6 +63,7 @@ func TestParseDaysAndFloor(t *testing.T) {
 	}{
 		{"400", 400, false}, {"400d", 400, false}, {" 90d ", 90, false}, {"off", 0, false}, {"0", 0, false},
 		{"forever", 0, false}, {"-5", 0, true}, {"a year", 0, true}, {"", 0, true}, {"12h", 0, true},
+		{"36525d", 36525, false}, {"36526d", 0, true}, {"99999999999d", 0, true}, {"99999999999999999999999d", 0, true},
 	} {
 		days, err := retention.ParseDays(tc.in)
 		if tc.bad != (err != nil) || !tc.bad && days != tc.days {
@@ -80,6 +81,8 @@ func TestParseDaysAndFloor(t *testing.T) {
 		{retention.Policy{Days: 7, Override: true}, true},
 		{retention.Policy{Days: 0}, true},
 		{retention.Policy{Days: -1, Override: true}, false},
+		{retention.Policy{Days: retention.MaxDays}, true},
+		{retention.Policy{Days: retention.MaxDays + 1}, false},
 	} {
 		if err := tc.p.Check(); (err == nil) != tc.ok || err != nil && !errors.Is(err, auditerr.ErrInvalidConfig) {
 			t.Errorf("%+v: %v", tc.p, err)

@@ -26,9 +26,15 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&cfg.Baseline, "baseline", false, "also measure one transaction per event in process, and the ratio")
 	fs.BoolVar(&asJSON, "json", false, "print one JSON object")
 	fs.BoolVar(&cfg.NoFileCheck, "no-file-check", false, "in process: skip the store's per-commit check that the database is the file it opened (to measure its cost)")
+	registerClientTLS(fs) // for --http https://...
 	if err := fs.Parse(args[1:]); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
+	tlsConf, err := clientTLS(fs)
+	if err != nil {
+		return err
+	}
+	cfg.TLS = tlsConf
 	res, err := bench.Run(ctx, cfg)
 	if err != nil {
 		return err

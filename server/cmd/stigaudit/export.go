@@ -77,6 +77,7 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&since, "since", "", "only events at or after this RFC 3339 time")
 	fs.StringVar(&until, "until", "", "only events before this RFC 3339 time")
 	fs.Int64Var(&from, "from", 0, "start at this seq (a resumed export)")
+	registerClientTLS(fs) // for --server https://...
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}

@@ -23,7 +23,7 @@ import (
 
 // The CSV and remote parts of `stigaudit export`:
 //
-//	stigaudit export --format csv|ndjson --server URL [--redact] [filters] [--from SEQ]   (key from STIGAUDIT_KEY)
+//	stigaudit export --format csv|ndjson --server URL [--ca-file PEM] [--client-cert PEM --client-key PEM] [--redact] [filters] [--from SEQ]   (key from STIGAUDIT_KEY)
 //	stigaudit export --format csv [--data-dir D] [--redact] [filters]
 //
 // With --server the export runs on the server (GET /v1/audit/export, which
@@ -82,7 +82,17 @@ func exportRemote(ctx context.Context, fs *flag.FlagSet, server, format string, 
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+key)
-	resp, err := http.DefaultClient.Do(req)
+	tlsConf, err := clientTLS(fs)
+	if err != nil {
+		return err
+	}
+	client := http.DefaultClient
+	if tlsConf != nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = tlsConf
+		client = &http.Client{Transport: tr}
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("export from %s: %w", base.Host, err)
 	}

@@ -50,6 +50,7 @@ func cmdMonitor(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.StringVar(&webhook, "alert-webhook", "", "URL to POST each alert to (JSON)")
 	fs.StringVar(&secretFile, "alert-secret-file", "", "file holding the HMAC-SHA256 secret that signs webhook alerts")
 	fs.StringVar(&metricsAddr, "metrics-listen", "", "address to serve /metrics on")
+	registerClientTLS(fs) // for --server https://...
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -61,6 +62,13 @@ func cmdMonitor(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	cfg := monitor.Config{Server: strings.TrimSuffix(server, "/"), APIKey: apiKey, Verifier: key, StateDir: stateDir}
+	if tlsConf, err := clientTLS(fs); err != nil {
+		return err
+	} else if tlsConf != nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = tlsConf
+		cfg.Client = &http.Client{Transport: tr}
+	}
 	if policyFile != "" {
 		text, err := os.ReadFile(policyFile)
 		if err != nil {

@@ -6,11 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -37,10 +34,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var allowShared bool
 	minFree := byteSize(health.DefaultMinFree)
 	var sinks multiFlag
+	var nf netFlags
 	lim := event.DefaultLimits()
 	fs := newFlagSet("serve", stderr)
 	c.register(fs)
 	cf.register(fs)
+	nf.register(fs)
 	fs.StringVar(&listen, "listen", env("STIGAUDIT_LISTEN", "127.0.0.1:8470"), "address to listen on (STIGAUDIT_LISTEN)")
 	fs.StringVar(&catFile, "catalogue", env("STIGAUDIT_CATALOGUE", ""), "JSON file of operator-added event types (STIGAUDIT_CATALOGUE)")
 	fs.StringVar(&node, "node", env("STIGAUDIT_NODE", tlog.DefaultNode), nodeFlag)
@@ -55,6 +54,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if err := checkLimits(lim); err != nil {
+		return err
+	}
+	if err := nf.check(); err != nil {
 		return err
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
@@ -159,7 +161,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if h, ok := store.(interface{ Health(context.Context) error }); ok {
 		ready = append(ready, health.Check{Name: "database", Run: h.Health})
 	}
-	e := api.New(api.Config{Log: log, Keys: keys, Metrics: m, Gatherer: reg, Logger: logger, Prover: prover, Ready: ready})
+	e := api.New(api.Config{Log: log, Keys: keys, Metrics: m, Gatherer: nf.gatherer(reg), Logger: logger, Prover: prover, Ready: ready})
 	(&tlog.Routes{Store: store, Checkpointer: cp, Prover: prover, Witnessed: wit.Witnessed(),
 		History: func() (tlog.History, error) { return tlog.HistoryOf(c.dataDir) }}).Register(e, keys)
 	stopCompliance, err := cf.startCompliance(ctx, e, c.dataDir, store, log, keys, cp, &tlog.Receipts{Prover: prover, Checkpointer: cp, Witnessed: wit.WitnessedSized()}, hub, logger)
@@ -174,29 +176,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := web.Register(e, web.Config{Keys: keys, Catalogue: log.Catalogue(), Limits: log.Limits(), VerifierKey: verifierKey}); err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
-	srv.RegisterOnShutdown(hub.Close) // end live streams, or Shutdown waits for them
-	logger.Info("stigaudit serving", slog.String("listen", ln.Addr().String()), slog.String("data_dir", c.dataDir), slog.String("admin_key_file", keyFile))
-	fmt.Fprintf(stdout, "stigaudit listening on http://%s\nadmin key: %s\n", ln.Addr(), keyFile)
-
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	logger.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return nf.serve(ctx, listen, e, reg, logger, stdout, serveInfo{dataDir: c.dataDir, keyFile: keyFile}, hub.Close) // hub.Close: end live streams, or shutdown waits for them
 }
 
 // feedSinks returns the log's Observer — the event counter and the sinks
