@@ -52,13 +52,14 @@ func (k *Keys) WatchContext(ctx context.Context, p Principal) (context.Context, 
 	set[w] = struct{}{}
 	start := !k.watches.polling
 	k.watches.polling = true
-	k.watches.mu.Unlock()
 	if !p.ExpiresAt.IsZero() {
+		// Set under the lock that dropWatch takes: the timer may fire at once.
 		w.timer = time.AfterFunc(max(p.ExpiresAt.Sub(k.opt.Clock.Now()), 0), func() {
 			k.dropWatch(w)
 			cancel(expired(p.ExpiresAt))
 		})
 	}
+	k.watches.mu.Unlock()
 	if start {
 		go k.pollWatches()
 	}
@@ -70,11 +71,11 @@ func (k *Keys) WatchContext(ctx context.Context, p Principal) (context.Context, 
 
 // dropWatch forgets w.
 func (k *Keys) dropWatch(w *watch) {
+	k.watches.mu.Lock()
+	defer k.watches.mu.Unlock()
 	if w.timer != nil {
 		w.timer.Stop()
 	}
-	k.watches.mu.Lock()
-	defer k.watches.mu.Unlock()
 	if set := k.watches.byID[w.id]; set != nil {
 		delete(set, w)
 		if len(set) == 0 {
@@ -88,11 +89,13 @@ func (k *Keys) endWatches(keyID string, cause error) {
 	k.watches.mu.Lock()
 	set := k.watches.byID[keyID]
 	delete(k.watches.byID, keyID)
-	k.watches.mu.Unlock()
 	for w := range set {
 		if w.timer != nil {
 			w.timer.Stop()
 		}
+	}
+	k.watches.mu.Unlock()
+	for w := range set {
 		w.cancel(cause)
 	}
 }
