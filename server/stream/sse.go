@@ -150,16 +150,24 @@ func (h *handler) stream(c echo.Context) error {
 	if err := w.flush(); err != nil {
 		return nil
 	}
+	// A write blocked on a client that does not read must not outlive the
+	// key by more than a moment; a reading client still gets the final
+	// event (flush sets a new deadline).
+	defer context.AfterFunc(ctx, func() {
+		if reqCtx.Err() == nil {
+			_ = w.rc.SetWriteDeadline(time.Now().Add(keyEndGrace))
+		}
+	})()
 	code, err := h.follow(ctx, &r, w)
 	keyEnded := false
-	if cause := context.Cause(ctx); reqCtx.Err() == nil && (errors.Is(cause, auth.ErrKeyRevoked) || errors.Is(cause, auth.ErrKeyExpired)) {
+	if cause := context.Cause(ctx); errors.Is(cause, auth.ErrKeyRevoked) || errors.Is(cause, auth.ErrKeyExpired) {
 		code, err, keyEnded = codeOf(cause), cause, true
 	}
 	switch {
-	case reqCtx.Err() != nil || code == ReasonClosed:
 	case keyEnded:
 		h.cfg.Logger.LogAttrs(reqCtx, slog.LevelInfo, "a stream ended with its key",
 			slog.String("key_id", p.KeyID), slog.String("code", code), slog.Int64("after_seq", r.after))
+	case reqCtx.Err() != nil || code == ReasonClosed:
 	case code == ReasonSlow:
 		h.cfg.Logger.LogAttrs(reqCtx, slog.LevelInfo, "a slow stream reader was cut off",
 			slog.String("key_id", p.KeyID), slog.Int64("after_seq", r.after))
@@ -249,6 +257,9 @@ func (h *handler) live(ctx context.Context, r *request, w *writer, sub *Subscrip
 					break more
 				}
 			}
+			if ctx.Err() != nil {
+				return "", ctx.Err()
+			}
 			if len(w.buf) > 0 {
 				if err := w.flush(); err != nil {
 					return "", err
@@ -262,6 +273,10 @@ func (h *handler) live(ctx context.Context, r *request, w *writer, sub *Subscrip
 		}
 	}
 }
+
+// keyEndGrace is how long a write already under way may still take when
+// the stream's key ends.
+const keyEndGrace = 500 * time.Millisecond
 
 // maxCoalesce bounds the bytes gathered from queued batches before a
 // write.
