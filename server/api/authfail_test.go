@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -219,4 +220,47 @@ func TestBucketsAreBounded(t *testing.T) {
 
 func authSpecExpiring(at time.Time) auth.Spec {
 	return auth.Spec{EntityURI: "urn:exp", Perms: auth.PermRead, ExpiresAt: at}
+}
+
+// TestKeyExpiryAndRevocationWatchOnEveryStore runs the expiry column and
+// the watch's poll of revoked_at against each store's SQL dialect.
+func TestKeyExpiryAndRevocationWatchOnEveryStore(t *testing.T) {
+	eachStore(t, func(t *testing.T, kind string) {
+		ctx := context.Background()
+		h := newHarnessOn(t, kind)
+		exp := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+		text, _, err := h.keys.Create(ctx, authSpecExpiring(exp))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := h.keys.Verify(ctx, text)
+		if err != nil || !p.ExpiresAt.Equal(exp) {
+			t.Fatalf("verify: %+v %v, want expiry %v", p, err, exp)
+		}
+		list, err := h.keys.List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, k := range list {
+			found = found || k.ID == p.KeyID && k.ExpiresAt.Equal(exp)
+		}
+		if !found {
+			t.Fatalf("list does not show the expiry: %+v", list)
+		}
+		// Revoked before the watch began: only the poll can see it.
+		if err := h.keys.Revoke(ctx, p.KeyID); err != nil {
+			t.Fatal(err)
+		}
+		wctx, stop := h.keys.WatchContext(ctx, p)
+		defer stop()
+		select {
+		case <-wctx.Done():
+		case <-time.After(10 * time.Second):
+			t.Fatal("the watch's poll did not see the revocation")
+		}
+		if cause := context.Cause(wctx); !errors.Is(cause, auth.ErrKeyRevoked) {
+			t.Fatalf("cause %v", cause)
+		}
+	})
 }
