@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -120,7 +121,7 @@ func TestGarbageFloodLeavesRealKeyGuessesRecorded(t *testing.T) {
 }
 
 func TestFailureLogLinesAreAggregated(t *testing.T) {
-	var buf bytes.Buffer
+	var buf lockedBuffer
 	l := newFailLog(slog.New(slog.NewJSONHandler(&buf, nil)))
 	l.window = 100 * time.Millisecond
 	for i := 0; i < 30; i++ {
@@ -144,6 +145,25 @@ func TestFailureLogLinesAreAggregated(t *testing.T) {
 	if n := strings.Count(buf.String(), "\n"); n != 3 {
 		t.Fatalf("%d lines, want 3 (a single failure has no summary):\n%s", n, buf.String())
 	}
+}
+
+// lockedBuffer is a bytes.Buffer that a logger on a timer may write while
+// the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func TestRateLimitPerSource(t *testing.T) {
