@@ -182,6 +182,7 @@ type Keys struct {
 	dummy    func() phc
 	counters counters
 	watches  watches
+	ids      storedIDs
 }
 
 type cached struct {
@@ -190,7 +191,7 @@ type cached struct {
 }
 
 type queries struct {
-	insert, list, count, byID, revokedAt, revoke, exists, state string
+	insert, list, count, byID, revokedAt, revoke, exists, state, ids string
 }
 
 // New returns Keys over db, whose api_keys table must exist (migrations
@@ -238,6 +239,7 @@ func New(db *sql.DB, opt Options) *Keys {
 			revoke:    rb(`UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL`),
 			exists:    rb(`SELECT 1 FROM api_keys WHERE key_id = ?`),
 			state:     rb(`SELECT revoked_at, expires_at FROM api_keys WHERE key_id = ?`),
+			ids:       `SELECT key_id FROM api_keys`,
 		},
 		cache:    make(map[[32]byte]*cached),
 		hashing:  make(chan struct{}, opt.MaxHashes),

@@ -181,7 +181,7 @@ func (t *failTable) admit(name string, now time.Time) (time.Duration, bool) {
 	}
 	st.prune(now, t.lim.Window)
 	if len(st.fails)+st.inflight >= t.limit {
-		// Guesses in flight fill the budget: wait for them.
+		// Attempts in flight fill the budget: wait for them.
 		wait := time.Second
 		if len(st.fails) > 0 {
 			wait = max(wait, st.fails[0].Add(t.lim.Window).Sub(now))
@@ -275,11 +275,11 @@ func newLimiter(l Limits) *limiter {
 // and which limit made it ("key_id" or "source").
 func (l *limiter) admit(id, source string, now time.Time) (string, error) {
 	if wait, ok := l.keys.admit(id, now); !ok {
-		return "key_id", refused(wait, "too many failed attempts for this key id; retry later")
+		return "key_id", refused(wait, "too many attempts failed or under way for this key id; retry later")
 	}
 	if wait, ok := l.sources.admit(source, now); !ok {
 		l.keys.done(id, now, false, false)
-		return "source", refused(wait, "too many failed key verifications from this address; retry later")
+		return "source", refused(wait, "too many key verifications failed or under way from this address; retry later")
 	}
 	return "", nil
 }

@@ -91,7 +91,7 @@ func TestCachedKeyIsNotLimited(t *testing.T) {
 
 func TestSourceLimit(t *testing.T) {
 	f := newFixture(t)
-	text, _ := f.create(t, Spec{EntityURI: "urn:a", Perms: PermRead})
+	text, key := f.create(t, Spec{EntityURI: "urn:a", Perms: PermRead})
 	for i := 0; i < DefaultLimits.SourceFailures; i++ {
 		_, err := f.keys.Verify(from("10.0.0.1"), unknownKey(i))
 		wantCode(t, err, auditerr.ErrUnauthorized.Code)
@@ -101,6 +101,11 @@ func TestSourceLimit(t *testing.T) {
 	retryOf(t, err)
 	if f.hash.n.Load() != hashes {
 		t.Fatal("a refused attempt computed argon2id")
+	}
+	// Refused for its address, the attempt still counts against the
+	// stored key id it named, which this process had never seen fail.
+	if got := f.keys.Failures(key.ID); got != 1 {
+		t.Errorf("stigaudit_auth_failures_total{key_id} = %v, want 1", got)
 	}
 	// Another address is not affected; an IPv6 /64 is one source.
 	f.mustVerify(t, text)

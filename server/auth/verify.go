@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,7 +24,7 @@ import (
 func (k *Keys) verifySlow(ctx context.Context, h [32]byte, gen uint64, id, secret, source string, now time.Time) (Principal, error) {
 	if by, err := k.limits.admit(id, source, now); err != nil {
 		k.counters.limited.WithLabelValues(by).Inc()
-		if k.limits.keys.isKnown(id) || k.exists(ctx, id) {
+		if k.limits.keys.isKnown(id) || k.isStoredID(ctx, id) {
 			k.counters.failed(id)
 		}
 		return Principal{}, err
@@ -99,10 +100,48 @@ func (k *Keys) hashWithin(ph phc, secret string) (bool, error) {
 	return ph.matches(k.opt.Hash, []byte(secret)), nil
 }
 
-// exists reports whether key id is stored; a failed lookup says no.
-func (k *Keys) exists(ctx context.Context, id string) bool {
-	var one int
-	return k.db.QueryRowContext(ctx, k.q.exists, id).Scan(&one) == nil
+// storedIDs is the set of stored key ids, read at most every
+// storedIDsEvery, so that counting a refused attempt by its key id costs no
+// query per request however fast a flood comes.
+type storedIDs struct {
+	mu   sync.Mutex
+	ids  map[string]struct{}
+	read time.Time
+}
+
+const storedIDsEvery = 10 * time.Second
+
+// isStoredID reports whether id names a stored key, as of the last read
+// of the ids (a failed read keeps the previous set).
+func (k *Keys) isStoredID(ctx context.Context, id string) bool {
+	s := &k.ids
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if now := time.Now(); s.ids == nil || now.Sub(s.read) >= storedIDsEvery {
+		s.read = now
+		if ids, err := k.readIDs(ctx); err == nil {
+			s.ids = ids
+		}
+	}
+	_, ok := s.ids[id]
+	return ok
+}
+
+func (k *Keys) readIDs(ctx context.Context) (map[string]struct{}, error) {
+	rows, err := k.db.QueryContext(ctx, k.q.ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	ids := make(map[string]struct{})
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids[id] = struct{}{}
+	}
+	return ids, rows.Err()
 }
 
 // dummyPHC is the hash that unknown and revoked keys are checked against:
