@@ -200,3 +200,24 @@ func TestNonReadingStreamIsCut(t *testing.T) {
 		t.Fatalf("%d readers left", n.hub.Readers())
 	}
 }
+
+func TestStreamEndsWhenItsKeyExpires(t *testing.T) {
+	n := newNode(t, nodeOpts{})
+	key, _, err := n.keys.Create(ctx, auth.Spec{Tenant: "acme", EntityURI: "urn:auditor", Perms: auth.PermAuditRead, ExpiresAt: time.Now().Add(time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := n.open(t, key, "", nil)
+	for {
+		ev, err := c.next()
+		if err != nil {
+			t.Fatalf("the stream ended without an error event: %v", err)
+		}
+		if ev.typ == "error" {
+			if !strings.Contains(ev.data, `"code":"key_expired"`) {
+				t.Fatalf("final event %q, want key_expired", ev.data)
+			}
+			return
+		}
+	}
+}
