@@ -37,7 +37,7 @@ import (
 //
 // Reported: fresh_max_ms and fresh_p50_ms (8 fresh keys), cached_p50_ms
 // and cached_p99_ms, and for the flood its requests a second and the share
-// of them that cost an argon2id hash (hashed_per_s).
+// of them that cost an argon2id hash (flood_hashes/s).
 func BenchmarkAuthUnderFlood(b *testing.B) {
 	for _, flood := range []bool{false, true} {
 		name := "quiet"
@@ -136,7 +136,7 @@ func benchAuth(b *testing.B, flood bool) {
 	b.StopTimer()
 	elapsed := time.Since(floodStart).Seconds()
 	floodRate := float64(served.Load()-servedStart) / elapsed
-	hashRate := float64(hashes.Load()-hashStart) / elapsed
+	hashRate := float64(hashes.Load()-hashStart-int64(len(fresh))) / elapsed // the fresh keys' own hashes are not the flood's
 
 	slices.Sort(freshMs)
 	slices.Sort(lat)
@@ -146,7 +146,7 @@ func benchAuth(b *testing.B, flood bool) {
 	b.ReportMetric(lat[len(lat)*99/100], "cached_p99_ms")
 	if flood {
 		b.ReportMetric(floodRate, "flood_req/s")
-		b.ReportMetric(hashRate, "hashed/s")
+		b.ReportMetric(hashRate, "flood_hashes/s")
 	}
 	b.Log(fmt.Sprintf("fresh keys (ms): %s", strings.Trim(fmt.Sprint(freshMs), "[]")))
 }
