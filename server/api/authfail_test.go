@@ -121,7 +121,7 @@ func TestGarbageFloodLeavesRealKeyGuessesRecorded(t *testing.T) {
 }
 
 func TestFailureLogLinesAreAggregated(t *testing.T) {
-	var buf lockedBuffer
+	var buf syncBuffer
 	l := newFailLog(slog.New(slog.NewJSONHandler(&buf, nil)))
 	l.window = 100 * time.Millisecond
 	for i := 0; i < 30; i++ {
@@ -147,20 +147,20 @@ func TestFailureLogLinesAreAggregated(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer that a logger on a timer may write while
+// syncBuffer is a bytes.Buffer that a logger on a timer may write while
 // the test reads it.
-type lockedBuffer struct {
+type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+func (l *syncBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
+func (l *syncBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
