@@ -48,6 +48,10 @@ type Config struct {
 	// (health.Check: the store's file and last commit, disk margin,
 	// checkpointer). Each failure is named in the 503 answer.
 	Ready []health.Check
+	// RateLimit is the most requests a second one source address may
+	// send (auth.Source); beyond it requests are answered 429
+	// rate_limited with Retry-After. 0 turns the limit off.
+	RateLimit float64
 }
 
 // Prover proves that events are in the signed log (server/tlog implements
@@ -68,8 +72,12 @@ type server struct {
 	limit     int64
 	prover    Prover
 	readiness []health.Check
-	// authFailed rate-limits auth_failed events.
-	authFailed *bucket
+	// authFailed budgets auth_failed events; failLog aggregates their
+	// log lines (authfail.go).
+	authFailed *authBudget
+	failLog    *failLog
+	// requests is the per-source request limit, or nil (ratelimit.go).
+	requests *buckets
 	// unavailable rate-limits the log lines of 503 answers.
 	unavailable *throttle
 }
@@ -85,13 +93,16 @@ func New(cfg Config) *echo.Echo {
 		cfg.BodyLimit = DefaultBodyLimit
 	}
 	s := &server{log: cfg.Log, keys: cfg.Keys, metrics: cfg.Metrics, logger: cfg.Logger, limit: cfg.BodyLimit, prover: cfg.Prover, readiness: cfg.Ready,
-		authFailed: newBucket(authFailedPerSecond, authFailedBurst), unavailable: newThrottle(unavailableLogEvery)}
+		authFailed: newAuthBudget(), failLog: newFailLog(cfg.Logger), unavailable: newThrottle(unavailableLogEvery)}
+	if cfg.RateLimit > 0 {
+		s.requests = newBuckets(cfg.RateLimit, max(cfg.RateLimit, 1))
+	}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleEchoError
 	e.Pre(s.checkQuery)
-	e.Use(s.observe, s.recoverPanics)
+	e.Use(s.observe, s.recoverPanics, s.rateLimit)
 
 	e.GET("/healthz", func(c echo.Context) error {
 		return c.JSONBlob(http.StatusOK, []byte(`{"status":"ok"}`))
@@ -109,11 +120,17 @@ func New(cfg Config) *echo.Echo {
 	return e
 }
 
-// principalKey is the echo context key of the authenticated principal.
-const principalKey = "stigaudit.principal"
+// principalKey is the echo context key of the authenticated principal;
+// authFailedKey marks a request whose key did not verify.
+const (
+	principalKey  = "stigaudit.principal"
+	authFailedKey = "stigaudit.auth_failed"
+)
 
 // Authenticate is middleware that verifies the Bearer key of the request
-// and stores its principal for PrincipalOf; a missing or bad key is a 401.
+// and stores its principal for PrincipalOf; a missing or bad key is a 401,
+// an expired one 401 key_expired, and an attempt refused by the key
+// verification limits (auth.Limits) 429 rate_limited with Retry-After.
 func Authenticate(keys *auth.Keys) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -122,8 +139,10 @@ func Authenticate(keys *auth.Keys) echo.MiddlewareFunc {
 			if !ok || !strings.EqualFold(scheme, "Bearer") || key == "" {
 				return auditerr.Errorf(auditerr.ErrUnauthorized, "an Authorization: Bearer <key> header is required")
 			}
-			p, err := keys.Verify(c.Request().Context(), strings.TrimSpace(key))
+			ctx := auth.WithSource(c.Request().Context(), auth.Source(c.Request().RemoteAddr))
+			p, err := keys.Verify(ctx, strings.TrimSpace(key))
 			if err != nil {
+				c.Set(authFailedKey, true)
 				return err
 			}
 			c.Set(principalKey, p)

@@ -32,6 +32,8 @@ var statusOf = map[auditerr.Code]int{
 	auditerr.ErrInvalidConfig.Code:      http.StatusInternalServerError,
 	auditerr.ErrPanic.Code:              http.StatusInternalServerError,
 	auditerr.ErrNotInstruction.Code:     http.StatusOK,
+	auth.ErrRateLimited.Code:            http.StatusTooManyRequests,
+	auth.ErrKeyExpired.Code:             http.StatusUnauthorized,
 	codeMethodNotAllowed:                http.StatusMethodNotAllowed,
 	codeRequestTimeout:                  http.StatusRequestTimeout,
 
@@ -77,6 +79,10 @@ const codeMethodNotAllowed auditerr.Code = "method_not_allowed"
 func Status(err error) int {
 	if err == nil {
 		return http.StatusOK
+	}
+	var hs interface{ HTTPStatus() int }
+	if errors.As(err, &hs) {
+		return hs.HTTPStatus()
 	}
 	code := auditerr.CodeOf(err)
 	if code == "" {
@@ -175,12 +181,9 @@ func (t *throttle) allow(key string, now time.Time) (bool, int) {
 // unavailableLogEvery.
 func (s *server) writeError(c echo.Context, err error) error {
 	status := Status(err)
-	if status == http.StatusUnauthorized {
+	if failed, _ := c.Get(authFailedKey).(bool); failed || status == http.StatusUnauthorized {
 		// No secret is logged: the key text never reaches this point.
-		s.logger.LogAttrs(c.Request().Context(), slog.LevelWarn, "authentication failed",
-			slog.String("method", c.Request().Method), slog.String("route", c.Path()),
-			slog.String("remote_addr", c.Request().RemoteAddr))
-		s.recordAuthFailure(c)
+		s.authFailure(c, err)
 	}
 	logIt, held := true, 0
 	if status == http.StatusServiceUnavailable {
@@ -189,6 +192,8 @@ func (s *server) writeError(c echo.Context, err error) error {
 			logIt, held = s.unavailable.allow(string(auditerr.CodeOf(err)), time.Now())
 		}
 	}
+	// An error that says when to retry (a 429, a full stream table) wins.
+	setRetryAfter(c.Response().Header(), err)
 	if status >= 500 && logIt {
 		attrs := []slog.Attr{slog.String("method", c.Request().Method), slog.String("route", c.Path()),
 			slog.Int("status", status), slog.String("error", err.Error())}
@@ -198,6 +203,16 @@ func (s *server) writeError(c echo.Context, err error) error {
 		s.logger.LogAttrs(c.Request().Context(), slog.LevelError, "request failed", attrs...)
 	}
 	return c.JSONBlob(status, errorBody(err, status))
+}
+
+// retryAfterOf returns when an error says to retry (auth.Retry and the
+// like), if it does.
+func retryAfterOf(err error) (time.Duration, bool) {
+	var ra interface{ RetryAfter() time.Duration }
+	if !errors.As(err, &ra) {
+		return 0, false
+	}
+	return ra.RetryAfter(), true
 }
 
 // handleEchoError is echo's HTTPErrorHandler: it renders echo's own errors

@@ -29,6 +29,28 @@
 // and a revocation takes effect once the database answers again; any other
 // key is refused with ErrKeyRecheckUnavailable (HTTP 503).
 //
+// # Abuse
+//
+// Key ids are public, so anyone can make the server hash. Verifications
+// that miss the cache are therefore limited (Limits, limit.go): after 5
+// failures naming one key id, or 20 from one source address (WithSource,
+// Source), within 10 s, further attempts are refused at once with a *Retry
+// wrapping ErrRateLimited (HTTP 429), without a lookup or a hash, for a
+// backoff that doubles on each further block. An attempt that waits more
+// than a second for one of the Options.MaxHashes hashing slots is refused
+// the same way. Unknown ids and revoked keys pay one argon2id hash too (a
+// dummy one), so an answer's timing does not tell whether an id exists.
+// Every failure that names a stored key id is counted in
+// stigaudit_auth_failures_total{key_id}.
+//
+// # Expiry and long requests
+//
+// A key may expire (Spec.ExpiresAt); an expired key is ErrKeyExpired,
+// answered only to a caller that presented its secret. Long requests (a
+// live stream, an export) run under WatchContext, whose context ends with
+// ErrKeyRevoked or ErrKeyExpired as its cause when the key is revoked (at
+// once here, within Options.WatchEvery from another process) or expires.
+//
 // # Permissions
 //
 // A key carries a set of permissions:
@@ -41,5 +63,6 @@
 //
 // Every failure to authenticate — no key, a malformed key, an unknown,
 // revoked or wrong key — is an error wrapping auditerr.ErrUnauthorized, with
-// no hint of which it was.
+// no hint of which it was; only an expired key with the right secret is
+// told so (ErrKeyExpired).
 package auth

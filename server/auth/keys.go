@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/singleflight"
 	"golang.org/x/text/unicode/norm"
 
@@ -38,6 +39,9 @@ type Principal struct {
 	OIDCSub string
 	// Perms is what the key may do.
 	Perms Perms
+	// ExpiresAt is when the key stops verifying; the zero time for a key
+	// that never expires.
+	ExpiresAt time.Time
 }
 
 // Can reports whether the principal holds every permission in want (see
@@ -59,14 +63,19 @@ type Key struct {
 	CreatedAt time.Time
 	// RevokedAt is the zero time for an active key.
 	RevokedAt time.Time
+	// ExpiresAt is the zero time for a key that never expires.
+	ExpiresAt time.Time
 }
+
+// Expired reports whether the key's expiry has passed at now.
+func (k Key) Expired(now time.Time) bool { return !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt) }
 
 // Revoked reports whether the key has been revoked.
 func (k Key) Revoked() bool { return !k.RevokedAt.IsZero() }
 
 // Principal returns what the key grants.
 func (k Key) Principal() Principal {
-	return Principal{KeyID: k.ID, Tenant: k.Tenant, EntityURI: k.EntityURI, OIDCSub: k.OIDCSub, Perms: k.Perms}
+	return Principal{KeyID: k.ID, Tenant: k.Tenant, EntityURI: k.EntityURI, OIDCSub: k.OIDCSub, Perms: k.Perms, ExpiresAt: k.ExpiresAt}
 }
 
 // Spec describes a key to create.
@@ -82,6 +91,9 @@ type Spec struct {
 	Perms Perms
 	// Label is a free-text note for operators.
 	Label string
+	// ExpiresAt is when the key stops verifying (401 key_expired); the
+	// zero time for never. It must lie in the future.
+	ExpiresAt time.Time
 }
 
 // Placeholder is the bind-parameter style of the SQL dialect.
@@ -129,6 +141,17 @@ type Options struct {
 	// a flood of wrong secrets for a known key id costs bounded memory
 	// (about Params.Memory each) and CPU; default GOMAXPROCS.
 	MaxHashes int
+	// Limits bound the argon2id work failed verifications may cause (see
+	// Limits); the zero value is DefaultLimits.
+	Limits Limits
+	// Registerer receives the failure counters
+	// (stigaudit_auth_failures_total{key_id},
+	// stigaudit_auth_limited_total{by}); nil keeps them unregistered.
+	Registerer prometheus.Registerer
+	// WatchEvery is how often Watch re-reads the watched keys; default
+	// 1 s, so an open stream ends within 2 s of a revocation made by
+	// another process.
+	WatchEvery time.Duration
 }
 
 // Keys manages API keys in the api_keys table of a database. It is safe for
@@ -152,6 +175,14 @@ type Keys struct {
 	// their grace (zero: re-checks succeed), graceFailed the latest such
 	// failure. They make the log say so once per outage.
 	graceSince, graceFailed time.Time
+
+	// limits, dummy, counters and watches are in limit.go, verify.go
+	// and watch.go.
+	limits   *limiter
+	dummy    func() phc
+	counters counters
+	watches  watches
+	ids      storedIDs
 }
 
 type cached struct {
@@ -160,7 +191,7 @@ type cached struct {
 }
 
 type queries struct {
-	insert, list, count, byID, revokedAt, revoke, exists string
+	insert, list, count, byID, revokedAt, revoke, exists, state, ids string
 }
 
 // New returns Keys over db, whose api_keys table must exist (migrations
@@ -198,18 +229,23 @@ func New(db *sql.DB, opt Options) *Keys {
 		db:  db,
 		opt: opt,
 		q: queries{
-			insert: rb(`INSERT INTO api_keys (key_id, tenant_id, entity_uri, oidc_sub, perms, hash, label, created_at, revoked_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)`),
-			list: rb(`SELECT key_id, tenant_id, entity_uri, oidc_sub, perms, label, created_at, revoked_at
+			insert: rb(`INSERT INTO api_keys (key_id, tenant_id, entity_uri, oidc_sub, perms, hash, label, created_at, revoked_at, expires_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)`),
+			list: rb(`SELECT key_id, tenant_id, entity_uri, oidc_sub, perms, label, created_at, revoked_at, expires_at
 				FROM api_keys ORDER BY created_at, key_id`),
 			count:     rb(`SELECT COUNT(*) FROM api_keys`),
-			byID:      rb(`SELECT tenant_id, entity_uri, oidc_sub, perms, hash, revoked_at FROM api_keys WHERE key_id = ?`),
+			byID:      rb(`SELECT tenant_id, entity_uri, oidc_sub, perms, hash, revoked_at, expires_at FROM api_keys WHERE key_id = ?`),
 			revokedAt: rb(`SELECT revoked_at FROM api_keys WHERE key_id = ?`),
 			revoke:    rb(`UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL`),
 			exists:    rb(`SELECT 1 FROM api_keys WHERE key_id = ?`),
+			state:     rb(`SELECT revoked_at, expires_at FROM api_keys WHERE key_id = ?`),
+			ids:       `SELECT key_id FROM api_keys`,
 		},
-		cache:   make(map[[32]byte]*cached),
-		hashing: make(chan struct{}, opt.MaxHashes),
+		cache:    make(map[[32]byte]*cached),
+		hashing:  make(chan struct{}, opt.MaxHashes),
+		limits:   newLimiter(opt.Limits),
+		dummy:    sync.OnceValue(func() phc { return dummyPHC(opt) }),
+		counters: newCounters(opt.Registerer),
 	}
 }
 
@@ -278,6 +314,10 @@ func (k *Keys) mint(spec Spec) (minted, error) {
 	if spec.Perms == 0 || spec.Perms&^(PermAuditWrite|PermRead|PermAuditRead|PermAdmin) != 0 {
 		return minted{}, auditerr.Errorf(auditerr.ErrInvalidInput, "a key needs a valid, non-empty permission set")
 	}
+	now := k.opt.Clock.Now().UTC()
+	if !spec.ExpiresAt.IsZero() && !spec.ExpiresAt.After(now) {
+		return minted{}, auditerr.Errorf(auditerr.ErrInvalidInput, "a key's expiry must lie in the future, not at %s", spec.ExpiresAt.UTC().Format(time.RFC3339))
+	}
 	buf := make([]byte, idBytes+secBytes+saltLen)
 	if _, err := io.ReadFull(k.opt.Entropy, buf); err != nil {
 		return minted{}, fmt.Errorf("auth: drawing key material: %w", err)
@@ -291,7 +331,8 @@ func (k *Keys) mint(spec Spec) (minted, error) {
 		key: Key{
 			ID: id, Tenant: tenant, EntityURI: entity, OIDCSub: strings.TrimSpace(spec.OIDCSub),
 			Perms: spec.Perms, Label: spec.Label,
-			CreatedAt: k.opt.Clock.Now().UTC().Truncate(time.Microsecond),
+			CreatedAt: now.Truncate(time.Microsecond),
+			ExpiresAt: spec.ExpiresAt.UTC().Truncate(time.Microsecond),
 		},
 		hash: encodePHC(k.opt.Params, salt, hash),
 	}, nil
@@ -300,7 +341,7 @@ func (k *Keys) mint(spec Spec) (minted, error) {
 func (k *Keys) insert(ctx context.Context, m minted) error {
 	kk := m.key
 	_, err := k.db.ExecContext(ctx, k.q.insert, kk.ID, kk.Tenant, kk.EntityURI, nullable(kk.OIDCSub),
-		kk.Perms.String(), m.hash, nullable(kk.Label), kk.CreatedAt.Format(tsLayout))
+		kk.Perms.String(), m.hash, nullable(kk.Label), kk.CreatedAt.Format(tsLayout), nullableTime(kk.ExpiresAt))
 	if err != nil {
 		return fmt.Errorf("auth: storing key %s: %w: %w", kk.ID, auditerr.ErrStoreUnavailable, err)
 	}
@@ -330,9 +371,9 @@ func (k *Keys) List(ctx context.Context) ([]Key, error) {
 	var out []Key
 	for rows.Next() {
 		var kk Key
-		var oidc, label, revoked sql.NullString
+		var oidc, label, revoked, expires sql.NullString
 		var perms, created string
-		if err := rows.Scan(&kk.ID, &kk.Tenant, &kk.EntityURI, &oidc, &perms, &label, &created, &revoked); err != nil {
+		if err := rows.Scan(&kk.ID, &kk.Tenant, &kk.EntityURI, &oidc, &perms, &label, &created, &revoked, &expires); err != nil {
 			return nil, fmt.Errorf("auth: listing keys: %w: %w", auditerr.ErrStoreUnavailable, err)
 		}
 		kk.OIDCSub, kk.Label = oidc.String, label.String
@@ -346,6 +387,9 @@ func (k *Keys) List(ctx context.Context) ([]Key, error) {
 			if kk.RevokedAt, err = time.Parse(time.RFC3339Nano, revoked.String); err != nil {
 				return nil, fmt.Errorf("auth: key %s: revoked_at: %w", kk.ID, err)
 			}
+		}
+		if kk.ExpiresAt, err = parseNullTime(expires); err != nil {
+			return nil, fmt.Errorf("auth: key %s: expires_at: %w", kk.ID, err)
 		}
 		out = append(out, kk)
 	}
@@ -365,6 +409,7 @@ func (k *Keys) Revoke(ctx context.Context, keyID string) error {
 		return fmt.Errorf("auth: revoking key %s: %w: %w", keyID, auditerr.ErrStoreUnavailable, err)
 	}
 	k.forget(keyID)
+	k.endWatches(keyID, auditerr.Errorf(ErrKeyRevoked, "the API key %s was revoked", keyID))
 	if n, err := res.RowsAffected(); err == nil && n > 0 {
 		return nil
 	}
@@ -450,6 +495,13 @@ func (k *Keys) Verify(ctx context.Context, plaintext string) (Principal, error) 
 	k.mu.Unlock()
 
 	if hit {
+		if p.expired(now) {
+			k.mu.Lock()
+			delete(k.cache, h)
+			k.mu.Unlock()
+			k.counters.failed(p.KeyID)
+			return Principal{}, expired(p.ExpiresAt)
+		}
 		if fresh {
 			return p, nil
 		}
@@ -460,50 +512,14 @@ func (k *Keys) Verify(ctx context.Context, plaintext string) (Principal, error) 
 	// computation: a client opening 64 connections with a new key would
 	// otherwise queue 64 hashes of the same secret. The shared work does
 	// not depend on any one caller staying connected.
+	source := sourceOf(ctx)
 	v, err, _ := k.flight.Do(string(h[:]), func() (any, error) {
-		return k.verifySlow(context.WithoutCancel(ctx), h, gen, id, secret, now)
+		return k.verifySlow(context.WithoutCancel(ctx), h, gen, id, secret, source, now)
 	})
 	if err != nil {
 		return Principal{}, err
 	}
 	return v.(Principal), nil
-}
-
-// verifySlow looks the key up and checks its secret with argon2id, then
-// caches the result.
-func (k *Keys) verifySlow(ctx context.Context, h [32]byte, gen uint64, id, secret string, now time.Time) (Principal, error) {
-	var tenant, entity, perms, hash string
-	var oidc, revoked sql.NullString
-	err := k.db.QueryRowContext(ctx, k.q.byID, id).Scan(&tenant, &entity, &oidc, &perms, &hash, &revoked)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return Principal{}, unauthorized()
-	case err != nil:
-		return Principal{}, keyCheckUnavailable(ctx, "the API key could not be checked: the key store is unreachable", err)
-	case revoked.Valid:
-		return Principal{}, unauthorized()
-	}
-	ph, err := parsePHC(hash)
-	if err != nil {
-		return Principal{}, unauthorized()
-	}
-	select {
-	case k.hashing <- struct{}{}:
-	case <-ctx.Done():
-		return Principal{}, fmt.Errorf("auth: waiting to verify a key: %w", ctx.Err())
-	}
-	ok := ph.matches(k.opt.Hash, []byte(secret))
-	<-k.hashing
-	if !ok {
-		return Principal{}, unauthorized()
-	}
-	ps, err := ParsePerms(perms)
-	if err != nil {
-		return Principal{}, unauthorized()
-	}
-	p := Principal{KeyID: id, Tenant: tenant, EntityURI: entity, OIDCSub: oidc.String, Perms: ps}
-	k.remember(h, gen, p, now)
-	return p, nil
 }
 
 // recheck re-reads revoked_at for a cached key whose check (at checked)
@@ -601,6 +617,22 @@ func (k *Keys) Count(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("auth: counting keys: %w: %w", auditerr.ErrStoreUnavailable, err)
 	}
 	return n, nil
+}
+
+// nullableTime is t in the table's time format, or NULL for the zero time.
+func nullableTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC().Format(tsLayout)
+}
+
+// parseNullTime reads a nullable time column; NULL is the zero time.
+func parseNullTime(s sql.NullString) (time.Time, error) {
+	if !s.Valid {
+		return time.Time{}, nil
+	}
+	return time.Parse(time.RFC3339Nano, s.String)
 }
 
 func nullable(s string) any {

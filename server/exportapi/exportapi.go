@@ -3,6 +3,7 @@ package exportapi
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -155,6 +156,10 @@ func (h *handler) export(c echo.Context) error {
 		h.refused(ctx, p, c.Request().URL.RawQuery, r.q.Tenant, err)
 		return err
 	}
+	// The export ends when its key is revoked or expires (SPEC §10.1).
+	reqCtx := ctx
+	ctx, stopWatch := h.cfg.Keys.WatchContext(ctx, p)
+	defer stopWatch()
 	cp, err := h.cfg.Signer.Sync(ctx)
 	if err != nil {
 		h.refused(ctx, p, c.Request().URL.RawQuery, r.q.Tenant, err)
@@ -188,6 +193,14 @@ func (h *handler) export(c echo.Context) error {
 	hd.Set("Trailer", TrailerEvents+", "+TrailerComplete)
 	resp.WriteHeader(http.StatusOK)
 	resp.Flush()
+	// A write blocked on a client that does not read must not outlive the
+	// key: cut it at once.
+	rc := http.NewResponseController(resp)
+	defer context.AfterFunc(ctx, func() {
+		if keyEnded(ctx) {
+			_ = rc.SetWriteDeadline(time.Now())
+		}
+	})()
 
 	var f export.Format
 	prover := NewProver(h.cfg.Tree, cp.Size)
@@ -205,6 +218,11 @@ func (h *handler) export(c echo.Context) error {
 		Filter: r.q, From: r.from, Checkpoint: cp.Note, Size: cp.Size, Prover: prover,
 	})
 	src.wait()
+	if err != nil && keyEnded(ctx) {
+		err = context.Cause(ctx)
+		h.cfg.Logger.LogAttrs(reqCtx, slog.LevelInfo, "an export ended with its key",
+			slog.String("key_id", p.KeyID), slog.String("export_id", start.ID), slog.String("code", string(auditerr.CodeOf(err))))
+	}
 	if err == nil {
 		hd.Set(TrailerEvents, strconv.FormatInt(st.Events, 10))
 		hd.Set(TrailerComplete, "true")
@@ -217,6 +235,13 @@ func (h *handler) export(c echo.Context) error {
 		panic(http.ErrAbortHandler)
 	}
 	return nil
+}
+
+// keyEnded reports whether ctx was ended by its key's revocation or
+// expiry (auth.Keys.WatchContext).
+func keyEnded(ctx context.Context) bool {
+	cause := context.Cause(ctx)
+	return errors.Is(cause, auth.ErrKeyRevoked) || errors.Is(cause, auth.ErrKeyExpired)
 }
 
 // NoProofs is an export.Prover for formats that carry no proofs (CSV): it

@@ -44,9 +44,18 @@
 // where last_event_id is the seq to resume after (every event up to it
 // was sent or did not match).
 // code slow_reader (the reader fell behind; reconnect with Last-Event-ID
-// to resume from the store), closed (the server is shutting down), or
-// store_unavailable (a catch-up read failed). A write that does not
-// complete within the write timeout (10 s) ends the stream without one.
-// Streams are limited in number (HubOptions.MaxReaders, 1000): beyond it a
-// new stream is refused with 503.
+// to resume from the store), closed (the server is shutting down),
+// key_revoked or key_expired (the stream's key was revoked or expired:
+// the stream ends within 2 s of a revocation, also one made by another
+// process, see auth.Keys.WatchContext), or store_unavailable (a catch-up
+// read failed). A write that does not complete within the write timeout
+// (10 s) ends the stream without one: a reader that takes nothing, not
+// even the heartbeats, is cut and gives its place back.
+//
+// Streams are limited in number: at most HubOptions.MaxPerKey (10) per API
+// key and MaxPerTenant (100) per tenant (the key's), below the whole
+// server's MaxReaders (1000), so that one key or one tenant cannot hold
+// every place. Over a key's or tenant's cap a new stream is refused with
+// 429 too_many_streams, over the server's with 503 too_many_streams, both
+// with Retry-After.
 package stream

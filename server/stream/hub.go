@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -8,12 +9,15 @@ import (
 	"github.com/stigaudit/stigaudit"
 	"github.com/stigaudit/stigaudit/core/auditerr"
 	"github.com/stigaudit/stigaudit/core/event"
+	"github.com/stigaudit/stigaudit/server/auth"
 )
 
 // Defaults of HubOptions.
 const (
-	DefaultMaxPending = 10000
-	DefaultMaxReaders = 1000
+	DefaultMaxPending   = 10000
+	DefaultMaxReaders   = 1000
+	DefaultMaxPerKey    = 10
+	DefaultMaxPerTenant = 100
 )
 
 // maxBatches bounds the batches queued for one reader (a batch is a slice
@@ -34,6 +38,11 @@ type HubOptions struct {
 	// MaxReaders bounds the subscriptions at once; default
 	// DefaultMaxReaders.
 	MaxReaders int
+	// MaxPerKey and MaxPerTenant bound the streams one API key and one
+	// tenant (the key's) may hold open at once (Admit), so that no key or
+	// tenant can take every one of the MaxReaders; default
+	// DefaultMaxPerKey and DefaultMaxPerTenant.
+	MaxPerKey, MaxPerTenant int
 }
 
 // Hub fans committed events out to subscribers (see the package doc). It
@@ -44,6 +53,11 @@ type Hub struct {
 	mu     sync.Mutex
 	subs   map[*Subscription]struct{}
 	closed bool
+	// admitted counts the open streams (Admit), all, per key and per
+	// tenant.
+	admitted  int
+	perKey    map[string]int
+	perTenant map[string]int
 
 	cuts atomic.Int64
 }
@@ -58,7 +72,13 @@ func NewHub(opts HubOptions) *Hub {
 	if opts.MaxReaders <= 0 {
 		opts.MaxReaders = DefaultMaxReaders
 	}
-	return &Hub{opts: opts, subs: make(map[*Subscription]struct{})}
+	if opts.MaxPerKey <= 0 {
+		opts.MaxPerKey = DefaultMaxPerKey
+	}
+	if opts.MaxPerTenant <= 0 {
+		opts.MaxPerTenant = DefaultMaxPerTenant
+	}
+	return &Hub{opts: opts, subs: make(map[*Subscription]struct{}), perKey: map[string]int{}, perTenant: map[string]int{}}
 }
 
 // Subscription is one reader's queue of committed events.
@@ -71,9 +91,8 @@ type Subscription struct {
 	once    sync.Once
 }
 
-// Subscribe adds a reader. It fails with auditerr.ErrStoreUnavailable
-// (503) when MaxReaders readers are subscribed, and auditerr.ErrClosed
-// after Close.
+// Subscribe adds a reader. It fails with ErrTooManyStreams (503) when
+// MaxReaders readers are subscribed, and auditerr.ErrClosed after Close.
 func (h *Hub) Subscribe() (*Subscription, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -81,7 +100,7 @@ func (h *Hub) Subscribe() (*Subscription, error) {
 		return nil, auditerr.Errorf(auditerr.ErrClosed, "the server is shutting down")
 	}
 	if len(h.subs) >= h.opts.MaxReaders {
-		return nil, auditerr.Errorf(auditerr.ErrStoreUnavailable, "too many live streams (%d); try again later", h.opts.MaxReaders)
+		return nil, tooMany(http.StatusServiceUnavailable, "the server has its %d live streams open; try again later", h.opts.MaxReaders)
 	}
 	s := &Subscription{
 		hub: h,
@@ -92,6 +111,70 @@ func (h *Hub) Subscribe() (*Subscription, error) {
 	}
 	h.subs[s] = struct{}{}
 	return s, nil
+}
+
+// ErrTooManyStreams refuses a stream over a cap: 429 when the key's or the
+// tenant's share is open (HubOptions.MaxPerKey, MaxPerTenant), 503 when the
+// whole server's is (MaxReaders); both with Retry-After.
+var ErrTooManyStreams = &auditerr.Error{Code: "too_many_streams", Message: "too many live streams", Index: -1}
+
+// streamsRetryAfter is the Retry-After of a stream refused over a cap.
+const streamsRetryAfter = 5 * time.Second
+
+// refusal is a too_many_streams answer with its HTTP status.
+type refusal struct {
+	*auth.Retry
+	status int
+}
+
+// HTTPStatus is the status api answers the refusal with.
+func (r refusal) HTTPStatus() int { return r.status }
+
+func tooMany(status int, format string, args ...any) error {
+	return refusal{Retry: &auth.Retry{Err: auditerr.Errorf(ErrTooManyStreams, format, args...), After: streamsRetryAfter}, status: status}
+}
+
+// Admit counts a stream of keyID in tenant against the caps of HubOptions
+// until release is called, or refuses it with an error wrapping
+// ErrTooManyStreams. A stream holds its place from before it catches up
+// until it ends, whether or not it is subscribed at the moment.
+func (h *Hub) Admit(keyID, tenant string) (release func(), err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case h.closed:
+		return nil, auditerr.Errorf(auditerr.ErrClosed, "the server is shutting down")
+	case h.perKey[keyID] >= h.opts.MaxPerKey:
+		return nil, tooMany(http.StatusTooManyRequests, "this key has %d live streams open, its limit; close one or try again later", h.opts.MaxPerKey)
+	case h.perTenant[tenant] >= h.opts.MaxPerTenant:
+		return nil, tooMany(http.StatusTooManyRequests, "tenant %s has %d live streams open, its limit; try again later", tenant, h.opts.MaxPerTenant)
+	case h.admitted >= h.opts.MaxReaders:
+		return nil, tooMany(http.StatusServiceUnavailable, "the server has its %d live streams open; try again later", h.opts.MaxReaders)
+	}
+	h.admitted++
+	h.perKey[keyID]++
+	h.perTenant[tenant]++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.admitted--
+			if h.perKey[keyID]--; h.perKey[keyID] <= 0 {
+				delete(h.perKey, keyID)
+			}
+			if h.perTenant[tenant]--; h.perTenant[tenant] <= 0 {
+				delete(h.perTenant, tenant)
+			}
+		})
+	}, nil
+}
+
+// Admitted returns the number of open streams (Admit).
+func (h *Hub) Admitted() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.admitted
 }
 
 // Readers returns the number of subscriptions.

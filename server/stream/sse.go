@@ -119,16 +119,22 @@ func (h *handler) stream(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
+	p := api.PrincipalOf(c)
+	release, err := h.cfg.Hub.Admit(p.KeyID, p.Tenant)
+	if err != nil {
+		return err
+	}
+	defer release()
+	reqCtx := c.Request().Context()
+	// The stream ends when its key is revoked or expires.
+	ctx, stopWatch := h.cfg.Keys.WatchContext(reqCtx, p)
+	defer stopWatch()
 	if r.after == -2 {
 		size, err := h.cfg.Log.Store().Size(ctx)
 		if err != nil {
 			return err
 		}
 		r.after = size - 1
-	}
-	if h.cfg.Hub.Readers() >= h.cfg.Hub.opts.MaxReaders {
-		return auditerr.Errorf(auditerr.ErrStoreUnavailable, "too many live streams; try again later")
 	}
 	resp := c.Response()
 	hd := resp.Header()
@@ -144,16 +150,31 @@ func (h *handler) stream(c echo.Context) error {
 	if err := w.flush(); err != nil {
 		return nil
 	}
+	// A write blocked on a client that does not read must not outlive the
+	// key by more than a moment; a reading client still gets the final
+	// event (flush sets a new deadline).
+	defer context.AfterFunc(ctx, func() {
+		if reqCtx.Err() == nil {
+			_ = w.rc.SetWriteDeadline(time.Now().Add(keyEndGrace))
+		}
+	})()
 	code, err := h.follow(ctx, &r, w)
-	switch {
-	case ctx.Err() != nil || code == ReasonClosed:
-	case code == ReasonSlow:
-		h.cfg.Logger.LogAttrs(ctx, slog.LevelInfo, "a slow stream reader was cut off",
-			slog.String("key_id", api.PrincipalOf(c).KeyID), slog.Int64("after_seq", r.after))
-	case err != nil:
-		h.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "stream ended", slog.String("code", code), slog.String("error", err.Error()))
+	keyEnded := false
+	if cause := context.Cause(ctx); errors.Is(cause, auth.ErrKeyRevoked) || errors.Is(cause, auth.ErrKeyExpired) {
+		code, err, keyEnded = codeOf(cause), cause, true
 	}
-	if code != "" && ctx.Err() == nil {
+	switch {
+	case keyEnded:
+		h.cfg.Logger.LogAttrs(reqCtx, slog.LevelInfo, "a stream ended with its key",
+			slog.String("key_id", p.KeyID), slog.String("code", code), slog.Int64("after_seq", r.after))
+	case reqCtx.Err() != nil || code == ReasonClosed:
+	case code == ReasonSlow:
+		h.cfg.Logger.LogAttrs(reqCtx, slog.LevelInfo, "a slow stream reader was cut off",
+			slog.String("key_id", p.KeyID), slog.Int64("after_seq", r.after))
+	case err != nil:
+		h.cfg.Logger.LogAttrs(reqCtx, slog.LevelWarn, "stream ended", slog.String("code", code), slog.String("error", err.Error()))
+	}
+	if code != "" && reqCtx.Err() == nil {
 		w.final(code, err, r.after)
 	}
 	return nil
@@ -236,6 +257,9 @@ func (h *handler) live(ctx context.Context, r *request, w *writer, sub *Subscrip
 					break more
 				}
 			}
+			if ctx.Err() != nil {
+				return "", ctx.Err()
+			}
 			if len(w.buf) > 0 {
 				if err := w.flush(); err != nil {
 					return "", err
@@ -249,6 +273,10 @@ func (h *handler) live(ctx context.Context, r *request, w *writer, sub *Subscrip
 		}
 	}
 }
+
+// keyEndGrace is how long a write already under way may still take when
+// the stream's key ends.
+const keyEndGrace = 500 * time.Millisecond
 
 // maxCoalesce bounds the bytes gathered from queued batches before a
 // write.
@@ -322,6 +350,8 @@ func (w *writer) final(code string, cause error, after int64) {
 		msg = "the reader fell too far behind and was cut off; reconnect with Last-Event-ID to resume from the store"
 	case ReasonClosed:
 		msg = "the server is shutting down; reconnect with Last-Event-ID to resume"
+	case string(auth.ErrKeyRevoked.Code), string(auth.ErrKeyExpired.Code):
+		msg = cause.Error() + "; the stream ends here"
 	default:
 		if cause != nil {
 			msg = "the stream failed (" + code + "); reconnect with Last-Event-ID to resume"

@@ -386,7 +386,7 @@ func TestStreamSlowReader(t *testing.T) {
 // order, while several goroutines emit.
 func TestStreamManyReaders(t *testing.T) {
 	const readers, writers, each = 50, 4, 100
-	n := newNode(t, nodeOpts{})
+	n := newNode(t, nodeOpts{hub: stream.HubOptions{MaxPerKey: readers}})
 	key := n.key(t, "acme", "urn:auditor", "audit.read")
 	cs := make([]*client, readers)
 	for i := range cs {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os/user"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -17,12 +18,13 @@ import (
 )
 
 const keysUsage = `usage:
-  stigaudit keys create [--data-dir D] --tenant T --entity URI --perm p1,p2 [--oidc-sub S] [--label L]
+  stigaudit keys create [--data-dir D] --tenant T --entity URI --perm p1,p2 [--oidc-sub S] [--label L] [--expires 90d]
   stigaudit keys list [--data-dir D]
   stigaudit keys revoke [--data-dir D] KEY_ID
   stigaudit keys checkpoint-key [--data-dir D] [--node N] [--all]
   stigaudit keys rotate-checkpoint-key [--data-dir D] [--retire-old]
-permissions: audit.write, read, audit.read, admin`
+permissions: audit.write, read, audit.read, admin
+expiry: a duration from now (90d, 12h, 30m) or an RFC 3339 time; default never`
 
 func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -39,7 +41,7 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := newFlagSet("keys "+sub, stderr)
 	c.register(fs)
 	var spec auth.Spec
-	var perms string
+	var perms, expires string
 	switch sub {
 	case "create":
 		fs.StringVar(&spec.Tenant, "tenant", "default", "tenant of the key")
@@ -47,12 +49,20 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fs.StringVar(&perms, "perm", "", "comma-separated permissions; required")
 		fs.StringVar(&spec.OIDCSub, "oidc-sub", "", "OIDC subject recorded on events")
 		fs.StringVar(&spec.Label, "label", "", "free-text note")
+		fs.StringVar(&expires, "expires", "", "the key stops working after this: a duration from now (90d, 12h, 30m) or an RFC 3339 time; default never")
 	case "list", "revoke":
 	default:
 		return fmt.Errorf("%w: unknown keys command %q\n%s", errUsage, sub, keysUsage)
 	}
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if expires != "" {
+		at, err := parseExpiry(expires, time.Now())
+		if err != nil {
+			return fmt.Errorf("%w: --expires: %v", errUsage, err)
+		}
+		spec.ExpiresAt = at
 	}
 	store, err := c.openStore(ctx, storeOptions{})
 	if err != nil {
@@ -92,14 +102,21 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "KEY_ID\tTENANT\tENTITY_URI\tPERMS\tCREATED\tREVOKED\tLABEL")
+		fmt.Fprintln(tw, "KEY_ID\tTENANT\tENTITY_URI\tPERMS\tCREATED\tEXPIRES\tREVOKED\tLABEL")
+		now := time.Now()
 		for _, k := range list {
-			revoked := "-"
+			revoked, expiry := "-", "never"
 			if k.Revoked() {
 				revoked = k.RevokedAt.UTC().Format(time.RFC3339)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Tenant, k.EntityURI, k.Perms,
-				k.CreatedAt.UTC().Format(time.RFC3339), revoked, k.Label)
+			if !k.ExpiresAt.IsZero() {
+				expiry = k.ExpiresAt.UTC().Format(time.RFC3339)
+				if k.Expired(now) {
+					expiry += " (expired)"
+				}
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Tenant, k.EntityURI, k.Perms,
+				k.CreatedAt.UTC().Format(time.RFC3339), expiry, revoked, k.Label)
 		}
 		return tw.Flush()
 	case "revoke":
@@ -142,6 +159,10 @@ func auditKeyEvent(ctx context.Context, log *stigaudit.Log, typ string, k auth.K
 		detail = append(detail, `,"label":`...)
 		detail = jcs.AppendString(detail, k.Label)
 	}
+	if !k.ExpiresAt.IsZero() {
+		detail = append(detail, `,"expires_at":`...)
+		detail = jcs.AppendString(detail, k.ExpiresAt.UTC().Format(time.RFC3339))
+	}
 	detail = append(detail, '}')
 	_, err := log.Emit(ctx, event.Draft{
 		Type:      typ,
@@ -151,6 +172,37 @@ func auditKeyEvent(ctx context.Context, log *stigaudit.Log, typ string, k auth.K
 		Detail:    detail,
 	})
 	return err
+}
+
+// maxKeyLifetime bounds --expires: far beyond any rotation policy, and
+// well inside what time.Time arithmetic represents.
+const maxKeyLifetime = 100 * 365 * 24 * time.Hour
+
+// parseExpiry reads --expires: a duration from now in days (90d), hours
+// (12h) or minutes (30m), or an RFC 3339 time. It must lie in the future
+// and within 100 years.
+func parseExpiry(s string, now time.Time) (time.Time, error) {
+	if at, err := time.Parse(time.RFC3339, s); err == nil {
+		if !at.After(now) {
+			return time.Time{}, fmt.Errorf("%s is not in the future", s)
+		}
+		if at.Sub(now) > maxKeyLifetime {
+			return time.Time{}, fmt.Errorf("%s is more than 100 years away", s)
+		}
+		return at.UTC(), nil
+	}
+	if len(s) < 2 {
+		return time.Time{}, fmt.Errorf("%q is neither a duration such as 90d, 12h or 30m nor an RFC 3339 time", s)
+	}
+	unit := map[byte]time.Duration{'d': 24 * time.Hour, 'h': time.Hour, 'm': time.Minute}[s[len(s)-1]]
+	n, err := strconv.ParseInt(s[:len(s)-1], 10, 64)
+	if unit == 0 || err != nil || n <= 0 {
+		return time.Time{}, fmt.Errorf("%q is neither a duration such as 90d, 12h or 30m nor an RFC 3339 time", s)
+	}
+	if n > int64(maxKeyLifetime/unit) {
+		return time.Time{}, fmt.Errorf("%s is more than 100 years", s)
+	}
+	return now.Add(time.Duration(n) * unit).UTC(), nil
 }
 
 // findKey returns the stored key with this id.

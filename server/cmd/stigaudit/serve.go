@@ -30,6 +30,7 @@ import (
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c common
 	var cf complianceFlags
+	var af abuseFlags
 	var listen, catFile, node, origin, policyFile string
 	var allowShared bool
 	minFree := byteSize(health.DefaultMinFree)
@@ -40,6 +41,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	c.register(fs)
 	cf.register(fs)
 	nf.register(fs)
+	af.register(fs)
 	fs.StringVar(&listen, "listen", env("STIGAUDIT_LISTEN", "127.0.0.1:8470"), "address to listen on (STIGAUDIT_LISTEN)")
 	fs.StringVar(&catFile, "catalogue", env("STIGAUDIT_CATALOGUE", ""), "JSON file of operator-added event types (STIGAUDIT_CATALOGUE)")
 	fs.StringVar(&node, "node", env("STIGAUDIT_NODE", tlog.DefaultNode), nodeFlag)
@@ -57,6 +59,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if err := nf.check(); err != nil {
+		return err
+	}
+	if err := af.check(); err != nil {
 		return err
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
@@ -104,7 +109,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		store.Close()
 		return err
 	}
-	hub := stream.NewHub(stream.HubOptions{}) // live SSE readers see every commit
+	hub := stream.NewHub(af.hubOptions()) // live SSE readers see every commit
 	obs, stopFeed, err := feedSinks(store, m, hub, logger)
 	if err != nil {
 		store.Close()
@@ -132,6 +137,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	ko := keysOptions(store)
 	ko.Logger = logger // says once per outage that keys are kept on their grace
+	ko.Registerer = reg // stigaudit_auth_failures_total{key_id}, stigaudit_auth_limited_total{by}
 	keys := auth.New(store.DB(), ko)
 	keyFile, err := keys.Bootstrap(ctx, c.dataDir)
 	if errors.Is(err, auth.ErrAdminKeyExists) {
@@ -161,7 +167,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if h, ok := store.(interface{ Health(context.Context) error }); ok {
 		ready = append(ready, health.Check{Name: "database", Run: h.Health})
 	}
-	e := api.New(api.Config{Log: log, Keys: keys, Metrics: m, Gatherer: nf.gatherer(reg), Logger: logger, Prover: prover, Ready: ready})
+	e := api.New(api.Config{Log: log, Keys: keys, Metrics: m, Gatherer: nf.gatherer(reg), Logger: logger, Prover: prover, Ready: ready, RateLimit: af.rateLimit})
 	(&tlog.Routes{Store: store, Checkpointer: cp, Prover: prover, Witnessed: wit.Witnessed(),
 		History: func() (tlog.History, error) { return tlog.HistoryOf(c.dataDir) }}).Register(e, keys)
 	stopCompliance, err := cf.startCompliance(ctx, e, c.dataDir, store, log, keys, cp, &tlog.Receipts{Prover: prover, Checkpointer: cp, Witnessed: wit.WitnessedSized()}, hub, logger)

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"strconv"
+
+	"github.com/stigaudit/stigaudit/server/stream"
+)
+
+// abuseFlags are serve's limits on what one client may cost (SPEC §10.1
+// "Abuse costs the abuser").
+type abuseFlags struct {
+	rateLimit        float64
+	streamsPerKey    int
+	streamsPerTenant int
+}
+
+func (f *abuseFlags) register(fs *flag.FlagSet) {
+	rate, _ := strconv.ParseFloat(env("STIGAUDIT_RATE_LIMIT", "0"), 64)
+	fs.Float64Var(&f.rateLimit, "rate-limit", rate,
+		"most requests a second from one source address (an IPv4 address or IPv6 /64), beyond which requests get 429 with Retry-After; 0 is off (STIGAUDIT_RATE_LIMIT)")
+	perKey, _ := strconv.Atoi(env("STIGAUDIT_MAX_STREAMS_PER_KEY", strconv.Itoa(stream.DefaultMaxPerKey)))
+	fs.IntVar(&f.streamsPerKey, "max-streams-per-key", perKey, "live streams one API key may hold open (STIGAUDIT_MAX_STREAMS_PER_KEY)")
+	perTenant, _ := strconv.Atoi(env("STIGAUDIT_MAX_STREAMS_PER_TENANT", strconv.Itoa(stream.DefaultMaxPerTenant)))
+	fs.IntVar(&f.streamsPerTenant, "max-streams-per-tenant", perTenant, "live streams the keys of one tenant may hold open (STIGAUDIT_MAX_STREAMS_PER_TENANT)")
+}
+
+// check refuses settings that turn a limit off by accident.
+func (f *abuseFlags) check() error {
+	if f.rateLimit < 0 {
+		return fmt.Errorf("%w: --rate-limit must be 0 (off) or positive, not %v", errUsage, f.rateLimit)
+	}
+	if f.streamsPerKey < 1 || f.streamsPerKey > stream.DefaultMaxReaders {
+		return fmt.Errorf("%w: --max-streams-per-key must be from 1 to %d, not %d", errUsage, stream.DefaultMaxReaders, f.streamsPerKey)
+	}
+	if f.streamsPerTenant < f.streamsPerKey || f.streamsPerTenant > stream.DefaultMaxReaders {
+		return fmt.Errorf("%w: --max-streams-per-tenant must be from --max-streams-per-key (%d) to %d, not %d", errUsage, f.streamsPerKey, stream.DefaultMaxReaders, f.streamsPerTenant)
+	}
+	return nil
+}
+
+// hubOptions are the stream caps of the flags.
+func (f *abuseFlags) hubOptions() stream.HubOptions {
+	return stream.HubOptions{MaxPerKey: f.streamsPerKey, MaxPerTenant: f.streamsPerTenant}
+}
