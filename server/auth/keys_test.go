@@ -515,21 +515,6 @@ func TestOutageGrace(t *testing.T) {
 	}
 }
 
-func TestDefaultParamsVerify(t *testing.T) {
-	if testing.Short() {
-		t.Skip("argon2id at production cost")
-	}
-	ctx := context.Background()
-	k := New(openDB(t), Options{})
-	text, _, err := k.Create(ctx, Spec{EntityURI: "urn:a", Perms: PermRead})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := k.Verify(ctx, text); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestConcurrentHashesAreBounded(t *testing.T) {
 	ctx := context.Background()
 	db := openDB(t)
