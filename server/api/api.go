@@ -44,6 +44,11 @@ type Config struct {
 	// Prover answers ?proof=1 on the read routes; nil refuses the
 	// parameter.
 	Prover Prover
+	// Receipts, if set, makes POST /v1/audit/events?wait=checkpoint (and
+	// wait=witnessed) answer once the events are covered, with their
+	// receipts; MaxWait bounds the wait (default DefaultMaxWait).
+	Receipts Receipts
+	MaxWait  time.Duration
 	// Ready are the conditions GET /readyz checks after the store's Ping
 	// (health.Check: the store's file and last commit, disk margin,
 	// checkpointer). Each failure is named in the 503 answer.
@@ -72,6 +77,8 @@ type server struct {
 	limit     int64
 	prover    Prover
 	readiness []health.Check
+	receipts  Receipts
+	maxWait   time.Duration
 	// authFailed budgets auth_failed events; failLog aggregates their
 	// log lines (authfail.go).
 	authFailed *authBudget
@@ -92,7 +99,11 @@ func New(cfg Config) *echo.Echo {
 	if cfg.BodyLimit <= 0 {
 		cfg.BodyLimit = DefaultBodyLimit
 	}
+	if cfg.MaxWait <= 0 {
+		cfg.MaxWait = DefaultMaxWait
+	}
 	s := &server{log: cfg.Log, keys: cfg.Keys, metrics: cfg.Metrics, logger: cfg.Logger, limit: cfg.BodyLimit, prover: cfg.Prover, readiness: cfg.Ready,
+		receipts: cfg.Receipts, maxWait: cfg.MaxWait,
 		authFailed: newAuthBudget(), failLog: newFailLog(cfg.Logger), unavailable: newThrottle(unavailableLogEvery)}
 	if cfg.RateLimit > 0 {
 		s.requests = newBuckets(cfg.RateLimit, max(cfg.RateLimit, 1))

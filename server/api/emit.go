@@ -67,6 +67,10 @@ func stamp(d *event.Draft, p auth.Principal) error {
 
 // postEvents is POST /v1/audit/events.
 func (s *server) postEvents(c echo.Context) error {
+	wait, err := s.waitParam(c)
+	if err != nil {
+		return err
+	}
 	body, err := readBody(c.Request(), s.limit)
 	if err != nil {
 		return err
@@ -89,15 +93,17 @@ func (s *server) postEvents(c echo.Context) error {
 		}
 	}
 	if batch {
-		return s.emitBatch(c, ds)
+		return s.emitBatch(c, ds, wait)
 	}
-	return s.emitOne(c, ds[0])
+	return s.emitOne(c, ds[0], wait)
 }
 
-func (s *server) emitOne(c echo.Context, d event.Draft) error {
+func (s *server) emitOne(c echo.Context, d event.Draft, wait string) error {
 	ctx := c.Request().Context()
 	ev, err := s.log.Emit(ctx, d)
 	switch {
+	case err == nil && wait != "":
+		return s.withReceipts(c, wait, []stigaudit.Result{{Event: ev}}, false)
 	case err == nil:
 		return c.JSONBlob(http.StatusCreated, event.AppendJSON(nil, &ev))
 	case errors.Is(err, auditerr.ErrNotInstruction):
@@ -113,7 +119,7 @@ func (s *server) emitOne(c echo.Context, d event.Draft) error {
 	return c.JSONBlob(http.StatusAccepted, withStoredFalse(event.AppendJSON(nil, &built)))
 }
 
-func (s *server) emitBatch(c echo.Context, ds []event.Draft) error {
+func (s *server) emitBatch(c echo.Context, ds []event.Draft, wait string) error {
 	ctx := c.Request().Context()
 	res, err := s.log.EmitBatch(ctx, ds)
 	if err != nil {
@@ -145,6 +151,9 @@ func (s *server) emitBatch(c echo.Context, ds []event.Draft) error {
 			status = http.StatusCreated
 			break
 		}
+	}
+	if wait != "" && status == http.StatusCreated {
+		return s.withReceipts(c, wait, res, true)
 	}
 	return c.JSONBlob(status, appendResults(nil, res))
 }

@@ -2,6 +2,7 @@ package tlog
 
 import (
 	"context"
+	"time"
 
 	"github.com/stigaudit/stigaudit/core/auditerr"
 	"github.com/stigaudit/stigaudit/core/event"
@@ -27,12 +28,47 @@ type Receipts struct {
 // (its content is gone, so its bytes cannot be given) wraps
 // auditerr.ErrPurged.
 func (r *Receipts) Receipt(ctx context.Context, e *event.Event) ([]byte, error) {
+	return r.receipt(ctx, e, r.Witnessed != nil)
+}
+
+// Witnessing reports whether receipts carry witnessed checkpoints.
+func (r *Receipts) Witnessing() bool { return r.Witnessed != nil }
+
+// Wait waits until e is covered by the newest signed checkpoint (witnessed:
+// the newest witnessed one), or ctx ends (its error is returned), and
+// returns e's receipt with that checkpoint. It polls the in-memory latest
+// checkpoints every 20 ms: cheap, and well under the 1 s cadence.
+func (r *Receipts) Wait(ctx context.Context, e *event.Event, witnessed bool) ([]byte, error) {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if r.covered(uint64(e.Seq), witnessed) {
+			return r.receipt(ctx, e, witnessed)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+func (r *Receipts) covered(seq uint64, witnessed bool) bool {
+	if witnessed && r.Witnessed != nil {
+		_, size, ok := r.Witnessed()
+		return ok && seq < size
+	}
+	s, ok := r.Checkpointer.Latest()
+	return ok && seq < s.Size
+}
+
+func (r *Receipts) receipt(ctx context.Context, e *event.Event, witnessed bool) ([]byte, error) {
 	if e.EntityURI == "" {
 		return nil, auditerr.Errorf(auditerr.ErrPurged, "the content of event seq %d was purged: its receipt cannot carry it", e.Seq)
 	}
 	var note []byte
 	var size uint64
-	if r.Witnessed != nil {
+	if witnessed && r.Witnessed != nil {
 		n, s, ok := r.Witnessed()
 		if !ok || uint64(e.Seq) >= s {
 			return nil, auditerr.Errorf(auditerr.ErrNotFound, "event seq %d is not covered by a witnessed checkpoint yet; retry in a few seconds", e.Seq)

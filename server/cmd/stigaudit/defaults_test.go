@@ -20,6 +20,7 @@ func TestServeFlagDefaults(t *testing.T) {
 		"body-timeout":           "30s",
 		"write-timeout":          "30s",
 		"min-free-disk":          "64MiB",
+		"max-wait":               "5s",
 		"max-streams-per-key":    "10",
 		"max-streams-per-tenant": "100",
 		"max-detail-bytes":       "16384",

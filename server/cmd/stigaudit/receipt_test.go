@@ -25,6 +25,37 @@ func getReceipt(t *testing.T, url, key, id string) (int, []byte) {
 	return resp.StatusCode, b
 }
 
+// emitWait posts body to url (with its query) and returns status and body.
+func emitWait(t *testing.T, url, key, body string) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// TestReceiptNotInTime: a wait longer than --max-wait answers 202 with the
+// stored event and no receipt.
+func TestReceiptNotInTime(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the server")
+	}
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	p := startServe(t, bin, dir, "--max-wait", "1ms")
+	admin := readAdminKey(t, dir)
+	code, b := emitWait(t, p.url+"/v1/audit/events?wait=checkpoint", admin, criticalEvent)
+	if code != 202 || bytes.Contains(b, []byte(`"receipt"`)) || !bytes.Contains(b, []byte(`"seq":`)) || bytes.Contains(b, []byte(`"stored":false`)) {
+		t.Fatalf("a wait that ran out: %d %s", code, b)
+	}
+}
+
 // TestReceipts: an emitter gets a receipt for its event that `stigaudit
 // verify --receipt` checks offline with only the verifier key; a changed
 // receipt fails; a key that may not read the event gets none.
@@ -66,6 +97,41 @@ func TestReceipts(t *testing.T) {
 	if code, out, stderr := cli(t, "verify", "--receipt", file, "--key", vkey); code == 0 {
 		t.Fatalf("a receipt moved to another index verified: %s %s", out, stderr)
 	}
+	// wait=checkpoint: the answer carries the receipt, one per event of a
+	// batch, each verifying offline.
+	for _, body := range []string{criticalEvent, `{"events":[` + criticalEvent + `,` + bestEffortEvent + `,` + criticalEvent + `]}`} {
+		code, b := emitWait(t, p.url+"/v1/audit/events?wait=checkpoint", admin, body)
+		if code != 201 {
+			t.Fatalf("wait=checkpoint: %d %s", code, b)
+		}
+		var one struct{ Receipt string }
+		var many struct{ Events []struct{ Receipt string } }
+		json.Unmarshal(b, &one)
+		json.Unmarshal(b, &many)
+		recs := []string{one.Receipt}
+		if strings.HasPrefix(body, `{"events"`) {
+			recs = nil
+			for _, e := range many.Events {
+				recs = append(recs, e.Receipt)
+			}
+		}
+		if len(recs) == 0 {
+			t.Fatalf("no receipts in %s", b)
+		}
+		for _, r := range recs {
+			os.WriteFile(file, []byte(r), 0o644)
+			if code, out, stderr := cli(t, "verify", "--receipt", file, "--key", vkey); code != 0 {
+				t.Fatalf("a receipt from wait=checkpoint: %d %s %s\n%s", code, out, stderr, r)
+			}
+		}
+	}
+	if code, b := emitWait(t, p.url+"/v1/audit/events?wait=witnessed", admin, criticalEvent); code != 400 {
+		t.Fatalf("wait=witnessed without a policy: %d %s", code, b)
+	}
+	if code, b := emitWait(t, p.url+"/v1/audit/events?wait=soon", admin, criticalEvent); code != 400 {
+		t.Fatalf("wait=soon: %d %s", code, b)
+	}
+
 	// A key of another tenant cannot get it.
 	_, other, stderr := cli(t, "keys", "create", "--data-dir", dir, "--tenant", "other", "--entity", "urn:x", "--perm", "read,audit.read")
 	if code, b := getReceipt(t, p.url, strings.TrimSpace(other), ids[4]); code != 404 {

@@ -33,6 +33,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var af abuseFlags
 	var listen, catFile, node, origin, policyFile string
 	var allowShared bool
+	maxWait := api.DefaultMaxWait
 	minFree := byteSize(health.DefaultMinFree)
 	var sinks multiFlag
 	var nf netFlags
@@ -48,6 +49,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&origin, "origin", env("STIGAUDIT_ORIGIN", ""), originFlag)
 	fs.StringVar(&policyFile, "witness-policy", env("STIGAUDIT_WITNESS_POLICY", ""), "C2SP tlog-policy file naming the witnesses that cosign the log's checkpoints and their quorum (STIGAUDIT_WITNESS_POLICY)")
 	fs.Var(&sinks, "sink", "deliver committed events to a sink, e.g. file:/var/log/audit.jsonl (repeatable)")
+	fs.DurationVar(&maxWait, "max-wait", maxWait, "longest POST /v1/audit/events?wait=checkpoint|witnessed waits for its receipts before answering 202 without them")
 	fs.BoolVar(&allowShared, "allow-shared-data-dir", false, "start even when another server holds the data directory's lock")
 	fs.Var(&minFree, "min-free-disk", "free space on the data directory's disk below which /readyz answers 503, e.g. 64MiB or 1GiB")
 	fs.IntVar(&lim.MaxDetailBytes, "max-detail-bytes", lim.MaxDetailBytes, "largest canonical detail object")
@@ -167,10 +169,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if h, ok := store.(interface{ Health(context.Context) error }); ok {
 		ready = append(ready, health.Check{Name: "database", Run: h.Health})
 	}
-	e := api.New(api.Config{Log: log, Keys: keys, Metrics: m, Gatherer: nf.gatherer(reg), Logger: logger, Prover: prover, Ready: ready, RateLimit: af.rateLimit})
+	receipts := &tlog.Receipts{Prover: prover, Checkpointer: cp, Witnessed: wit.WitnessedSized()}
+	e := api.New(api.Config{Log: log, Keys: keys, Metrics: m, Gatherer: nf.gatherer(reg), Logger: logger, Prover: prover, Ready: ready, RateLimit: af.rateLimit,
+		Receipts: receipts, MaxWait: maxWait})
 	(&tlog.Routes{Store: store, Checkpointer: cp, Prover: prover, Witnessed: wit.Witnessed(),
 		History: func() (tlog.History, error) { return tlog.HistoryOf(c.dataDir) }}).Register(e, keys)
-	stopCompliance, err := cf.startCompliance(ctx, e, c.dataDir, store, log, keys, cp, &tlog.Receipts{Prover: prover, Checkpointer: cp, Witnessed: wit.WitnessedSized()}, hub, logger)
+	stopCompliance, err := cf.startCompliance(ctx, e, c.dataDir, store, log, keys, cp, receipts, hub, logger)
 	if err != nil {
 		return err
 	}

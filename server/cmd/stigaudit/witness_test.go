@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -243,6 +244,18 @@ func TestWitnessedByOmniwitness(t *testing.T) {
 	os.WriteFile(recFile, rec, 0o644)
 	if code, out, stderr := cli(t, "verify", "--receipt", recFile, "--key", vkey, "--witness-policy", policyFile); code != 0 || !strings.Contains(out, "cosigned by the witness quorum") {
 		t.Fatalf("verify --receipt --witness-policy: %d %s %s", code, out, stderr)
+	}
+	// wait=witnessed answers once the witnesses cosigned the event's
+	// checkpoint, with that receipt.
+	wcode, wb := emitWait(t, p.url+"/v1/audit/events?wait=witnessed", admin, criticalEvent)
+	var withReceipt struct{ Receipt string }
+	json.Unmarshal(wb, &withReceipt)
+	if wcode != 201 || !strings.Contains(withReceipt.Receipt, "\n— witness.test/w1 ") {
+		t.Fatalf("wait=witnessed: %d %s", wcode, wb)
+	}
+	os.WriteFile(recFile, []byte(withReceipt.Receipt), 0o644)
+	if code, out, stderr := cli(t, "verify", "--receipt", recFile, "--key", vkey, "--witness-policy", policyFile); code != 0 {
+		t.Fatalf("verify of the wait=witnessed receipt: %d %s %s", code, out, stderr)
 	}
 	p.kill(syscall.SIGTERM)
 
