@@ -138,7 +138,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer stopSigning() // before log.Close: signs the tail
 
 	ko := keysOptions(store)
-	ko.Logger = logger // says once per outage that keys are kept on their grace
+	ko.Logger = logger  // says once per outage that keys are kept on their grace
 	ko.Registerer = reg // stigaudit_auth_failures_total{key_id}, stigaudit_auth_limited_total{by}
 	keys := auth.New(store.DB(), ko)
 	keyFile, err := keys.Bootstrap(ctx, c.dataDir)
