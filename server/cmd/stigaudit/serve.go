@@ -172,6 +172,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	receipts := &tlog.Receipts{Prover: prover, Checkpointer: cp, Witnessed: wit.WitnessedSized()}
 	e := api.New(api.Config{Log: log, Keys: keys, Metrics: m, Gatherer: nf.gatherer(reg), Logger: logger, Prover: prover, Ready: ready, RateLimit: af.rateLimit,
 		Receipts: receipts, MaxWait: maxWait})
+	(&tlog.Tiles{Tree: store, Store: store, Checkpointer: cp}).Register(e, keys)
 	(&tlog.Routes{Store: store, Checkpointer: cp, Prover: prover, Witnessed: wit.Witnessed(),
 		History: func() (tlog.History, error) { return tlog.HistoryOf(c.dataDir) }}).Register(e, keys)
 	stopCompliance, err := cf.startCompliance(ctx, e, c.dataDir, store, log, keys, cp, receipts, hub, logger)
@@ -251,13 +252,19 @@ var _ stigaudit.Selective = replicaObserver{}
 // WASM module's configure, the browser page) accepts the same setting.
 const maxDetailDepth = 1000
 
+// maxDetailBytes bounds --max-detail-bytes: an event is served in
+// tlog-tiles entry bundles, whose entries are at most 65,535 bytes; its
+// other fields take at most about 26 KiB (1,024 bytes each, source 4,096,
+// some escaped), so a detail of 32 KiB always fits.
+const maxDetailBytes = 32 << 10
+
 // checkLimits refuses detail limits the server could never honour: a
 // detail larger than a whole request body (stigaudit.MaxBatchBytes) cannot
 // arrive, and the browser page configures its core with the same limits,
 // so a setting the core would refuse must not start the server either.
 func checkLimits(lim event.Limits) error {
-	if lim.MaxDetailBytes < 1 || lim.MaxDetailBytes > stigaudit.MaxBatchBytes {
-		return fmt.Errorf("%w: --max-detail-bytes must be from 1 to %d (the largest request body), not %d", errUsage, stigaudit.MaxBatchBytes, lim.MaxDetailBytes)
+	if lim.MaxDetailBytes < 1 || lim.MaxDetailBytes > maxDetailBytes {
+		return fmt.Errorf("%w: --max-detail-bytes must be from 1 to %d (so that every event fits a tlog-tiles entry of %d bytes), not %d", errUsage, maxDetailBytes, tlog.MaxEntryBytes, lim.MaxDetailBytes)
 	}
 	if lim.MaxDetailDepth < 1 || lim.MaxDetailDepth > maxDetailDepth {
 		return fmt.Errorf("%w: --max-detail-depth must be from 1 to %d, not %d", errUsage, maxDetailDepth, lim.MaxDetailDepth)

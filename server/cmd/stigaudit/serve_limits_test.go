@@ -19,7 +19,8 @@ func TestServeRefusesDetailLimitsItCannotHonour(t *testing.T) {
 	}{
 		{[]string{"--max-detail-bytes", "0"}, "--max-detail-bytes must be from 1"},
 		{[]string{"--max-detail-bytes", "-5"}, "--max-detail-bytes must be from 1"},
-		{[]string{"--max-detail-bytes", "2000000"}, "--max-detail-bytes must be from 1 to 1048576"},
+		{[]string{"--max-detail-bytes", "2000000"}, "--max-detail-bytes must be from 1 to 32768"},
+		{[]string{"--max-detail-bytes", "32769"}, "fits a tlog-tiles entry"},
 		{[]string{"--max-detail-depth", "0"}, "--max-detail-depth must be from 1"},
 		{[]string{"--max-detail-depth", "100000"}, "--max-detail-depth must be from 1 to 1000"},
 	} {

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// fsckBin finds tessera's fsck, which audits a tlog-tiles log, or skips.
+func fsckBin(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("STIGAUDIT_FSCK"); p != "" {
+		return p
+	}
+	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
+		p := filepath.Join(strings.TrimSpace(string(out)), "bin", "fsck")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	const install = "go install github.com/transparency-dev/tessera/cmd/fsck@v1.0.4"
+	if os.Getenv("STIGAUDIT_REQUIRE_FSCK") == "1" {
+		t.Fatalf("fsck not found and STIGAUDIT_REQUIRE_FSCK=1 (%s)", install)
+	}
+	t.Skipf("tlog-tiles audit skipped: no fsck (%s)", install)
+	return ""
+}
+
+// runFsck audits the server's tiles. It returns "ok" when fsck finished
+// with every range checked, "invalid" as soon as fsck reports an invalid
+// range (it then keeps retrying; it is stopped), and what it printed.
+func runFsck(t *testing.T, bin, url, key, vkeyFile string) (string, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "--storage_url", url+"/v1/audit/tlog/", "--bearer_token", key,
+		"--public_key", vkeyFile, "--ui=false", "-v=1")
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait(); pw.Close() }()
+	var out bytes.Buffer
+	verdict := ""
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() {
+		out.WriteString(sc.Text() + "\n")
+		if strings.Contains(sc.Text(), "Invalid") && verdict == "" {
+			verdict = "invalid"
+			cmd.Process.Kill()
+		}
+	}
+	err := <-waited
+	switch {
+	case verdict != "":
+	case err == nil && !bytes.Contains(out.Bytes(), []byte("fsck failed")):
+		verdict = "ok"
+	default:
+		verdict = fmt.Sprintf("failed (%v)", err)
+	}
+	return verdict, out.String()
+}
+
+// TestTilesPassTesserasFsck serves the log as C2SP tlog-tiles and has
+// tessera's fsck — a tool we did not write — audit it: checkpoint
+// signature, every entry bundle against the level-0 tiles, every tile
+// against the one above, the root against the checkpoint. An event changed
+// in the database behind the server's back is found.
+func TestTilesPassTesserasFsck(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the server and fsck")
+	}
+	fsck := fsckBin(t)
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	p := startServe(t, bin, dir)
+	admin := readAdminKey(t, dir)
+	_, vkeyOut, _ := cli(t, "keys", "checkpoint-key", "--data-dir", dir)
+	vkeyFile := filepath.Join(t.TempDir(), "log.pub")
+	os.WriteFile(vkeyFile, []byte(strings.TrimSpace(vkeyOut)), 0o644)
+	var batch strings.Builder
+	for b := range 7 { // 700 events: full and partial tiles at levels 0 and 1
+		batch.Reset()
+		batch.WriteString(`{"events":[`)
+		for i := range 100 {
+			if i > 0 {
+				batch.WriteByte(',')
+			}
+			fmt.Fprintf(&batch, `{"event_type":"fact_write","entity_uri":"urn:test:%d","fact_id":"f%d"}`, b, i)
+		}
+		batch.WriteString(`]}`)
+		if code, body := emitHTTP(t, p.url, admin, batch.String()); code != 201 {
+			t.Fatalf("emit: %d %s", code, body)
+		}
+	}
+	waitSigned(t, p, admin, 701)
+	if v, out := runFsck(t, fsck, p.url, admin, vkeyFile); v != "ok" {
+		t.Fatalf("fsck: %s\n%s", v, out)
+	}
+	// A read key sees hash tiles, not the entry bundles of every tenant.
+	_, reader, _ := cli(t, "keys", "create", "--data-dir", dir, "--tenant", "default", "--entity", "urn:r", "--perm", "read")
+	reader = strings.TrimSpace(reader)
+	if code := tileStatus(t, p.url, reader, "/v1/audit/tlog/tile/0/000"); code != 200 {
+		t.Fatalf("hash tile for a read key: %d", code)
+	}
+	if code := tileStatus(t, p.url, reader, "/v1/audit/tlog/tile/entries/000"); code != 403 {
+		t.Fatalf("entry bundle for a read key: %d", code)
+	}
+	for _, path := range []string{"/v1/audit/tlog/tile/0/x000/000", "/v1/audit/tlog/tile/0/5", "/v1/audit/tlog/tile/0/009", "/v1/audit/tlog/tile/0/000.p/0", "/v1/audit/tlog/tile/64/000"} {
+		if code := tileStatus(t, p.url, admin, path); code != 404 {
+			t.Errorf("%s: %d, want 404", path, code)
+		}
+	}
+	p.kill(syscall.SIGTERM)
+
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, DBFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`DROP TRIGGER events_no_update`, `UPDATE events SET entity_uri = 'urn:test:mallory' WHERE seq = 300`} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	p = startServe(t, bin, dir)
+	// Event 300 is in the second entry bundle: fsck finds that bundle's
+	// leaves do not make the level-0 tile [1, 2).
+	if v, out := runFsck(t, fsck, p.url, admin, vkeyFile); v != "invalid" || !strings.Contains(out, "[1, 2):Invalid") {
+		t.Fatalf("fsck on a log with a changed event: %s\n%s", v, out)
+	}
+}
+
+func tileStatus(t *testing.T, url, key, path string) int {
+	t.Helper()
+	code, _ := getWith(t, url+path, key)
+	return code
+}
+
+// getWith GETs url with key and returns the status and body.
+func getWith(t *testing.T, url, key string) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
