@@ -102,7 +102,12 @@ func BenchmarkEmitWithSinkDown(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer d.Close(ctx)
+	defer func() {
+		s.down.Store(false)
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		d.Close(cctx)
+	}()
 	var seq atomic.Int64
 	lat := map[bool][]time.Duration{}
 	var mu sync.Mutex
