@@ -3,6 +3,7 @@ package metrics
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -21,6 +22,11 @@ type Config struct {
 	// the start, at zero; optional. The Metrics value is their
 	// sink.Reporter: pass it to sink.NewDispatcher, which delivers them.
 	Sinks []sink.Sink
+	// Logger is ignored.
+	//
+	// Deprecated: Metrics logs nothing since the sinks moved to their
+	// sink.Dispatcher, which has a Logger of its own.
+	Logger *slog.Logger
 }
 
 // Metrics holds the server's collectors. It implements stigaudit.Observer
