@@ -2,14 +2,12 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -20,35 +18,6 @@ import (
 
 	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
 )
-
-// startServeWith is startServe with extra flags.
-func startServeWith(t *testing.T, bin, dir string, extra ...string) *serveProc {
-	t.Helper()
-	cmd := exec.Command(bin, append([]string{"serve", "--data-dir", dir, "--listen", "127.0.0.1:0"}, extra...)...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &serveProc{cmd: cmd, stderr: &bytes.Buffer{}, exited: make(chan struct{})}
-	cmd.Stderr = p.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { cmd.Wait(); close(p.exited) }()
-	t.Cleanup(func() { p.kill(syscall.SIGKILL) })
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		if u, ok := strings.CutPrefix(sc.Text(), "stigaudit listening on "); ok {
-			p.url = u
-			break
-		}
-	}
-	go io.Copy(io.Discard, stdout)
-	if p.url == "" {
-		t.Fatalf("serve did not start: %s", p.stderr)
-	}
-	return p
-}
 
 // sinkLag returns stigaudit_sink_lag_events for sink on p's /metrics, or
 // -1 when the series is missing.
@@ -84,7 +53,7 @@ func TestSinkSurvivesKill9(t *testing.T) {
 	dir := t.TempDir()
 	sinkFile := filepath.Join(t.TempDir(), "sink.jsonl")
 	sinkName := "file:" + sinkFile
-	p := startServeWith(t, bin, dir, "--sink", sinkName)
+	p := startServe(t, bin, dir, "--sink", sinkName)
 	adminKey, err := os.ReadFile(filepath.Join(dir, "admin.key"))
 	if err != nil {
 		t.Fatal(err)
@@ -128,7 +97,7 @@ func TestSinkSurvivesKill9(t *testing.T) {
 		t.Fatalf("only %d events acknowledged before the kill", before)
 	}
 
-	p2 := startServeWith(t, bin, dir, "--sink", sinkName)
+	p2 := startServe(t, bin, dir, "--sink", sinkName)
 	var never atomic.Bool
 	after := emit(p2, &never, 4, 25)
 	// The newest event, as the API sees it: the lag must come back to 0
