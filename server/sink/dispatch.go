@@ -197,6 +197,7 @@ func NewDispatcher(ctx context.Context, sinks []Sink, opt Options) (*Dispatcher,
 	}
 	wctx, cancel := context.WithCancel(context.Background())
 	d := &Dispatcher{opt: opt, stop: make(chan struct{}), ctx: wctx, cancel: cancel}
+	var positions []int64
 	for _, s := range sinks {
 		w := &worker{d: d, sink: s, cursor: CursorName(s), wake: make(chan struct{}, 1), done: make(chan struct{}), pos: -1, saved: -1}
 		pos, err := opt.Cursors.Cursor(ctx, w.cursor)
@@ -204,10 +205,24 @@ func NewDispatcher(ctx context.Context, sinks []Sink, opt Options) (*Dispatcher,
 			cancel()
 			return nil, fmt.Errorf("sink %s: %w", s.Name(), err)
 		}
+		positions = append(positions, pos)
 		if d.active() {
 			w.pos, w.saved = pos, pos
 		}
 		d.workers = append(d.workers, w)
+	}
+	if len(d.workers) > 0 {
+		// Report the lag from the start: a restarted server's sinks may be
+		// far behind before their first delivery.
+		size, err := opt.Log.Size(ctx)
+		if err != nil {
+			cancel()
+			return nil, fmt.Errorf("sink: reading the log's size: %w", err)
+		}
+		d.known = size
+		for i, w := range d.workers {
+			w.setLag(size - positions[i])
+		}
 	}
 	for _, w := range d.workers {
 		go w.run()

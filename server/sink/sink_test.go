@@ -191,11 +191,15 @@ func TestRestartResumesFromCursor(t *testing.T) {
 	l.add(t, nil, 70, 7) // the server is down; the log grows (EmitTx, the CLI)
 
 	s2 := &memSink{name: "s"}
-	d2, err := NewDispatcher(context.Background(), []Sink{s2}, fast(l, nil))
+	rec := newRecorder()
+	d2, err := NewDispatcher(context.Background(), []Sink{s2}, fast(l, rec))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d2.Close(context.Background())
+	if _, high := rec.lagOf("s"); high != 70 {
+		t.Errorf("lag reported at start %d, want the 70 events committed while down", high)
+	}
 	waitFor(t, 5*time.Second, func() bool { n, _ := d2.Lag("s"); return len(s2.seqs()) >= 70 && n == 0 })
 	if dups := checkSeqs(t, "restarted", append(s.seqs(), s2.seqs()...), 0, 120); dups != 0 {
 		t.Errorf("%d events delivered twice across a graceful restart", dups)
