@@ -176,6 +176,7 @@ type worker struct {
 	saved    int64 // the position saved last
 	lastSave time.Time
 	failures int // consecutive failed Writes
+	troubles int // consecutive failures to read the log or the cursor
 	lag      atomic.Int64
 }
 
@@ -390,16 +391,17 @@ func (w *worker) run() {
 			continue
 		}
 		if w.pos < 0 && !w.load() {
-			pause = w.backoff()
+			pause = w.backoff(w.troubles)
 			continue
 		}
 		batch, err := w.next(polled || stopping)
 		polled = false
 		if err != nil {
-			w.d.opt.Logger.Warn("audit sink: cannot read the log", "sink", w.sink.Name(), "position", w.pos, "err", err)
-			pause = w.backoff()
+			w.trouble("audit sink: cannot read the log", err)
+			pause = w.backoff(w.troubles)
 			continue
 		}
+		w.troubles = 0
 		if len(batch) == 0 {
 			w.report()
 			if stopping {
@@ -417,7 +419,7 @@ func (w *worker) run() {
 			}
 			w.failed(batch, err)
 			w.report()
-			pause = w.backoff()
+			pause = w.backoff(w.failures)
 			continue
 		}
 		if w.failures > 0 {
@@ -474,11 +476,22 @@ func (w *worker) load() bool {
 	defer cancel()
 	pos, err := w.d.opt.Cursors.Cursor(ctx, w.cursor)
 	if err != nil {
-		w.d.opt.Logger.Warn("audit sink: cannot read its cursor", "sink", w.sink.Name(), "err", err)
+		w.trouble("audit sink: cannot read its cursor", err)
 		return false
 	}
 	w.pos, w.saved, w.lastSave = pos, pos, time.Now()
+	w.troubles = 0
 	return true
+}
+
+// trouble counts and logs a failure to read the log or the cursor (the
+// store is unreachable): the first of a run, then every 20th, so that an
+// outage of the database does not flood the log.
+func (w *worker) trouble(msg string, err error) {
+	w.troubles++
+	if w.troubles == 1 || w.troubles%20 == 0 {
+		w.d.opt.Logger.Warn(msg, "sink", w.sink.Name(), "position", w.pos, "failures", w.troubles, "err", err)
+	}
 }
 
 // observe reports, while another process delivers, the lag of the cursor
@@ -556,11 +569,12 @@ func (w *worker) failed(batch []event.Event, err error) {
 	}
 }
 
-// backoff returns the pause before the next attempt: Backoff doubled per
-// consecutive failure, at most MaxBackoff, with jitter in its upper half.
-func (w *worker) backoff() time.Duration {
+// backoff returns the pause after the n-th consecutive failure: Backoff
+// doubled per failure after the first, at most MaxBackoff, with jitter in
+// its upper half.
+func (w *worker) backoff(n int) time.Duration {
 	d := w.d.opt.Backoff
-	for i := 1; i < w.failures && d < w.d.opt.MaxBackoff; i++ {
+	for i := 1; i < n && d < w.d.opt.MaxBackoff; i++ {
 		d *= 2
 	}
 	d = min(d, w.d.opt.MaxBackoff)

@@ -323,3 +323,27 @@ func TestParse(t *testing.T) {
 		s.Close()
 	}
 }
+
+// While the log cannot be read (the database is down), a worker waits
+// with backoff and delivers everything once it is back.
+func TestLogOutageIsRetried(t *testing.T) {
+	l := openLog(t)
+	faulty := storetest.NewFaulty(l.Store)
+	s := &memSink{name: "s"}
+	opt := fast(l, nil)
+	opt.Log = faulty
+	d, err := NewDispatcher(context.Background(), []Sink{s}, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close(context.Background())
+	faulty.SetDown(true)
+	l.add(t, nil, 40, 10) // committed, never offered: only the log has them
+	time.Sleep(100 * time.Millisecond)
+	if n := len(s.seqs()); n != 0 {
+		t.Fatalf("%d events delivered while the log could not be read", n)
+	}
+	faulty.SetDown(false)
+	waitFor(t, 5*time.Second, func() bool { return len(s.seqs()) >= 40 })
+	checkSeqs(t, "s", s.seqs(), 0, 40)
+}
