@@ -165,7 +165,9 @@ func seqsOf(evs []event.Event) []int64 {
 }
 
 // outage is how long the outage tests keep NATS or the webhook receiver
-// down; shorten it with -sink.outage=2s while iterating.
+// down; shorten it while iterating with
+//
+//	go test ./server/sink/ -run Outage -args -sink.outage=2s
 var outage = flag.Duration("sink.outage", 10*time.Second, "how long the outage tests stop NATS and the webhook receiver")
 
 // loadGen appends perCommit events to a log every tick and offers each
