@@ -8,7 +8,7 @@ import (
 )
 
 // Cursors of the log's feeds (sinks), in the feed_cursors table
-// (migration 0007): see server/sink, which reads and saves them.
+// (migration 0008): see server/sink, which reads and saves them.
 const (
 	sqlCursorLoad = `SELECT next_seq FROM feed_cursors WHERE name = ?`
 	// sqlCursorInit creates a cursor at the log's size, unless it exists.
