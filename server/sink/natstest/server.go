@@ -11,10 +11,6 @@ import (
 	"time"
 )
 
-// RequireEnv names the variable that, set to 1, turns a missing
-// nats-server into a test failure instead of a skip.
-const RequireEnv = "STIGAUDIT_REQUIRE_NATS"
-
 // Server is a nats-server of the test's own, with JetStream, on a free
 // loopback port and a temporary store directory, so that a test may stop
 // and restart it without touching the machine's shared server.
@@ -34,17 +30,17 @@ type Server struct {
 
 // StartServer starts a nats-server (from PATH, or /usr/sbin/nats-server)
 // and stops it when the test ends. Without the binary the test is skipped,
-// or fails when STIGAUDIT_REQUIRE_NATS=1.
+// or fails with EnvRequire=1.
 func StartServer(t testing.TB) *Server {
 	t.Helper()
 	bin, err := exec.LookPath("nats-server")
 	if err != nil {
 		bin = "/usr/sbin/nats-server"
 		if _, err := os.Stat(bin); err != nil {
-			if os.Getenv(RequireEnv) == "1" {
-				t.Fatalf("nats-server not found and %s=1 (install it: apt-get install -y nats-server)", RequireEnv)
+			if os.Getenv(EnvRequire) == "1" {
+				t.Fatalf("nats-server not found and %s=1 (install it: apt-get install -y nats-server)", EnvRequire)
 			}
-			t.Skipf("NATS outage test skipped: no nats-server binary (set %s=1 to require it)", RequireEnv)
+			t.Skipf("NATS outage test skipped: no nats-server binary (set %s=1 to require it)", EnvRequire)
 		}
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
