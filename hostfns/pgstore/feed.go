@@ -286,32 +286,12 @@ func (f *Feed) handled() int64 {
 	return pos
 }
 
-const (
-	// sqlFeedInit creates a feed's cursor at the durable size the first
-	// time the feed is created; sqlFeedLoad reads it.
-	sqlFeedInit = `INSERT INTO feed_cursors (name, next_seq) SELECT $1, ` + sqlDurableSize + ` ON CONFLICT (name) DO NOTHING`
-	sqlFeedLoad = `SELECT next_seq FROM feed_cursors WHERE name = $1`
-	// sqlFeedSave only moves a cursor forward, so a deposed leader that
-	// has not noticed yet cannot take it back.
-	sqlFeedSave = `UPDATE feed_cursors SET next_seq = GREATEST(next_seq, $2), updated_at = now() WHERE name = $1`
-)
-
 func (f *Feed) loadCursor(ctx context.Context) (int64, error) {
-	if _, err := f.s.pool.Exec(ctx, sqlFeedInit, f.name); err != nil {
-		return 0, unavailable("feed "+f.name+": create cursor", err)
-	}
-	var next int64
-	if err := f.s.pool.QueryRow(ctx, sqlFeedLoad, f.name).Scan(&next); err != nil {
-		return 0, unavailable("feed "+f.name+": read cursor", err)
-	}
-	return next, nil
+	return f.s.Cursor(ctx, f.name)
 }
 
 func (f *Feed) saveCursor(ctx context.Context, pos int64) error {
-	if _, err := f.s.pool.Exec(ctx, sqlFeedSave, f.name, pos); err != nil {
-		return unavailable("feed "+f.name+": save cursor", err)
-	}
-	return nil
+	return f.s.SaveCursor(ctx, f.name, pos)
 }
 
 // Close stops the feed: if this replica leads, it delivers what it holds,

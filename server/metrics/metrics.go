@@ -1,7 +1,6 @@
 package metrics
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,22 +18,19 @@ import (
 type Config struct {
 	// Registerer receives the collectors; required.
 	Registerer prometheus.Registerer
-	// Sinks receive every committed event through their own bounded
-	// queues; optional.
+	// Sinks are the sinks whose series (errors, lag) are exported from
+	// the start, at zero; optional. The Metrics value is their
+	// sink.Reporter: pass it to sink.NewDispatcher, which delivers them.
 	Sinks []sink.Sink
-	// SinkOptions tune the sink queues; its Reporter is replaced by the
-	// Metrics value and its Logger defaults to Logger.
-	SinkOptions sink.Options
-	// Logger logs sink failures; default slog.Default().
+	// Logger is ignored.
+	//
+	// Deprecated: Metrics logs nothing since the sinks moved to their
+	// sink.Dispatcher, which has a Logger of its own.
 	Logger *slog.Logger
-	// DrainTimeout bounds how long Close waits for sinks to write what is
-	// queued; default 5s.
-	DrainTimeout time.Duration
 }
 
-// Metrics holds the server's collectors and the sink dispatcher. It
-// implements stigaudit.Observer and sink.Reporter. It is safe for
-// concurrent use.
+// Metrics holds the server's collectors. It implements stigaudit.Observer
+// and sink.Reporter. It is safe for concurrent use.
 type Metrics struct {
 	events         *prometheus.CounterVec
 	emitDuration   *prometheus.HistogramVec
@@ -43,33 +39,22 @@ type Metrics struct {
 	commitEvents   prometheus.Histogram
 	commitRequests prometheus.Histogram
 	commitDuration prometheus.Histogram
-	sinkDropped    *prometheus.CounterVec
 	sinkErrors     *prometheus.CounterVec
+	sinkLag        *prometheus.GaugeVec
 	httpRequests   *prometheus.CounterVec
 	httpDuration   *prometheus.HistogramVec
-
-	sinks *sink.Dispatcher
-	drain time.Duration
 }
 
 // latencyBuckets span 100 µs (a cached in-memory emit) to 10 s (a stalled
 // disk), roughly ×2.5 apart.
 var latencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
 
-// New builds the collectors, registers them on cfg.Registerer and starts
-// one goroutine per sink. Close stops the sinks.
+// New builds the collectors and registers them on cfg.Registerer.
 func New(cfg Config) (*Metrics, error) {
 	if cfg.Registerer == nil {
 		return nil, errors.New("metrics: Config.Registerer is required")
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	if cfg.DrainTimeout <= 0 {
-		cfg.DrainTimeout = 5 * time.Second
-	}
 	m := &Metrics{
-		drain: cfg.DrainTimeout,
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "stigmem_audit_event_total",
 			Help: "Audit events durably committed, by event type and tenant.",
@@ -102,13 +87,13 @@ func New(cfg Config) (*Metrics, error) {
 			Help:    "Time to write and durably commit one group of events.",
 			Buckets: latencyBuckets,
 		}),
-		sinkDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "stigaudit_sink_dropped_total",
-			Help: "Committed events not delivered to a sink because its queue was full.",
-		}, []string{"sink"}),
 		sinkErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "stigaudit_sink_errors_total",
-			Help: "Committed events lost because a sink's write failed.",
+			Help: "Sink writes that failed; their events are not lost but written again, with backoff, from the sink's cursor.",
+		}, []string{"sink"}),
+		sinkLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "stigaudit_sink_lag_events",
+			Help: "Events of the log not yet delivered to a sink: the log's size minus the sink's position.",
 		}, []string{"sink"}),
 		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "stigaudit_http_requests_total",
@@ -123,7 +108,7 @@ func New(cfg Config) (*Metrics, error) {
 	cs := []prometheus.Collector{
 		m.events, m.emitDuration, m.emitFailures, m.bestEffort,
 		m.commitEvents, m.commitRequests, m.commitDuration,
-		m.sinkDropped, m.sinkErrors, m.httpRequests, m.httpDuration,
+		m.sinkErrors, m.sinkLag, m.httpRequests, m.httpDuration,
 	}
 	for i, c := range cs {
 		if err := cfg.Registerer.Register(c); err != nil {
@@ -133,34 +118,22 @@ func New(cfg Config) (*Metrics, error) {
 			return nil, fmt.Errorf("metrics: registering collectors: %w", err)
 		}
 	}
-	// Export every sink's counters from the start, at zero, so that an
-	// alert on their rate has a series to watch.
+	// Export every sink's series from the start, at zero, so that an
+	// alert on them has a series to watch.
 	for _, s := range cfg.Sinks {
-		m.sinkDropped.WithLabelValues(s.Name())
 		m.sinkErrors.WithLabelValues(s.Name())
+		m.sinkLag.WithLabelValues(s.Name())
 	}
-	so := cfg.SinkOptions
-	so.Reporter = m
-	if so.Logger == nil {
-		so.Logger = cfg.Logger
-	}
-	m.sinks = sink.NewDispatcher(cfg.Sinks, so)
 	return m, nil
 }
 
-// Committed counts committed events and queues them for the sinks. The log
-// calls it after each durable commit; it never blocks.
+// Committed counts committed events. The log calls it after each durable
+// commit; it never blocks.
 func (m *Metrics) Committed(events []event.Event) {
 	for i := range events {
 		m.events.WithLabelValues(events[i].Type, events[i].Tenant).Inc()
 	}
-	m.sinks.Enqueue(events)
 }
-
-// Handled returns the first seq that some sink has not finished with (see
-// sink.Dispatcher.Handled): events below it were written, or dropped or
-// failed and counted, by every sink.
-func (m *Metrics) Handled() int64 { return m.sinks.Handled() }
 
 // Emitted records one Emit or EmitBatch call. A skipped instruction event
 // (auditerr.ErrNotInstruction) is an answer, not a failure.
@@ -191,14 +164,15 @@ func (m *Metrics) ObserveCommit(events, requests int, d time.Duration) {
 	m.commitDuration.Observe(d.Seconds())
 }
 
-// Dropped counts events a sink's full queue dropped (sink.Reporter).
-func (m *Metrics) Dropped(sinkName string, n int) {
-	m.sinkDropped.WithLabelValues(sinkName).Add(float64(n))
+// Failed counts a failed sink write, which will be retried (sink.Reporter).
+func (m *Metrics) Failed(sinkName string, _ int, _ error) {
+	m.sinkErrors.WithLabelValues(sinkName).Inc()
 }
 
-// Failed counts events lost to a failed sink write (sink.Reporter).
-func (m *Metrics) Failed(sinkName string, n int, _ error) {
-	m.sinkErrors.WithLabelValues(sinkName).Add(float64(n))
+// Lag sets how many events of the log a sink has not been delivered yet
+// (sink.Reporter).
+func (m *Metrics) Lag(sinkName string, events int64) {
+	m.sinkLag.WithLabelValues(sinkName).Set(float64(events))
 }
 
 // HTTPRequest records one served HTTP request. route is the route pattern
@@ -209,11 +183,10 @@ func (m *Metrics) HTTPRequest(route, method string, status int, d time.Duration)
 	m.httpDuration.WithLabelValues(route).Observe(d.Seconds())
 }
 
-// Close drains the sink queues, waiting at most Config.DrainTimeout (see
-// sink.Dispatcher.Close), and closes the sinks. Call it after closing the
-// log, so that no commit is reported after it.
-func (m *Metrics) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), m.drain)
-	defer cancel()
-	return m.sinks.Close(ctx)
-}
+// Close does nothing and returns nil.
+//
+// Deprecated: Metrics no longer owns the sinks; close their
+// sink.Dispatcher instead.
+func (m *Metrics) Close() error { return nil }
+
+var _ sink.Reporter = (*Metrics)(nil)

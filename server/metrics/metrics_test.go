@@ -3,8 +3,6 @@ package metrics
 import (
 	"context"
 	"errors"
-	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,7 +13,7 @@ import (
 	"github.com/stigaudit/stigaudit/server/sink"
 )
 
-// value returns the value of a counter, or the sample count of a
+// value returns the value of a counter or gauge, or the sample count of a
 // histogram, in the series of family name with exactly the given labels.
 func value(t *testing.T, g prometheus.Gatherer, name string, labels map[string]string) float64 {
 	t.Helper()
@@ -40,6 +38,9 @@ func value(t *testing.T, g prometheus.Gatherer, name string, labels map[string]s
 			if c := m.GetCounter(); c != nil {
 				return c.GetValue()
 			}
+			if g := m.GetGauge(); g != nil {
+				return g.GetValue()
+			}
 			if h := m.GetHistogram(); h != nil {
 				return float64(h.GetSampleCount())
 			}
@@ -48,24 +49,9 @@ func value(t *testing.T, g prometheus.Gatherer, name string, labels map[string]s
 	return 0
 }
 
-type collect struct {
-	mu  sync.Mutex
-	got []event.Event
-}
-
-func (c *collect) Name() string { return "mem" }
-func (c *collect) Write(_ context.Context, evs []event.Event) error {
-	c.mu.Lock()
-	c.got = append(c.got, evs...)
-	c.mu.Unlock()
-	return nil
-}
-func (c *collect) Close() error { return nil }
-
-func TestCommittedCountsAndFeedsSinks(t *testing.T) {
+func TestCommittedCounts(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	c := &collect{}
-	m, err := New(Config{Registerer: reg, Sinks: []sink.Sink{c}, Logger: slog.New(slog.DiscardHandler)})
+	m, err := New(Config{Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,9 +60,6 @@ func TestCommittedCountsAndFeedsSinks(t *testing.T) {
 		{Seq: 1, Type: "fact_write", Tenant: "acme"},
 		{Seq: 2, Type: "fact_read", Tenant: "other"},
 	})
-	if err := m.Close(); err != nil {
-		t.Fatal(err)
-	}
 	for _, tc := range []struct {
 		typ, tenant string
 		want        float64
@@ -84,9 +67,6 @@ func TestCommittedCountsAndFeedsSinks(t *testing.T) {
 		if got := value(t, reg, "stigmem_audit_event_total", map[string]string{"event_type": tc.typ, "tenant": tc.tenant}); got != tc.want {
 			t.Errorf("stigmem_audit_event_total{%s,%s} = %v, want %v", tc.typ, tc.tenant, got, tc.want)
 		}
-	}
-	if len(c.got) != 3 {
-		t.Errorf("the sink got %d events, want 3", len(c.got))
 	}
 }
 
@@ -126,42 +106,43 @@ func TestEmittedAndFailures(t *testing.T) {
 	}
 }
 
-// blocked never finishes a Write until released.
-type blocked struct{ release chan struct{} }
+// named is a sink that only has a name: Config.Sinks uses nothing else.
+type named string
 
-func (b *blocked) Name() string { return "file:/slow" }
-func (b *blocked) Write(ctx context.Context, _ []event.Event) error {
-	select {
-	case <-b.release:
-	case <-ctx.Done():
-	}
-	return nil
-}
-func (b *blocked) Close() error { return nil }
+func (n named) Name() string                               { return string(n) }
+func (n named) Write(context.Context, []event.Event) error { return nil }
+func (n named) Close() error                               { return nil }
 
-func TestSinkDropsAreExported(t *testing.T) {
+// Every sink's error and lag series exist from the start, at zero, so an
+// alert has a series to watch; a failed write counts once however many
+// events it carried (it is retried), and the lag is what was last reported.
+func TestSinkSeriesAreExported(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	b := &blocked{release: make(chan struct{})}
-	m, err := New(Config{Registerer: reg, Sinks: []sink.Sink{b}, SinkOptions: sink.Options{QueueSize: 5}})
+	m, err := New(Config{Registerer: reg, Sinks: []sink.Sink{named("file:/slow")}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The series exists before anything is dropped.
-	if n := len(gatherNames(t, reg, "stigaudit_sink_dropped_total")); n != 1 {
-		t.Errorf("%d stigaudit_sink_dropped_total series before any drop, want 1", n)
+	labels := map[string]string{"sink": "file:/slow"}
+	for _, name := range []string{"stigaudit_sink_errors_total", "stigaudit_sink_lag_events"} {
+		if n := len(gatherNames(t, reg, name)); n != 1 {
+			t.Errorf("%d %s series before anything happened, want 1", n, name)
+		}
+		if got := value(t, reg, name, labels); got != 0 {
+			t.Errorf("%s = %v at start, want 0", name, got)
+		}
 	}
-	evs := make([]event.Event, 20)
-	start := time.Now()
-	m.Committed(evs)
-	if d := time.Since(start); d > 100*time.Millisecond {
-		t.Errorf("Committed took %v with a blocked sink", d)
+	if n := len(gatherNames(t, reg, "stigaudit_sink_dropped_total")); n != 0 {
+		t.Errorf("stigaudit_sink_dropped_total is still exported: sinks drop nothing")
 	}
-	if got := value(t, reg, "stigaudit_sink_dropped_total", map[string]string{"sink": "file:/slow"}); got != 15 {
-		t.Errorf("stigaudit_sink_dropped_total = %v, want 15", got)
+	m.Failed("file:/slow", 500, errors.New("disk full"))
+	m.Failed("file:/slow", 20, errors.New("disk full"))
+	m.Lag("file:/slow", 1234)
+	m.Lag("file:/slow", 17)
+	if got := value(t, reg, "stigaudit_sink_errors_total", labels); got != 2 {
+		t.Errorf("stigaudit_sink_errors_total = %v after two failed writes, want 2", got)
 	}
-	close(b.release)
-	if err := m.Close(); err != nil {
-		t.Fatal(err)
+	if got := value(t, reg, "stigaudit_sink_lag_events", labels); got != 17 {
+		t.Errorf("stigaudit_sink_lag_events = %v, want the last report, 17", got)
 	}
 }
 

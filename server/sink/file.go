@@ -1,6 +1,7 @@
 package sink
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -15,11 +16,12 @@ import (
 // appended to, so it can be shipped by log collectors or tailed.
 //
 // Durability: every Write ends with fsync, so a batch the sink has written
-// survives a crash. A Write that fails part-way truncates the file back to
-// its last complete line, so a reader never meets a torn line followed by
-// good ones. Because the queue in front of the sink drops when full, the
-// file may miss events (gaps in seq); the database is the record, and its
-// Merkle tree proves what the file lacks.
+// survives a crash, and only then does the sink's cursor move past it. A
+// Write that fails part-way truncates the file back to its last complete
+// line, and OpenFile cuts off a torn last line left by a crash (kill -9
+// mid-write), so a reader never meets a torn line followed by good ones.
+// Delivery is at least once (see Dispatcher): after a crash the file may
+// hold events written after the last saved cursor twice, never a gap.
 type File struct {
 	path string
 
@@ -30,17 +32,56 @@ type File struct {
 }
 
 // OpenFile opens (creating it if needed) the file at path for appending.
+// A last line without its newline — a Write cut short by a crash, whose
+// events were therefore not delivered — is cut off.
 func OpenFile(path string) (*File, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("sink: opening %s: %w", path, err)
 	}
-	st, err := f.Stat()
+	off, err := completeLines(f)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("sink: opening %s: %w", path, err)
 	}
-	return &File{path: path, f: f, off: st.Size()}, nil
+	return &File{path: path, f: f, off: off}, nil
+}
+
+// completeLines truncates f after its last newline, if anything follows
+// it, and returns f's size.
+func completeLines(f *os.File) (int64, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	size := st.Size()
+	buf := make([]byte, 4096)
+	for end := size; end > 0; {
+		start := max(end-int64(len(buf)), 0)
+		chunk := buf[:end-start]
+		if _, err := f.ReadAt(chunk, start); err != nil {
+			return 0, err
+		}
+		if i := bytes.LastIndexByte(chunk, '\n'); i >= 0 {
+			keep := start + int64(i) + 1
+			if keep == size {
+				return size, nil
+			}
+			return keep, truncateSync(f, keep)
+		}
+		end = start
+	}
+	if size == 0 {
+		return 0, nil
+	}
+	return 0, truncateSync(f, 0) // one torn line and nothing else
+}
+
+func truncateSync(f *os.File, size int64) error {
+	if err := f.Truncate(size); err != nil {
+		return fmt.Errorf("cutting off a torn last line: %w", err)
+	}
+	return f.Sync()
 }
 
 // Name returns "file:" followed by the path.

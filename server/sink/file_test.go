@@ -81,3 +81,31 @@ func TestFileWriteAfterClose(t *testing.T) {
 		t.Error("Write after Close succeeded")
 	}
 }
+
+// A crash mid-Write leaves a torn last line: opening the file again cuts it
+// off (its events were not delivered and will be written again), so the
+// next line does not glue onto it.
+func TestFileCutsATornLastLine(t *testing.T) {
+	for _, tc := range []struct{ name, before, want string }{
+		{"empty", "", ""},
+		{"complete", "{\"seq\":0}\n", "{\"seq\":0}\n"},
+		{"torn", "{\"seq\":0}\n{\"seq\":1,\"id\":\"01", "{\"seq\":0}\n"},
+		{"only torn", "{\"seq\":0,\"i", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "events.jsonl")
+			if err := os.WriteFile(path, []byte(tc.before), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			f, err := OpenFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			got, _ := os.ReadFile(path)
+			if string(got) != tc.want {
+				t.Errorf("after OpenFile the file holds %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -48,14 +48,13 @@ type NATSOptions struct {
 // same event within the stream's duplicate window — a retried batch, or
 // the same event published by several replicas.
 //
-// Delivery is at-least-once while the server is reachable: Write publishes
-// a batch asynchronously, waits for every acknowledgement, and re-publishes
-// what was not acknowledged (same ids, so nothing is stored twice) until
-// the Write's deadline; only then does the batch fail, and the Dispatcher
-// counts its events as failed. Events that never reach the sink's queue
-// (it was full while NATS was slow or down) are counted as dropped. The
-// connection reconnects forever in the background; a server that is down
-// at start-up does not stop stigaudit from starting.
+// Write publishes a batch asynchronously, waits for every
+// acknowledgement, and re-publishes what was not acknowledged (same ids, so
+// nothing is stored twice) until the Write's deadline; only then does the
+// batch fail, and the Dispatcher writes it again later, from the sink's
+// cursor. Delivery is therefore at least once, however long NATS is down.
+// The connection reconnects forever in the background; a server that is
+// down at start-up does not stop stigaudit from starting.
 type NATS struct {
 	name string
 	opts NATSOptions

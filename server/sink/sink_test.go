@@ -5,51 +5,26 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stigaudit/stigaudit/core/auditerr"
 	"github.com/stigaudit/stigaudit/core/event"
+	"github.com/stigaudit/stigaudit/hostfns/storetest"
 )
 
-// recorder is a Reporter that remembers what it was told.
-type recorder struct {
-	mu      sync.Mutex
-	dropped map[string]int
-	failed  map[string]int
-}
-
-func newRecorder() *recorder {
-	return &recorder{dropped: map[string]int{}, failed: map[string]int{}}
-}
-
-func (r *recorder) Dropped(sink string, n int) {
-	r.mu.Lock()
-	r.dropped[sink] += n
-	r.mu.Unlock()
-}
-
-func (r *recorder) Failed(sink string, n int, _ error) {
-	r.mu.Lock()
-	r.failed[sink] += n
-	r.mu.Unlock()
-}
-
-func (r *recorder) get(m map[string]int, sink string) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return m[sink]
-}
-
-// memSink collects events; if gate is non-nil every Write waits on it.
+// memSink collects the seqs it is given. While down, every Write fails
+// (panics, with panics); with gate set every Write waits on it first.
 type memSink struct {
 	name   string
 	gate   chan struct{}
-	fail   error
 	panics bool
+	down   atomic.Bool
 
 	mu     sync.Mutex
 	got    []int64
+	writes int
 	closed bool
 }
 
@@ -63,17 +38,18 @@ func (s *memSink) Write(ctx context.Context, evs []event.Event) error {
 			return ctx.Err()
 		}
 	}
-	if s.panics {
-		panic("boom")
-	}
-	if s.fail != nil {
-		return s.fail
+	s.mu.Lock()
+	s.writes++
+	s.mu.Unlock()
+	if s.down.Load() {
+		if s.panics {
+			panic("boom")
+		}
+		return errors.New("destination unreachable")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, e := range evs {
-		s.got = append(s.got, e.Seq)
-	}
+	s.got = append(s.got, seqsOf(evs)...)
 	return nil
 }
 
@@ -90,132 +66,229 @@ func (s *memSink) seqs() []int64 {
 	return append([]int64(nil), s.got...)
 }
 
-func evs(from, n int) []event.Event {
-	out := make([]event.Event, n)
-	for i := range out {
-		out[i] = event.Event{Seq: int64(from + i), Type: "fact_read"}
-	}
-	return out
+func (s *memSink) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
 }
 
-func TestDispatcherDeliversInOrder(t *testing.T) {
+var quiet = slog.New(slog.DiscardHandler)
+
+// fast are Options for tests: short pauses, so that tests do not wait.
+func fast(l *testLog, rec Reporter) Options {
+	return Options{Log: l, Cursors: l, Reporter: rec, Logger: quiet,
+		Backoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, Poll: 20 * time.Millisecond, SaveInterval: 10 * time.Millisecond}
+}
+
+func TestDispatcherDeliversInOrderFromCursor(t *testing.T) {
+	l := openLog(t)
+	l.add(t, nil, 5, 5) // before the sinks existed: not theirs
 	a, b := &memSink{name: "a"}, &memSink{name: "b"}
-	d := NewDispatcher([]Sink{a, b}, Options{Logger: quiet, MaxBatch: 7})
-	for i := 0; i < 100; i += 10 {
-		d.Enqueue(evs(i, 10))
+	opt := fast(l, newRecorder())
+	opt.MaxBatch = 7
+	d, err := NewDispatcher(context.Background(), []Sink{a, b}, opt)
+	if err != nil {
+		t.Fatal(err)
 	}
+	l.add(t, d, 100, 10)
 	if err := d.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range []*memSink{a, b} {
-		got := s.seqs()
-		if len(got) != 100 {
-			t.Fatalf("sink %s got %d events, want 100", s.name, len(got))
+		if dups := checkSeqs(t, s.name, s.seqs(), 5, 105); dups != 0 {
+			t.Errorf("sink %s: %d events delivered twice without any failure", s.name, dups)
 		}
-		for i, seq := range got {
-			if seq != int64(i) {
-				t.Fatalf("sink %s event %d has seq %d: out of order", s.name, i, seq)
-			}
-		}
-		if !s.closed {
+		if !s.isClosed() {
 			t.Errorf("sink %s not closed", s.name)
+		}
+		if got := l.cursor(t, s); got != 105 {
+			t.Errorf("sink %s: saved cursor %d after a graceful close, want 105", s.name, got)
 		}
 	}
 }
 
-// A sink that never returns must not slow Enqueue, must not starve the
-// other sinks, and its overflow must be counted.
-func TestBlockedSinkNeverBlocksAndCountsDrops(t *testing.T) {
+// A sink that is down loses nothing: the log is its buffer. Emits (Enqueue)
+// never wait for it, the other sinks go on, its failed writes and its lag
+// are reported, and once it is back it gets every event in order.
+func TestDownSinkLosesNothing(t *testing.T) {
+	l := openLog(t)
 	rec := newRecorder()
-	blocked := &memSink{name: "blocked", gate: make(chan struct{})}
+	down := &memSink{name: "down"}
+	down.down.Store(true)
 	healthy := &memSink{name: "healthy"}
-	d := NewDispatcher([]Sink{blocked, healthy}, Options{Logger: quiet, QueueSize: 50, MaxBatch: 10, Reporter: rec})
+	opt := fast(l, rec)
+	opt.Tail = 64 // far less than the outage: the worker must read the log back
+	d, err := NewDispatcher(context.Background(), []Sink{down, healthy}, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close(context.Background())
 
-	start := time.Now()
-	for i := 0; i < 1000; i += 10 {
-		d.Enqueue(evs(i, 10))
+	var slowest time.Duration
+	ctx := context.Background()
+	for range 100 {
+		size := l.size(t)
+		stored, err := l.Append(ctx, storetest.NewEvents(int(size), 20))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t0 := time.Now()
+		d.Enqueue(stored)
+		slowest = max(slowest, time.Since(t0))
 	}
-	if el := time.Since(start); el > time.Second {
-		t.Errorf("1000 events took %v to enqueue behind a blocked sink", el)
+	if slowest > time.Second { // generous on a loaded machine: it takes microseconds
+		t.Errorf("the slowest Enqueue took %v behind a sink that is down", slowest)
 	}
-	// The blocked sink holds at most QueueSize events (one batch in its
-	// Write, the rest queued); everything else was dropped and counted.
-	if got := rec.get(rec.dropped, "blocked"); got < 1000-50 || got > 1000-10 {
-		t.Errorf("blocked sink dropped %d, want between 950 and 990", got)
+	waitFor(t, 10*time.Second, func() bool { return len(healthy.seqs()) == 2000 })
+	waitFor(t, 10*time.Second, func() bool { _, high := rec.lagOf("down"); return high == 2000 })
+	if rec.failures("down") == 0 {
+		t.Error("no failed write reported for the sink that is down")
 	}
-	waitFor(t, func() bool { return len(healthy.seqs())+rec.get(rec.dropped, "healthy") == 1000 })
-	if len(healthy.seqs()) == 0 {
-		t.Error("the healthy sink received nothing while the other was blocked")
+	if len(down.seqs()) != 0 {
+		t.Fatal("the sink that is down received events")
 	}
 
-	// Close gives up on the blocked sink at its deadline and says so.
+	down.down.Store(false)
+	waitFor(t, 10*time.Second, func() bool { n, _ := d.Lag("down"); return n == 0 && len(down.seqs()) >= 2000 })
+	checkSeqs(t, "down", down.seqs(), 0, 2000)
+	checkSeqs(t, "healthy", healthy.seqs(), 0, 2000)
+	if last, _ := rec.lagOf("down"); last != 0 {
+		t.Errorf("lag reported %d after catching up, want 0", last)
+	}
+}
+
+// A panicking Write is a failed Write: retried, reported, nothing lost.
+func TestPanickingSinkIsRetried(t *testing.T) {
+	l := openLog(t)
+	rec := newRecorder()
+	p := &memSink{name: "panicky", panics: true}
+	p.down.Store(true)
+	d, err := NewDispatcher(context.Background(), []Sink{p}, fast(l, rec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close(context.Background())
+	l.add(t, d, 30, 3)
+	waitFor(t, 5*time.Second, func() bool { return rec.failures("panicky") >= 3 })
+	p.down.Store(false)
+	waitFor(t, 5*time.Second, func() bool { return len(p.seqs()) >= 30 })
+	checkSeqs(t, "panicky", p.seqs(), 0, 30)
+}
+
+// A new Dispatcher on the same log resumes from the saved cursor: what was
+// committed while no process delivered is delivered, nothing twice.
+func TestRestartResumesFromCursor(t *testing.T) {
+	l := openLog(t)
+	s := &memSink{name: "s"}
+	d, err := NewDispatcher(context.Background(), []Sink{s}, fast(l, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.add(t, d, 50, 10)
+	if err := d.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	l.add(t, nil, 70, 7) // the server is down; the log grows (EmitTx, the CLI)
+
+	s2 := &memSink{name: "s"}
+	rec := newRecorder()
+	d2, err := NewDispatcher(context.Background(), []Sink{s2}, fast(l, rec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d2.Close(context.Background())
+	if _, high := rec.lagOf("s"); high != 70 {
+		t.Errorf("lag reported at start %d, want the 70 events committed while down", high)
+	}
+	waitFor(t, 5*time.Second, func() bool { n, _ := d2.Lag("s"); return len(s2.seqs()) >= 70 && n == 0 })
+	if dups := checkSeqs(t, "restarted", append(s.seqs(), s2.seqs()...), 0, 120); dups != 0 {
+		t.Errorf("%d events delivered twice across a graceful restart", dups)
+	}
+}
+
+// Events committed behind the Dispatcher's back (never offered) are found
+// by its poll of the log.
+func TestEventsNotOfferedAreDelivered(t *testing.T) {
+	l := openLog(t)
+	s := &memSink{name: "s"}
+	d, err := NewDispatcher(context.Background(), []Sink{s}, fast(l, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close(context.Background())
+	l.add(t, d, 10, 10)
+	l.add(t, nil, 10, 10) // not offered
+	l.add(t, d, 10, 10)
+	waitFor(t, 5*time.Second, func() bool { return len(s.seqs()) >= 30 })
+	checkSeqs(t, "s", s.seqs(), 0, 30)
+}
+
+// While not Active (another replica delivers), a worker delivers nothing
+// and reports the lag of the cursor saved in the database; once Active, it
+// resumes from that cursor.
+func TestInactiveWaitsAndReportsSavedLag(t *testing.T) {
+	l := openLog(t)
+	rec := newRecorder()
+	var active atomic.Bool
+	s := &memSink{name: "s"}
+	opt := fast(l, rec)
+	opt.Active = active.Load
+	d, err := NewDispatcher(context.Background(), []Sink{s}, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close(context.Background())
+	l.add(t, d, 40, 10)
+	waitFor(t, 5*time.Second, func() bool { last, _ := rec.lagOf("s"); return last == 40 })
+	if n := len(s.seqs()); n != 0 {
+		t.Fatalf("an inactive dispatcher delivered %d events", n)
+	}
+	// Another replica delivered the first 15 and saved its cursor.
+	if err := l.SaveCursor(context.Background(), CursorName(s), 15); err != nil {
+		t.Fatal(err)
+	}
+	active.Store(true)
+	waitFor(t, 5*time.Second, func() bool { n, _ := d.Lag("s"); return len(s.seqs()) >= 25 && n == 0 })
+	checkSeqs(t, "s", s.seqs(), 15, 40)
+}
+
+// Close gives up on a sink that never finishes, saying so; its cursor stays
+// where delivery got to, and the next start delivers the rest.
+func TestCloseGivesUpButLosesNothing(t *testing.T) {
+	l := openLog(t)
+	stuck := &memSink{name: "s", gate: make(chan struct{})}
+	d, err := NewDispatcher(context.Background(), []Sink{stuck}, fast(l, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.add(t, d, 20, 5)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	if err := d.Close(ctx); err == nil {
-		t.Error("Close returned nil although a sink never drained")
+		t.Error("Close returned nil although a sink never caught up")
 	}
-	// The cancelled Write fails and the queue is dropped: every event is
-	// accounted for once the goroutine has wound down.
-	waitFor(t, func() bool { return rec.get(rec.dropped, "blocked")+rec.get(rec.failed, "blocked") == 1000 })
-}
-
-func TestFailingAndPanickingSinksAreCounted(t *testing.T) {
-	rec := newRecorder()
-	failing := &memSink{name: "failing", fail: errors.New("disk full")}
-	panicky := &memSink{name: "panicky", panics: true}
-	d := NewDispatcher([]Sink{failing, panicky}, Options{Logger: quiet, Reporter: rec})
-	d.Enqueue(evs(0, 3))
-	d.Enqueue(evs(3, 2))
-	if err := d.Close(context.Background()); err != nil {
-		t.Fatal(err)
+	if got := l.cursor(t, stuck); got != 0 {
+		t.Fatalf("cursor %d after nothing was written, want 0", got)
 	}
-	for _, name := range []string{"failing", "panicky"} {
-		if got := rec.get(rec.failed, name); got != 5 {
-			t.Errorf("%s: %d events reported failed, want 5", name, got)
-		}
-	}
-}
-
-// Handled never passes an event some sink has not finished with: the
-// PostgreSQL feed saves it as the position a new leader resumes from.
-func TestHandledWaitsForTheSlowestSink(t *testing.T) {
-	rec := newRecorder()
-	slow := &memSink{name: "slow", gate: make(chan struct{})}
-	fast := &memSink{name: "fast"}
-	d := NewDispatcher([]Sink{slow, fast}, Options{Logger: quiet, QueueSize: 20, MaxBatch: 5, Reporter: rec})
-	defer d.Close(context.Background())
-	if got := d.Handled(); got != 0 {
-		t.Fatalf("Handled before any event = %d, want 0", got)
-	}
-	d.Enqueue(evs(100, 10)) // 100..109
-	waitFor(t, func() bool { return len(fast.seqs()) == 10 })
-	if got := d.Handled(); got != 100 {
-		t.Fatalf("Handled with the slow sink writing 100.. = %d, want 100", got)
-	}
-	slow.gate <- struct{}{} // first batch 100..104 written
-	waitFor(t, func() bool { return len(slow.seqs()) == 5 })
-	waitFor(t, func() bool { return d.Handled() == 105 })
-	d.Enqueue(evs(110, 30)) // the slow sink's queue overflows: dropped events count as handled once counted
-	close(slow.gate)
-	waitFor(t, func() bool { return d.Handled() == 140 })
-	if got := len(slow.seqs()) + rec.get(rec.dropped, "slow"); got != 40 {
-		t.Errorf("slow sink wrote or dropped %d events, want 40", got)
-	}
-}
-
-func TestEnqueueAfterCloseDrops(t *testing.T) {
-	rec := newRecorder()
 	s := &memSink{name: "s"}
-	d := NewDispatcher([]Sink{s}, Options{Logger: quiet, Reporter: rec})
-	if err := d.Close(context.Background()); err != nil {
+	d2, err := NewDispatcher(context.Background(), []Sink{s}, fast(l, nil))
+	if err != nil {
 		t.Fatal(err)
 	}
-	d.Enqueue(evs(0, 4))
-	if got := rec.get(rec.dropped, "s"); got != 4 {
-		t.Errorf("dropped after close = %d, want 4", got)
+	if err := d2.Close(context.Background()); err != nil {
+		t.Fatal(err)
 	}
-	if err := d.Close(context.Background()); err != nil {
-		t.Errorf("second Close: %v", err)
+	checkSeqs(t, "s", s.seqs(), 0, 20)
+}
+
+func TestNewDispatcherRefuses(t *testing.T) {
+	l := openLog(t)
+	if _, err := NewDispatcher(context.Background(), []Sink{&memSink{name: "a"}}, Options{}); err == nil {
+		t.Error("a Dispatcher without a log started")
+	}
+	_, err := NewDispatcher(context.Background(), []Sink{&memSink{name: "a"}, &memSink{name: "a"}}, fast(l, nil))
+	if !errors.Is(err, auditerr.ErrInvalidConfig) {
+		t.Errorf("the same sink twice: %v, want invalid_config", err)
 	}
 }
 
@@ -251,15 +324,26 @@ func TestParse(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
-		}
-		time.Sleep(time.Millisecond)
+// While the log cannot be read (the database is down), a worker waits
+// with backoff and delivers everything once it is back.
+func TestLogOutageIsRetried(t *testing.T) {
+	l := openLog(t)
+	faulty := storetest.NewFaulty(l.Store)
+	s := &memSink{name: "s"}
+	opt := fast(l, nil)
+	opt.Log = faulty
+	d, err := NewDispatcher(context.Background(), []Sink{s}, opt)
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer d.Close(context.Background())
+	faulty.SetDown(true)
+	l.add(t, nil, 40, 10) // committed, never offered: only the log has them
+	time.Sleep(100 * time.Millisecond)
+	if n := len(s.seqs()); n != 0 {
+		t.Fatalf("%d events delivered while the log could not be read", n)
+	}
+	faulty.SetDown(false)
+	waitFor(t, 5*time.Second, func() bool { return len(s.seqs()) >= 40 })
+	checkSeqs(t, "s", s.seqs(), 0, 40)
 }
-
-var quiet = slog.New(slog.DiscardHandler)

@@ -64,13 +64,13 @@ type WebhookOptions struct {
 //
 // A batch is retried on network errors, 408, 429 and 5xx answers, with
 // exponential backoff and jitter, up to Attempts POSTs and the Write's
-// deadline; any other answer fails it at once. Delivery is therefore
-// at-least-once while the endpoint answers within those bounds (a batch
-// whose answer was lost is sent again, and with several replicas each
-// sends every event): receivers should de-duplicate by event id. A failed
-// batch is counted and logged by the Dispatcher, and events that do not
-// fit in the sink's queue while the endpoint is slow or down are dropped and
-// counted; emits never wait for the webhook.
+// deadline; any other answer fails it at once. A failed batch is counted
+// and logged by the Dispatcher and written again later, from the sink's
+// cursor, until the endpoint takes it: delivery is at least once (a batch
+// whose answer was lost is sent again), so receivers should de-duplicate
+// by event id. A batch the endpoint keeps refusing (a 4xx) holds the sink
+// at that event until the endpoint is fixed; emits never wait for the
+// webhook.
 type Webhook struct {
 	url  string
 	name string

@@ -15,7 +15,6 @@ import (
 	"github.com/stigaudit/stigaudit"
 	"github.com/stigaudit/stigaudit/core/catalog"
 	"github.com/stigaudit/stigaudit/core/event"
-	"github.com/stigaudit/stigaudit/hostfns/pgstore"
 	"github.com/stigaudit/stigaudit/server/api"
 	"github.com/stigaudit/stigaudit/server/auth"
 	"github.com/stigaudit/stigaudit/server/datadir"
@@ -92,11 +91,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		sk = append(sk, s)
 	}
-	m, err := metrics.New(metrics.Config{Registerer: reg, Sinks: sk, Logger: logger})
+	m, err := metrics.New(metrics.Config{Registerer: reg, Sinks: sk})
 	if err != nil {
 		return err
 	}
-	defer m.Close()
 
 	dir, err := datadir.Open(c.dataDir, datadir.Options{Shared: allowShared})
 	if err != nil {
@@ -112,7 +110,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	hub := stream.NewHub(af.hubOptions()) // live SSE readers see every commit
-	obs, stopFeed, err := feedSinks(store, m, hub, logger)
+	obs, stopFeed, err := feedSinks(ctx, store, m, sk, hub, logger)
 	if err != nil {
 		store.Close()
 		return err
@@ -124,7 +122,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer log.Close()
-	defer stopFeed() // before log.Close: saves the feed's cursor in the store
+	defer stopFeed() // before log.Close: saves the sinks' cursors in the store
 
 	wit, err := startWitnessing(policyFile, store, reg, logger)
 	if err != nil {
@@ -189,63 +187,6 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	return nf.serve(ctx, listen, e, reg, logger, stdout, serveInfo{dataDir: c.dataDir, keyFile: keyFile}, hub.Close) // hub.Close: end live streams, or shutdown waits for them
 }
-
-// feedSinks returns the log's Observer — the event counter and the sinks
-// of m, the live streams of hub, the emit outcomes of m — and the function
-// that stops it.
-//
-// On SQLite the one server observes every commit and feeds both directly.
-// On PostgreSQL every replica observes the shared log, so m is fed through
-// a pgstore.Feed instead: only the replica elected for the "sinks" feed
-// delivers, each event once, in seq order, resuming from a cursor saved in
-// the database when leadership moves. And a replica reads the other
-// replicas' commits back only while it needs them: while it feeds the sinks
-// or serves a live stream (stigaudit.Selective). Emit outcomes and HTTP
-// metrics stay per replica.
-func feedSinks(store dbStore, m *metrics.Metrics, hub *stream.Hub, logger *slog.Logger) (stigaudit.Observer, func(), error) {
-	pg, ok := store.(*pgstore.Store)
-	if !ok {
-		return stream.Tee(m, hub), func() {}, nil
-	}
-	feed, err := pg.NewFeed("sinks", pgstore.FeedOptions{
-		Deliver: m.Committed,
-		Handled: m.Handled,
-		Drain:   func() { _ = m.Close() }, // idempotent; serve closes m again at the end
-		Logger:  logger,
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("sink feed: %w", err)
-	}
-	stop := func() {
-		if err := feed.Close(); err != nil {
-			logger.Warn("stopping the sink feed", slog.String("error", err.Error()))
-		}
-	}
-	return replicaObserver{Metrics: m, feed: feed, hub: hub}, stop, nil
-}
-
-// replicaObserver is a PostgreSQL replica's Observer: committed events go
-// to the sink feed (delivered to m only on the feed's leader) and to the
-// live streams; emit outcomes go to the replica's own metrics.
-type replicaObserver struct {
-	*metrics.Metrics
-	feed *pgstore.Feed
-	hub  *stream.Hub
-}
-
-// Committed offers the events to the feed and the live streams.
-func (o replicaObserver) Committed(evs []event.Event) {
-	o.feed.Offer(evs)
-	o.hub.Committed(evs)
-}
-
-// WantsAll asks for the other replicas' commits only while they are
-// needed: this replica feeds the sinks, or serves a live stream.
-func (o replicaObserver) WantsAll() bool {
-	return o.feed.IsLeader() || o.hub.Readers() > 0
-}
-
-var _ stigaudit.Selective = replicaObserver{}
 
 // maxDetailDepth bounds --max-detail-depth: far deeper than any audit
 // detail needs, and shallow enough that every host's parser (native, the
