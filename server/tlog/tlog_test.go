@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stigaudit/stigaudit/core/auditerr"
@@ -19,6 +20,7 @@ import (
 	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/core/jcs"
 	"github.com/stigaudit/stigaudit/core/merkle"
+	"github.com/stigaudit/stigaudit/hostfns/memstore"
 	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
 	"github.com/stigaudit/stigaudit/hostfns/storetest"
 	"github.com/stigaudit/stigaudit/server/tlog"
@@ -322,31 +324,51 @@ func TestStopSignsTheTail(t *testing.T) {
 	}
 }
 
+// TestBackgroundCadence: a configured Interval and Poll are honoured, on a
+// fake clock (TestDefaultCadence pins the defaults the same way).
 func TestBackgroundCadence(t *testing.T) {
-	var mu sync.Mutex
-	var times []time.Time
-	n := openNode(t, t.TempDir(), tlog.Config{Interval: 200 * time.Millisecond, Poll: 10 * time.Millisecond,
-		OnSign: func(s tlog.Signed) { mu.Lock(); times = append(times, s.Time); mu.Unlock() }})
-	n.cp.Start()
-	deadline := time.Now().Add(1200 * time.Millisecond)
-	for time.Now().Before(deadline) {
-		n.append(1)
-		time.Sleep(5 * time.Millisecond)
-	}
-	// The last event is covered within Interval + Poll.
-	waitCovered(t, n.cp, uint64(n.next), 500*time.Millisecond)
-	mu.Lock()
-	defer mu.Unlock()
-	if len(times) < 4 {
-		t.Fatalf("%d signatures in 1.2 s of growth at a 200 ms interval", len(times))
-	}
-	for i := 2; i < len(times); i++ { // [0] is the empty log, [1] may follow it at once
-		// Signed.Time is taken a few reads after the signing began, which
-		// is what the interval separates.
-		if d := times[i].Sub(times[i-1]); d < 180*time.Millisecond {
-			t.Errorf("signatures %d and %d only %v apart, interval 200ms", i-1, i, d)
+	synctest.Test(t, func(t *testing.T) {
+		skey, _, err := checkpoint.GenerateKey(rand.Reader, "stigaudit/cadence")
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
+		key, _ := tlog.ParseKey(skey)
+		st := memstore.New()
+		var mu sync.Mutex
+		var times []time.Time
+		cp, err := tlog.New(ctx, tlog.Config{Tree: st, Checkpoints: &memCheckpoints{}, Key: key, Logger: quiet,
+			Interval: 200 * time.Millisecond, Poll: 10 * time.Millisecond,
+			OnSign: func(s tlog.Signed) { mu.Lock(); times = append(times, time.Now()); mu.Unlock() }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cp.Start()
+		next := 0
+		for start := time.Now(); time.Since(start) < 1200*time.Millisecond; next++ {
+			if _, err := st.Append(ctx, testEvents(next, 1)); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(5 * time.Millisecond)
+			synctest.Wait()
+		}
+		// The last event is covered within Interval + Poll.
+		time.Sleep(210 * time.Millisecond)
+		synctest.Wait()
+		if s, ok := cp.Latest(); !ok || s.Size != uint64(next) {
+			t.Fatalf("size %d not covered within Interval + Poll (latest %d)", next, s.Size)
+		}
+		cp.Stop(ctx)
+		mu.Lock()
+		defer mu.Unlock()
+		if len(times) < 6 || len(times) > 8 {
+			t.Fatalf("%d signatures in 1.2 s of growth at a 200 ms interval", len(times))
+		}
+		for i := 1; i < len(times); i++ {
+			if d := times[i].Sub(times[i-1]); d < 200*time.Millisecond {
+				t.Errorf("signatures %d and %d only %v apart, interval 200ms", i-1, i, d)
+			}
+		}
+	})
 }
 
 func waitCovered(t *testing.T, cp *tlog.Checkpointer, size uint64, within time.Duration) {
