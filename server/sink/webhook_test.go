@@ -116,6 +116,7 @@ func TestWebhookRetries(t *testing.T) {
 	}{
 		{"recovers after 5xx and 429", []int{503, 429, 500, 200}, 6, true, 4},
 		{"gives up after the attempts", []int{502, 502, 502, 502, 502, 502, 502}, 3, false, 3},
+		{"gives up after the default 6 attempts (README)", []int{502, 502, 502, 502, 502, 502, 502}, 0, false, 6},
 		{"does not retry a 400", []int{400, 200}, 6, false, 1},
 		{"does not retry a 401", []int{401, 200}, 6, false, 1},
 		{"retries a 408", []int{408, 200}, 6, true, 2},
