@@ -73,3 +73,15 @@ func TestDefaultParamsVerify(t *testing.T) {
 		t.Fatalf("a wrong secret verified: %v", err)
 	}
 }
+
+// TestDefaultLimits pins the abuse limits the README states (the limiter's
+// tests are written against DefaultLimits, so they would follow a change):
+// 5 failures per key id and 20 per source within 10 s, a 10 s backoff
+// doubling up to 5 min, a queued hash waiting at most 1 s.
+func TestDefaultLimits(t *testing.T) {
+	d := DefaultLimits
+	if d.KeyFailures != 5 || d.SourceFailures != 20 || d.Window != 10*time.Second ||
+		d.Backoff != 10*time.Second || d.MaxBackoff != 5*time.Minute || d.QueueWait != time.Second {
+		t.Fatalf("DefaultLimits = %+v; the README states 5 and 20 failures in 10 s, a 10 s backoff up to 5 min, 1 s in the queue", d)
+	}
+}
