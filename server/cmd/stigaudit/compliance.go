@@ -64,7 +64,7 @@ func (f *complianceFlags) policy() (retention.Policy, *redact.Profile, error) {
 // e and starts the retention purger. The returned function stops what it
 // started; call it before closing the log.
 func (f *complianceFlags) startCompliance(ctx context.Context, e *echo.Echo, dataDir string, store dbStore, log *stigaudit.Log,
-	keys *auth.Keys, cp *tlog.Checkpointer, receipts *tlog.Receipts, hub *stream.Hub, logger *slog.Logger) (func(), error) {
+	keys *auth.Keys, cp *tlog.Checkpointer, exportSigner exportapi.Signer, receipts *tlog.Receipts, hub *stream.Hub, logger *slog.Logger) (func(), error) {
 	retPol, prof, err := f.policy()
 	if err != nil {
 		return nil, err
@@ -81,7 +81,7 @@ func (f *complianceFlags) startCompliance(ctx context.Context, e *echo.Echo, dat
 	}
 	pol := redact.NewPolicy(hasher, prof, principals)
 	e.Use(redact.ListMiddleware(pol))
-	exportapi.Register(e, exportapi.Config{Log: log, Keys: keys, Signer: cp, Tree: store, Policy: pol, Logger: logger})
+	exportapi.Register(e, exportapi.Config{Log: log, Keys: keys, Signer: exportSigner, Tree: store, Policy: pol, Logger: logger})
 	stream.Register(e, stream.Config{Log: log, Keys: keys, Hub: hub, Policy: pol, Logger: logger})
 	dialect := migrations.SQLite
 	if _, ok := store.(*pgstore.Store); ok {

@@ -173,7 +173,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	(&tlog.Tiles{Tree: store, Store: store, Checkpointer: cp}).Register(e, keys)
 	(&tlog.Routes{Store: store, Checkpointer: cp, Prover: prover, Witnessed: wit.Witnessed(),
 		History: func() (tlog.History, error) { return tlog.HistoryOf(c.dataDir) }}).Register(e, keys)
-	stopCompliance, err := cf.startCompliance(ctx, e, c.dataDir, store, log, keys, cp, receipts, hub, logger)
+	stopCompliance, err := cf.startCompliance(ctx, e, c.dataDir, store, log, keys, cp, wit.ExportSigner(cp), receipts, hub, logger)
 	if err != nil {
 		return err
 	}

@@ -97,6 +97,14 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 	}
+	if policyFile != "" && cp == nil && ndjsonFile != "" {
+		// An export carries its checkpoint, cosigned when its server had
+		// witnesses: the quorum is checked on that one.
+		if cp, err = exportTrailer(ndjsonFile); err != nil {
+			return err
+		}
+		cpFile = ndjsonFile
+	}
 	if policyFile != "" {
 		if err := checkQuorum(policyFile, cpFile, cp); err != nil {
 			return err
@@ -270,6 +278,23 @@ func readVerifierKey(arg string) (note.Verifier, error) {
 		return nil, fmt.Errorf("--key %s: %w", arg, err)
 	}
 	return v, nil
+}
+
+// exportTrailer returns the checkpoint an export ends with.
+func exportTrailer(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	tr, err := lastTrailer(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if tr == nil {
+		return nil, fmt.Errorf("%w: %s does not end with a checkpoint line; pass --checkpoint", errVerifyFailed, path)
+	}
+	return tr.Checkpoint, nil
 }
 
 // readCheckpointFile reads a signed checkpoint: the note text as served by

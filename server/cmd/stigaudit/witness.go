@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/stigaudit/stigaudit/server/exportapi"
 	"github.com/stigaudit/stigaudit/server/tlog"
 	"github.com/stigaudit/stigaudit/server/witness"
 )
@@ -79,6 +81,52 @@ func (w witnessing) WitnessedSized() func() ([]byte, uint64, bool) {
 	return func() ([]byte, uint64, bool) {
 		c, ok := w.w.Latest()
 		return c.Note, c.Size, ok
+	}
+}
+
+// ExportSigner is what exports end with: without witnesses the
+// checkpointer's fresh checkpoint; with them the newest witnessed
+// checkpoint once it covers that one (waiting up to exportWitnessWait), so
+// that `verify --witness-policy` passes on the export. If the witnesses do
+// not cosign in time the export ends with the signed checkpoint alone.
+func (w witnessing) ExportSigner(cp *tlog.Checkpointer) exportapi.Signer {
+	if w.w == nil {
+		return cp
+	}
+	return witnessedSigner{cp: cp, w: w.w}
+}
+
+// exportWitnessWait bounds how long an export waits for its checkpoint's
+// cosignatures.
+const exportWitnessWait = 5 * time.Second
+
+type witnessedSigner struct {
+	cp *tlog.Checkpointer
+	w  *witness.Witnessing
+}
+
+func (s witnessedSigner) Sync(ctx context.Context) (tlog.Signed, error) {
+	signed, err := s.cp.Sync(ctx)
+	if err != nil {
+		return signed, err
+	}
+	deadline := time.NewTimer(exportWitnessWait)
+	defer deadline.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if c, ok := s.w.Latest(); ok && c.Size >= signed.Size {
+			out := c.Signed
+			out.Note = c.Note
+			return out, nil
+		}
+		select {
+		case <-ctx.Done():
+			return tlog.Signed{}, ctx.Err()
+		case <-deadline.C:
+			return signed, nil
+		case <-tick.C:
+		}
 	}
 }
 

@@ -224,6 +224,23 @@ func TestWitnessesCatchARewrittenHistory(t *testing.T) {
 	l := newWitnessedLog(t, "2")
 	l.emit(20)
 	honest := l.waitWitnessed(21)
+	// An export ends with the cosigned checkpoint: verify requires the
+	// quorum on it, and on the database.
+	exportFile := filepath.Join(t.TempDir(), "audit.ndjson")
+	t.Setenv("STIGAUDIT_KEY", l.admin)
+	code, out, stderr := cli(t, "export", "--server", l.p.url, "--format", "ndjson")
+	if code != 0 {
+		t.Fatalf("export --server: %d %s", code, stderr)
+	}
+	os.WriteFile(exportFile, []byte(out), 0o644)
+	if code, out, stderr := cli(t, "verify", "--ndjson", exportFile, "--key", l.vkey, "--witness-policy", l.policyFile); code != 0 {
+		t.Fatalf("verify --witness-policy of an export: %d %s %s", code, out, stderr)
+	}
+	honestFile := filepath.Join(t.TempDir(), "honest")
+	os.WriteFile(honestFile, honest, 0o644)
+	if code, out, stderr := cli(t, "verify", "--db", filepath.Join(l.dir, DBFile), "--key", l.vkey, "--checkpoint", honestFile, "--witness-policy", l.policyFile, "--allow-tail"); code != 0 {
+		t.Fatalf("verify --witness-policy of the database: %d %s %s", code, out, stderr)
+	}
 	state := t.TempDir()
 	monitorOnce := func() (int, string) {
 		code, out, stderr := cli(t, "monitor", "--server", l.p.url, "--api-key", l.admin, "--key", l.vkey, "--state", state,
@@ -259,7 +276,7 @@ func TestWitnessesCatchARewrittenHistory(t *testing.T) {
 	}
 	forgedFile := filepath.Join(t.TempDir(), "forged")
 	os.WriteFile(forgedFile, forged, 0o644)
-	code, out, stderr := cli(t, "verify", "--db", filepath.Join(l.dir, DBFile), "--key", l.vkey, "--checkpoint", forgedFile, "--witness-policy", l.policyFile, "--allow-tail")
+	code, out, stderr = cli(t, "verify", "--db", filepath.Join(l.dir, DBFile), "--key", l.vkey, "--checkpoint", forgedFile, "--witness-policy", l.policyFile, "--allow-tail")
 	if code == 0 || !strings.Contains(stderr, "no_witness_quorum") {
 		t.Fatalf("verify --witness-policy of the forged checkpoint: %d %s %s", code, out, stderr)
 	}
