@@ -19,6 +19,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/stigaudit/stigaudit/core/auditerr"
+	"github.com/stigaudit/stigaudit/core/checkpoint"
 	"github.com/stigaudit/stigaudit/core/merkle"
 	"github.com/stigaudit/stigaudit/server/tlog"
 )
@@ -50,6 +51,22 @@ type Config struct {
 	// StaleAfter is how long the newest signed checkpoint may wait for the
 	// quorum before Ready fails; default DefaultStaleAfter.
 	StaleAfter time.Duration
+	// Active, if set, says whether this process talks to the witnesses now
+	// (the elected signer among PostgreSQL replicas); nil means always.
+	Active func() bool
+	// Shared, if set, is where the active process stores each checkpoint
+	// that reaches the quorum and the others read it from (every replica
+	// serves the witnessed checkpoint; one talks to the witnesses).
+	Shared Shared
+}
+
+// Shared keeps the newest witnessed checkpoint where every replica reads it.
+type Shared interface {
+	// Save stores the note (with its cosignatures) of a checkpoint of size
+	// unless a larger one is stored.
+	Save(ctx context.Context, size uint64, note []byte) error
+	// Load returns the stored note; ok is false when none is.
+	Load(ctx context.Context) (note []byte, ok bool, err error)
 }
 
 // DefaultStaleAfter is Config.StaleAfter's default: ten rounds.
@@ -110,6 +127,10 @@ func New(cfg Config) (*Witnessing, error) {
 		w.workers = append(w.workers, k)
 		w.wg.Add(1)
 		go k.run()
+	}
+	if cfg.Shared != nil {
+		w.wg.Add(1)
+		go w.follow()
 	}
 	return w, nil
 }
@@ -221,6 +242,15 @@ func (w *Witnessing) cosigned(size uint64, i int, lines []byte) {
 	}
 	w.witnessed = &Cosigned{Signed: s, Note: full}
 	w.m.lag.Set(0)
+	if w.cfg.Shared != nil {
+		go func(size uint64, note []byte) {
+			ctx, cancel := context.WithTimeout(context.Background(), w.cfg.Timeout)
+			defer cancel()
+			if err := w.cfg.Shared.Save(ctx, size, note); err != nil {
+				w.cfg.Logger.Warn("storing the witnessed checkpoint for the other replicas", slog.String("error", err.Error()))
+			}
+		}(size, full)
+	}
 	// Older sizes can never become the newest witnessed one.
 	for sz := range w.notes {
 		if sz < size {
@@ -228,6 +258,56 @@ func (w *Witnessing) cosigned(size uint64, i int, lines []byte) {
 			delete(w.cosigs, sz)
 		}
 	}
+}
+
+// active reports whether this process talks to the witnesses now.
+func (w *Witnessing) active() bool { return w.cfg.Active == nil || w.cfg.Active() }
+
+// follow reads, once a second while this process is not the active one,
+// the witnessed checkpoint the active one stored, and serves it once it
+// has checked the quorum itself.
+func (w *Witnessing) follow() {
+	defer w.wg.Done()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	var warned time.Time
+	for {
+		select {
+		case <-w.stop:
+			return
+		case <-t.C:
+		}
+		if w.active() {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), w.cfg.Timeout)
+		n, ok, err := w.cfg.Shared.Load(ctx)
+		cancel()
+		if err != nil && time.Since(warned) > time.Minute {
+			warned = time.Now()
+			w.cfg.Logger.Warn("reading the witnessed checkpoint stored by the elected replica", slog.String("error", err.Error()))
+		}
+		if !ok || !w.cfg.Policy.Satisfied(n) {
+			continue
+		}
+		c, err := checkpoint.ParseBody(bodyOf(n))
+		if err != nil {
+			continue
+		}
+		w.mu.Lock()
+		if w.witnessed == nil || c.Size > w.witnessed.Size {
+			w.witnessed = &Cosigned{Signed: tlog.Signed{Checkpoint: c, Note: n}, Note: n}
+		}
+		w.mu.Unlock()
+	}
+}
+
+// bodyOf is a signed note's text, up to its blank line.
+func bodyOf(n []byte) []byte {
+	if i := bytes.Index(n, []byte("\n\n")); i >= 0 {
+		return n[:i+1]
+	}
+	return n
 }
 
 // observeLag updates stigaudit_witness_lag_seconds: how long the newest
@@ -297,6 +377,10 @@ func (k *worker) run() {
 		case <-tick.C: // retry after a failure, and keep the lag gauge current
 		}
 		k.w.observeLag()
+		if !k.w.active() {
+			k.size = 0 // learn the witness's size again when elected
+			continue
+		}
 		k.w.mu.Lock()
 		s := k.w.signed
 		k.w.mu.Unlock()

@@ -35,6 +35,9 @@ type common struct {
 	dataDir     string
 	databaseURL string
 	maxBatch    int // events per group commit; 0: the store's default
+	// signingLeader is set by startSigning on PostgreSQL: the election of
+	// the replica that signs (and talks to the witnesses).
+	signingLeader *pgstore.Leader
 }
 
 func env(name, def string) string {
@@ -165,6 +168,7 @@ func (c *common) startSigning(ctx context.Context, node, origin string, onPublis
 		return nil, nil, err
 	}
 	leader := pg.NewLeader(checkpointerRole, pgstore.LeaderOptions{Logger: logger})
+	c.signingLeader = leader
 	select { // so the first round knows whether to store or to follow
 	case <-leader.Settled():
 	case <-time.After(5 * time.Second):

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -15,6 +16,7 @@ import (
 	"github.com/stigaudit/stigaudit"
 	"github.com/stigaudit/stigaudit/core/catalog"
 	"github.com/stigaudit/stigaudit/core/event"
+	"github.com/stigaudit/stigaudit/hostfns/pgstore"
 	"github.com/stigaudit/stigaudit/server/api"
 	"github.com/stigaudit/stigaudit/server/auth"
 	"github.com/stigaudit/stigaudit/server/datadir"
@@ -23,6 +25,7 @@ import (
 	"github.com/stigaudit/stigaudit/server/sink"
 	"github.com/stigaudit/stigaudit/server/stream"
 	"github.com/stigaudit/stigaudit/server/tlog"
+	"github.com/stigaudit/stigaudit/server/witness"
 	"github.com/stigaudit/stigaudit/web"
 )
 
@@ -124,7 +127,16 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer log.Close()
 	defer stopFeed() // before log.Close: saves the sinks' cursors in the store
 
-	wit, err := startWitnessing(policyFile, store, reg, logger)
+	// With PostgreSQL replicas only the replica elected to sign talks to
+	// the witnesses; until the election is known, none does.
+	var signer atomic.Pointer[pgstore.Leader]
+	var active func() bool
+	var shared witness.Shared
+	if pg, ok := store.(*pgstore.Store); ok {
+		active = func() bool { l := signer.Load(); return l != nil && l.IsLeader() }
+		shared = pgWitnessed{db: pg.DB()}
+	}
+	wit, err := startWitnessing(policyFile, store, reg, logger, active, shared)
 	if err != nil {
 		return err
 	}
@@ -133,6 +145,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	signer.Store(c.signingLeader)
 	defer stopSigning() // before log.Close: signs the tail
 
 	ko := keysOptions(store)

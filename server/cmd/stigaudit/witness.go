@@ -22,7 +22,11 @@ type witnessing struct {
 }
 
 // startWitnessing reads the policy file and starts the witness client.
-func startWitnessing(policyFile string, tree tlog.Tree, reg prometheus.Registerer, logger *slog.Logger) (witnessing, error) {
+//
+// active says whether this process talks to the witnesses (nil: always);
+// shared, if set, is where the active one stores what reached the quorum
+// for the other PostgreSQL replicas to serve.
+func startWitnessing(policyFile string, tree tlog.Tree, reg prometheus.Registerer, logger *slog.Logger, active func() bool, shared witness.Shared) (witnessing, error) {
 	if policyFile == "" {
 		return witnessing{}, nil
 	}
@@ -34,7 +38,7 @@ func startWitnessing(policyFile string, tree tlog.Tree, reg prometheus.Registere
 	if err != nil {
 		return witnessing{}, fmt.Errorf("--witness-policy %s: %w", policyFile, err)
 	}
-	w, err := witness.New(witness.Config{Policy: p, Tree: tree, Logger: logger, Registerer: reg})
+	w, err := witness.New(witness.Config{Policy: p, Tree: tree, Logger: logger, Registerer: reg, Active: active, Shared: shared})
 	if err != nil {
 		return witnessing{}, err
 	}
