@@ -23,11 +23,14 @@ func openCheckpointFor(text, key, origin string) (checkpoint.Checkpoint, error) 
 }
 
 // verifyCheckpoint: {"checkpoint":"<signed note>","key":"<verifier key>",
-// "origin":"<optional, default the key's name>"} →
-// {"origin":"...","tree_size":n,"root":"<hex>"} when the signature by key
-// verifies, else an invalid_checkpoint error.
+// "origin":"<optional, default the key's name>","policy":"<optional C2SP
+// tlog-policy>"} → {"origin":"...","tree_size":n,"root":"<hex>"} when the
+// signature by key verifies, else an invalid_checkpoint error. With a
+// policy the answer adds "witnesses":{"cosigned_by":[names],"quorum":"2 of
+// w1, w2, w3","met":bool}: which of the policy's witnesses cosigned it and
+// whether they meet its quorum (an unmet quorum is an answer, not an error).
 func verifyCheckpoint(dst []byte, _ *Host, in []byte) ([]byte, error) {
-	o, err := parseObject(in, "verify_checkpoint", "checkpoint", "key", "origin")
+	o, err := parseObject(in, "verify_checkpoint", "checkpoint", "key", "origin", "policy")
 	if err != nil {
 		return nil, err
 	}
@@ -47,9 +50,19 @@ func verifyCheckpoint(dst []byte, _ *Host, in []byte) ([]byte, error) {
 	if origin != nil {
 		want = *origin
 	}
+	policyText, err := o.optStr("policy")
+	if err != nil {
+		return nil, err
+	}
 	cp, err := openCheckpointFor(text, key, want)
 	if err != nil {
 		return nil, err
+	}
+	var policy *checkpoint.Policy
+	if policyText != nil {
+		if policy, err = checkpoint.ParsePolicy(*policyText); err != nil {
+			return nil, err
+		}
 	}
 	dst = append(dst, `{"origin":`...)
 	dst = appendJSONString(dst, cp.Origin)
@@ -57,5 +70,20 @@ func verifyCheckpoint(dst []byte, _ *Host, in []byte) ([]byte, error) {
 	dst = strconv.AppendUint(dst, cp.Size, 10)
 	dst = append(dst, `,"root":"`...)
 	dst = merkle.AppendHex(dst, cp.Root[:])
-	return append(dst, `"}`...), nil
+	if policy == nil {
+		return append(dst, `"}`...), nil
+	}
+	cosigners := checkpoint.Cosigners([]byte(text), policy.List())
+	dst = append(dst, `","witnesses":{"cosigned_by":[`...)
+	for i, c := range cosigners {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendJSONString(dst, c)
+	}
+	dst = append(dst, `],"met":`...)
+	dst = strconv.AppendBool(dst, policy.Met(cosigners))
+	dst = append(dst, `,"quorum":`...)
+	dst = appendJSONString(dst, policy.Describe())
+	return append(dst, `}}`...), nil
 }
