@@ -66,4 +66,3 @@ func TestVerifyCheckpointWithPolicy(t *testing.T) {
 		t.Fatalf("a bad policy: %s", out)
 	}
 }
-
