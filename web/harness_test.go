@@ -25,6 +25,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/labstack/echo/v4"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/stigaudit/stigaudit"
 	"github.com/stigaudit/stigaudit/core/catalog"
@@ -73,6 +74,9 @@ type nodeConfig struct {
 	// limits are the node's detail limits (--max-detail-bytes,
 	// --max-detail-depth); zero: the defaults.
 	limits event.Limits
+	// witnesses, when set, cosign every checkpoint the node serves (as a
+	// server with a witness policy serves its witnessed checkpoint).
+	witnesses []note.Signer
 }
 
 func newNode(t testing.TB, cfgs ...nodeConfig) *node {
@@ -117,7 +121,23 @@ func newNode(t testing.TB, cfgs ...nodeConfig) *node {
 	prover := tlog.NewProver(st, cp)
 	e := api.New(api.Config{Log: l, Keys: keys, Logger: quiet, Prover: prover})
 	e.Use(n.tamperer)
-	(&tlog.Routes{Store: st, Checkpointer: cp, Prover: prover}).Register(e, keys)
+	routes := &tlog.Routes{Store: st, Checkpointer: cp, Prover: prover}
+	if len(cfg.witnesses) > 0 {
+		routes.Witnessed = func() ([]byte, bool) {
+			s, ok := cp.Latest()
+			if !ok {
+				return nil, false
+			}
+			body := s.Note[:bytes.Index(s.Note, []byte("\n\n"))+1]
+			cosigned, err := note.Sign(&note.Note{Text: string(body)}, cfg.witnesses...)
+			if err != nil {
+				return nil, false
+			}
+			lines := cosigned[bytes.Index(cosigned, []byte("\n\n"))+2:]
+			return append(append([]byte(nil), s.Note...), lines...), true
+		}
+	}
+	routes.Register(e, keys)
 	exportapi.Register(e, exportapi.Config{Log: l, Keys: keys, Signer: cp, Tree: st, Logger: quiet})
 	stream.Register(e, stream.Config{Log: l, Keys: keys, Hub: hub, Logger: quiet})
 	if err := web.Register(e, web.Config{Keys: keys, Catalogue: l.Catalogue(), Limits: l.Limits(), VerifierKey: key.VerifierKey}); err != nil {

@@ -10,7 +10,7 @@ import { checkHistory, Trust } from './trust.mjs';
 import { LogView } from './log.mjs';
 import { Drawer } from './drawer.mjs';
 import { Composer } from './compose.mjs';
-import { openCheckpoint } from './verify.mjs';
+import { openCheckpoint, witnessed } from './verify.mjs';
 
 performance.mark('app-start');
 
@@ -198,6 +198,8 @@ function renderTrust() {
   $('t-pinned').textContent = t.pinned || 'none';
   $('t-pin-advertised').disabled = !t.advertised || t.pinned === t.advertised;
   $('t-unpin').disabled = !t.pinned;
+  $('t-policy-quorum').textContent = t.policy ? t.policy.split('\n').filter((l) => /^\s*(witness|group|quorum)\b/.test(l)).map((l) => l.trim().split(/\s+/).slice(0, 3).join(' ')).join('; ') : 'none: checkpoints are checked against the log\'s key only';
+  $('t-unpin-policy').disabled = !t.policy;
   setError($('t-warning'), t.mismatch()
     ? 'This server advertises a different verifier key than the one pinned in this browser. Proofs are checked with the pinned key; ask the node\'s operator which key is right before unpinning.'
     : '');
@@ -214,9 +216,9 @@ async function checkKey() {
   try {
     const core = await app.core.ready;
     const text = await app.client.getText('/v1/audit/checkpoint');
-    const cp = openCheckpoint(core.sa, text, key);
+    const cp = openCheckpoint(core.sa, text, key, app.trust.policy);
     const last = await checkHistory(app.client, core.sa, key, cp);
-    setResult(box, 'ok', `✓ The latest checkpoint (tree size ${cp.tree_size}) is signed by this key`, `root ${cp.root}`,
+    setResult(box, 'ok', `✓ The latest checkpoint (tree size ${cp.tree_size}) is signed by this key${cp.witnesses ? ' and ' + witnessed(cp) : ''}`, `root ${cp.root}`,
       last ? `It extends the checkpoint of tree size ${last.tree_size} this browser verified before (consistency proof checked).` : '');
   } catch (e) {
     setResult(box, 'bad', '✗ The latest checkpoint does not verify with this key', e.message);
@@ -249,6 +251,24 @@ $('t-pin-advertised').addEventListener('click', () => {
 });
 $('t-unpin').addEventListener('click', () => {
   app.trust.unpin();
+  renderTrust();
+  checkKey();
+});
+$('policy-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  setError($('t-policy-error'), '');
+  try {
+    app.trust.pinPolicy($('t-policy').value);
+    $('t-policy').value = '';
+  } catch (err) {
+    setError($('t-policy-error'), `Refused: ${err.message}.`);
+    return;
+  }
+  renderTrust();
+  checkKey();
+});
+$('t-unpin-policy').addEventListener('click', () => {
+  app.trust.unpinPolicy();
   renderTrust();
   checkKey();
 });

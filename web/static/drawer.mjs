@@ -3,7 +3,7 @@
 
 import { $, el, setResult, short } from './dom.mjs';
 import { checkHistory } from './trust.mjs';
-import { canonicalObject, isRedacted, keyName, openCheckpoint, verifyEvent, VerifyError } from './verify.mjs';
+import { canonicalObject, isRedacted, keyName, openCheckpoint, verifyEvent, VerifyError, witnessed } from './verify.mjs';
 
 const FIELDS = ['id', 'ts', 'tenant_id', 'entity_uri', 'emitter', 'oidc_sub', 'fact_id', 'source',
   'attested_key_id', 'scope', 'hlc', 'outcome', 'leaf_hash'];
@@ -103,7 +103,7 @@ export class Drawer {
     try {
       cpText = await app.client.getText('/v1/audit/checkpoint');
       if (this.stale(token)) return;
-      const cp = openCheckpoint(sa, cpText, key);
+      const cp = openCheckpoint(sa, cpText, key, app.trust.policy);
       await checkHistory(app.client, sa, key, cp);
       if (this.stale(token)) return;
       if (ev.seq >= cp.tree_size) {
@@ -122,7 +122,7 @@ export class Drawer {
       setResult(box, 'ok', `✓ Verified at tree size ${r.tree_size}${r.redacted ? ' (leaf only: the content is redacted)' : ''}`,
         r.redacted ? 'The content shown is redacted for this key, so only the stored leaf hash is proven, not the fields above. ' : '',
         `Leaf ${short(r.leaf_hash, 16)} is at seq ${r.seq} of the tree with root ${short(r.root, 16)}, ` +
-        `in a checkpoint of ${cp.origin} signed by ${keyName(key)} (${app.trust.source()}); ` +
+        `in a checkpoint of ${cp.origin} signed by ${keyName(key)} (${app.trust.source()})${cp.witnesses ? `, ${witnessed(cp)}` : ''}; ` +
         `${proof.hashes.length} proof hashes, checked by the WebAssembly core in this browser.`);
       box.dataset.treeSize = String(r.tree_size);
       app.log.mark(ev.seq, 'ok');
@@ -136,6 +136,7 @@ export class Drawer {
         size: 'Proof does not fit the checkpoint',
         proof: 'Inclusion proof does not match the checkpoint root',
         history: 'The log does not extend the one verified before',
+        witnesses: 'Witness quorum not met',
       }[e.step] : `Could not fetch the ${cpText ? 'inclusion proof' : 'checkpoint'}`;
       setResult(box, 'bad', `✗ Not verified: ${what}`, e.message);
       box.dataset.step = e instanceof VerifyError ? e.step : 'fetch';

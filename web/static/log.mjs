@@ -273,7 +273,7 @@ export class LogView {
           }
         };
         worker.addEventListener('message', onMsg);
-        worker.postMessage({ type: 'verify', job, apiKey: app.client.key, key, events, params, canExport });
+        worker.postMessage({ type: 'verify', job, apiKey: app.client.key, key, policy: app.trust.policy, events, params, canExport });
       });
       const ms = performance.now() - t0;
       performance.measure('verify-all', { start: t0, duration: ms });

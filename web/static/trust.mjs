@@ -7,6 +7,27 @@
 import { VerifyError } from './verify.mjs';
 
 const PIN = 'stigaudit.verifierKey';
+const POLICY = 'stigaudit.witnessPolicy';
+
+/**
+ * Check the form of a C2SP tlog-policy (witness, group, quorum and log
+ * lines); returns the trimmed text or throws an Error naming what is wrong.
+ * The core parses it whole (keys, groups, thresholds) when it opens a
+ * checkpoint with it.
+ */
+export function parsePolicy(text) {
+  const p = String(text || '').trim();
+  let quorum = false;
+  for (const raw of p.split('\n')) {
+    const f = raw.replace(/#.*/, '').trim().split(/\s+/).filter(Boolean);
+    if (!f.length) continue;
+    if (f[0] === 'quorum') quorum = f.length === 2;
+    else if (f[0] === 'witness' && f.length !== 3 && f.length !== 4) throw new Error(`"${raw.trim()}": a witness line is witness NAME KEY [URL]`);
+    else if (!['log', 'witness', 'group', 'quorum'].includes(f[0])) throw new Error(`unknown keyword "${f[0]}"`);
+  }
+  if (!quorum) throw new Error('a policy needs a quorum line');
+  return p;
+}
 
 /**
  * Check the form of a verifier key "<name>+<8 hex>+<base64 of 0x01 ‖ 32
@@ -35,6 +56,19 @@ export class Trust {
   constructor(advertised) {
     this.advertised = advertised || '';
     this.pinned = localStorage.getItem(PIN) || '';
+    this.policy = localStorage.getItem(POLICY) || '';
+  }
+
+  pinPolicy(text) {
+    const p = parsePolicy(text);
+    localStorage.setItem(POLICY, p);
+    this.policy = p;
+    return p;
+  }
+
+  unpinPolicy() {
+    localStorage.removeItem(POLICY);
+    this.policy = '';
   }
 
   /** The key used for verification: the pinned one, else the advertised one. */

@@ -43,13 +43,27 @@ export function isRedacted(ev) {
  * Open a signed checkpoint with the verifier key. Returns
  * {origin, tree_size, root}; throws VerifyError('checkpoint').
  */
-export function openCheckpoint(sa, text, key) {
+export function openCheckpoint(sa, text, key, policy) {
   if (!key) throw new VerifyError('key', 'no verifier key: pin the node\'s key (Verifier key tab)');
+  let cp;
   try {
-    return sa.verifyCheckpoint({ checkpoint: text, key });
+    cp = sa.verifyCheckpoint(policy ? { checkpoint: text, key, policy } : { checkpoint: text, key });
   } catch (e) {
+    if (policy && e.code === 'invalid_config') throw new VerifyError('witnesses', `the pinned witness policy is not valid: ${e.message}`);
     throw new VerifyError('checkpoint', `the checkpoint's signature does not verify with the key ${keyName(key)}: ${e.message}`);
   }
+  if (cp.witnesses && !cp.witnesses.met) {
+    const by = cp.witnesses.cosigned_by.length ? `only ${cp.witnesses.cosigned_by.join(', ')}` : 'no witness of the policy';
+    throw new VerifyError('witnesses', `the checkpoint is cosigned by ${by}: the quorum ${cp.witnesses.quorum} is not met`);
+  }
+  return cp;
+}
+
+/** "cosigned by w1, w2 (quorum 2 of …)" for an opened checkpoint, or "". */
+export function witnessed(cp) {
+  if (!cp.witnesses) return '';
+  const n = cp.witnesses.cosigned_by.length;
+  return `cosigned by ${n} witness${n === 1 ? '' : 'es'} (${cp.witnesses.cosigned_by.join(', ')}; quorum ${cp.witnesses.quorum})`;
 }
 
 /** The "<name>+<hash>" part of a verifier key, for messages. */

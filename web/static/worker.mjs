@@ -161,7 +161,7 @@ async function viaExport(client, m, todo, tally) {
   const header = res.headers.get('Stigaudit-Checkpoint');
   if (!header) throw new Error('the export carries no checkpoint header');
   const cpText = decodeBase64(header);
-  const cp = openCheckpoint(sa, cpText, m.key);
+  const cp = openCheckpoint(sa, cpText, m.key, m.policy);
   const leaves = []; // a complete export: every leaf, in seq order
   const unproven = []; // loaded events met on proof-less lines
   let ended = false;
@@ -221,7 +221,7 @@ async function viaExport(client, m, todo, tally) {
  * again; events whose proof still does not fit are left to way 3.
  */
 async function viaList(client, m, todo, tally) {
-  let cp = openCheckpoint(sa, await client.getText('/v1/audit/checkpoint'), m.key);
+  let cp = openCheckpoint(sa, await client.getText('/v1/audit/checkpoint'), m.key, m.policy);
   let min = Infinity;
   for (const seq of todo.keys()) min = Math.min(min, seq);
   const q = new URLSearchParams(m.params);
@@ -241,7 +241,7 @@ async function viaList(client, m, todo, tally) {
         continue;
       }
       if (proof.tree_size !== cp.tree_size) {
-        const again = openCheckpoint(sa, await client.getText('/v1/audit/checkpoint'), m.key);
+        const again = openCheckpoint(sa, await client.getText('/v1/audit/checkpoint'), m.key, m.policy);
         if (again.tree_size !== proof.tree_size) continue; // way 3 proves it against the latest
         cp = again;
       }
@@ -257,7 +257,7 @@ async function viaList(client, m, todo, tally) {
 
 /** Way 3: one proof request per event, against the latest checkpoint. */
 async function viaProofs(client, m, todo, tally) {
-  const cp = openCheckpoint(sa, await client.getText('/v1/audit/checkpoint'), m.key);
+  const cp = openCheckpoint(sa, await client.getText('/v1/audit/checkpoint'), m.key, m.policy);
   const events = [...todo.values()];
   todo.clear();
   let next = 0;

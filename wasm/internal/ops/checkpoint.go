@@ -54,15 +54,15 @@ func verifyCheckpoint(dst []byte, _ *Host, in []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	cp, err := openCheckpointFor(text, key, want)
-	if err != nil {
-		return nil, err
-	}
 	var policy *checkpoint.Policy
 	if policyText != nil {
 		if policy, err = checkpoint.ParsePolicy(*policyText); err != nil {
 			return nil, err
 		}
+	}
+	cp, err := openCheckpointFor(text, key, want)
+	if err != nil {
+		return nil, err
 	}
 	dst = append(dst, `{"origin":`...)
 	dst = appendJSONString(dst, cp.Origin)

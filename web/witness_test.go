@@ -1,0 +1,86 @@
+package web_test
+
+import (
+	"crypto/rand"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+	fnote "github.com/transparency-dev/formats/note"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// TestWitnessPolicyInThePage: an operator pins a witness policy in the
+// Verifier key tab; the drawer then says which witnesses cosigned the
+// checkpoint an event is proven in, and refuses the proof when the quorum
+// is not met — checked by the WebAssembly core in the page.
+func TestWitnessPolicyInThePage(t *testing.T) {
+	var signers []note.Signer
+	var vkeys []string
+	for i := range 3 {
+		skey, vkey, err := note.GenerateKey(rand.Reader, fmt.Sprintf("w%d.example", i+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := fnote.NewSignerForCosignatureV1(skey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cv, _ := fnote.VKeyToCosignatureV1(vkey)
+		signers = append(signers, s)
+		vkeys = append(vkeys, cv)
+	}
+	// The node's checkpoints are cosigned by w1 and w2, not w3.
+	n := newNode(t, nodeConfig{witnesses: signers[:2]})
+	n.seed(10)
+	n.sync()
+	b := newBrowser(t, 1280, 800, false)
+	errs := b.watchErrors()
+	b.do(t, chromedp.EmulateViewport(1280, 800), chromedp.Navigate(n.URL))
+	b.waitFor(t, "the page", `document.documentElement.dataset.ui === 'ready'`, wait)
+	b.do(t, chromedp.SendKeys(chromedp.ID("api-key"), n.admin+"\n"))
+	b.waitFor(t, "the first page", `document.querySelectorAll('#events tbody tr').length === 10`, wait)
+	b.click(t, "#tab-trust")
+	b.click(t, "#t-pin-advertised")
+
+	decl := fmt.Sprintf("witness w1 %s https://w1.example\nwitness w2 %s https://w2.example\nwitness w3 %s https://w3.example\n", vkeys[0], vkeys[1], vkeys[2])
+	pin := func(policy string) {
+		t.Helper()
+		b.click(t, "#tab-trust")
+		b.setField(t, "t-policy", policy)
+		b.click(t, `#policy-form button[type=submit]`)
+		b.click(t, "#tab-log")
+	}
+
+	pin(decl + "group two 2 w1 w2 w3\nquorum two\n")
+	state, _, text := b.openRow(t, 4)
+	if state != "ok" || !strings.Contains(text, "cosigned by 2 witnesses (w1.example, w2.example; quorum 2 of w1, w2, w3)") {
+		t.Fatalf("with 2 of 3 cosigning a 2-of-3 policy: %s %q", state, text)
+	}
+	b.closeDrawer(t)
+
+	pin(decl + "group all3 all w1 w2 w3\nquorum all3\n")
+	state, step, text := b.openRow(t, 4)
+	if state != "bad" || step != "witnesses" || !strings.Contains(text, "Witness quorum not met") || !strings.Contains(text, "only w1.example, w2.example") {
+		t.Fatalf("with a quorum of all three: %s/%s %q", state, step, text)
+	}
+	b.closeDrawer(t)
+
+	// A malformed policy is refused in the tab, and forgetting the policy
+	// verifies against the log's key alone again.
+	b.click(t, "#tab-trust")
+	b.setField(t, "t-policy", "witness w1\n")
+	b.click(t, `#policy-form button[type=submit]`)
+	if msg := b.text(t, "t-policy-error"); !strings.Contains(msg, "Refused") {
+		t.Fatalf("malformed policy: %q", msg)
+	}
+	b.click(t, "#t-unpin-policy")
+	b.click(t, "#tab-log")
+	if state, _, text := b.openRow(t, 4); state != "ok" || strings.Contains(text, "cosigned") {
+		t.Fatalf("without a policy: %s %q", state, text)
+	}
+	if e := errs.get(); len(e) > 0 {
+		t.Errorf("the page reported errors:\n%s", strings.Join(e, "\n"))
+	}
+}
