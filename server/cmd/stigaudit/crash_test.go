@@ -25,7 +25,7 @@ import (
 
 // buildBinary builds the stigaudit command into a temporary directory, so
 // the test runs what an operator runs.
-func buildBinary(t *testing.T) string {
+func buildBinary(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "stigaudit")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
@@ -43,7 +43,7 @@ type serveProc struct {
 	exited chan struct{}
 }
 
-func startServe(t *testing.T, bin, dir string, extra ...string) *serveProc {
+func startServe(t testing.TB, bin, dir string, extra ...string) *serveProc {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"serve", "--data-dir", dir, "--listen", "127.0.0.1:0"}, extra...)...)
 	stdout, err := cmd.StdoutPipe()

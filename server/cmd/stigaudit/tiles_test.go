@@ -151,7 +151,7 @@ func tileStatus(t *testing.T, url, key, path string) int {
 }
 
 // getWith GETs url with key and returns the status and body.
-func getWith(t *testing.T, url, key string) (int, []byte) {
+func getWith(t testing.TB, url, key string) (int, []byte) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, url, nil)
 	req.Header.Set("Authorization", "Bearer "+key)

@@ -151,7 +151,7 @@ func writeLines(t *testing.T, lines []string) string {
 }
 
 // cli runs the command in process, as main does.
-func cli(t *testing.T, args ...string) (code int, stdout, stderr string) {
+func cli(t testing.TB, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	code = run(bg, args, &out, &errOut)

@@ -32,7 +32,7 @@ const (
 
 // omniwitnessBin finds transparency-dev's omniwitness, the reference C2SP
 // tlog-witness, or skips.
-func omniwitnessBin(t *testing.T) string {
+func omniwitnessBin(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv(OmniwitnessEnv); p != "" {
 		return p
@@ -55,7 +55,7 @@ func omniwitnessBin(t *testing.T) string {
 }
 
 // freePort returns a TCP port free on 127.0.0.1 a moment ago.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -67,7 +67,7 @@ func freePort(t *testing.T) int {
 
 // omniwitness is a witness of the test's own, on 127.0.0.1.
 type omniwitness struct {
-	t         *testing.T
+	t         testing.TB
 	name      string
 	url       string
 	cosigVKey string // its cosignature/v1 verifier key, for policies
@@ -81,7 +81,7 @@ type omniwitness struct {
 // startOmniwitness runs omniwitness for the one log named by origin and
 // verifierKey: no bastion, distributor or public configuration, so it
 // makes no outbound connection. It is stopped when the test ends.
-func startOmniwitness(t *testing.T, origin, verifierKey string, name ...string) *omniwitness {
+func startOmniwitness(t testing.TB, origin, verifierKey string, name ...string) *omniwitness {
 	t.Helper()
 	bin := omniwitnessBin(t)
 	n := "witness.test/w1"
