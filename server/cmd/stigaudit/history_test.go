@@ -21,21 +21,6 @@ import (
 // Each is refused with one clear line, admin.key is never overwritten, and
 // the documented recovery (stigaudit recover --start-new-log) works.
 
-// emitHTTP posts one event and returns the status and body.
-func emitHTTP(t *testing.T, url, key, body string) (int, []byte) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, url+"/v1/audit/events", strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+key)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
-}
-
 const (
 	criticalEvent   = `{"event_type":"fact_write","entity_uri":"urn:test:alice","fact_id":"f1"}`
 	bestEffortEvent = `{"event_type":"fact_read","entity_uri":"urn:test:alice","fact_id":"f1"}`

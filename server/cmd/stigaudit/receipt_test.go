@@ -25,21 +25,6 @@ func getReceipt(t *testing.T, url, key, id string) (int, []byte) {
 	return resp.StatusCode, b
 }
 
-// emitWait posts body to url (with its query) and returns status and body.
-func emitWait(t *testing.T, url, key, body string) (int, []byte) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+key)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
-}
-
 // TestReceiptNotInTime: a wait longer than --max-wait answers 202 with the
 // stored event and no receipt.
 func TestReceiptNotInTime(t *testing.T) {

@@ -2,11 +2,8 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -19,21 +16,7 @@ import (
 // replicaMetric sums a counter's series on a replica whose lines contain want.
 func replicaMetric(t *testing.T, r *replica, name, want string) float64 {
 	t.Helper()
-	resp, err := http.Get(r.url() + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	var sum float64
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, name+"{") && strings.Contains(line, want) {
-			f := strings.Fields(line)
-			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
-			sum += v
-		}
-	}
-	return sum
+	return metricSum(t, r.url(), name, want)
 }
 
 // TestReplicasWitnessing: with three PostgreSQL replicas and a witness

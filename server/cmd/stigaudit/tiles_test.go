@@ -7,7 +7,6 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,22 +18,7 @@ import (
 
 // fsckBin finds tessera's fsck, which audits a tlog-tiles log, or skips.
 func fsckBin(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("STIGAUDIT_FSCK"); p != "" {
-		return p
-	}
-	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-		p := filepath.Join(strings.TrimSpace(string(out)), "bin", "fsck")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	const install = "go install github.com/transparency-dev/tessera/cmd/fsck@v1.0.4"
-	if os.Getenv("STIGAUDIT_REQUIRE_FSCK") == "1" {
-		t.Fatalf("fsck not found and STIGAUDIT_REQUIRE_FSCK=1 (%s)", install)
-	}
-	t.Skipf("tlog-tiles audit skipped: no fsck (%s)", install)
-	return ""
+	return toolBin(t, "STIGAUDIT_FSCK", "STIGAUDIT_REQUIRE_FSCK", "fsck", "go install github.com/transparency-dev/tessera/cmd/fsck@v1.0.4")
 }
 
 // runFsck audits the server's tiles. It returns "ok" when fsck finished
@@ -148,18 +132,4 @@ func tileStatus(t *testing.T, url, key, path string) int {
 	t.Helper()
 	code, _ := getWith(t, url+path, key)
 	return code
-}
-
-// getWith GETs url with key and returns the status and body.
-func getWith(t testing.TB, url, key string) (int, []byte) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, url, nil)
-	req.Header.Set("Authorization", "Bearer "+key)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
 }

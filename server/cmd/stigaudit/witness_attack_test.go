@@ -94,21 +94,8 @@ func (l *witnessedLog) readyz() (int, string) {
 
 // metric returns the sum of a counter's series whose labels contain want.
 func (l *witnessedLog) metric(name, want string) float64 {
-	resp, err := http.Get(l.p.url + "/metrics")
-	if err != nil {
-		l.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	var sum float64
-	for _, line := range strings.Split(string(b), "\n") {
-		if (strings.HasPrefix(line, name+"{") || strings.HasPrefix(line, name+" ")) && strings.Contains(line, want) {
-			f := strings.Fields(line)
-			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
-			sum += v
-		}
-	}
-	return sum
+	l.t.Helper()
+	return metricSum(l.t, l.p.url, name, want)
 }
 
 // servedSize is a served checkpoint's tree size, 0 for anything else.

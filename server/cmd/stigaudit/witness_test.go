@@ -33,25 +33,8 @@ const (
 // omniwitnessBin finds transparency-dev's omniwitness, the reference C2SP
 // tlog-witness, or skips.
 func omniwitnessBin(t testing.TB) string {
-	t.Helper()
-	if p := os.Getenv(OmniwitnessEnv); p != "" {
-		return p
-	}
-	if p, err := exec.LookPath("omniwitness"); err == nil {
-		return p
-	}
-	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-		p := filepath.Join(strings.TrimSpace(string(out)), "bin", "omniwitness")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	const install = "go install github.com/transparency-dev/witness/cmd/omniwitness@v0.0.0-20260720115447-2e1c6971d19e"
-	if os.Getenv(EnvRequireOmniwitness) == "1" {
-		t.Fatalf("omniwitness not found and %s=1 (%s)", EnvRequireOmniwitness, install)
-	}
-	t.Skipf("witness interop test skipped: no omniwitness (%s)", install)
-	return ""
+	return toolBin(t, OmniwitnessEnv, EnvRequireOmniwitness, "omniwitness",
+		"go install github.com/transparency-dev/witness/cmd/omniwitness@v0.0.0-20260720115447-2e1c6971d19e")
 }
 
 // freePort returns a TCP port free on 127.0.0.1 a moment ago.
@@ -155,20 +138,6 @@ func (w *omniwitness) stop() {
 		<-w.done
 	}
 	w.cmd = nil
-}
-
-// getCheckpoint returns the body and status of GET /v1/audit/checkpoint.
-func getCheckpoint(t *testing.T, p *serveProc, key, query string) (int, []byte) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, p.url+"/v1/audit/checkpoint"+query, nil)
-	req.Header.Set("Authorization", "Bearer "+key)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
 }
 
 // TestWitnessedByOmniwitness: the server sends its checkpoints to the
