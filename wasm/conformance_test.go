@@ -73,6 +73,7 @@ var adapters = map[string]func(data []byte) ([]confCall, error){
 	"merge.json":      mergeCalls,
 	"catalogue.json":  catalogueCalls,
 	"numbers.json":    numberCalls,
+	"receipts.json":   receiptCalls,
 }
 
 // wantOK checks a success envelope, and its value when want is not "".
@@ -236,6 +237,64 @@ func checkpointCalls(data []byte) ([]confCall, error) {
 		}
 		calls = append(calls, confCall{
 			Vector: fmt.Sprintf("checkpoint.json cases[%d]: %s", i, c.Description), Op: abi.OpVerifyCheckpoint,
+			Input: mustJSON(in), check: check,
+		})
+	}
+	return calls, nil
+}
+
+// receiptCalls replays core/testdata/receipts.json through verify_receipt
+// (an optional export: every host that has it must agree).
+func receiptCalls(data []byte) ([]confCall, error) {
+	var f struct {
+		VerifierKey string `json:"verifier_key"`
+		Policy      string `json:"policy"`
+		Cases       []struct {
+			Description string   `json:"description"`
+			Receipt     string   `json:"receipt"`
+			WithPolicy  bool     `json:"with_policy"`
+			Seq         int64    `json:"seq"`
+			LeafHash    string   `json:"leaf_hash"`
+			TreeSize    uint64   `json:"tree_size"`
+			Root        string   `json:"root"`
+			CosignedBy  []string `json:"cosigned_by"`
+			Met         *bool    `json:"met"`
+			Error       string   `json:"error"`
+		} `json:"cases"`
+	}
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, err
+	}
+	var calls []confCall
+	for i, c := range f.Cases {
+		in := map[string]any{"receipt": c.Receipt, "key": f.VerifierKey}
+		if c.WithPolicy {
+			in["policy"] = f.Policy
+		}
+		check := wantCode(c.Error)
+		if c.Error == "" {
+			c := c
+			check = func(env []byte) error {
+				v, err := Value(env)
+				if err != nil {
+					return fmt.Errorf("want success, got %s", env)
+				}
+				want := fmt.Sprintf(`{"seq":%d,`, c.Seq)
+				if !bytes.HasPrefix(v, []byte(want)) || !bytes.Contains(v, fmt.Appendf(nil, `"leaf_hash":"%s"`, c.LeafHash)) ||
+					!bytes.Contains(v, fmt.Appendf(nil, `"tree_size":%d,"root":"%s"`, c.TreeSize, c.Root)) {
+					return fmt.Errorf("want seq %d, leaf %s, size %d, root %s; got %s", c.Seq, c.LeafHash, c.TreeSize, c.Root, v)
+				}
+				if c.WithPolicy {
+					by, _ := json.Marshal(c.CosignedBy)
+					if !bytes.Contains(v, fmt.Appendf(nil, `"witnesses":{"cosigned_by":%s,"met":%t,`, by, *c.Met)) {
+						return fmt.Errorf("want cosigned_by %s, met %t; got %s", by, *c.Met, v)
+					}
+				}
+				return nil
+			}
+		}
+		calls = append(calls, confCall{
+			Vector: fmt.Sprintf("receipts.json cases[%d]: %s", i, c.Description), Op: abi.OpVerifyReceipt,
 			Input: mustJSON(in), check: check,
 		})
 	}

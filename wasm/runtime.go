@@ -239,10 +239,10 @@ func (r *Runtime) newInstance(ctx context.Context) (*instance, error) {
 	if inst.mem == nil {
 		return bad("the module exports no memory")
 	}
-	for _, op := range append(abi.Ops(), abi.OpTestFault) {
+	for _, op := range append(abi.Ops(), abi.OpTestFault, abi.OpVerifyReceipt) {
 		if f := mod.ExportedFunction(op); f != nil {
 			inst.ops[op] = f
-		} else if op != abi.OpTestFault {
+		} else if op != abi.OpTestFault && op != abi.OpVerifyReceipt { // optional exports
 			return bad("the module exports no %s", op)
 		}
 	}

@@ -119,6 +119,17 @@ const (
 	// configures each one (and each replacement after a trap). It is not
 	// in Ops: it is not an operation on data.
 	OpConfigure = "configure"
+	// OpVerifyReceipt is the optional verify_receipt(ptr i32, len i32) i64
+	// export (SPEC §6.4): its input {"receipt":"<C2SP tlog-proof text>",
+	// "key":"<verifier key>","origin":"<optional>","policy":"<optional
+	// tlog-policy>"} verifies an event's receipt offline — the event bytes
+	// hash to entry index of the checkpoint's tree, the checkpoint is
+	// signed by key — and its value is {"seq","id","event_type","leaf_hash",
+	// "origin","tree_size","root","event":<the event>} plus, with a policy,
+	// "witnesses" as verify_checkpoint gives it. An unmet quorum is in the
+	// value, not an error. Like configure it is an addition: abi_version
+	// stays 1, and it is not in Ops, so a host checks for the export.
+	OpVerifyReceipt = "verify_receipt"
 	// OpTestFault is a hidden operation for host test suites: its input
 	// "panic" makes the guest panic inside the operation (answered as
 	// code "panic"), "oom" makes it allocate until its memory limit is hit

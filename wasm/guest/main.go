@@ -181,5 +181,11 @@ func verifyCheckpoint(ptr, n int32) int64 { return call(abi.OpVerifyCheckpoint, 
 //go:wasmexport configure
 func configure(ptr, n int32) int64 { return call(abi.OpConfigure, ptr, n) }
 
+// verifyReceipt checks an event's receipt offline (see
+// abi.OpVerifyReceipt): an optional export, ABI v1 unchanged.
+//
+//go:wasmexport verify_receipt
+func verifyReceipt(ptr, n int32) int64 { return call(abi.OpVerifyReceipt, ptr, n) }
+
 //go:wasmexport test_fault
 func testFault(ptr, n int32) int64 { return call(abi.OpTestFault, ptr, n) }

@@ -432,6 +432,11 @@ class Host {
     for (const [op, name] of Object.entries(OPERATIONS)) {
       api[name] = (input) => self.value(op, input);
     }
+    // Optional exports (ABI v1 unchanged): present in modules that have them.
+    if (typeof self.exports.verify_receipt === 'function') {
+      /** Verify an event's receipt (C2SP tlog-proof) offline. */
+      api.verifyReceipt = (input) => self.value('verify_receipt', input);
+    }
     /** canonicalize returns the canonical JSON text (a string). */
     return Object.freeze(api);
   }

@@ -73,17 +73,7 @@ func verifyCheckpoint(dst []byte, _ *Host, in []byte) ([]byte, error) {
 	if policy == nil {
 		return append(dst, `"}`...), nil
 	}
-	cosigners := checkpoint.Cosigners([]byte(text), policy.List())
-	dst = append(dst, `","witnesses":{"cosigned_by":[`...)
-	for i, c := range cosigners {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = appendJSONString(dst, c)
-	}
-	dst = append(dst, `],"met":`...)
-	dst = strconv.AppendBool(dst, policy.Met(cosigners))
-	dst = append(dst, `,"quorum":`...)
-	dst = appendJSONString(dst, policy.Describe())
-	return append(dst, `}}`...), nil
+	dst = append(dst, '"')
+	dst = appendWitnesses(dst, policy, []byte(text))
+	return append(dst, '}'), nil
 }

@@ -72,6 +72,8 @@ func lookup(op string) opFunc {
 		return verifyConsistency
 	case abi.OpVerifyCheckpoint:
 		return verifyCheckpoint
+	case abi.OpVerifyReceipt:
+		return verifyReceipt
 	case abi.OpConfigure:
 		return configure
 	case abi.OpTestFault:
