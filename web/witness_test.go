@@ -1,6 +1,8 @@
 package web_test
 
 import (
+	"bytes"
+	"context"
 	"crypto/rand"
 	"fmt"
 	"strings"
@@ -9,6 +11,8 @@ import (
 	"github.com/chromedp/chromedp"
 	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
+
+	"github.com/stigaudit/stigaudit/server/tlog"
 )
 
 // TestWitnessPolicyInThePage: an operator pins a witness policy in the
@@ -48,8 +52,7 @@ func TestWitnessPolicyInThePage(t *testing.T) {
 	pin := func(policy string) {
 		t.Helper()
 		b.click(t, "#tab-trust")
-		b.setField(t, "t-policy", policy)
-		b.click(t, `#policy-form button[type=submit]`)
+		pinPolicy(t, b, policy)
 		b.click(t, "#tab-log")
 	}
 
@@ -83,4 +86,82 @@ func TestWitnessPolicyInThePage(t *testing.T) {
 	if e := errs.get(); len(e) > 0 {
 		t.Errorf("the page reported errors:\n%s", strings.Join(e, "\n"))
 	}
+}
+
+// TestReceiptInThePage: a receipt pasted in the Verifier key tab is
+// checked by the WebAssembly core in the page — with the key alone, with a
+// witness policy its checkpoint meets or does not meet, and refused once a
+// byte of the event is changed.
+func TestReceiptInThePage(t *testing.T) {
+	var signers []note.Signer
+	var vkeys []string
+	for i := range 2 {
+		skey, vkey, _ := note.GenerateKey(rand.Reader, fmt.Sprintf("w%d.example", i+1))
+		s, err := fnote.NewSignerForCosignatureV1(skey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cv, _ := fnote.VKeyToCosignatureV1(vkey)
+		signers = append(signers, s)
+		vkeys = append(vkeys, cv)
+	}
+	n := newNode(t)
+	evs := n.seed(12)
+	n.sync()
+	rs := &tlog.Receipts{Prover: tlog.NewProver(n.store, n.cp), Checkpointer: n.cp}
+	plain, err := rs.Receipt(context.Background(), &evs[7])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same receipt with w1's cosignature on its checkpoint.
+	split := bytes.Index(plain, []byte("\n\n")) + 2
+	body := plain[split:]
+	text := body[:bytes.Index(body, []byte("\n\n"))+1]
+	cosigned, _ := note.Sign(&note.Note{Text: string(text)}, signers[0])
+	withW1 := append(bytes.Clone(plain), cosigned[bytes.Index(cosigned, []byte("\n\n"))+2:]...)
+
+	b := newBrowser(t, 1280, 800, false)
+	errs := b.watchErrors()
+	b.do(t, chromedp.EmulateViewport(1280, 800), chromedp.Navigate(n.URL))
+	b.waitFor(t, "the page", `document.documentElement.dataset.ui === 'ready'`, wait)
+	b.do(t, chromedp.SendKeys(chromedp.ID("api-key"), n.admin+"\n"))
+	b.waitFor(t, "the log", `document.querySelectorAll('#events tbody tr').length === 12`, wait)
+	b.click(t, "#tab-trust")
+	b.click(t, "#t-pin-advertised")
+	check := func(receipt []byte) (string, string) {
+		t.Helper()
+		eval[bool](t, b, `(() => { const r = document.getElementById('r-result'); r.hidden = true; delete r.dataset.state; return true })()`)
+		b.setField(t, "r-text", string(receipt))
+		b.click(t, `#receipt-form button[type=submit]`)
+		b.waitFor(t, "the receipt check", `['ok','bad'].includes(document.getElementById('r-result').dataset.state)`, wait)
+		return eval[string](t, b, `document.getElementById('r-result').dataset.state`), b.text(t, "r-result")
+	}
+	if state, text := check(plain); state != "ok" || !strings.Contains(text, "Event "+evs[7].ID) || !strings.Contains(text, "entry 7 of the log") {
+		t.Fatalf("a good receipt: %s %q", state, text)
+	}
+	changed := bytes.Replace(plain, []byte("\nindex 7\n"), []byte("\nindex 6\n"), 1)
+	if state, text := check(changed); state != "bad" || !strings.Contains(text, "does not verify") {
+		t.Fatalf("a receipt moved to another index: %s %q", state, text)
+	}
+	decl := fmt.Sprintf("witness w1 %s https://w1.example\nwitness w2 %s https://w2.example\n", vkeys[0], vkeys[1])
+	pinPolicy(t, b, decl+"quorum w1\n")
+	if state, text := check(withW1); state != "ok" || !strings.Contains(text, "cosigned by 1 witness (w1.example; quorum w1)") {
+		t.Fatalf("a receipt cosigned by w1, policy w1: %s %q", state, text)
+	}
+	pinPolicy(t, b, decl+"group both all w1 w2\nquorum both\n")
+	if state, text := check(withW1); state != "bad" || !strings.Contains(text, "Witness quorum not met") {
+		t.Fatalf("a receipt cosigned by w1, policy w1 and w2: %s %q", state, text)
+	}
+	if e := errs.get(); len(e) > 0 {
+		t.Errorf("the page reported errors:\n%s", strings.Join(e, "\n"))
+	}
+}
+
+// pinPolicy pins a witness policy in the open Verifier key tab and waits
+// until the page holds it.
+func pinPolicy(t *testing.T, b *browser, policy string) {
+	t.Helper()
+	b.setField(t, "t-policy", policy)
+	b.click(t, `#policy-form button[type=submit]`)
+	b.waitFor(t, "the pinned policy", fmt.Sprintf(`localStorage.getItem('stigaudit.witnessPolicy') === %s`, js(strings.TrimSpace(policy))), wait)
 }

@@ -10,7 +10,7 @@ import { checkHistory, Trust } from './trust.mjs';
 import { LogView } from './log.mjs';
 import { Drawer } from './drawer.mjs';
 import { Composer } from './compose.mjs';
-import { openCheckpoint, witnessed } from './verify.mjs';
+import { keyName, openCheckpoint, witnessed } from './verify.mjs';
 
 performance.mark('app-start');
 
@@ -272,6 +272,51 @@ $('t-unpin-policy').addEventListener('click', () => {
   renderTrust();
   checkKey();
 });
+// --- a dropped or pasted receipt, checked by the core -------------------------------
+async function checkReceipt(text) {
+  const box = $('r-result');
+  const key = app.trust.active();
+  if (!key) {
+    setResult(box, 'bad', '✗ No verifier key', 'Pin the node\'s verifier key above first.');
+    return;
+  }
+  try {
+    const core = await app.core.ready;
+    if (typeof core.sa.verifyReceipt !== 'function') throw new Error('this module has no verify_receipt');
+    const input = { receipt: text, key };
+    if (app.trust.policy) input.policy = app.trust.policy;
+    const r = core.sa.verifyReceipt(input);
+    if (r.witnesses && !r.witnesses.met) {
+      const by = r.witnesses.cosigned_by.length ? `only ${r.witnesses.cosigned_by.join(', ')}` : 'no witness of the policy';
+      setResult(box, 'bad', '✗ Witness quorum not met', `The checkpoint is cosigned by ${by}: the quorum ${r.witnesses.quorum} is not met.`);
+      return;
+    }
+    setResult(box, 'ok', `✓ Event ${r.id} (${r.event_type}) is entry ${r.seq} of the log`,
+      `in a checkpoint of ${r.origin}, tree size ${r.tree_size}, root ${r.root}, signed by ${keyName(key)}` +
+      `${r.witnesses ? `, ${witnessed({ witnesses: r.witnesses })}` : ''}; checked here by the WebAssembly core.`);
+  } catch (e) {
+    setResult(box, 'bad', '✗ The receipt does not verify', e.message);
+  }
+}
+
+$('receipt-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const file = $('r-file').files && $('r-file').files[0];
+  const text = file ? await file.text() : $('r-text').value;
+  checkReceipt(text);
+});
+$('r-file').addEventListener('change', async () => {
+  const file = $('r-file').files && $('r-file').files[0];
+  if (file) checkReceipt(await file.text());
+});
+const trustView = $('view-trust');
+trustView.addEventListener('dragover', (e) => e.preventDefault());
+trustView.addEventListener('drop', async (e) => {
+  e.preventDefault();
+  const file = e.dataTransfer && e.dataTransfer.files && e.dataTransfer.files[0];
+  if (file) checkReceipt(await file.text());
+});
+
 $('tab-trust').addEventListener('click', () => checkKey());
 
 // --- start ------------------------------------------------------------------------
