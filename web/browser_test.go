@@ -422,7 +422,11 @@ func TestPreview(t *testing.T) {
 		}
 		b.closeDrawer(t)
 		b.click(t, "#tab-trust")
+		// The tab re-checks the wrong key: let that settle, so that the
+		// click below lands on a page that no longer moves.
+		b.waitFor(t, "the key check", `document.getElementById('t-check').dataset.state === 'bad'`, wait)
 		b.click(t, "#t-pin-advertised")
+		b.waitFor(t, "the pinned key", fmt.Sprintf(`localStorage.getItem('stigaudit.verifierKey') === %s`, js(n.verifier)), wait)
 		b.waitFor(t, "the key check", `document.getElementById('t-check').dataset.state === 'ok'`, wait)
 		if got := eval[string](t, b, `localStorage.getItem('stigaudit.verifierKey')`); got != n.verifier {
 			t.Errorf("pinned %q, want %q", got, n.verifier)

@@ -205,8 +205,11 @@ function renderTrust() {
     : '');
 }
 
+let keyCheck = 0; // the newest checkKey: an older one still running must not overwrite its answer
+
 async function checkKey() {
   const box = $('t-check');
+  const gen = ++keyCheck;
   const key = app.trust.active();
   if (!key || !app.client) {
     box.hidden = true;
@@ -218,9 +221,11 @@ async function checkKey() {
     const text = await app.client.getText('/v1/audit/checkpoint');
     const cp = openCheckpoint(core.sa, text, key, app.trust.policy);
     const last = await checkHistory(app.client, core.sa, key, cp);
+    if (gen !== keyCheck) return;
     setResult(box, 'ok', `✓ The latest checkpoint (tree size ${cp.tree_size}) is signed by this key${cp.witnesses ? ' and ' + witnessed(cp) : ''}`, `root ${cp.root}`,
       last ? `It extends the checkpoint of tree size ${last.tree_size} this browser verified before (consistency proof checked).` : '');
   } catch (e) {
+    if (gen !== keyCheck) return;
     setResult(box, 'bad', '✗ The latest checkpoint does not verify with this key', e.message);
   }
 }
