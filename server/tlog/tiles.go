@@ -144,8 +144,17 @@ func (t *Tiles) tile(c echo.Context) error {
 	if (first+uint64(tp.width))<<(8*uint(level)) > s.Size {
 		return auditerr.Errorf(auditerr.ErrNotFound, "tile %s is beyond the signed tree of size %d", c.Param("*"), s.Size)
 	}
-	if tp.width == TileWidth {
+	// Full tiles never change. Hash tiles are only hashes, for any read key
+	// and any cache; entry bundles hold every tenant's events and stay
+	// private to the admin key that fetched them. Partial tiles are
+	// short-lived.
+	switch {
+	case tp.width == TileWidth && tp.level >= 0:
+		c.Response().Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	case tp.width == TileWidth:
 		c.Response().Header().Set("Cache-Control", "private, max-age=31536000, immutable")
+	default:
+		c.Response().Header().Set("Cache-Control", "private, max-age=5")
 	}
 	ctx := c.Request().Context()
 	if tp.level < 0 {
