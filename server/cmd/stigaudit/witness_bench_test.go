@@ -27,7 +27,7 @@ import (
 //	go test -run '^$' -bench Witnessing -benchtime 1x ./server/cmd/stigaudit/
 func BenchmarkWitnessing(b *testing.B) {
 	bin := buildBinary(b)
-	const rounds, events = 3, 20000
+	const rounds, events = 3, 60000
 	var on, off []float64
 	var lags []time.Duration
 	for b.Loop() {
@@ -163,7 +163,7 @@ func BenchmarkMonitorFollows(b *testing.B) {
 			}
 		})
 		start := time.Now()
-		res, err := bench.Run(context.Background(), bench.Config{HTTP: p.url, Key: admin, Concurrency: 16, Events: 100000, Batch: 100})
+		res, err := bench.Run(context.Background(), bench.Config{HTTP: p.url, Key: admin, Concurrency: 16, Events: 300000, Batch: 100})
 		if err != nil {
 			b.Fatal(err)
 		}
