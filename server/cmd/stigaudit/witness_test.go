@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/stigaudit/stigaudit/server/witness"
@@ -72,14 +70,19 @@ func startOmniwitness(t testing.TB, origin, verifierKey string, name ...string) 
 		n = name[0]
 	}
 	dir := t.TempDir()
-	skey, vkey, err := note.GenerateKey(rand.Reader, n)
+	// The witness's key, from the witness's own generate_keys (the same
+	// version): its private key and its cosignature/v1 verifier key.
+	gen := toolBin(t, "STIGAUDIT_GENERATE_KEYS", EnvRequireOmniwitness, "generate_keys",
+		"go install github.com/transparency-dev/witness/cmd/generate_keys@v0.0.0-20260720115447-2e1c6971d19e")
+	out, err := exec.Command(gen, "--origin", n, "--print").Output()
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("generate_keys: %v", err)
 	}
-	cosig, err := fnote.VKeyToCosignatureV1(vkey)
-	if err != nil {
-		t.Fatal(err)
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("generate_keys printed %q", out)
 	}
+	skey, cosig := lines[0], lines[1]
 	keyFile := filepath.Join(dir, "witness.key")
 	logs := filepath.Join(dir, "logs.yaml")
 	if err := os.WriteFile(keyFile, []byte(skey), 0o600); err != nil {
