@@ -61,8 +61,12 @@ func TestWitnessPolicyInThePage(t *testing.T) {
 	if state != "ok" || !strings.Contains(text, "cosigned by 2 witnesses (w1.example, w2.example; quorum 2 of w1, w2, w3)") {
 		t.Fatalf("with 2 of 3 cosigning a 2-of-3 policy: %s %q", state, text)
 	}
+	b.screenshot(t, "preview-witnessed")
 	b.closeDrawer(t)
 
+	b.click(t, "#tab-trust")
+	b.screenshot(t, "preview-witness-policy")
+	b.click(t, "#tab-log")
 	pin(decl + "group all3 all w1 w2 w3\nquorum all3\n")
 	state, step, text := b.openRow(t, 4)
 	if state != "bad" || step != "witnesses" || !strings.Contains(text, "Witness quorum not met") || !strings.Contains(text, "only w1.example, w2.example") {

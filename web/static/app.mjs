@@ -198,7 +198,7 @@ function renderTrust() {
   $('t-pinned').textContent = t.pinned || 'none';
   $('t-pin-advertised').disabled = !t.advertised || t.pinned === t.advertised;
   $('t-unpin').disabled = !t.pinned;
-  $('t-policy-quorum').textContent = t.policy ? t.policy.split('\n').filter((l) => /^\s*(witness|group|quorum)\b/.test(l)).map((l) => l.trim().split(/\s+/).slice(0, 3).join(' ')).join('; ') : 'none: checkpoints are checked against the log\'s key only';
+  $('t-policy-quorum').textContent = t.policy ? policySummary(t.policy) : 'none: checkpoints are checked against the log\'s key only';
   $('t-unpin-policy').disabled = !t.policy;
   setError($('t-warning'), t.mismatch()
     ? 'This server advertises a different verifier key than the one pinned in this browser. Proofs are checked with the pinned key; ask the node\'s operator which key is right before unpinning.'
@@ -206,6 +206,19 @@ function renderTrust() {
 }
 
 let keyCheck = 0; // the newest checkKey: an older one still running must not overwrite its answer
+
+/** "witnesses w1, w2, w3 · group two: 2 of w1 w2 w3 · quorum two" for a pinned policy. */
+function policySummary(text) {
+  const witnesses = [];
+  const parts = [];
+  for (const raw of text.split('\n')) {
+    const f = raw.replace(/#.*/, '').trim().split(/\s+/).filter(Boolean);
+    if (f[0] === 'witness') witnesses.push(f[1]);
+    else if (f[0] === 'group') parts.push(`group ${f[1]}: ${f[2]} of ${f.slice(3).join(' ')}`);
+    else if (f[0] === 'quorum') parts.push(`quorum ${f[1]}`);
+  }
+  return [`witnesses ${witnesses.join(', ') || 'none'}`, ...parts].join(' · ');
+}
 
 async function checkKey() {
   const box = $('t-check');
