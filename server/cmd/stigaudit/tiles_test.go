@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +15,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	sumdbtlog "golang.org/x/mod/sumdb/tlog"
+
+	"github.com/stigaudit/stigaudit/core/checkpoint"
+	"github.com/stigaudit/stigaudit/core/merkle"
 )
 
 // fsckBin finds tessera's fsck, which audits a tlog-tiles log, or skips.
@@ -61,7 +67,8 @@ func runFsck(t *testing.T, bin, url, key, vkeyFile string) (string, string) {
 // TestTilesPassTesserasFsck serves the log as C2SP tlog-tiles and has
 // tessera's fsck — a tool we did not write — audit it: checkpoint
 // signature, every entry bundle against the level-0 tiles, every tile
-// against the one above, the root against the checkpoint. An event changed
+// against the one above, the root against the checkpoint — over 70,001
+// events, so levels 0 to 2 carry full and partial tiles. An event changed
 // in the database behind the server's back is found.
 func TestTilesPassTesserasFsck(t *testing.T) {
 	if testing.Short() {
@@ -76,10 +83,13 @@ func TestTilesPassTesserasFsck(t *testing.T) {
 	vkeyFile := filepath.Join(t.TempDir(), "log.pub")
 	os.WriteFile(vkeyFile, []byte(strings.TrimSpace(vkeyOut)), 0o644)
 	var batch strings.Builder
-	for b := range 7 { // 700 events: full and partial tiles at levels 0 and 1
+	// 70,000 events and the bootstrap key's: full and partial tiles at
+	// levels 0 and 1, and a partial tile at level 2 (70,001 = 1·256² +
+	// 17·256 + 113).
+	for b := range 70 {
 		batch.Reset()
 		batch.WriteString(`{"events":[`)
-		for i := range 100 {
+		for i := range 1000 {
 			if i > 0 {
 				batch.WriteByte(',')
 			}
@@ -90,10 +100,11 @@ func TestTilesPassTesserasFsck(t *testing.T) {
 			t.Fatalf("emit: %d %s", code, body)
 		}
 	}
-	waitSigned(t, p, admin, 701)
+	waitSigned(t, p, admin, 70001)
 	if v, out := runFsck(t, fsck, p.url, admin, vkeyFile); v != "ok" {
 		t.Fatalf("fsck: %s\n%s", v, out)
 	}
+	sumdbReadsOurTiles(t, p.url, admin)
 	// A read key sees hash tiles, not the entry bundles of every tenant.
 	_, reader, _ := cli(t, "keys", "create", "--data-dir", dir, "--tenant", "default", "--entity", "urn:r", "--perm", "read")
 	reader = strings.TrimSpace(reader)
@@ -103,7 +114,7 @@ func TestTilesPassTesserasFsck(t *testing.T) {
 	if code := tileStatus(t, p.url, reader, "/v1/audit/tlog/tile/entries/000"); code != 403 {
 		t.Fatalf("entry bundle for a read key: %d", code)
 	}
-	for _, path := range []string{"/v1/audit/tlog/tile/0/x000/000", "/v1/audit/tlog/tile/0/5", "/v1/audit/tlog/tile/0/009", "/v1/audit/tlog/tile/0/000.p/0", "/v1/audit/tlog/tile/64/000"} {
+	for _, path := range []string{"/v1/audit/tlog/tile/0/x000/000", "/v1/audit/tlog/tile/0/5", "/v1/audit/tlog/tile/0/x001/000", "/v1/audit/tlog/tile/0/000.p/0", "/v1/audit/tlog/tile/64/000"} {
 		if code := tileStatus(t, p.url, admin, path); code != 404 {
 			t.Errorf("%s: %d, want 404", path, code)
 		}
@@ -132,4 +143,85 @@ func tileStatus(t *testing.T, url, key, path string) int {
 	t.Helper()
 	code, _ := getWith(t, url+path, key)
 	return code
+}
+
+// tilesOverHTTP is golang.org/x/mod/sumdb/tlog's TileReader over our
+// tlog-tiles routes (sumdb's tile paths carry the height, 8, which C2SP's
+// omit).
+type tilesOverHTTP struct {
+	t        *testing.T
+	url, key string
+}
+
+func (r tilesOverHTTP) Height() int { return 8 }
+
+func (r tilesOverHTTP) ReadTiles(tiles []sumdbtlog.Tile) ([][]byte, error) {
+	out := make([][]byte, len(tiles))
+	for i, tile := range tiles {
+		path := "tile/" + strings.TrimPrefix(tile.Path(), "tile/8/")
+		code, b := getWith(r.t, r.url+"/v1/audit/tlog/"+path, r.key)
+		if code != 200 {
+			return nil, fmt.Errorf("%s: HTTP %d %s", path, code, b)
+		}
+		out[i] = b
+	}
+	return out, nil
+}
+
+func (r tilesOverHTTP) SaveTiles([]sumdbtlog.Tile, [][]byte) {}
+
+// sumdbReadsOurTiles has Go's checksum-database code prove, from our hash
+// tiles alone, records and an older tree into the signed checkpoint.
+func sumdbReadsOurTiles(t *testing.T, url, key string) {
+	t.Helper()
+	code, note := getWith(t, url+"/v1/audit/tlog/checkpoint", key)
+	if code != 200 {
+		t.Fatalf("tlog checkpoint: %d", code)
+	}
+	c, err := checkpoint.ParseBody(note[:bytes.Index(note, []byte("\n\n"))+1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree := sumdbtlog.Tree{N: int64(c.Size), Hash: sumdbtlog.Hash(c.Root)}
+	hr := sumdbtlog.TileHashReader(tree, tilesOverHTTP{t, url, key})
+	code, bundle := getWith(t, url+"/v1/audit/tlog/tile/entries/001", key) // entries 256–511
+	if code != 200 {
+		t.Fatalf("entry bundle 1: %d", code)
+	}
+	for _, n := range []int64{256, 300, 511} {
+		entry := bundle
+		for i := int64(256); ; i++ {
+			l := int(binary.BigEndian.Uint16(entry))
+			if i == n {
+				entry = entry[2 : 2+l]
+				break
+			}
+			entry = entry[2+l:]
+		}
+		proof, err := sumdbtlog.ProveRecord(tree.N, n, hr)
+		if err != nil {
+			t.Fatalf("sumdb ProveRecord(%d): %v", n, err)
+		}
+		if err := sumdbtlog.CheckRecord(proof, tree.N, tree.Hash, n, sumdbtlog.RecordHash(entry)); err != nil {
+			t.Fatalf("sumdb CheckRecord(%d): %v", n, err)
+		}
+	}
+	old := int64(65536)
+	oldHash, err := sumdbtlog.TreeHash(old, hr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp, err := sumdbtlog.ProveTree(tree.N, old, hr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sumdbtlog.CheckTree(tp, tree.N, tree.Hash, old, oldHash); err != nil {
+		t.Fatalf("sumdb CheckTree(%d → %d): %v", old, tree.N, err)
+	}
+	// And the older tree's hash is the one our consistency proof agrees on.
+	_, cons := getWith(t, fmt.Sprintf("%s/v1/audit/proof/consistency?from=%d&to=%d", url, old, tree.N), key)
+	var cp merkle.ConsistencyProof
+	if err := cp.UnmarshalJSON(cons); err != nil || cp.Verify([32]byte(oldHash), c.Root) != nil {
+		t.Fatalf("our consistency proof from %d disagrees with the tiles' tree hash: %v", old, err)
+	}
 }
