@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -86,6 +87,18 @@ func TestReplicasWitnessing(t *testing.T) {
 
 	emit(reps[0], 20)
 	waitAll(reps, 20)
+	// The tlog-tiles any replica serves are the same bytes.
+	var tile []byte
+	for i, r := range reps {
+		code, b := getWith(t, r.url()+"/v1/audit/tlog/tile/0/000.p/20", apiKey)
+		if code != 200 || len(b) != 20*32 {
+			t.Fatalf("replica %s: tile 0/000.p/20: %d (%d bytes)", r.addr, code, len(b))
+		}
+		if i > 0 && !bytes.Equal(b, tile) {
+			t.Fatalf("replica %s serves another tile 0/000.p/20 than replica %s", r.addr, reps[0].addr)
+		}
+		tile = b
+	}
 	first := leader(reps)
 	for _, r := range reps {
 		sent := replicaMetric(t, r, "stigaudit_witness_cosign_total", "")
