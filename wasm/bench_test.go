@@ -187,3 +187,40 @@ func BenchmarkOps(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkVerifyReceiptPool verifies one receipt of core/testdata's
+// vectors (an 11-event log) through the pooled module from several
+// goroutines: the verify_receipt rate a Go host gets.
+//
+//	go test -run '^$' -bench VerifyReceiptPool ./wasm/
+func BenchmarkVerifyReceiptPool(b *testing.B) {
+	raw, err := os.ReadFile("../core/testdata/receipts.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var f struct {
+		VerifierKey string `json:"verifier_key"`
+		Cases       []struct {
+			Receipt string `json:"receipt"`
+			Error   string `json:"error"`
+		} `json:"cases"`
+	}
+	if err := json.Unmarshal(raw, &f); err != nil {
+		b.Fatal(err)
+	}
+	in, _ := json.Marshal(map[string]string{"receipt": f.Cases[1].Receipt, "key": f.VerifierKey})
+	r := newRuntime(b, Config{})
+	b.SetParallelism(4)
+	cpu0 := processCPU()
+	b.RunParallel(func(pb *testing.PB) {
+		ctx := context.Background()
+		for pb.Next() {
+			if _, err := r.Call(ctx, "verify_receipt", in); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "receipts/s")
+	b.ReportMetric(float64(b.N)/(processCPU()-cpu0).Seconds()*float64(runtime.GOMAXPROCS(0)), "receipts/s-on-own-cores")
+}

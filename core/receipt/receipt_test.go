@@ -188,3 +188,22 @@ func TestInteropWithFormats(t *testing.T) {
 		t.Fatalf("we cannot read formats' rendering: %v", err)
 	}
 }
+
+// BenchmarkVerify is one receipt of a 1,024-event log (10 proof hashes)
+// verified natively: parse, canonical check, leaf hash, inclusion, the
+// log's Ed25519 signature.
+//
+//	go test -run '^$' -bench Verify ./core/receipt/
+func BenchmarkVerify(b *testing.B) {
+	t := &testing.T{}
+	l := newTestLog(t, 1024)
+	v, _ := checkpoint.NewVerifier(l.vkey)
+	good := l.receipt(t, 700).Marshal()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := receipt.Verify(good, "", v); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "receipts/s")
+}
