@@ -78,7 +78,8 @@ func TestWitnessPolicyInThePage(t *testing.T) {
 	// verifies against the log's key alone again.
 	b.click(t, "#tab-trust")
 	b.setField(t, "t-policy", "witness w1\n")
-	b.click(t, `#policy-form button[type=submit]`)
+	submit(t, b, `#policy-form button[type=submit]`)
+	b.waitFor(t, "the refusal", `!document.getElementById('t-policy-error').hidden`, wait)
 	if msg := b.text(t, "t-policy-error"); !strings.Contains(msg, "Refused") {
 		t.Fatalf("malformed policy: %q", msg)
 	}
@@ -136,7 +137,7 @@ func TestReceiptInThePage(t *testing.T) {
 		t.Helper()
 		eval[bool](t, b, `(() => { const r = document.getElementById('r-result'); r.hidden = true; delete r.dataset.state; return true })()`)
 		b.setField(t, "r-text", string(receipt))
-		b.click(t, `#receipt-form button[type=submit]`)
+		submit(t, b, `#receipt-form button[type=submit]`)
 		b.waitFor(t, "the receipt check", `['ok','bad'].includes(document.getElementById('r-result').dataset.state)`, wait)
 		return eval[string](t, b, `document.getElementById('r-result').dataset.state`), b.text(t, "r-result")
 	}
@@ -166,6 +167,14 @@ func TestReceiptInThePage(t *testing.T) {
 func pinPolicy(t *testing.T, b *browser, policy string) {
 	t.Helper()
 	b.setField(t, "t-policy", policy)
-	b.click(t, `#policy-form button[type=submit]`)
+	submit(t, b, `#policy-form button[type=submit]`)
 	b.waitFor(t, "the pinned policy", fmt.Sprintf(`localStorage.getItem('stigaudit.witnessPolicy') === %s`, js(strings.TrimSpace(policy))), wait)
+}
+
+// submit presses a form's button from the page itself: the tab above it
+// re-renders its key check while the test runs, which can move a button
+// between the moment a pointer click is aimed and the moment it lands.
+func submit(t *testing.T, b *browser, css string) {
+	t.Helper()
+	eval[bool](t, b, fmt.Sprintf(`(() => { document.querySelector(%s).click(); return true })()`, js(css)))
 }

@@ -117,6 +117,11 @@ func NewNATS(rawURL string, opts NATSOptions) (*NATS, error) {
 		nats.RetryOnFailedConnect(true), // start even if NATS is down; connect in the background
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(time.Second),
+		// No buffering while disconnected: a publish then fails at once,
+		// instead of being sent after a reconnect behind an earlier one
+		// that was lost with the connection — which would put a later
+		// event in the stream before an earlier one.
+		nats.ReconnectBufSize(-1),
 	)
 	if err != nil {
 		return nil, errors.Join(auditerr.Errorf(auditerr.ErrInvalidConfig, "sink %q: cannot connect", redactURL(rawURL)), err)
@@ -205,12 +210,18 @@ func (s *NATS) Write(ctx context.Context, events []event.Event) error {
 	}
 }
 
-// publish sends the events at idx and returns the indexes not
-// acknowledged, with the last error seen.
+// publish sends the events at idx, pipelined, and returns the indexes
+// from the first one not acknowledged on, with its error. The stream keeps
+// the events in seq order even when NATS goes away mid-batch: messages go
+// out on one connection in order, a publish while disconnected fails at
+// once (no reconnect buffer) and ends the batch, so what the stream holds
+// is a prefix of the batch; the resend from the first unacknowledged event
+// continues where it stopped (the event id as Nats-Msg-Id makes JetStream
+// drop a resend of one it already holds).
 func (s *NATS) publish(ctx context.Context, events []event.Event, idx []int) ([]int, error) {
-	futures := make([]jetstream.PubAckFuture, len(idx))
-	var failed []int
+	futures := make([]jetstream.PubAckFuture, 0, len(idx))
 	var lastErr error
+	sent := len(idx)
 	for k, i := range idx {
 		e := &events[i]
 		msg := nats.NewMsg(s.Subject(e))
@@ -218,25 +229,28 @@ func (s *NATS) publish(ctx context.Context, events []event.Event, idx []int) ([]
 		msg.Data = append([]byte(nil), s.buf...)
 		f, err := s.js.PublishMsgAsync(msg, jetstream.WithMsgID(e.ID))
 		if err != nil {
-			failed, lastErr = append(failed, i), err
-			continue
+			sent, lastErr = k, err
+			break
 		}
-		futures[k] = f
+		futures = append(futures, f)
 	}
+	first := sent // the first index (into idx) not acknowledged
 	for k, f := range futures {
-		if f == nil {
-			continue
-		}
 		select {
 		case <-f.Ok():
+			continue
 		case err := <-f.Err():
-			failed, lastErr = append(failed, idx[k]), err
+			lastErr = err
 		case <-ctx.Done():
 			// Not acknowledged in time: the caller re-publishes or gives up.
-			failed, lastErr = append(failed, idx[k]), ctx.Err()
+			lastErr = ctx.Err()
 		}
+		first = min(first, k)
 	}
-	return failed, lastErr
+	if first == len(idx) {
+		return nil, nil
+	}
+	return idx[first:], lastErr
 }
 
 // Close flushes and closes the connection.
