@@ -57,7 +57,7 @@ func TestWitnessPolicyInThePage(t *testing.T) {
 	}
 
 	pin(decl + "group two 2 w1 w2 w3\nquorum two\n")
-	state, _, text := b.openRow(t, 4)
+	state, _, text := openFresh(t, b, 4)
 	if state != "ok" || !strings.Contains(text, "cosigned by 2 witnesses (w1.example, w2.example; quorum 2 of w1, w2, w3)") {
 		t.Fatalf("with 2 of 3 cosigning a 2-of-3 policy: %s %q", state, text)
 	}
@@ -68,7 +68,7 @@ func TestWitnessPolicyInThePage(t *testing.T) {
 	b.screenshot(t, "preview-witness-policy")
 	b.click(t, "#tab-log")
 	pin(decl + "group all3 all w1 w2 w3\nquorum all3\n")
-	state, step, text := b.openRow(t, 4)
+	state, step, text := openFresh(t, b, 4)
 	if state != "bad" || step != "witnesses" || !strings.Contains(text, "Witness quorum not met") || !strings.Contains(text, "only w1.example, w2.example") {
 		t.Fatalf("with a quorum of all three: %s/%s %q", state, step, text)
 	}
@@ -83,9 +83,10 @@ func TestWitnessPolicyInThePage(t *testing.T) {
 	if msg := b.text(t, "t-policy-error"); !strings.Contains(msg, "Refused") {
 		t.Fatalf("malformed policy: %q", msg)
 	}
-	b.click(t, "#t-unpin-policy")
+	submit(t, b, "#t-unpin-policy")
+	b.waitFor(t, "the policy forgotten", `localStorage.getItem('stigaudit.witnessPolicy') === null`, wait)
 	b.click(t, "#tab-log")
-	if state, _, text := b.openRow(t, 4); state != "ok" || strings.Contains(text, "cosigned") {
+	if state, _, text := openFresh(t, b, 4); state != "ok" || strings.Contains(text, "cosigned") {
 		t.Fatalf("without a policy: %s %q", state, text)
 	}
 	if e := errs.get(); len(e) > 0 {
@@ -177,4 +178,13 @@ func pinPolicy(t *testing.T, b *browser, policy string) {
 func submit(t *testing.T, b *browser, css string) {
 	t.Helper()
 	eval[bool](t, b, fmt.Sprintf(`(() => { document.querySelector(%s).click(); return true })()`, js(css)))
+}
+
+// openFresh opens an event's drawer and waits for this opening's proof
+// check: the drawer keeps the previous check's answer until the new one
+// starts, and this test opens one row several times.
+func openFresh(t *testing.T, b *browser, seq int64) (state, step, text string) {
+	t.Helper()
+	eval[bool](t, b, `(() => { const d = document.getElementById('d-proof'); delete d.dataset.state; delete d.dataset.step; return true })()`)
+	return b.openRow(t, seq)
 }
