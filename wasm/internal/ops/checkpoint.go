@@ -38,29 +38,11 @@ func verifyCheckpoint(dst []byte, _ *Host, in []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, err := o.str("key")
+	key, origin, policy, err := o.trust()
 	if err != nil {
 		return nil, err
 	}
-	origin, err := o.optStr("origin")
-	if err != nil {
-		return nil, err
-	}
-	var want string
-	if origin != nil {
-		want = *origin
-	}
-	policyText, err := o.optStr("policy")
-	if err != nil {
-		return nil, err
-	}
-	var policy *checkpoint.Policy
-	if policyText != nil {
-		if policy, err = checkpoint.ParsePolicy(*policyText); err != nil {
-			return nil, err
-		}
-	}
-	cp, err := openCheckpointFor(text, key, want)
+	cp, err := openCheckpointFor(text, key, origin)
 	if err != nil {
 		return nil, err
 	}
@@ -76,4 +58,28 @@ func verifyCheckpoint(dst []byte, _ *Host, in []byte) ([]byte, error) {
 	dst = append(dst, '"')
 	dst = appendWitnesses(dst, policy, []byte(text))
 	return append(dst, '}'), nil
+}
+
+// trust reads the members that say whom a verify op trusts: "key" (the
+// log's verifier key), "origin" (optional; "" means the key's name) and
+// "policy" (optional C2SP tlog-policy text; nil when absent).
+func (o object) trust() (key, origin string, policy *checkpoint.Policy, err error) {
+	if key, err = o.str("key"); err != nil {
+		return "", "", nil, err
+	}
+	opt, err := o.optStr("origin")
+	if err != nil {
+		return "", "", nil, err
+	}
+	if opt != nil {
+		origin = *opt
+	}
+	text, err := o.optStr("policy")
+	if err != nil || text == nil {
+		return key, origin, nil, err
+	}
+	if policy, err = checkpoint.ParsePolicy(*text); err != nil {
+		return "", "", nil, err
+	}
+	return key, origin, policy, nil
 }

@@ -19,33 +19,15 @@ func verifyReceipt(dst []byte, _ *Host, in []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, err := o.str("key")
+	key, origin, policy, err := o.trust()
 	if err != nil {
 		return nil, err
-	}
-	origin, err := o.optStr("origin")
-	if err != nil {
-		return nil, err
-	}
-	policyText, err := o.optStr("policy")
-	if err != nil {
-		return nil, err
-	}
-	var policy *checkpoint.Policy
-	if policyText != nil {
-		if policy, err = checkpoint.ParsePolicy(*policyText); err != nil {
-			return nil, err
-		}
 	}
 	v, err := checkpoint.NewVerifier(key)
 	if err != nil {
 		return nil, err
 	}
-	want := ""
-	if origin != nil {
-		want = *origin
-	}
-	r, err := receipt.Verify([]byte(text), want, v)
+	r, err := receipt.Verify([]byte(text), origin, v)
 	if err != nil {
 		return nil, err
 	}
