@@ -118,13 +118,8 @@ func TestSIGKILLUnderLoad(t *testing.T) {
 	bin := buildBinary(t)
 	dir := t.TempDir()
 	p := startServe(t, bin, dir)
-	adminKey, err := os.ReadFile(filepath.Join(dir, "admin.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := strings.TrimSpace(string(adminKey))
-	_, vkeyOut, _ := cli(t, "keys", "checkpoint-key", "--data-dir", dir)
-	vkey := strings.TrimSpace(vkeyOut)
+	admin := readAdminKey(t, dir)
+	vkey := verifierKey(t, dir)
 	v, err := checkpoint.NewVerifier(vkey)
 	if err != nil {
 		t.Fatal(err)

@@ -26,13 +26,24 @@ const (
 	bestEffortEvent = `{"event_type":"fact_read","entity_uri":"urn:test:alice","fact_id":"f1"}`
 )
 
-func readAdminKey(t *testing.T, dir string) string {
+func readAdminKey(t testing.TB, dir string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, "admin.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// verifierKey returns the checkpoint verifier key of the data directory
+// dir, as `stigaudit keys checkpoint-key` prints it.
+func verifierKey(t testing.TB, dir string) string {
+	t.Helper()
+	code, out, errOut := cli(t, "keys", "checkpoint-key", "--data-dir", dir)
+	if code != 0 {
+		t.Fatalf("keys checkpoint-key: exit %d: %s", code, errOut)
+	}
+	return strings.TrimSpace(out)
 }
 
 // waitSigned waits until the server's latest checkpoint covers size.

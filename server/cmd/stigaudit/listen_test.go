@@ -85,11 +85,7 @@ func startServeWith(t *testing.T, bin, dir string, fdLimit int, args ...string) 
 	}
 	_, p.addr, _ = strings.Cut(p.url, "://")
 	p.dataDir = dir
-	key, err := os.ReadFile(filepath.Join(dir, "admin.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.admin = strings.TrimSpace(string(key))
+	p.admin = readAdminKey(t, dir)
 	return p
 }
 
@@ -276,8 +272,8 @@ func testShutdownUnderSlowClients(t *testing.T, bin string) {
 	if strings.Contains(p.errText(), "final checkpoint not signed") {
 		t.Errorf("final checkpoint not signed:\n%s", p.errText())
 	}
-	_, vkey, _ := cli(t, "keys", "checkpoint-key", "--data-dir", dir)
-	out, err := exec.Command(bin, "verify", "--db", filepath.Join(dir, DBFile), "--key", strings.TrimSpace(vkey)).CombinedOutput()
+	vkey := verifierKey(t, dir)
+	out, err := exec.Command(bin, "verify", "--db", filepath.Join(dir, DBFile), "--key", vkey).CombinedOutput()
 	if err != nil {
 		t.Fatalf("strict verify after the shutdown: %v\n%s", err, out)
 	}
@@ -457,9 +453,9 @@ func testTLS(t *testing.T, bin string) {
 	if code, _, errOut := cli(t, "export", "--server", p.url, "--format", "ndjson"); code == 0 || !strings.Contains(errOut, "certificate") {
 		t.Errorf("export without --ca-file: exit %d, %s", code, errOut)
 	}
-	_, vkey, _ := cli(t, "keys", "checkpoint-key", "--data-dir", p.dataDir)
+	vkey := verifierKey(t, p.dataDir)
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		code, out, errOut = cli(t, append([]string{"monitor", "--server", p.url, "--api-key", p.admin, "--key", strings.TrimSpace(vkey),
+		code, out, errOut = cli(t, append([]string{"monitor", "--server", p.url, "--api-key", p.admin, "--key", vkey,
 			"--state", t.TempDir(), "--once"}, tlsArgs...)...)
 		if code == 0 || time.Now().After(deadline) {
 			break

@@ -30,8 +30,7 @@ func TestMonitor(t *testing.T) {
 	dir := t.TempDir()
 	p := startServe(t, bin, dir)
 	admin := readAdminKey(t, dir)
-	_, vkeyOut, _ := cli(t, "keys", "checkpoint-key", "--data-dir", dir)
-	vkey := strings.TrimSpace(vkeyOut)
+	vkey := verifierKey(t, dir)
 	state := t.TempDir()
 
 	var mu sync.Mutex

@@ -67,11 +67,7 @@ func TestServeSurvivesPostgresOutage(t *testing.T) {
 		b, _ := os.ReadFile(logPath)
 		t.Fatalf("serve did not start: %s", b)
 	}
-	keyText, err := os.ReadFile(filepath.Join(dir, "admin.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := strings.TrimSpace(string(keyText))
+	admin := readAdminKey(t, dir)
 	client := &http.Client{Timeout: 10 * time.Second}
 	emit := func(typ string) (int, string, string) {
 		t.Helper()

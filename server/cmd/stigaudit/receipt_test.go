@@ -52,8 +52,7 @@ func TestReceipts(t *testing.T) {
 	dir := t.TempDir()
 	p := startServe(t, bin, dir)
 	admin := readAdminKey(t, dir)
-	_, vkeyOut, _ := cli(t, "keys", "checkpoint-key", "--data-dir", dir)
-	vkey := strings.TrimSpace(vkeyOut)
+	vkey := verifierKey(t, dir)
 	var ids []string
 	for range 7 {
 		code, b := emitHTTP(t, p.url, admin, criticalEvent)

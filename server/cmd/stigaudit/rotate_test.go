@@ -27,8 +27,7 @@ func TestRotateCheckpointKey(t *testing.T) {
 	dir := t.TempDir()
 	p := startServe(t, bin, dir)
 	admin := readAdminKey(t, dir)
-	_, oldOut, _ := cli(t, "keys", "checkpoint-key", "--data-dir", dir)
-	oldKey := strings.TrimSpace(oldOut)
+	oldKey := verifierKey(t, dir)
 	origin := oldKey[:strings.Index(oldKey, "+")]
 	sigLines := func(note []byte) int { return bytes.Count(note, []byte("\n— "+origin+" ")) }
 	emitN := func(n int) {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -54,11 +53,7 @@ func TestSinkSurvivesKill9(t *testing.T) {
 	sinkFile := filepath.Join(t.TempDir(), "sink.jsonl")
 	sinkName := "file:" + sinkFile
 	p := startServe(t, bin, dir, "--sink", sinkName)
-	adminKey, err := os.ReadFile(filepath.Join(dir, "admin.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := strings.TrimSpace(string(adminKey))
+	admin := readAdminKey(t, dir)
 
 	client := &http.Client{Timeout: 5 * time.Second}
 	emit := func(p *serveProc, stop *atomic.Bool, clients, each int) int {

@@ -79,9 +79,9 @@ func TestTilesPassTesserasFsck(t *testing.T) {
 	dir := t.TempDir()
 	p := startServe(t, bin, dir)
 	admin := readAdminKey(t, dir)
-	_, vkeyOut, _ := cli(t, "keys", "checkpoint-key", "--data-dir", dir)
+	vkey := verifierKey(t, dir)
 	vkeyFile := filepath.Join(t.TempDir(), "log.pub")
-	os.WriteFile(vkeyFile, []byte(strings.TrimSpace(vkeyOut)), 0o644)
+	os.WriteFile(vkeyFile, []byte(vkey), 0o644)
 	var batch strings.Builder
 	// 70,000 events and the bootstrap key's: full and partial tiles at
 	// levels 0 and 1, and a partial tile at level 2 (70,001 = 1·256² +

@@ -36,11 +36,7 @@ type witnessedLog struct {
 func newWitnessedLog(t *testing.T, quorum string) *witnessedLog {
 	t.Helper()
 	l := &witnessedLog{t: t, bin: buildBinary(t), dir: t.TempDir()}
-	code, vkeyOut, stderr := cli(t, "keys", "checkpoint-key", "--data-dir", l.dir)
-	if code != 0 {
-		t.Fatalf("checkpoint-key: %s", stderr)
-	}
-	l.vkey = strings.TrimSpace(vkeyOut)
+	l.vkey = verifierKey(t, l.dir)
 	origin := l.vkey[:strings.Index(l.vkey, "+")]
 	l.w = []*omniwitness{startOmniwitness(t, origin, l.vkey, "witness.test/w1"), startOmniwitness(t, origin, l.vkey, "witness.test/w2")}
 	text := fmt.Sprintf("log %s\nwitness w1 %s %s\nwitness w2 %s %s\ngroup both %s w1 w2\nquorum both\n",

@@ -37,8 +37,7 @@ func BenchmarkWitnessing(b *testing.B) {
 				args := []string{}
 				var policy *witness.Policy
 				if withWitnesses {
-					_, vk, _ := cli(b, "keys", "checkpoint-key", "--data-dir", dir)
-					vkey := strings.TrimSpace(vk)
+					vkey := verifierKey(b, dir)
 					origin := vkey[:strings.Index(vkey, "+")]
 					w1 := startOmniwitness(b, origin, vkey, "witness.test/w1")
 					w2 := startOmniwitness(b, origin, vkey, "witness.test/w2")
@@ -49,8 +48,7 @@ func BenchmarkWitnessing(b *testing.B) {
 					args = append(args, "--witness-policy", pf)
 				}
 				p := startServe(b, bin, dir, args...)
-				key, _ := os.ReadFile(filepath.Join(dir, "admin.key"))
-				admin := strings.TrimSpace(string(key))
+				admin := readAdminKey(b, dir)
 				var mu sync.Mutex
 				firstSigned := map[uint64]time.Time{}
 				stop := make(chan struct{})
@@ -132,10 +130,8 @@ func BenchmarkMonitorFollows(b *testing.B) {
 	for b.Loop() {
 		dir := b.TempDir()
 		p := startServe(b, bin, dir)
-		key, _ := os.ReadFile(filepath.Join(dir, "admin.key"))
-		admin := strings.TrimSpace(string(key))
-		_, vk, _ := cli(b, "keys", "checkpoint-key", "--data-dir", dir)
-		v, err := checkpoint.NewVerifier(strings.TrimSpace(vk))
+		admin := readAdminKey(b, dir)
+		v, err := checkpoint.NewVerifier(verifierKey(b, dir))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -154,11 +154,7 @@ func TestWitnessedByOmniwitness(t *testing.T) {
 	}
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	code, vkeyOut, stderr := cli(t, "keys", "checkpoint-key", "--data-dir", dir)
-	if code != 0 {
-		t.Fatalf("checkpoint-key: %s", stderr)
-	}
-	vkey := strings.TrimSpace(vkeyOut)
+	vkey := verifierKey(t, dir)
 	origin := vkey[:strings.Index(vkey, "+")]
 	w := startOmniwitness(t, origin, vkey)
 	policyText := fmt.Sprintf("log %s\nwitness w1 %s %s\nquorum w1\n", vkey, w.cosigVKey, w.url)
