@@ -84,6 +84,12 @@ type Witnessing struct {
 	cosigs    map[uint64]map[int][]byte // size → witness index → its cosignature line(s)
 	notes     map[uint64]tlog.Signed    // size → the checkpoint cosigned at that size
 	witnessed *Cosigned                 // the newest checkpoint meeting the quorum
+	// shared is the newest witnessed checkpoint read from Shared that this
+	// process has not verified a tree as large as yet (a follower).
+	shared *Cosigned
+	// disagreed is the size of the last stored witnessed checkpoint found
+	// to disagree with this process's tree (said once, not every second).
+	disagreed uint64
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -145,6 +151,7 @@ func (w *Witnessing) Submit(s tlog.Signed) {
 	}
 	w.signed = &s
 	w.notes[s.Size] = s
+	w.adoptSharedLocked()
 	w.mu.Unlock()
 	if w.cfg.Policy.None() {
 		w.cosigned(s.Size, -1, nil)
@@ -295,10 +302,36 @@ func (w *Witnessing) follow() {
 			continue
 		}
 		w.mu.Lock()
-		if w.witnessed == nil || c.Size > w.witnessed.Size {
-			w.witnessed = &Cosigned{Signed: tlog.Signed{Checkpoint: c, Note: n}, Note: n}
+		if w.shared == nil || c.Size > w.shared.Size {
+			w.shared = &Cosigned{Signed: tlog.Signed{Checkpoint: c, Note: n}, Note: n}
 		}
+		w.adoptSharedLocked()
 		w.mu.Unlock()
+	}
+}
+
+// adoptSharedLocked serves the witnessed checkpoint read from Shared once
+// this process's own checkpointer has verified a tree at least as large:
+// a replica never serves a checkpoint whose tiles and proofs it would
+// refuse. At equal sizes the roots must agree; a disagreement is a fork
+// between replicas and is said, not served. w.mu is held.
+func (w *Witnessing) adoptSharedLocked() {
+	sh := w.shared
+	if sh == nil || w.signed == nil || sh.Size > w.signed.Size {
+		return
+	}
+	w.shared = nil
+	if sh.Size == w.signed.Size && sh.Root != w.signed.Root {
+		if w.disagreed == sh.Size {
+			return
+		}
+		w.disagreed = sh.Size
+		w.cfg.Logger.Error("the witnessed checkpoint stored by the elected replica disagrees with this replica's tree; not serving it",
+			slog.Uint64("size", sh.Size), slog.String("stored_root", fmt.Sprintf("%x", sh.Root)), slog.String("own_root", fmt.Sprintf("%x", w.signed.Root)))
+		return
+	}
+	if w.witnessed == nil || sh.Size > w.witnessed.Size {
+		w.witnessed = sh
 	}
 }
 
