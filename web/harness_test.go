@@ -104,12 +104,12 @@ func newNode(t testing.TB, cfgs ...nodeConfig) *node {
 		st.Close()
 		t.Fatal(err)
 	}
-	keys := auth.New(st.DB(), auth.Options{Params: auth.Params{Time: 1, Memory: 64, Threads: 1}})
+	keys := auth.New(st.APIKeys(), auth.Options{Params: auth.Params{Time: 1, Memory: 64, Threads: 1}})
 	key, err := tlog.LoadOrCreateKey(dir, "", rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cp, err := tlog.New(context.Background(), tlog.Config{Tree: st, Checkpoints: tlog.NewSQLite(st.DB()), Key: key,
+	cp, err := tlog.New(context.Background(), tlog.Config{Tree: st, Checkpoints: st.Checkpoints(), Key: key,
 		Interval: 200 * time.Millisecond, Poll: 50 * time.Millisecond, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)

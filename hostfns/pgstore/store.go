@@ -280,10 +280,12 @@ func (s *Store) markDurable(ctx context.Context) error {
 	return nil
 }
 
-// DB returns a database/sql view of the store's connection pool, for
-// callers that append inside their own transactions (AppendTx) and for the
-// other tables of the schema (api_keys, checkpoints). Its placeholders are
-// $1, $2, ... DB stays owned by the store: do not close it.
+// DB returns a database/sql view of the store's connection pool, for one
+// use only: callers that append inside their own transactions (AppendTx,
+// Log.EmitTx). The schema's other tables are reached through the store's
+// own methods (Checkpoints, Witnessed, APIKeys, Purging, Cursor). Its
+// placeholders are $1, $2, ... DB stays owned by the store: do not close
+// it.
 func (s *Store) DB() *sql.DB { return s.db }
 
 // Pool returns the store's pgx connection pool, for callers that want

@@ -203,9 +203,10 @@ func dsn(abs string, params url.Values) string {
 	return "file:" + (&url.URL{Path: filepath.ToSlash(abs)}).EscapedPath() + "?" + params.Encode()
 }
 
-// DB returns the store's read-write database, for callers that append
-// inside their own transactions (AppendTx) and for other tables of the same
-// file (api_keys). Its transactions begin IMMEDIATE: they hold SQLite's
+// DB returns the store's read-write database, for one use only: callers
+// that append inside their own transactions (AppendTx, Log.EmitTx). The
+// store's other tables are reached through its own methods (Checkpoints,
+// APIKeys, Purging, Cursor). Its transactions begin IMMEDIATE: they hold SQLite's
 // write lock until they end, so keep them short, and never wait for an
 // Append while holding one (the writer would wait for the lock in turn,
 // until BusyTimeout fails the Append). DB stays owned by the store: do not

@@ -28,6 +28,7 @@ import (
 	"github.com/stigaudit/stigaudit/hostfns/pgstore"
 	"github.com/stigaudit/stigaudit/hostfns/pgstore/pgtest"
 	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
+	"github.com/stigaudit/stigaudit/hostfns/sqlquery"
 	"github.com/stigaudit/stigaudit/hostfns/storetest"
 	"github.com/stigaudit/stigaudit/migrations"
 	"github.com/stigaudit/stigaudit/server/auth"
@@ -92,12 +93,11 @@ func newHarnessOn(t testing.TB, kind string) *harness {
 		t.Fatal(err)
 	}
 	var inner hostfns.Store
-	var db *sql.DB
-	placeholder := auth.Question
+	var keyStore auth.KeyStore
 	switch kind {
 	case "memory":
 		inner = memstore.New()
-		db, err = sql.Open("sqlite", filepath.Join(t.TempDir(), "keys.db"))
+		db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "keys.db"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -105,22 +105,23 @@ func newHarnessOn(t testing.TB, kind string) *harness {
 		if err := migrations.Apply(context.Background(), db, migrations.SQLiteFiles(), migrations.SQLite); err != nil {
 			t.Fatal(err)
 		}
+		keyStore = sqlquery.NewKeyTable(db, sqlquery.Question)
 	case "sqlite":
 		st, err := sqlitestore.Open(filepath.Join(t.TempDir(), "audit.db"), sqlitestore.Options{OnCommit: m.ObserveCommit})
 		if err != nil {
 			t.Fatal(err)
 		}
-		inner, db = st, st.DB()
+		inner, keyStore = st, st.APIKeys()
 	case "postgres":
 		st, err := pgstore.Open(context.Background(), pgtest.DSN(t), pgstore.Options{OnCommit: m.ObserveCommit})
 		if err != nil {
 			t.Fatal(err)
 		}
-		inner, db, placeholder = st, st.DB(), auth.Dollar
+		inner, keyStore = st, st.APIKeys()
 	default:
 		t.Fatalf("unknown store kind %q", kind)
 	}
-	keys := auth.New(db, auth.Options{Params: auth.Params{Time: 1, Memory: 64, Threads: 1}, Placeholder: placeholder})
+	keys := auth.New(keyStore, auth.Options{Params: auth.Params{Time: 1, Memory: 64, Threads: 1}})
 	store := storetest.NewFaulty(inner)
 	clock := &stepClock{next: time.Date(2026, 5, 3, 12, 0, 0, 0, time.UTC)}
 	l, err := stigaudit.Open(stigaudit.Options{Store: store, Clock: clock, Logger: quiet, Observer: m})

@@ -59,7 +59,7 @@ func benchAuth(b *testing.B, flood bool) {
 	}
 	defer l.Close()
 	hashes := &atomic.Int64{}
-	keys := auth.New(st.DB(), auth.Options{Hash: func(secret, salt []byte, p auth.Params, n uint32) []byte {
+	keys := auth.New(st.APIKeys(), auth.Options{Hash: func(secret, salt []byte, p auth.Params, n uint32) []byte {
 		hashes.Add(1)
 		return argon2.IDKey(secret, salt, p.Time, p.Memory, p.Threads, n)
 	}})

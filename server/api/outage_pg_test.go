@@ -104,7 +104,7 @@ func TestPostgresOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	keys := auth.New(st.DB(), auth.Options{Params: auth.Params{Time: 1, Memory: 64, Threads: 1}, Placeholder: auth.Dollar, Logger: logger})
+	keys := auth.New(st.APIKeys(), auth.Options{Params: auth.Params{Time: 1, Memory: 64, Threads: 1}, Logger: logger})
 	l, err := stigaudit.Open(stigaudit.Options{Store: st, Logger: logger, Observer: m})
 	if err != nil {
 		t.Fatal(err)

@@ -14,7 +14,7 @@ func BenchmarkVerify(b *testing.B) {
 		cached bool
 	}{{"cached", true}, {"argon2id", false}} {
 		b.Run(bc.name, func(b *testing.B) {
-			k := New(openDB(b), Options{})
+			k := New(table(openDB(b)), Options{})
 			text, _, err := k.Create(ctx, Spec{EntityURI: "urn:a", Perms: PermRead})
 			if err != nil {
 				b.Fatal(err)

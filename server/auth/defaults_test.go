@@ -19,7 +19,7 @@ func TestDefaultRevokeWindow(t *testing.T) {
 	db := openDB(t)
 	clk := &fakeClock{now: time.Date(2026, 5, 3, 12, 0, 0, 0, time.UTC)}
 	cheap := Params{Time: 1, Memory: 64, Threads: 1}
-	k := New(db, Options{Clock: clk, Params: cheap}) // Recheck left to its default
+	k := New(table(db), Options{Clock: clk, Params: cheap}) // Recheck left to its default
 	text, key, err := k.Create(ctx, Spec{EntityURI: "urn:a", Perms: PermRead})
 	if err != nil {
 		t.Fatal(err)
@@ -28,7 +28,7 @@ func TestDefaultRevokeWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Another process revokes it: this one's cache does not hear of it.
-	if err := New(db, Options{Params: cheap}).Revoke(ctx, key.ID); err != nil {
+	if err := New(table(db), Options{Params: cheap}).Revoke(ctx, key.ID); err != nil {
 		t.Fatal(err)
 	}
 	clk.advance(2*time.Second - time.Millisecond)
@@ -49,7 +49,7 @@ func TestDefaultParamsVerify(t *testing.T) {
 	}
 	ctx := context.Background()
 	db := openDB(t)
-	k := New(db, Options{})
+	k := New(table(db), Options{})
 	text, key, err := k.Create(ctx, Spec{EntityURI: "urn:a", Perms: PermRead})
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +69,7 @@ func TestDefaultParamsVerify(t *testing.T) {
 		last = 'b'
 	}
 	wrong := text[:len(text)-1] + string(last)
-	if _, err := New(db, Options{}).Verify(ctx, wrong); !errors.Is(err, auditerr.ErrUnauthorized) {
+	if _, err := New(table(db), Options{}).Verify(ctx, wrong); !errors.Is(err, auditerr.ErrUnauthorized) {
 		t.Fatalf("a wrong secret verified: %v", err)
 	}
 }

@@ -4,15 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/base32"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"regexp"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -96,17 +93,6 @@ type Spec struct {
 	ExpiresAt time.Time
 }
 
-// Placeholder is the bind-parameter style of the SQL dialect.
-type Placeholder int
-
-// Placeholder styles.
-const (
-	// Question is "?" (SQLite, MySQL).
-	Question Placeholder = iota
-	// Dollar is "$1, $2, ..." (PostgreSQL).
-	Dollar
-)
-
 // Options configure Keys. The zero value is usable.
 type Options struct {
 	// Entropy is the source of key ids, secrets and salts; default
@@ -118,8 +104,6 @@ type Options struct {
 	// Params are the argon2id parameters for new keys; zero means
 	// DefaultParams. Existing keys keep the parameters they were hashed with.
 	Params Params
-	// Placeholder is the SQL bind style; default Question.
-	Placeholder Placeholder
 	// CacheSize bounds the number of cached verifications; default 4096.
 	CacheSize int
 	// Recheck is how long a cached verification is trusted before
@@ -154,12 +138,29 @@ type Options struct {
 	WatchEvery time.Duration
 }
 
-// Keys manages API keys in the api_keys table of a database. It is safe for
-// concurrent use.
+// KeyStore is where Keys keeps the api_keys table: the stores provide it
+// (sqlitestore.Store.APIKeys, pgstore.Store.APIKeys). Its errors are the
+// database's; Keys says what failed.
+type KeyStore interface {
+	// InsertKey stores a new, active key.
+	InsertKey(ctx context.Context, r hostfns.KeyRow) error
+	// ListKeys returns every key, revoked ones included, oldest first.
+	ListKeys(ctx context.Context) ([]hostfns.KeyRow, error)
+	// CountKeys returns the number of keys, revoked ones included.
+	CountKeys(ctx context.Context) (int, error)
+	// KeyByID returns the key id; ok is false when none is stored.
+	KeyByID(ctx context.Context, id string) (r hostfns.KeyRow, ok bool, err error)
+	// RevokeKey sets the key's revoked_at to at unless it is revoked
+	// already, and reports whether it changed a row.
+	RevokeKey(ctx context.Context, id, at string) (bool, error)
+	// KeyIDs returns the id of every stored key.
+	KeyIDs(ctx context.Context) ([]string, error)
+}
+
+// Keys manages API keys in a KeyStore. It is safe for concurrent use.
 type Keys struct {
-	db  *sql.DB
-	opt Options
-	q   queries
+	store KeyStore
+	opt   Options
 
 	// hashing is a semaphore of Options.MaxHashes slots.
 	hashing chan struct{}
@@ -190,13 +191,8 @@ type cached struct {
 	checked time.Time
 }
 
-type queries struct {
-	insert, list, count, byID, revokedAt, revoke, exists, state, ids string
-}
-
-// New returns Keys over db, whose api_keys table must exist (migrations
-// create it).
-func New(db *sql.DB, opt Options) *Keys {
+// New returns Keys over store.
+func New(store KeyStore, opt Options) *Keys {
 	if opt.Entropy == nil {
 		opt.Entropy = rand.Reader
 	}
@@ -224,49 +220,15 @@ func New(db *sql.DB, opt Options) *Keys {
 	if opt.MaxHashes <= 0 {
 		opt.MaxHashes = runtime.GOMAXPROCS(0)
 	}
-	rb := func(s string) string { return rebind(opt.Placeholder, s) }
 	return &Keys{
-		db:  db,
-		opt: opt,
-		q: queries{
-			insert: rb(`INSERT INTO api_keys (key_id, tenant_id, entity_uri, oidc_sub, perms, hash, label, created_at, revoked_at, expires_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)`),
-			list: rb(`SELECT key_id, tenant_id, entity_uri, oidc_sub, perms, label, created_at, revoked_at, expires_at
-				FROM api_keys ORDER BY created_at, key_id`),
-			count:     rb(`SELECT COUNT(*) FROM api_keys`),
-			byID:      rb(`SELECT tenant_id, entity_uri, oidc_sub, perms, hash, revoked_at, expires_at FROM api_keys WHERE key_id = ?`),
-			revokedAt: rb(`SELECT revoked_at FROM api_keys WHERE key_id = ?`),
-			revoke:    rb(`UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL`),
-			exists:    rb(`SELECT 1 FROM api_keys WHERE key_id = ?`),
-			state:     rb(`SELECT revoked_at, expires_at FROM api_keys WHERE key_id = ?`),
-			ids:       `SELECT key_id FROM api_keys`,
-		},
+		store:    store,
+		opt:      opt,
 		cache:    make(map[[32]byte]*cached),
 		hashing:  make(chan struct{}, opt.MaxHashes),
 		limits:   newLimiter(opt.Limits),
 		dummy:    sync.OnceValue(func() phc { return dummyPHC(opt) }),
 		counters: newCounters(opt.Registerer),
 	}
-}
-
-// rebind rewrites "?" placeholders for the dialect. Our queries contain no
-// "?" inside string literals.
-func rebind(ph Placeholder, q string) string {
-	if ph != Dollar {
-		return q
-	}
-	var b strings.Builder
-	n := 0
-	for i := 0; i < len(q); i++ {
-		if q[i] == '?' {
-			n++
-			b.WriteByte('$')
-			b.WriteString(strconv.Itoa(n))
-			continue
-		}
-		b.WriteByte(q[i])
-	}
-	return b.String()
 }
 
 const (
@@ -340,8 +302,8 @@ func (k *Keys) mint(spec Spec) (minted, error) {
 
 func (k *Keys) insert(ctx context.Context, m minted) error {
 	kk := m.key
-	_, err := k.db.ExecContext(ctx, k.q.insert, kk.ID, kk.Tenant, kk.EntityURI, nullable(kk.OIDCSub),
-		kk.Perms.String(), m.hash, nullable(kk.Label), kk.CreatedAt.Format(tsLayout), nullableTime(kk.ExpiresAt))
+	err := k.store.InsertKey(ctx, hostfns.KeyRow{ID: kk.ID, Tenant: kk.Tenant, EntityURI: kk.EntityURI, OIDCSub: kk.OIDCSub,
+		Perms: kk.Perms.String(), Hash: m.hash, Label: kk.Label, CreatedAt: kk.CreatedAt.Format(tsLayout), ExpiresAt: formatTime(kk.ExpiresAt)})
 	if err != nil {
 		return fmt.Errorf("auth: storing key %s: %w: %w", kk.ID, auditerr.ErrStoreUnavailable, err)
 	}
@@ -363,38 +325,26 @@ func (k *Keys) Create(ctx context.Context, spec Spec) (string, Key, error) {
 
 // List returns every key, revoked ones included, oldest first.
 func (k *Keys) List(ctx context.Context) ([]Key, error) {
-	rows, err := k.db.QueryContext(ctx, k.q.list)
+	rows, err := k.store.ListKeys(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("auth: listing keys: %w: %w", auditerr.ErrStoreUnavailable, err)
 	}
-	defer rows.Close()
-	var out []Key
-	for rows.Next() {
-		var kk Key
-		var oidc, label, revoked, expires sql.NullString
-		var perms, created string
-		if err := rows.Scan(&kk.ID, &kk.Tenant, &kk.EntityURI, &oidc, &perms, &label, &created, &revoked, &expires); err != nil {
-			return nil, fmt.Errorf("auth: listing keys: %w: %w", auditerr.ErrStoreUnavailable, err)
-		}
-		kk.OIDCSub, kk.Label = oidc.String, label.String
-		if kk.Perms, err = ParsePerms(perms); err != nil {
+	out := make([]Key, 0, len(rows))
+	for _, r := range rows {
+		kk := Key{ID: r.ID, Tenant: r.Tenant, EntityURI: r.EntityURI, OIDCSub: r.OIDCSub, Label: r.Label}
+		if kk.Perms, err = ParsePerms(r.Perms); err != nil {
 			return nil, fmt.Errorf("auth: key %s: %w", kk.ID, err)
 		}
-		if kk.CreatedAt, err = time.Parse(time.RFC3339Nano, created); err != nil {
+		if kk.CreatedAt, err = time.Parse(time.RFC3339Nano, r.CreatedAt); err != nil {
 			return nil, fmt.Errorf("auth: key %s: created_at: %w", kk.ID, err)
 		}
-		if revoked.Valid {
-			if kk.RevokedAt, err = time.Parse(time.RFC3339Nano, revoked.String); err != nil {
-				return nil, fmt.Errorf("auth: key %s: revoked_at: %w", kk.ID, err)
-			}
+		if kk.RevokedAt, err = parseTime(r.RevokedAt); err != nil {
+			return nil, fmt.Errorf("auth: key %s: revoked_at: %w", kk.ID, err)
 		}
-		if kk.ExpiresAt, err = parseNullTime(expires); err != nil {
+		if kk.ExpiresAt, err = parseTime(r.ExpiresAt); err != nil {
 			return nil, fmt.Errorf("auth: key %s: expires_at: %w", kk.ID, err)
 		}
 		out = append(out, kk)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("auth: listing keys: %w: %w", auditerr.ErrStoreUnavailable, err)
 	}
 	return out, nil
 }
@@ -404,21 +354,20 @@ func (k *Keys) List(ctx context.Context) ([]Key, error) {
 // verifying in this process at once, and in other processes sharing the
 // database within their Options.Recheck.
 func (k *Keys) Revoke(ctx context.Context, keyID string) error {
-	res, err := k.db.ExecContext(ctx, k.q.revoke, k.opt.Clock.Now().UTC().Format(tsLayout), keyID)
+	changed, err := k.store.RevokeKey(ctx, keyID, k.opt.Clock.Now().UTC().Format(tsLayout))
 	if err != nil {
 		return fmt.Errorf("auth: revoking key %s: %w: %w", keyID, auditerr.ErrStoreUnavailable, err)
 	}
 	k.forget(keyID)
 	k.endWatches(keyID, auditerr.Errorf(ErrKeyRevoked, "the API key %s was revoked", keyID))
-	if n, err := res.RowsAffected(); err == nil && n > 0 {
+	if changed {
 		return nil
 	}
-	var one int
-	switch err := k.db.QueryRowContext(ctx, k.q.exists, keyID).Scan(&one); {
-	case errors.Is(err, sql.ErrNoRows):
-		return auditerr.Errorf(auditerr.ErrNotFound, "no key %q", keyID)
+	switch _, ok, err := k.store.KeyByID(ctx, keyID); {
 	case err != nil:
 		return fmt.Errorf("auth: revoking key %s: %w: %w", keyID, auditerr.ErrStoreUnavailable, err)
+	case !ok:
+		return auditerr.Errorf(auditerr.ErrNotFound, "no key %q", keyID)
 	}
 	return nil
 }
@@ -526,10 +475,9 @@ func (k *Keys) Verify(ctx context.Context, plaintext string) (Principal, error) 
 // has expired. If the database cannot answer, a key checked less than
 // Options.Grace ago stays valid.
 func (k *Keys) recheck(ctx context.Context, h [32]byte, gen uint64, p Principal, checked, now time.Time) (Principal, error) {
-	var revoked sql.NullString
-	err := k.db.QueryRowContext(ctx, k.q.revokedAt, p.KeyID).Scan(&revoked)
+	r, ok, err := k.store.KeyByID(ctx, p.KeyID)
 	switch {
-	case errors.Is(err, sql.ErrNoRows) || err == nil && revoked.Valid:
+	case err == nil && (!ok || r.RevokedAt != ""):
 		k.mu.Lock()
 		delete(k.cache, h)
 		k.mu.Unlock()
@@ -612,32 +560,26 @@ func (k *Keys) remember(h [32]byte, gen uint64, p Principal, now time.Time) {
 
 // Count returns the number of keys stored, revoked ones included.
 func (k *Keys) Count(ctx context.Context) (int, error) {
-	var n int
-	if err := k.db.QueryRowContext(ctx, k.q.count).Scan(&n); err != nil {
+	n, err := k.store.CountKeys(ctx)
+	if err != nil {
 		return 0, fmt.Errorf("auth: counting keys: %w: %w", auditerr.ErrStoreUnavailable, err)
 	}
 	return n, nil
 }
 
-// nullableTime is t in the table's time format, or NULL for the zero time.
-func nullableTime(t time.Time) any {
+// formatTime is t in the table's time format, or "" (NULL) for the zero
+// time.
+func formatTime(t time.Time) string {
 	if t.IsZero() {
-		return nil
+		return ""
 	}
 	return t.UTC().Format(tsLayout)
 }
 
-// parseNullTime reads a nullable time column; NULL is the zero time.
-func parseNullTime(s sql.NullString) (time.Time, error) {
-	if !s.Valid {
+// parseTime reads a nullable time column; "" (NULL) is the zero time.
+func parseTime(s string) (time.Time, error) {
+	if s == "" {
 		return time.Time{}, nil
 	}
-	return time.Parse(time.RFC3339Nano, s.String)
-}
-
-func nullable(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
+	return time.Parse(time.RFC3339Nano, s)
 }

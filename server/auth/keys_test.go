@@ -17,6 +17,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/stigaudit/stigaudit/core/auditerr"
+	"github.com/stigaudit/stigaudit/hostfns/sqlquery"
 	"github.com/stigaudit/stigaudit/migrations"
 )
 
@@ -71,7 +72,7 @@ func newFixture(t *testing.T) fixture {
 	db := openDB(t)
 	clk := &fakeClock{now: time.Date(2026, 5, 3, 12, 0, 0, 0, time.UTC)}
 	h := &countingHash{}
-	k := New(db, Options{Clock: clk, Hash: h.hash, Params: Params{Time: 1, Memory: 64, Threads: 1}, Recheck: 2 * time.Second})
+	k := New(table(db), Options{Clock: clk, Hash: h.hash, Params: Params{Time: 1, Memory: 64, Threads: 1}, Recheck: 2 * time.Second})
 	return fixture{db: db, keys: k, clock: clk, hash: h}
 }
 
@@ -229,7 +230,7 @@ func TestRevokeFromOtherProcess(t *testing.T) {
 	text, key := f.create(t, Spec{EntityURI: "urn:svc:a", Perms: PermAuditWrite})
 	f.mustVerify(t, text)
 	// Another Keys over the same database plays the CLI.
-	cli := New(f.db, Options{Clock: f.clock})
+	cli := New(table(f.db), Options{Clock: f.clock})
 	if err := cli.Revoke(ctx, key.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -393,16 +394,6 @@ func TestBootstrap(t *testing.T) {
 	}
 }
 
-func TestRebind(t *testing.T) {
-	got := rebind(Dollar, "UPDATE t SET a = ? WHERE b = ? AND c IS NULL")
-	if want := "UPDATE t SET a = $1 WHERE b = $2 AND c IS NULL"; got != want {
-		t.Errorf("rebind = %q, want %q", got, want)
-	}
-	if got := rebind(Question, "a = ?"); got != "a = ?" {
-		t.Errorf("rebind(Question) changed the query: %q", got)
-	}
-}
-
 func TestDatabaseDownIsKeyRecheckUnavailable(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
@@ -531,7 +522,7 @@ func TestConcurrentHashesAreBounded(t *testing.T) {
 		defer running.Add(-1)
 		return argon2ID(secret, salt, p, n)
 	}
-	k := New(db, Options{Hash: hash, MaxHashes: 2, Params: Params{Time: 1, Memory: 64, Threads: 1}})
+	k := New(table(db), Options{Hash: hash, MaxHashes: 2, Params: Params{Time: 1, Memory: 64, Threads: 1}})
 	text, _, err := k.Create(ctx, Spec{EntityURI: "urn:a", Perms: PermRead})
 	if err != nil {
 		t.Fatal(err)
@@ -566,7 +557,7 @@ func TestConcurrentFirstUsesOfAKeyHashOnce(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 		return f.hash.hash(secret, salt, p, keyLen)
 	}
-	k := New(f.db, Options{Hash: slow, Params: Params{Time: 1, Memory: 64, Threads: 1}})
+	k := New(table(f.db), Options{Hash: slow, Params: Params{Time: 1, Memory: 64, Threads: 1}})
 	var wg sync.WaitGroup
 	for range 32 {
 		wg.Add(1)
@@ -582,3 +573,7 @@ func TestConcurrentFirstUsesOfAKeyHashOnce(t *testing.T) {
 		t.Errorf("32 concurrent first uses computed argon2id %d times, want 1", got)
 	}
 }
+
+// table is the api_keys table of a SQLite database, as the store hands
+// it out.
+func table(db *sql.DB) KeyStore { return sqlquery.NewKeyTable(db, sqlquery.Question) }

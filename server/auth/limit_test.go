@@ -151,7 +151,7 @@ func TestQueuedHashGivesUp(t *testing.T) {
 		}
 		return argon2ID(secret, salt, p, keyLen)
 	}
-	k := New(db, Options{Hash: block, Params: Params{Time: 1, Memory: 64, Threads: 1}, MaxHashes: 1,
+	k := New(table(db), Options{Hash: block, Params: Params{Time: 1, Memory: 64, Threads: 1}, MaxHashes: 1,
 		Limits: Limits{QueueWait: 50 * time.Millisecond}})
 	text, _, err := k.Create(context.Background(), Spec{EntityURI: "urn:a", Perms: PermRead})
 	if err != nil {
@@ -234,7 +234,7 @@ func TestWatchContextEndsOnRevocation(t *testing.T) {
 	}
 	wctx2, stop2 := f.keys.WatchContext(ctx, p2)
 	defer stop2()
-	other := New(f.db, Options{})
+	other := New(table(f.db), Options{})
 	start := time.Now()
 	if err := other.Revoke(ctx, key2.ID); err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"io"
 	"sync"
@@ -45,18 +44,15 @@ func (k *Keys) verifySlow(ctx context.Context, h [32]byte, gen uint64, id, secre
 // (unknown id, revoked key, wrong secret), which counts against the
 // limits; known reports that the id is stored.
 func (k *Keys) check(ctx context.Context, id, secret string) (p Principal, known, failed bool, err error) {
-	var tenant, entity, perms, hash string
-	var oidc, revoked, expires sql.NullString
-	err = k.db.QueryRowContext(ctx, k.q.byID, id).Scan(&tenant, &entity, &oidc, &perms, &hash, &revoked, &expires)
+	r, found, err := k.store.KeyByID(ctx, id)
 	ph, usable := k.dummy(), false
 	switch {
-	case errors.Is(err, sql.ErrNoRows):
 	case err != nil:
 		return p, false, false, keyCheckUnavailable(ctx, "the API key could not be checked: the key store is unreachable", err)
-	default:
+	case found:
 		known = true
-		if stored, perr := parsePHC(hash); perr == nil {
-			ph, usable = stored, !revoked.Valid
+		if stored, perr := parsePHC(r.Hash); perr == nil {
+			ph, usable = stored, r.RevokedAt == ""
 		}
 	}
 	ok, err := k.hashWithin(ph, secret)
@@ -66,15 +62,15 @@ func (k *Keys) check(ctx context.Context, id, secret string) (p Principal, known
 	if !ok || !usable {
 		return p, known, true, unauthorized()
 	}
-	ps, err := ParsePerms(perms)
+	ps, err := ParsePerms(r.Perms)
 	if err != nil {
 		return p, known, false, unauthorized()
 	}
-	exp, err := parseNullTime(expires)
+	exp, err := parseTime(r.ExpiresAt)
 	if err != nil {
 		return p, known, false, unauthorized()
 	}
-	p = Principal{KeyID: id, Tenant: tenant, EntityURI: entity, OIDCSub: oidc.String, Perms: ps, ExpiresAt: exp}
+	p = Principal{KeyID: id, Tenant: r.Tenant, EntityURI: r.EntityURI, OIDCSub: r.OIDCSub, Perms: ps, ExpiresAt: exp}
 	if p.expired(k.opt.Clock.Now()) {
 		return Principal{}, known, false, expired(exp)
 	}
@@ -128,20 +124,15 @@ func (k *Keys) isStoredID(ctx context.Context, id string) bool {
 }
 
 func (k *Keys) readIDs(ctx context.Context) (map[string]struct{}, error) {
-	rows, err := k.db.QueryContext(ctx, k.q.ids)
+	list, err := k.store.KeyIDs(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	ids := make(map[string]struct{})
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
+	ids := make(map[string]struct{}, len(list))
+	for _, id := range list {
 		ids[id] = struct{}{}
 	}
-	return ids, rows.Err()
+	return ids, nil
 }
 
 // dummyPHC is the hash that unknown and revoked keys are checked against:

@@ -2,8 +2,6 @@ package auth
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"sync"
 	"time"
 
@@ -132,18 +130,17 @@ func (k *Keys) pollWatches() {
 			return
 		}
 		for _, id := range ids {
-			var revoked, expires sql.NullString
 			ctx, cancel := context.WithTimeout(context.Background(), every)
-			err := k.db.QueryRowContext(ctx, k.q.state, id).Scan(&revoked, &expires)
+			r, ok, err := k.store.KeyByID(ctx, id)
 			cancel()
 			switch {
-			case errors.Is(err, sql.ErrNoRows) || err == nil && revoked.Valid:
+			case err == nil && (!ok || r.RevokedAt != ""):
 				k.forget(id)
 				k.endWatches(id, auditerr.Errorf(ErrKeyRevoked, "the API key %s was revoked", id))
 			case err != nil:
 				// Unreadable: keep the requests (see WatchContext).
 			default:
-				if exp, perr := parseNullTime(expires); perr == nil && !exp.IsZero() && !k.opt.Clock.Now().Before(exp) {
+				if exp, perr := parseTime(r.ExpiresAt); perr == nil && !exp.IsZero() && !k.opt.Clock.Now().Before(exp) {
 					k.endWatches(id, expired(exp))
 				}
 			}

@@ -100,7 +100,7 @@ func newNode(t *testing.T, events int) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cp, err := tlog.New(ctx, tlog.Config{Tree: st, Checkpoints: tlog.NewSQLite(st.DB()), Key: key})
+	cp, err := tlog.New(ctx, tlog.Config{Tree: st, Checkpoints: st.Checkpoints(), Key: key})
 	if err != nil {
 		t.Fatal(err)
 	}

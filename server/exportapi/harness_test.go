@@ -68,12 +68,12 @@ func newNode(t testing.TB, o nodeOpts) *node {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { n.log.Close() })
-	n.keys = auth.New(n.store.DB(), auth.Options{Params: auth.Params{Time: 1, Memory: 64, Threads: 1}})
+	n.keys = auth.New(n.store.APIKeys(), auth.Options{Params: auth.Params{Time: 1, Memory: 64, Threads: 1}})
 	key, err := tlog.LoadOrCreateKey(n.dir, "test", rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.cp, err = tlog.New(ctx, tlog.Config{Tree: n.store, Checkpoints: tlog.NewSQLite(n.store.DB()), Key: key})
+	n.cp, err = tlog.New(ctx, tlog.Config{Tree: n.store, Checkpoints: n.store.Checkpoints(), Key: key})
 	if err != nil {
 		t.Fatal(err)
 	}

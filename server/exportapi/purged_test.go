@@ -23,7 +23,7 @@ var _ hostfns.Clock = fixedClock{}
 // place with its leaf hash, and its content empty.
 func TestExportPurged(t *testing.T) {
 	n := newNode(t, nodeOpts{fill: 3000})
-	p, err := retention.New(retention.Config{DB: n.store.DB(), Log: n.log, Policy: retention.Policy{Days: 400},
+	p, err := retention.New(retention.Config{Purging: n.store.Purging(), Log: n.log, Policy: retention.Policy{Days: 400},
 		Clock: fixedClock(fillBase.AddDate(0, 0, 500))})
 	if err != nil {
 		t.Fatal(err)

@@ -28,7 +28,7 @@ func TestExportEndsWhenItsKeyIsRevoked(t *testing.T) {
 	if _, err := br.ReadString('\n'); err != nil { // the CSV header; then stop reading
 		t.Fatal(err)
 	}
-	cli := auth.New(n.store.DB(), auth.Options{})
+	cli := auth.New(n.store.APIKeys(), auth.Options{})
 	start := time.Now()
 	if err := cli.Revoke(ctx, strings.Split(key, "_")[1]); err != nil {
 		t.Fatal(err)

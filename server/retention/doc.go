@@ -36,7 +36,7 @@
 //
 // # SQLite and PostgreSQL
 //
-// Config.Dialect selects the store's SQL. On SQLite a purge looks for old
+// Config.Purging is the store's SQL (the stores own it). On SQLite a purge looks for old
 // events through the ts_blocks block-range index, from the lowest seq it
 // left live last time. On PostgreSQL, where replicas share the log, a
 // purge first takes a session-level advisory lock, so one replica purges

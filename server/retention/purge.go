@@ -2,7 +2,6 @@ package retention
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,7 +16,6 @@ import (
 	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/core/jcs"
 	"github.com/stigaudit/stigaudit/hostfns"
-	"github.com/stigaudit/stigaudit/migrations"
 )
 
 // Defaults of Config.
@@ -36,13 +34,9 @@ const (
 
 // Config configures a Purger.
 type Config struct {
-	// DB is the store's read-write database: sqlitestore.Store.DB()
-	// (migrations/sqlite 0004 or later) or pgstore.Store.DB()
-	// (migrations/postgres 0003 or later).
-	DB *sql.DB
-	// Dialect is DB's: migrations.SQLite (the default) or
-	// migrations.Postgres.
-	Dialect migrations.Dialect
+	// Purging is the store's SQL for purges: sqlitestore.Store.Purging()
+	// or pgstore.Store.Purging(), one per Purger.
+	Purging Purging
 	// Log records what the Purger does.
 	Log *stigaudit.Log
 	// Policy is the retention setting; it must pass Check.
@@ -64,7 +58,7 @@ type Purger struct {
 	cfg Config
 
 	mu sync.Mutex // one purge at a time; guards db's state
-	db purgeDB
+	db Purging
 
 	started  atomic.Bool
 	stopOnce sync.Once
@@ -74,8 +68,8 @@ type Purger struct {
 
 // New returns a Purger for cfg, or an error when the policy is refused.
 func New(cfg Config) (*Purger, error) {
-	if cfg.DB == nil || cfg.Log == nil {
-		return nil, auditerr.Errorf(auditerr.ErrInvalidConfig, "retention: Config needs DB and Log")
+	if cfg.Purging == nil || cfg.Log == nil {
+		return nil, auditerr.Errorf(auditerr.ErrInvalidConfig, "retention: Config needs Purging and Log")
 	}
 	if err := cfg.Policy.Check(); err != nil {
 		return nil, err
@@ -89,16 +83,7 @@ func New(cfg Config) (*Purger, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	p := &Purger{cfg: cfg, stop: make(chan struct{}), done: make(chan struct{})}
-	switch cfg.Dialect {
-	case "", migrations.SQLite:
-		p.db = &sqlitePurge{db: cfg.DB}
-	case migrations.Postgres:
-		p.db = &pgPurge{db: cfg.DB}
-	default:
-		return nil, auditerr.Errorf(auditerr.ErrInvalidConfig, "retention: unknown SQL dialect %q", cfg.Dialect)
-	}
-	return p, nil
+	return &Purger{cfg: cfg, db: cfg.Purging, stop: make(chan struct{}), done: make(chan struct{})}, nil
 }
 
 // retentionDetail is the detail of a config_change about retention.
@@ -112,7 +97,7 @@ type retentionDetail struct {
 // the default tenant, unless the last one recorded says the same. It
 // returns whether it recorded one.
 func (p *Purger) RecordConfig(ctx context.Context) (bool, error) {
-	unlock, err := p.db.lockConfig(ctx)
+	unlock, err := p.db.LockConfig(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -186,24 +171,26 @@ func (r *Result) Purged() int64 {
 	return n
 }
 
-// purgeDB is the part of a purge written in the database's dialect.
-type purgeDB interface {
-	// lock makes this purge the only one running on the database, or
+// Purging is the part of a purge written in the store's SQL
+// (sqlitestore.Store.Purging, pgstore.Store.Purging). A Purger calls it
+// one purge at a time.
+type Purging interface {
+	// Lock makes this purge the only one running on the database, or
 	// reports (ok false) that another process is purging it. unlock is
 	// called when the purge ends.
-	lock(ctx context.Context) (unlock func(), ok bool, err error)
-	// lockConfig waits until this process is the only one recording the
+	Lock(ctx context.Context) (unlock func(), ok bool, err error)
+	// LockConfig waits until this process is the only one recording the
 	// retention setting.
-	lockConfig(ctx context.Context) (unlock func(), err error)
-	// plan returns, per tenant in tenant order, the number and the seq
+	LockConfig(ctx context.Context) (unlock func(), err error)
+	// Plan returns, per tenant in tenant order, the number and the seq
 	// range of the live events with a ts before cutoff.
-	plan(ctx context.Context, cutoff string) ([]TenantResult, error)
-	// purge purges tenant's live events with a ts before cutoff among seqs
+	Plan(ctx context.Context, cutoff string) ([]hostfns.PurgeRange, error)
+	// Purge purges tenant's live events with a ts before cutoff among seqs
 	// [from, to), at stamp, in one statement, and returns how many.
-	purge(ctx context.Context, tenant string, from, to int64, stamp, cutoff string) (int64, error)
-	// purged records that everything the last plan found is purged, so
+	Purge(ctx context.Context, tenant string, from, to int64, stamp, cutoff string) (int64, error)
+	// Purged records that everything the last plan found is purged, so
 	// the next plan may skip it.
-	purged(ctx context.Context, cutoff string)
+	Purged(ctx context.Context, cutoff string)
 }
 
 // Purge purges, now, the content of every event older than the retention
@@ -228,13 +215,17 @@ func (p *Purger) Purge(ctx context.Context) (Result, error) {
 		return res, err
 	}
 	res.Cutoff = cutoff
-	unlock, ok, err := p.db.lock(ctx)
+	unlock, ok, err := p.db.Lock(ctx)
 	if err != nil || !ok {
 		return res, err
 	}
 	defer unlock()
-	if res.Tenants, err = p.db.plan(ctx, cutoff); err != nil {
+	plan, err := p.db.Plan(ctx, cutoff)
+	if err != nil {
 		return res, err
+	}
+	for _, r := range plan {
+		res.Tenants = append(res.Tenants, TenantResult{Tenant: r.Tenant, Planned: r.Count, FirstSeq: r.FirstSeq, LastSeq: r.LastSeq})
 	}
 
 	// Announce every tenant's purge before purging anything.
@@ -264,14 +255,14 @@ func (p *Purger) Purge(ctx context.Context) (Result, error) {
 	if firstErr != nil {
 		return res, firstErr
 	}
-	p.db.purged(ctx, cutoff)
+	p.db.Purged(ctx, cutoff)
 	return res, nil
 }
 
 // purgeTenant purges t's announced events, chunk by chunk.
 func (p *Purger) purgeTenant(ctx context.Context, t *TenantResult, stamp, cutoff string) error {
 	for from := t.FirstSeq; from <= t.LastSeq; from += chunk {
-		n, err := p.db.purge(ctx, t.Tenant, from, min(from+chunk, t.LastSeq+1), stamp, cutoff)
+		n, err := p.db.Purge(ctx, t.Tenant, from, min(from+chunk, t.LastSeq+1), stamp, cutoff)
 		if err != nil {
 			return err
 		}

@@ -2,7 +2,6 @@ package retention
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"net/http"
 	"net/url"
@@ -16,7 +15,6 @@ import (
 	"github.com/stigaudit/stigaudit/core/merkle"
 	"github.com/stigaudit/stigaudit/core/uuid7"
 	"github.com/stigaudit/stigaudit/hostfns"
-	"github.com/stigaudit/stigaudit/migrations"
 	"github.com/stigaudit/stigaudit/server/api"
 	"github.com/stigaudit/stigaudit/server/auth"
 )
@@ -28,11 +26,11 @@ const EventRoute = "/v1/audit/events/:id"
 type Routes struct {
 	// Store is read; it must implement hostfns.Getter.
 	Store hostfns.Store
-	// DB, if set, is read for a purged event's purged_at.
-	DB *sql.DB
-	// Dialect is DB's: migrations.SQLite (the default) or
-	// migrations.Postgres.
-	Dialect migrations.Dialect
+	// Purges, if set, tells when a purged event was purged
+	// (sqlitestore.Store.Purging, pgstore.Store.Purging).
+	Purges interface {
+		PurgedAt(ctx context.Context, seq int64) (string, error)
+	}
 	// Keys authenticates requests.
 	Keys *auth.Keys
 	// Receipt, if set, serves GET /v1/audit/events/{id}/receipt: the
@@ -97,15 +95,11 @@ func (r *Routes) get(c echo.Context) error {
 	if !IsPurged(&e) {
 		return c.JSONBlob(http.StatusOK, event.AppendJSON(nil, &e))
 	}
-	var purgedAt sql.NullString
-	if r.DB != nil {
-		query := `SELECT purged_at FROM events WHERE seq = ?`
-		if r.Dialect == migrations.Postgres {
-			query = `SELECT purged_at FROM events WHERE seq = $1`
-		}
-		_ = r.DB.QueryRowContext(ctx, query, e.Seq).Scan(&purgedAt)
+	var purgedAt string
+	if r.Purges != nil {
+		purgedAt, _ = r.Purges.PurgedAt(ctx, e.Seq) // unknown: the 410 says so without the time
 	}
-	return c.JSONBlob(http.StatusGone, appendGone(nil, &e, purgedAt.String))
+	return c.JSONBlob(http.StatusGone, appendGone(nil, &e, purgedAt))
 }
 
 // tenantParam returns the tenant whose ids the request names: the key's

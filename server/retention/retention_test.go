@@ -25,8 +25,8 @@ import (
 	"github.com/stigaudit/stigaudit/hostfns/pgstore"
 	"github.com/stigaudit/stigaudit/hostfns/pgstore/pgtest"
 	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
+	"github.com/stigaudit/stigaudit/hostfns/sqlquery"
 	"github.com/stigaudit/stigaudit/hostfns/storetest"
-	"github.com/stigaudit/stigaudit/migrations"
 	"github.com/stigaudit/stigaudit/server/api"
 	"github.com/stigaudit/stigaudit/server/auth"
 	"github.com/stigaudit/stigaudit/server/retention"
@@ -96,32 +96,30 @@ type dbStore interface {
 	hostfns.Getter
 	tlog.Tree
 	DB() *sql.DB
+	APIKeys() *sqlquery.KeyTable
 }
 
 // backend opens a new, empty store of one kind.
 type backend struct {
-	name    string
-	dialect migrations.Dialect
-	open    func(t *testing.T, dir string) (dbStore, tlog.Checkpoints)
+	name string
+	open func(t *testing.T, dir string) (dbStore, tlog.Checkpoints)
 	// blob32 is an SQL expression of a 32-byte value unlike any leaf hash.
 	blob32 string
-	// placeholder is the bind-parameter style of auth's queries.
-	placeholder auth.Placeholder
 }
 
 var backends = []backend{
 	{
-		name: "sqlite", dialect: migrations.SQLite, blob32: "zeroblob(32)", placeholder: auth.Question,
+		name: "sqlite", blob32: "zeroblob(32)",
 		open: func(t *testing.T, dir string) (dbStore, tlog.Checkpoints) {
 			s, err := sqlitestore.Open(filepath.Join(dir, "stigaudit.db"), sqlitestore.Options{Synchronous: "NORMAL"})
 			if err != nil {
 				t.Fatal(err)
 			}
-			return s, tlog.NewSQLite(s.DB())
+			return s, s.Checkpoints()
 		},
 	},
 	{
-		name: "postgres", dialect: migrations.Postgres, blob32: `'\x` + strings.Repeat("00", 32) + `'::bytea`, placeholder: auth.Dollar,
+		name: "postgres", blob32: `'\x` + strings.Repeat("00", 32) + `'::bytea`,
 		open: func(t *testing.T, _ string) (dbStore, tlog.Checkpoints) {
 			s, err := pgstore.Open(ctx, pgtest.DSN(t), pgstore.Options{})
 			if err != nil {
@@ -202,7 +200,7 @@ func newNode(t *testing.T, b backend) *node {
 // purger returns a Purger of n's log with pol.
 func (n *node) purger(t *testing.T, pol retention.Policy) *retention.Purger {
 	t.Helper()
-	p, err := retention.New(retention.Config{DB: n.store.DB(), Dialect: n.b.dialect, Log: n.log, Policy: pol, Clock: n.clock})
+	p, err := retention.New(retention.Config{Purging: purgingOf(n.store), Log: n.log, Policy: pol, Clock: n.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -514,7 +512,7 @@ func testRecordConfig(t *testing.T, b backend) {
 			t.Fatalf("start %d (%+v): recorded %v, %v", i, tc.pol, rec, err)
 		}
 	}
-	if _, err := retention.New(retention.Config{DB: n.store.DB(), Log: n.log, Policy: retention.Policy{Days: 30}}); !errors.Is(err, auditerr.ErrInvalidConfig) {
+	if _, err := retention.New(retention.Config{Purging: purgingOf(n.store), Log: n.log, Policy: retention.Policy{Days: 30}}); !errors.Is(err, auditerr.ErrInvalidConfig) {
 		t.Fatalf("30 days without the override: %v", err)
 	}
 }
@@ -530,9 +528,9 @@ func testReadPurged(t *testing.T, b backend) {
 	if _, err := n.purger(t, retention.Policy{Days: 400}).Purge(ctx); err != nil {
 		t.Fatal(err)
 	}
-	keys := auth.New(n.store.DB(), auth.Options{Params: auth.Params{Time: 1, Memory: 64, Threads: 1}, Placeholder: b.placeholder})
+	keys := auth.New(n.store.APIKeys(), auth.Options{Params: auth.Params{Time: 1, Memory: 64, Threads: 1}})
 	e := api.New(api.Config{Log: n.log, Keys: keys})
-	(&retention.Routes{Store: n.store, DB: n.store.DB(), Dialect: b.dialect, Keys: keys}).Register(e)
+	(&retention.Routes{Store: n.store, Purges: purgingOf(n.store), Keys: keys}).Register(e)
 	srv := httptest.NewServer(e)
 	defer srv.Close()
 	key := func(tenant, entity, perms string) string {
@@ -584,4 +582,18 @@ func testReadPurged(t *testing.T, b backend) {
 			t.Fatalf("%s: %d, want 404", tc.id, status)
 		}
 	}
+}
+
+// purgingOf is the store's SQL for purges.
+func purgingOf(s dbStore) interface {
+	retention.Purging
+	PurgedAt(ctx context.Context, seq int64) (string, error)
+} {
+	switch s := s.(type) {
+	case *sqlitestore.Store:
+		return s.Purging()
+	case *pgstore.Store:
+		return s.Purging()
+	}
+	panic(fmt.Sprintf("no purging for %T", s))
 }

@@ -23,9 +23,9 @@ func TestIDsScopedToTenant(t *testing.T) { onEachStore(t, testIDsScopedToTenant)
 
 func testIDsScopedToTenant(t *testing.T, b backend) {
 	n := newNode(t, b)
-	keys := auth.New(n.store.DB(), auth.Options{Params: auth.Params{Time: 1, Memory: 64, Threads: 1}, Placeholder: b.placeholder})
+	keys := auth.New(n.store.APIKeys(), auth.Options{Params: auth.Params{Time: 1, Memory: 64, Threads: 1}})
 	e := api.New(api.Config{Log: n.log, Keys: keys})
-	(&retention.Routes{Store: n.store, DB: n.store.DB(), Dialect: b.dialect, Keys: keys}).Register(e)
+	(&retention.Routes{Store: n.store, Purges: purgingOf(n.store), Keys: keys}).Register(e)
 	srv := httptest.NewServer(e)
 	defer srv.Close()
 	key := func(tenant, entity, perms string) string {

@@ -86,7 +86,7 @@ func TestStreamEndsWhenItsKeyIsRevoked(t *testing.T) {
 			}
 			revoker := n.keys
 			if by == "another process" {
-				revoker = auth.New(n.log.Store().(*sqlitestore.Store).DB(), auth.Options{}) // the CLI, on the same database
+				revoker = auth.New(n.log.Store().(*sqlitestore.Store).APIKeys(), auth.Options{}) // the CLI, on the same database
 			}
 			start := time.Now()
 			if err := revoker.Revoke(ctx, id); err != nil {

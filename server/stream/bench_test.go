@@ -53,7 +53,7 @@ func BenchmarkStreamLatency(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		keys := auth.New(store.DB(), auth.Options{Params: auth.Params{Time: 1, Memory: 64, Threads: 1}})
+		keys := auth.New(store.APIKeys(), auth.Options{Params: auth.Params{Time: 1, Memory: 64, Threads: 1}})
 		e := api.New(api.Config{Log: log, Keys: keys})
 		stream.Register(e, stream.Config{Log: log, Keys: keys, Hub: hub})
 		srv := httptest.NewServer(e)

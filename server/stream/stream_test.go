@@ -54,7 +54,7 @@ func newNode(t testing.TB, o nodeOpts) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.keys = auth.New(store.DB(), auth.Options{Params: auth.Params{Time: 1, Memory: 64, Threads: 1}})
+	n.keys = auth.New(store.APIKeys(), auth.Options{Params: auth.Params{Time: 1, Memory: 64, Threads: 1}})
 	hasher, err := redact.NewHasher(make([]byte, redact.SaltSize))
 	if err != nil {
 		t.Fatal(err)

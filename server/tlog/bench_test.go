@@ -68,7 +68,7 @@ func store1M(b *testing.B) *node {
 		if err != nil {
 			b.Fatal(err)
 		}
-		cp, err := tlog.New(ctx, tlog.Config{Tree: st, Checkpoints: tlog.NewSQLite(st.DB()), Key: key, Logger: quiet})
+		cp, err := tlog.New(ctx, tlog.Config{Tree: st, Checkpoints: st.Checkpoints(), Key: key, Logger: quiet})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -191,7 +191,7 @@ func benchEmit(b *testing.B, checkpointer bool) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		cp, err = tlog.New(ctx, tlog.Config{Tree: st, Checkpoints: tlog.NewSQLite(st.DB()), Key: key, Logger: quiet,
+		cp, err = tlog.New(ctx, tlog.Config{Tree: st, Checkpoints: st.Checkpoints(), Key: key, Logger: quiet,
 			OnSign: func(s tlog.Signed) {
 				sigMu.Lock()
 				signings = append(signings, signing{s.Size, time.Now()})

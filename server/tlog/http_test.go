@@ -36,7 +36,7 @@ func newServer(t *testing.T) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys := auth.New(n.store.DB(), auth.Options{Params: auth.Params{Time: 1, Memory: 64, Threads: 1}})
+	keys := auth.New(n.store.APIKeys(), auth.Options{Params: auth.Params{Time: 1, Memory: 64, Threads: 1}})
 	e := api.New(api.Config{Log: l, Keys: keys, Logger: quiet, Ready: []health.Check{{Name: "checkpointer", Run: n.cp.Ready}}})
 	r := &tlog.Routes{Store: n.store, Checkpointer: n.cp, Prover: tlog.NewProver(n.store, n.cp)}
 	r.Register(e, keys)

@@ -69,7 +69,7 @@ func openNode(t testing.TB, dir string, cfg tlog.Config) *node {
 		st.Close()
 		t.Fatal(err)
 	}
-	cfg.Tree, cfg.Checkpoints, cfg.Key = st, tlog.NewSQLite(st.DB()), key
+	cfg.Tree, cfg.Checkpoints, cfg.Key = st, st.Checkpoints(), key
 	if cfg.Logger == nil {
 		cfg.Logger = quiet
 	}
@@ -474,7 +474,7 @@ func TestForkWhileRunning(t *testing.T) {
 func TestTwoSigners(t *testing.T) {
 	dir := t.TempDir()
 	a := openNode(t, dir, tlog.Config{})
-	b, err := tlog.New(ctx, tlog.Config{Tree: a.store, Checkpoints: tlog.NewSQLite(a.store.DB()), Key: a.key, Logger: quiet})
+	b, err := tlog.New(ctx, tlog.Config{Tree: a.store, Checkpoints: a.store.Checkpoints(), Key: a.key, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -19,7 +18,6 @@ import (
 	"github.com/stigaudit/stigaudit/core/auditerr"
 	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/core/jcs"
-	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
 	"github.com/stigaudit/stigaudit/server/datadir"
 	"github.com/stigaudit/stigaudit/server/tlog"
 )
@@ -147,8 +145,8 @@ func cmdRotateCheckpointKey(ctx context.Context, args []string, stdout, stderr i
 // stopCheckpointer before closing the store. A log that does not extend
 // the checkpoint pinned in the data directory, or whose key is missing
 // while it has signed, is an error: the server does not start.
-func startCheckpointer(ctx context.Context, dataDir, node, origin string, onPublish func(tlog.Signed), store *sqlitestore.Store, reg prometheus.Registerer, logger *slog.Logger) (*tlog.Checkpointer, error) {
-	key, err := signingKey(ctx, dataDir, node, origin, store.DB(), false)
+func startCheckpointer(ctx context.Context, dataDir, node, origin string, onPublish func(tlog.Signed), store backend, reg prometheus.Registerer, logger *slog.Logger) (*tlog.Checkpointer, error) {
+	key, err := signingKey(ctx, dataDir, node, origin, store.checkpoints(nil), false)
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +154,7 @@ func startCheckpointer(ctx context.Context, dataDir, node, origin string, onPubl
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint keys: %w", err)
 	}
-	cp, err := tlog.New(ctx, tlog.Config{Tree: store, Checkpoints: tlog.NewSQLite(store.DB()), Pin: tlog.PinIn(dataDir), Key: key, Ring: ring, Logger: logger, Registerer: reg, OnPublish: onPublish})
+	cp, err := tlog.New(ctx, tlog.Config{Tree: store, Checkpoints: store.checkpoints(nil), Pin: tlog.PinIn(dataDir), Key: key, Ring: ring, Logger: logger, Registerer: reg, OnPublish: onPublish})
 	if err != nil {
 		return nil, fmt.Errorf("checkpointer: %w", err)
 	}
@@ -173,7 +171,7 @@ func startCheckpointer(ctx context.Context, dataDir, node, origin string, onPubl
 // checkpoints (pinned in the data directory, or stored in the database)
 // could not extend its history, so its absence is an error that says what
 // to do.
-func signingKey(ctx context.Context, dataDir, node, origin string, db *sql.DB, postgres bool) (*tlog.Key, error) {
+func signingKey(ctx context.Context, dataDir, node, origin string, stored tlog.Checkpoints, postgres bool) (*tlog.Key, error) {
 	_, err := tlog.LoadKey(dataDir)
 	if errors.Is(err, fs.ErrNotExist) {
 		signed, ok, perr := tlog.PinIn(dataDir).Load()
@@ -181,7 +179,7 @@ func signingKey(ctx context.Context, dataDir, node, origin string, db *sql.DB, p
 			return nil, perr
 		}
 		if !ok {
-			if signed, ok, err = tlog.LatestIn(ctx, db); err != nil {
+			if signed, ok, err = stored.Latest(ctx); err != nil {
 				return nil, err
 			}
 		}

@@ -12,8 +12,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/stigaudit/stigaudit"
-	"github.com/stigaudit/stigaudit/hostfns/pgstore"
-	"github.com/stigaudit/stigaudit/migrations"
 	"github.com/stigaudit/stigaudit/server/auth"
 	"github.com/stigaudit/stigaudit/server/exportapi"
 	"github.com/stigaudit/stigaudit/server/redact"
@@ -63,7 +61,7 @@ func (f *complianceFlags) policy() (retention.Policy, *redact.Profile, error) {
 // startCompliance registers the export, hash, stream and event routes on
 // e and starts the retention purger. The returned function stops what it
 // started; call it before closing the log.
-func (f *complianceFlags) startCompliance(ctx context.Context, e *echo.Echo, dataDir string, store dbStore, log *stigaudit.Log,
+func (f *complianceFlags) startCompliance(ctx context.Context, e *echo.Echo, dataDir string, store backend, log *stigaudit.Log,
 	keys *auth.Keys, cp *tlog.Checkpointer, exportSigner exportapi.Signer, receipts *tlog.Receipts, hub *stream.Hub, logger *slog.Logger) (func(), error) {
 	retPol, prof, err := f.policy()
 	if err != nil {
@@ -83,13 +81,10 @@ func (f *complianceFlags) startCompliance(ctx context.Context, e *echo.Echo, dat
 	e.Use(redact.ListMiddleware(pol))
 	exportapi.Register(e, exportapi.Config{Log: log, Keys: keys, Signer: exportSigner, Tree: store, Policy: pol, Logger: logger})
 	stream.Register(e, stream.Config{Log: log, Keys: keys, Hub: hub, Policy: pol, Logger: logger})
-	dialect := migrations.SQLite
-	if _, ok := store.(*pgstore.Store); ok {
-		dialect = migrations.Postgres
-	}
-	(&retention.Routes{Store: store, DB: store.DB(), Dialect: dialect, Keys: keys, Receipt: receipts.Receipt}).Register(e)
+	purging := store.purging()
+	(&retention.Routes{Store: store, Purges: purging, Keys: keys, Receipt: receipts.Receipt}).Register(e)
 
-	purger, err := retention.New(retention.Config{DB: store.DB(), Dialect: dialect, Log: log, Policy: retPol, Logger: logger})
+	purger, err := retention.New(retention.Config{Purging: purging, Log: log, Policy: retPol, Logger: logger})
 	if err != nil {
 		return nil, err
 	}

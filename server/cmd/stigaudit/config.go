@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -17,14 +16,16 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/stigaudit/stigaudit/core/auditerr"
 	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/hostfns"
 	"github.com/stigaudit/stigaudit/hostfns/pgstore"
 	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
-	"github.com/stigaudit/stigaudit/server/auth"
+	"github.com/stigaudit/stigaudit/hostfns/sqlquery"
 	"github.com/stigaudit/stigaudit/server/datadir"
+	"github.com/stigaudit/stigaudit/server/retention"
+	"github.com/stigaudit/stigaudit/server/sink"
 	"github.com/stigaudit/stigaudit/server/tlog"
+	"github.com/stigaudit/stigaudit/server/witness"
 )
 
 // DBFile is the SQLite file's name inside the data directory.
@@ -66,13 +67,16 @@ func (c *common) isPostgres() bool {
 }
 
 // dbStore is what the commands need of a store that keeps the log in a SQL
-// database: SQLite in the data directory (sqlitestore) or PostgreSQL
-// (pgstore). DB() also holds the api_keys and checkpoints tables.
+// database, SQLite in the data directory (sqlitestore) or PostgreSQL
+// (pgstore): the log, its tree, its api_keys table, and EmitTx's
+// transactions. Everything else the store keeps (checkpoints, retention,
+// the witnessed checkpoint) is reached through backend.
 type dbStore interface {
 	hostfns.Store
 	hostfns.Getter
 	hostfns.TreeReader
-	DB() *sql.DB
+	sink.Cursors
+	APIKeys() *sqlquery.KeyTable
 	AppendTx(ctx context.Context, tx *sql.Tx, events []event.Event) ([]event.Event, error)
 }
 
@@ -80,6 +84,62 @@ var (
 	_ dbStore = (*sqlitestore.Store)(nil)
 	_ dbStore = (*pgstore.Store)(nil)
 )
+
+// backend is the log's store as openStore opened it. Exactly one of file
+// and shared is set, and what differs between them is decided here, once:
+// a SQLite log has one server, which signs; a PostgreSQL log may be served
+// by several replicas, which elect the one that signs, talks to the
+// witnesses and feeds the sinks.
+type backend struct {
+	dbStore
+	// file is the SQLite store in the data directory.
+	file *sqlitestore.Store
+	// shared is the PostgreSQL store replicas may share.
+	shared *pgstore.Store
+}
+
+// health is the database check /readyz runs beside the ping: SQLite's
+// file and WAL (sqlitestore.Store.Health); nil on PostgreSQL, whose
+// outages the ping and the commits report.
+func (b backend) health() func(context.Context) error {
+	if b.file != nil {
+		return b.file.Health
+	}
+	return nil
+}
+
+// replicated reports whether several serve replicas may share the log.
+func (b backend) replicated() bool { return b.shared != nil }
+
+// checkpoints returns the log's signed checkpoints. On PostgreSQL they
+// are stored only while leader leads (nil: never; see
+// pgstore.Checkpoints); on SQLite leader is ignored.
+func (b backend) checkpoints(leader *pgstore.Leader) tlog.Checkpoints {
+	if b.shared != nil {
+		return b.shared.Checkpoints(leader)
+	}
+	return b.file.Checkpoints()
+}
+
+// purging is the store's SQL for retention purges and purged events.
+func (b backend) purging() interface {
+	retention.Purging
+	PurgedAt(ctx context.Context, seq int64) (string, error)
+} {
+	if b.shared != nil {
+		return b.shared.Purging()
+	}
+	return b.file.Purging()
+}
+
+// witnessed is where the elected replica keeps the newest witnessed
+// checkpoint for the others; nil on SQLite.
+func (b backend) witnessed() witness.Shared {
+	if b.shared != nil {
+		return b.shared.Witnessed()
+	}
+	return nil
+}
 
 // storeOptions are the settings openStore passes to either store.
 type storeOptions struct {
@@ -93,27 +153,31 @@ type storeOptions struct {
 // URL (several replicas may share it), otherwise SQLite in the data
 // directory, creating both. The data directory is created either way: it
 // keeps the node's keys and salts.
-func (c *common) openStore(ctx context.Context, o storeOptions) (dbStore, error) {
+func (c *common) openStore(ctx context.Context, o storeOptions) (backend, error) {
 	if c.databaseURL != "" && !c.isPostgres() {
-		return nil, fmt.Errorf("%w: --database-url must start with postgres:// (or be empty for SQLite in --data-dir)", errUsage)
+		return backend{}, fmt.Errorf("%w: --database-url must start with postgres:// (or be empty for SQLite in --data-dir)", errUsage)
 	}
 	if err := os.MkdirAll(c.dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating data directory: %w", err)
+		return backend{}, fmt.Errorf("creating data directory: %w", err)
 	}
 	if c.isPostgres() {
 		s, err := pgstore.Open(ctx, c.databaseURL, pgstore.Options{OnCommit: o.OnCommit, MaxBatchEvents: c.maxBatch, Logger: o.Logger})
 		if err != nil {
-			return nil, fmt.Errorf("opening PostgreSQL %s: %w", c.databaseName(), err)
+			return backend{}, fmt.Errorf("opening PostgreSQL %s: %w", c.databaseName(), err)
 		}
-		return s, nil
+		return backend{dbStore: s, shared: s}, nil
 	}
 	// Never create an empty database where a log existed: every command
 	// that opens the store (keys, export, migrate) would begin a second
 	// history that serve then refuses.
 	if err := datadir.CheckHistory(c.dataDir); err != nil {
-		return nil, err
+		return backend{}, err
 	}
-	return sqlitestore.Open(filepath.Join(c.dataDir, DBFile), sqlitestore.Options{OnCommit: o.OnCommit, MaxBatchEvents: c.maxBatch})
+	s, err := sqlitestore.Open(filepath.Join(c.dataDir, DBFile), sqlitestore.Options{OnCommit: o.OnCommit, MaxBatchEvents: c.maxBatch})
+	if err != nil {
+		return backend{}, err
+	}
+	return backend{dbStore: s, file: s}, nil
 }
 
 // databaseName names the database for messages, without credentials.
@@ -128,14 +192,6 @@ func (c *common) databaseName() string {
 	u.User = nil
 	u.RawQuery = ""
 	return u.String()
-}
-
-// keysOptions returns auth options fitting the store's SQL dialect.
-func keysOptions(s dbStore) auth.Options {
-	if _, ok := s.(*pgstore.Store); ok {
-		return auth.Options{Placeholder: auth.Dollar}
-	}
-	return auth.Options{}
 }
 
 // multiFlag is a repeatable string flag.
@@ -154,16 +210,16 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 // another replica is elected within about a second and goes on from the
 // last stored checkpoint. Replicas must therefore share the checkpoint key
 // (the same checkpoint.key in every data directory, and the same --node).
-func (c *common) startSigning(ctx context.Context, node, origin string, onPublish func(tlog.Signed), store dbStore, reg prometheus.Registerer, logger *slog.Logger) (*tlog.Checkpointer, func(), error) {
-	pg, ok := store.(*pgstore.Store)
-	if !ok {
-		cp, err := startCheckpointer(ctx, c.dataDir, node, origin, onPublish, store.(*sqlitestore.Store), reg, logger)
+func (c *common) startSigning(ctx context.Context, node, origin string, onPublish func(tlog.Signed), store backend, reg prometheus.Registerer, logger *slog.Logger) (*tlog.Checkpointer, func(), error) {
+	pg := store.shared
+	if pg == nil {
+		cp, err := startCheckpointer(ctx, c.dataDir, node, origin, onPublish, store, reg, logger)
 		if err != nil {
 			return nil, nil, err
 		}
 		return cp, func() { stopCheckpointer(cp, logger) }, nil
 	}
-	key, err := signingKey(ctx, c.dataDir, node, origin, pg.DB(), true)
+	key, err := signingKey(ctx, c.dataDir, node, origin, store.checkpoints(nil), true)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -178,7 +234,7 @@ func (c *common) startSigning(ctx context.Context, node, origin string, onPublis
 		leader.Close()
 		return nil, nil, fmt.Errorf("checkpoint keys: %w", err)
 	}
-	cp, err := tlog.New(ctx, tlog.Config{Tree: store, Checkpoints: &pgCheckpoints{db: pg.DB(), leader: leader}, Pin: tlog.PinIn(c.dataDir), Key: key, Ring: ring, Logger: logger, Registerer: reg, OnPublish: onPublish})
+	cp, err := tlog.New(ctx, tlog.Config{Tree: store, Checkpoints: store.checkpoints(leader), Pin: tlog.PinIn(c.dataDir), Key: key, Ring: ring, Logger: logger, Registerer: reg, OnPublish: onPublish})
 	if err != nil {
 		leader.Close()
 		return nil, nil, fmt.Errorf("checkpointer: %w", err)
@@ -193,84 +249,4 @@ func (c *common) startSigning(ctx context.Context, node, origin string, onPublis
 		stopCheckpointer(cp, logger) // the leader signs the tail
 		leader.Close()
 	}, nil
-}
-
-// pgCheckpoints is tlog.Checkpoints in PostgreSQL's checkpoints table
-// (migrations/postgres/0002_checkpoints.sql), stored only by the elected
-// replica.
-//
-// Add on the leader runs one transaction holding an advisory lock (the
-// table's insert trigger takes the same one), so the check sees every
-// checkpoint stored before. Add on a follower stores nothing: it runs the
-// same check against the latest stored checkpoint (so every replica keeps
-// verifying the leader's checkpoints against the shared tree) and returns
-// that checkpoint, which the Checkpointer then serves as its latest.
-type pgCheckpoints struct {
-	db     *sql.DB
-	leader *pgstore.Leader
-}
-
-// errNotLeader is what a follower's Add answers before any checkpoint is
-// stored: there is nothing to serve yet.
-var errNotLeader = errors.New("no checkpoint stored yet by the elected replica")
-
-// Latest returns the stored checkpoint of the largest size.
-func (p *pgCheckpoints) Latest(ctx context.Context) (tlog.Signed, bool, error) {
-	return tlog.LatestIn(ctx, p.db)
-}
-
-// Add stores s on the leader; see the type's documentation.
-func (p *pgCheckpoints) Add(ctx context.Context, s tlog.Signed, check func(latest *tlog.Signed) error) (tlog.Signed, error) {
-	latestOf := func() (*tlog.Signed, error) {
-		prev, ok, err := tlog.LatestIn(ctx, p.db)
-		if err != nil || !ok {
-			return nil, err
-		}
-		return &prev, nil
-	}
-	if !p.leader.IsLeader() {
-		prev, err := latestOf()
-		if err != nil {
-			return tlog.Signed{}, err
-		}
-		if err := check(prev); err != nil {
-			return tlog.Signed{}, err
-		}
-		if prev == nil {
-			return tlog.Signed{}, errNotLeader
-		}
-		return *prev, nil
-	}
-	tx, err := p.db.BeginTx(ctx, nil)
-	if err != nil {
-		return tlog.Signed{}, checkpointsUnavailable("begin checkpoint transaction", err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || '/stigaudit/checkpoints', 0))`); err != nil {
-		return tlog.Signed{}, checkpointsUnavailable("lock checkpoints", err)
-	}
-	// Read on another connection, after taking the lock: every insert
-	// before ours has committed and is visible.
-	prev, err := latestOf()
-	if err != nil {
-		return tlog.Signed{}, err
-	}
-	if err := check(prev); err != nil {
-		return tlog.Signed{}, err
-	}
-	if prev != nil && prev.Size >= s.Size {
-		return *prev, nil
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO checkpoints (tree_size, root, note, created_at) VALUES ($1, $2, $3, $4)`,
-		int64(s.Size), s.Root[:], string(s.Note), s.Time.UTC().Format("2006-01-02T15:04:05.000000Z")); err != nil {
-		return tlog.Signed{}, checkpointsUnavailable(fmt.Sprintf("store checkpoint of size %d", s.Size), err)
-	}
-	if err := tx.Commit(); err != nil {
-		return tlog.Signed{}, checkpointsUnavailable(fmt.Sprintf("commit checkpoint of size %d", s.Size), err)
-	}
-	return s, nil
-}
-
-func checkpointsUnavailable(what string, err error) error {
-	return fmt.Errorf("%w: %w", auditerr.Errorf(auditerr.ErrStoreUnavailable, "checkpoints: %s", what), err)
 }

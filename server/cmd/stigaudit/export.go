@@ -180,9 +180,9 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // When a replica holds the role, the export ends with the latest checkpoint
 // stored, checked against the stored tree as a following replica checks
 // it: at most about a second behind the log, and never a fork of it.
-func exportCheckpoint(ctx context.Context, c *common, store dbStore, noSign bool, stderr io.Writer) (tlog.Signed, error) {
+func exportCheckpoint(ctx context.Context, c *common, store backend, noSign bool, stderr io.Writer) (tlog.Signed, error) {
 	where := c.databaseName()
-	pg, onPostgres := store.(*pgstore.Store)
+	pg, onPostgres := store.shared, store.replicated()
 	key, err := tlog.LoadKey(c.dataDir)
 	if errors.Is(err, fs.ErrNotExist) {
 		if !noSign {
@@ -192,7 +192,7 @@ func exportCheckpoint(ctx context.Context, c *common, store dbStore, noSign bool
 	} else if err != nil {
 		return tlog.Signed{}, fmt.Errorf("checkpoint key: %w", err)
 	}
-	latest, ok, err := tlog.LatestIn(ctx, store.DB())
+	latest, ok, err := store.checkpoints(nil).Latest(ctx)
 	if err != nil {
 		return tlog.Signed{}, fmt.Errorf("reading the latest checkpoint of %s: %w", where, err)
 	}
@@ -204,7 +204,7 @@ func exportCheckpoint(ctx context.Context, c *common, store dbStore, noSign bool
 	case noSign:
 		return latest, nil
 	}
-	var checkpoints tlog.Checkpoints = tlog.NewSQLite(store.DB())
+	checkpoints := store.checkpoints(nil)
 	if onPostgres {
 		leader := pg.NewLeader(checkpointerRole, pgstore.LeaderOptions{Logger: slog.New(slog.DiscardHandler)})
 		defer leader.Close() // resigns at once: the replicas take the role back within a second
@@ -216,7 +216,7 @@ func exportCheckpoint(ctx context.Context, c *common, store dbStore, noSign bool
 		if !leader.IsLeader() {
 			fmt.Fprintf(stderr, "stigaudit: another process (a serve replica) signs the checkpoints of %s: exporting up to the latest one it stored\n", where)
 		}
-		checkpoints = &pgCheckpoints{db: pg.DB(), leader: leader}
+		checkpoints = store.checkpoints(leader)
 	}
 	cp, err := tlog.New(ctx, tlog.Config{Tree: store, Checkpoints: checkpoints, Pin: tlog.PinIn(c.dataDir), Key: key, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {

@@ -52,7 +52,7 @@ func newPgExportLog(t *testing.T, n, signed int) *pgExportLog {
 		if !leader.IsLeader() {
 			t.Fatal("the only store is not elected")
 		}
-		cp, err := tlog.New(bg, tlog.Config{Tree: st, Checkpoints: &pgCheckpoints{db: st.DB(), leader: leader}, Key: key})
+		cp, err := tlog.New(bg, tlog.Config{Tree: st, Checkpoints: st.Checkpoints(leader), Key: key})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -223,7 +223,7 @@ func TestExportPostgresLeavesSigningToTheElectedReplica(t *testing.T) {
 	}
 	defer st.Close()
 	c := common{dataDir: l.dataDir}
-	_, stop, err := c.startSigning(bg, "", "", nil, st, nil, slog.New(slog.DiscardHandler))
+	_, stop, err := c.startSigning(bg, "", "", nil, backend{dbStore: st, shared: st}, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -74,7 +74,7 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer log.Close()
-	keys := auth.New(store.DB(), keysOptions(store))
+	keys := auth.New(store.APIKeys(), auth.Options{})
 	switch sub {
 	case "create":
 		if spec.EntityURI == "" || perms == "" {

@@ -9,9 +9,9 @@ import (
 // registerPostgresMetrics exports the connection attempts of a PostgreSQL
 // store: an outage shows as stigaudit_postgres_down 1 with the refused
 // attempts growing and the dials growing by about one a second.
-func registerPostgresMetrics(reg prometheus.Registerer, store dbStore) error {
-	pg, ok := store.(*pgstore.Store)
-	if !ok {
+func registerPostgresMetrics(reg prometheus.Registerer, store backend) error {
+	pg := store.shared
+	if pg == nil {
 		return nil
 	}
 	stat := func(f func(pgstore.ConnStats) uint64) func() float64 {

@@ -132,9 +132,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var signer atomic.Pointer[pgstore.Leader]
 	var active func() bool
 	var shared witness.Shared
-	if pg, ok := store.(*pgstore.Store); ok {
+	if store.replicated() {
 		active = func() bool { l := signer.Load(); return l != nil && l.IsLeader() }
-		shared = pgWitnessed{db: pg.DB()}
+		shared = store.witnessed()
 	}
 	wit, err := startWitnessing(policyFile, store, reg, logger, active, shared)
 	if err != nil {
@@ -148,10 +148,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	signer.Store(c.signingLeader)
 	defer stopSigning() // before log.Close: signs the tail
 
-	ko := keysOptions(store)
+	var ko auth.Options
 	ko.Logger = logger  // says once per outage that keys are kept on their grace
 	ko.Registerer = reg // stigaudit_auth_failures_total{key_id}, stigaudit_auth_limited_total{by}
-	keys := auth.New(store.DB(), ko)
+	keys := auth.New(store.APIKeys(), ko)
 	keyFile, err := keys.Bootstrap(ctx, c.dataDir)
 	if errors.Is(err, auth.ErrAdminKeyExists) {
 		return fmt.Errorf("%w; the database %s has no API keys, so it is not the one that key was made for (deleted or replaced?): put the database back, or start a new log with: "+datadir.RecoverCommand, err, c.databaseName(), c.dataDir)
@@ -177,8 +177,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	prover := tlog.NewProver(store, cp)
 	ready := []health.Check{health.DiskFree(c.dataDir, uint64(minFree)), {Name: "checkpointer", Run: cp.Ready}, {Name: "witnesses", Run: wit.Ready}}
-	if h, ok := store.(interface{ Health(context.Context) error }); ok {
-		ready = append(ready, health.Check{Name: "database", Run: h.Health})
+	if h := store.health(); h != nil {
+		ready = append(ready, health.Check{Name: "database", Run: h})
 	}
 	receipts := &tlog.Receipts{Prover: prover, Checkpointer: cp, Witnessed: wit.WitnessedSized()}
 	e := api.New(api.Config{Log: log, Keys: keys, Metrics: m, Gatherer: nf.gatherer(reg), Logger: logger, Prover: prover, Ready: ready, RateLimit: af.rateLimit,

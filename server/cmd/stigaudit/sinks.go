@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -39,19 +38,15 @@ const sinkDrainTimeout = 5 * time.Second
 // back only while it needs them: while it feeds the sinks or serves a live
 // stream (stigaudit.Selective). Emit outcomes and HTTP metrics stay per
 // replica.
-func feedSinks(ctx context.Context, store dbStore, m *metrics.Metrics, sinks []sink.Sink, hub *stream.Hub, logger *slog.Logger) (stigaudit.Observer, func(), error) {
+func feedSinks(ctx context.Context, store backend, m *metrics.Metrics, sinks []sink.Sink, hub *stream.Hub, logger *slog.Logger) (stigaudit.Observer, func(), error) {
 	fail := func(err error) (stigaudit.Observer, func(), error) {
 		for _, s := range sinks {
 			_ = s.Close()
 		}
 		return nil, nil, fmt.Errorf("sinks: %w", err)
 	}
-	cursors, ok := store.(sink.Cursors)
-	if !ok {
-		return fail(errors.New("the store keeps no sink cursors"))
-	}
-	opt := sink.Options{Log: store, Cursors: cursors, Reporter: m, Logger: logger}
-	pg, isPG := store.(*pgstore.Store)
+	opt := sink.Options{Log: store, Cursors: store, Reporter: m, Logger: logger}
+	pg, isPG := store.shared, store.replicated()
 	var feedRef atomic.Pointer[pgstore.Feed]
 	if isPG {
 		opt.Active = func() bool {

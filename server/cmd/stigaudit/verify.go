@@ -534,7 +534,7 @@ const sqlVerifyNodes = `SELECT j.key, CASE WHEN j.value ->> 0 = 0
 func verifyDB(ctx context.Context, l *logDB, keys checkpoint.Keys, cp []byte, older [][]byte, allowTail bool) (summary, error) {
 	db, path := l.db, l.name
 	if cp == nil {
-		s, ok, err := tlog.LatestIn(ctx, db)
+		s, ok, err := sqlquery.ReadLatestCheckpoint(ctx, db)
 		if err != nil {
 			return summary{}, fmt.Errorf("%s: %w", path, err)
 		}

@@ -39,7 +39,7 @@ func BenchmarkVerifyDB(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			cp, err := tlog.New(bg, tlog.Config{Tree: st, Checkpoints: tlog.NewSQLite(st.DB()), Key: key})
+			cp, err := tlog.New(bg, tlog.Config{Tree: st, Checkpoints: st.Checkpoints(), Key: key})
 			if err != nil {
 				b.Fatal(err)
 			}

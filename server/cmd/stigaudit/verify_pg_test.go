@@ -47,7 +47,7 @@ func newPgLog(t testing.TB, n int, steps []int) *pgLog {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cp, err := tlog.New(bg, tlog.Config{Tree: st, Checkpoints: &pgCheckpoints{db: st.DB(), leader: leader}, Key: key})
+	cp, err := tlog.New(bg, tlog.Config{Tree: st, Checkpoints: st.Checkpoints(leader), Key: key})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/core/jcs"
 	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
+	"github.com/stigaudit/stigaudit/hostfns/sqlquery"
 	"github.com/stigaudit/stigaudit/hostfns/storetest"
 	"github.com/stigaudit/stigaudit/server/export"
 	"github.com/stigaudit/stigaudit/server/tlog"
@@ -79,7 +80,7 @@ func newDataDir(t *testing.T, n int, steps []int, alter func(e *event.Event), ke
 	if err != nil {
 		t.Fatal(err)
 	}
-	cp, err := tlog.New(bg, tlog.Config{Tree: st, Checkpoints: tlog.NewSQLite(st.DB()), Key: key})
+	cp, err := tlog.New(bg, tlog.Config{Tree: st, Checkpoints: st.Checkpoints(), Key: key})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -465,7 +466,7 @@ func forge(t *testing.T, d *dataDir) string {
 	t.Helper()
 	db, _ := sql.Open("sqlite", d.db())
 	defer db.Close()
-	s, _, err := tlog.LatestIn(bg, db)
+	s, _, err := sqlquery.ReadLatestCheckpoint(bg, db)
 	if err != nil {
 		t.Fatal(err)
 	}
