@@ -33,7 +33,9 @@
 //	rt, err := wasm.New(ctx, wasm.Config{Configure: []byte(`{"catalogue":` + catalogueFile + `,"max_detail_bytes":32768}`)})
 //
 // Calls are not interrupted when their context is cancelled once they have
-// started (wazero's WithCloseOnContextDone costs 7–39x on this hot path);
+// started (wazero's WithCloseOnContextDone would make this hot path several
+// times slower; see
+// docs/decisions.md#121-calls-are-not-interrupted-when-their-context-is-cancelled);
 // every operation is bounded by abi.MaxInput, and waiting for a free
 // instance does honour the context.
 package wasm

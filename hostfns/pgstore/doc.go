@@ -29,9 +29,9 @@
 // Options.MaxBatchEvents events). Under load it also waits, while requests
 // keep arriving less than 1ms apart and at most Options.MaxWait (4ms), for
 // the clients its last commit answered to come back, so a group holds
-// about every client in flight rather than half of them (measured: 21
-// instead of 8 to 11 events per commit with 64 clients on three stores,
-// and about 1.5x the rate). Each request is decided on its own: refusals
+// about every client in flight rather than half of them: groups about
+// twice as large and a higher rate (see
+// docs/decisions.md#151-waiting-for-the-clients-of-the-last-commit). Each request is decided on its own: refusals
 // (an invalid event, an id conflict) fail only their request.
 //
 // The fast path appends a group with one call of the SQL function
@@ -65,9 +65,7 @@
 // concurrent flushes). A writer has one group in flight: the requests that
 // arrive during a commit and its flush form the next group, which is
 // bigger, and costs PostgreSQL less per event, than appending during the
-// flush would (measured on three replicas, one event per request: 19
-// instead of 12 events per group, about 70 instead of 107 µs of PostgreSQL
-// CPU per event). With MaxBatchEvents 1 (group commit off) an append
+// flush would (see docs/decisions.md#152-one-group-in-flight). With MaxBatchEvents 1 (group commit off) an append
 // instead commits synchronously, its mark inside, holding the lock through
 // the flush: the naive way, kept as the benchmarks' baseline.
 //

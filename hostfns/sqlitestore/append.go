@@ -61,8 +61,8 @@ const maxRowsPerInsert = 64
 // journal: a copy of every page a statement changes, taken when the
 // statement first changes it. One statement per row copied the same hot
 // index pages once per row; one statement per 64 rows copies them once.
-// Measured with valgrind on groups of 32 events: 17% fewer instructions
-// in insert (docs/decisions.md §9).
+// That cuts the insert path's instructions measurably (see
+// docs/decisions.md#93-up-to-64-rows-per-insert-statement).
 type stmts struct {
 	size, widenBlock, lookup, nodes *sql.Stmt
 	insertEvents, insertNodes       *multiInsert

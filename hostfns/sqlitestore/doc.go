@@ -25,10 +25,10 @@
 //
 // # Group commit
 //
-// A durable commit costs an fsync (about 0.4 ms on the 2-core VM of the
-// benchmarks, against some 40 µs of CPU to insert an event with its
-// indexes and tree nodes), so one transaction per event caps throughput at
-// the disk's fsync rate (~2,500 events/s there). All Appends therefore go through one writer goroutine that owns the write
+// A durable commit costs an fsync, far more than the CPU to insert an
+// event with its indexes and tree nodes, so one transaction per event caps
+// throughput at the disk's fsync rate (see
+// docs/decisions.md#91-why-one-writer-an-fsync-costs-more-than-an-insert). All Appends therefore go through one writer goroutine that owns the write
 // connection. Each Append is one request on a queue; the writer takes every
 // queued request (up to Options.MaxBatchEvents events, waiting at most
 // Options.MaxWait for more), decides each request's fate before writing

@@ -56,9 +56,9 @@ type Options struct {
 	// more before committing; 0 (the default) commits what is queued at
 	// once. Requests queue up anyway while a commit is in flight, so under
 	// concurrency groups form without waiting, and appenders prepare their
-	// next request while the writer commits. Measured with 64 appenders on
-	// 2 cores: MaxWait=1ms doubles the group size (32 → 64 appends per
-	// commit) but lowers throughput by about a quarter.
+	// next request while the writer commits. Waiting makes groups larger
+	// but throughput lower (see
+	// docs/decisions.md#92-why-maxwait-defaults-to-0-on-sqlite).
 	MaxWait time.Duration
 	// ReadConns is the size of the read-only connection pool; default 4.
 	ReadConns int
