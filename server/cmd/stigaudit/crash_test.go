@@ -261,7 +261,7 @@ func (p *serveProc) getStatus(t *testing.T, path string) int {
 // from the file.
 func storedLeafHashes(t *testing.T, path string) map[int64]string {
 	t.Helper()
-	db, err := openReadOnly(path)
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +289,7 @@ func storedLeafHashes(t *testing.T, path string) map[int64]string {
 // latestStored reads the latest checkpoint row straight from the file.
 func latestStored(t *testing.T, path string) checkpoint.Checkpoint {
 	t.Helper()
-	db, err := openReadOnly(path)
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,14 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -22,6 +18,8 @@ import (
 	"github.com/stigaudit/stigaudit/core/logverify"
 	"github.com/stigaudit/stigaudit/core/merkle"
 	"github.com/stigaudit/stigaudit/core/receipt"
+	"github.com/stigaudit/stigaudit/hostfns/pgstore"
+	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
 	"github.com/stigaudit/stigaudit/hostfns/sqlquery"
 	"github.com/stigaudit/stigaudit/server/export"
 	"github.com/stigaudit/stigaudit/server/tlog"
@@ -126,17 +124,7 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	start := time.Now()
 	var sum summary
 	if dbFile != "" {
-		var db *logDB
-		if isPostgresURL(dbFile) {
-			db, err = openPostgresLog(ctx, dbFile)
-		} else {
-			db, err = openSQLiteLog(ctx, dbFile)
-		}
-		if err != nil {
-			return err
-		}
-		sum, err = verifyDB(ctx, db, keys, cp, older, allowTail)
-		db.Close()
+		sum, err = verifyDBAt(ctx, dbFile, keys, cp, older, allowTail)
 	} else {
 		sum, err = verifyNDJSON(ndjsonFile, keys, cp, older)
 	}
@@ -462,79 +450,39 @@ func lastTrailer(f *os.File) (*export.Trailer, error) {
 	return r.Trailer(), nil
 }
 
-// logDB is a database that verify --db reads, SQLite or PostgreSQL. Both
-// hold the same tables (events, tree_nodes, checkpoints); only the
-// statements that read them are in each dialect.
-type logDB struct {
-	// name names the database in messages: a path, or a URL without
-	// credentials.
-	name string
-	db   *sql.DB
-	// events selects every event in seq order, in the columns of
-	// verifyEventsQuery: the last one says whether retention purged the row.
-	events string
-	// nodes selects the tree nodes named by a JSON array of [level, idx]
-	// pairs (level 0 is events.leaf_hash) as (index in the array, hash);
-	// a node not stored reads as NULL.
-	nodes string
-}
-
-// Close closes the database.
-func (l *logDB) Close() error { return l.db.Close() }
-
-// openSQLiteLog opens a SQLite file for verify --db (see openReadOnly).
-func openSQLiteLog(ctx context.Context, path string) (*logDB, error) {
-	db, err := openReadOnly(path)
+// verifyDBAt opens the log at db read-only and verifies it (verifyDB).
+func verifyDBAt(ctx context.Context, db string, keys checkpoint.Keys, cp []byte, older [][]byte, allowTail bool) (summary, error) {
+	l, err := openLogReadOnly(ctx, db)
 	if err != nil {
-		return nil, fmt.Errorf("opening %s: %w", path, err)
+		return summary{}, err
 	}
-	var n int
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('events') WHERE name = 'purged_at'`).Scan(&n); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("%s: reading the schema: %w", path, err)
-	}
-	return &logDB{name: path, db: db, events: verifyEventsQuery(n > 0), nodes: sqlVerifyNodes}, nil
+	defer l.Close()
+	return verifyDB(ctx, l, keys, cp, older, allowTail)
 }
 
-// openReadOnly opens a SQLite file for reading only: verification never
-// writes, migrates or creates anything.
-func openReadOnly(path string) (*sql.DB, error) {
-	abs, err := filepath.Abs(path)
+// openLogReadOnly opens the log at db (a SQLite file or a PostgreSQL URL)
+// for verify --db: read-only, never created or migrated.
+func openLogReadOnly(ctx context.Context, db string) (*sqlquery.ReadOnlyLog, error) {
+	if pgstore.IsURL(db) {
+		l, err := pgstore.OpenReadOnly(ctx, db)
+		if errors.Is(err, auditerr.ErrInvalidConfig) {
+			return nil, fmt.Errorf("%w: --db %v", errUsage, err)
+		}
+		return l, err
+	}
+	l, err := sqlitestore.OpenReadOnly(ctx, db)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("opening %s: %w", db, err)
 	}
-	if _, err := os.Stat(abs); err != nil {
-		return nil, err
-	}
-	q := url.Values{"mode": {"ro"}, "_pragma": {"busy_timeout(5000)", "query_only(1)"}}
-	return sql.Open("sqlite", "file:"+(&url.URL{Path: filepath.ToSlash(abs)}).EscapedPath()+"?"+q.Encode())
+	return l, nil
 }
-
-// verifyEventsQuery reads every event in seq order, the columns of
-// sqlquery.EventColumns and then whether retention purged the row, for a
-// schema with or without events.purged_at (added by the retention
-// migration).
-func verifyEventsQuery(hasPurgedAt bool) string {
-	purged := "false"
-	if hasPurgedAt {
-		purged = "purged_at IS NOT NULL"
-	}
-	return "SELECT " + sqlquery.EventColumns + ", " + purged + " FROM events ORDER BY seq"
-}
-
-// sqlVerifyNodes is logDB.nodes in SQLite.
-const sqlVerifyNodes = `SELECT j.key, CASE WHEN j.value ->> 0 = 0
-		THEN (SELECT leaf_hash FROM events WHERE seq = j.value ->> 1)
-		ELSE (SELECT hash FROM tree_nodes WHERE level = j.value ->> 0 AND idx = j.value ->> 1)
-	END
-	FROM json_each(?) AS j ORDER BY j.key`
 
 // verifyDB verifies a database: every event row in seq order, its stored
 // tree nodes, and the checkpoint (default: the latest stored).
-func verifyDB(ctx context.Context, l *logDB, keys checkpoint.Keys, cp []byte, older [][]byte, allowTail bool) (summary, error) {
-	db, path := l.db, l.name
+func verifyDB(ctx context.Context, l *sqlquery.ReadOnlyLog, keys checkpoint.Keys, cp []byte, older [][]byte, allowTail bool) (summary, error) {
+	path := l.Name()
 	if cp == nil {
-		s, ok, err := sqlquery.ReadLatestCheckpoint(ctx, db)
+		s, ok, err := l.LatestCheckpoint(ctx)
 		if err != nil {
 			return summary{}, fmt.Errorf("%s: %w", path, err)
 		}
@@ -543,15 +491,12 @@ func verifyDB(ctx context.Context, l *logDB, keys checkpoint.Keys, cp []byte, ol
 		}
 		cp = s.Note
 	}
-	nodes, err := db.PrepareContext(ctx, l.nodes)
+	nodes, release, err := l.NodeReader(ctx)
 	if err != nil {
 		return summary{}, fmt.Errorf("%s: %w", path, err)
 	}
-	defer nodes.Close()
-	cfg := logverify.Config{
-		Keys:  keys,
-		Nodes: func(ids []merkle.NodeID) ([][]byte, error) { return readNodes(ctx, nodes, ids) },
-	}
+	defer release()
+	cfg := logverify.Config{Keys: keys, Nodes: nodes}
 	var signedSize uint64
 	if allowTail {
 		// The checkpoint then binds the first Size events like an older
@@ -572,7 +517,7 @@ func verifyDB(ctx context.Context, l *logDB, keys checkpoint.Keys, cp []byte, ol
 	hash := leafHasher()
 	var purged, firstPurged, lastPurged int64 = 0, -1, -1
 	if v.Err() == nil {
-		rows, err := db.QueryContext(ctx, l.events)
+		rows, err := l.Events(ctx)
 		if err != nil {
 			return summary{}, fmt.Errorf("%s: reading events: %w", path, err)
 		}
@@ -580,9 +525,7 @@ func verifyDB(ctx context.Context, l *logDB, keys checkpoint.Keys, cp []byte, ol
 		var leaf []byte
 		var isPurged bool
 		for rows.Next() {
-			e.Detail = nil
-			if err := rows.Scan(&e.Seq, &e.ID, &e.Type, &e.TS, &e.HLC, &e.Tenant, &e.EntityURI, &e.Emitter,
-				&e.OIDCSub, &e.FactID, &e.Source, &e.AttestedKeyID, &e.Scope, &e.Outcome, &e.Detail, &leaf, &isPurged); err != nil {
+			if err := rows.Scan(&e, &leaf, &isPurged); err != nil {
 				rows.Close()
 				return summary{}, fmt.Errorf("%w at seq %d (unreadable): %v", errVerifyFailed, v.Finish().Size, err)
 			}
@@ -625,33 +568,4 @@ func verifyDB(ctx context.Context, l *logDB, keys checkpoint.Keys, cp []byte, ol
 		sum.tail = int64(rep.Size - signedSize)
 	}
 	return sum, nil
-}
-
-// readNodes answers logverify's node reads in one statement.
-func readNodes(ctx context.Context, stmt *sql.Stmt, ids []merkle.NodeID) ([][]byte, error) {
-	pairs := make([][2]uint64, len(ids))
-	for i, id := range ids {
-		pairs[i] = [2]uint64{uint64(id.Level), id.Index}
-	}
-	arg, _ := json.Marshal(pairs)
-	rows, err := stmt.QueryContext(ctx, string(arg))
-	if err != nil {
-		return nil, auditerr.Errorf(auditerr.ErrStoreUnavailable, "read tree nodes: %v", err)
-	}
-	defer rows.Close()
-	out := make([][]byte, len(ids))
-	for rows.Next() {
-		var i int
-		var h []byte
-		if err := rows.Scan(&i, &h); err != nil {
-			return nil, auditerr.Errorf(auditerr.ErrStoreUnavailable, "read tree nodes: %v", err)
-		}
-		if i >= 0 && i < len(out) {
-			out[i] = h
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, auditerr.Errorf(auditerr.ErrStoreUnavailable, "read tree nodes: %v", err)
-	}
-	return out, nil
 }
