@@ -55,11 +55,7 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var q hostfns.Query
 	var source, attested, since, until string
 	var from int64
-	fs := newFlagSet("export", stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "%s\n\nflags:\n", exportUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("export")
 	c.register(fs)
 	fs.StringVar(&format, "format", "", "csv or ndjson; required")
 	fs.StringVar(&server, "server", "", "export from the server at this URL (key from STIGAUDIT_KEY)")
@@ -78,16 +74,16 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&until, "until", "", "only events before this RFC 3339 time")
 	fs.Int64Var(&from, "from", 0, "start at this seq (a resumed export)")
 	registerClientTLS(fs) // for --server https://...
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q\n%s", errUsage, fs.Arg(0), exportUsage)
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
 	switch format {
 	case "ndjson", "csv":
 	default:
-		return fmt.Errorf("%w: --format csv or ndjson is required\n%s", errUsage, exportUsage)
+		return fmt.Errorf("%w: --format csv or ndjson is required", errUsage)
 	}
 	if server != "" {
 		return exportRemote(ctx, fs, server, format, redactOut, stdout, stderr)
