@@ -212,9 +212,9 @@ func refusal(cp *tlog.Checkpointer, dataDir string, postgres bool) error {
 	if err == nil {
 		return nil
 	}
-	fix := "locate the damage with 'stigaudit verify --db', restore a copy of the database that holds the whole signed log, or start a new log with: " + fmt.Sprintf(datadir.RecoverCommand, dataDir)
+	fix := "locate the damage with 'stigaudit verify --data-dir " + dataDir + "', restore a copy of the database that holds the whole signed log, or start a new log with: " + fmt.Sprintf(datadir.RecoverCommand, dataDir)
 	if postgres {
-		fix = "locate the damage with 'stigaudit verify --db <database-url>' and restore a database that holds the whole signed log"
+		fix = "locate the damage with 'stigaudit verify --database-url <database-url>' and restore a database that holds the whole signed log"
 	}
 	return fmt.Errorf("refusing to start, this would sign a second history: %w; %s", err, fix)
 }

@@ -494,7 +494,7 @@ func lastTrailer(f *os.File) (*export.Trailer, error) {
 	return r.Trailer(), nil
 }
 
-// logDB is a database that verify --db reads, SQLite or PostgreSQL. Both
+// logDB is a database that verify reads (--data-dir, --database-url), SQLite or PostgreSQL. Both
 // hold the same tables (events, tree_nodes, checkpoints); only the
 // statements that read them are in each dialect.
 type logDB struct {
@@ -514,7 +514,7 @@ type logDB struct {
 // Close closes the database.
 func (l *logDB) Close() error { return l.db.Close() }
 
-// openSQLiteLog opens a SQLite file for verify --db (see openReadOnly).
+// openSQLiteLog opens a SQLite file for verify (see openReadOnly).
 func openSQLiteLog(ctx context.Context, path string) (*logDB, error) {
 	db, err := openReadOnly(path)
 	if err != nil {

@@ -30,7 +30,7 @@ const sqlPgHasPurgedAt = `SELECT count(*) FROM pg_attribute
 	WHERE attrelid = to_regclass('events') AND attname = 'purged_at' AND NOT attisdropped`
 
 // openPostgresLog opens the PostgreSQL log at dsn (the URL serve takes as
-// --database-url) for verify --db. Every transaction of the connection is
+// --database-url) for verify. Every transaction of the connection is
 // read-only: verification never writes, migrates or creates anything. It
 // reads every committed event, including those a server has committed but
 // not yet reported durable: on a live server, pass --allow-tail.
