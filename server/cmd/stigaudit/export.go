@@ -40,10 +40,10 @@ holds the role, the export ends with the latest checkpoint that replica
 stored (as with --no-sign), about a second behind the log, so that two
 signers never race. With no checkpoint stored yet it fails: start serve.
 
-With --server URL the export runs on that server (the key comes from
-STIGAUDIT_KEY), which records it as audit_export events; if it breaks off,
-the output ends with the last whole record and the error names the --from
-that continues it. --redact replaces the configured sensitive fields with
+With --server URL the export runs on that server (its API key from
+--api-key or STIGAUDIT_KEY), which records it as audit_export events; if
+it breaks off, the output ends with the last whole record and the error
+names the --from that continues it. --redact replaces the configured sensitive fields with
 hmac-sha256:<hex> (locally: STIGAUDIT_REDACT_FIELDS and the data
 directory's salt). On a terminal, progress is shown on standard error.`
 
@@ -58,7 +58,8 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := newFlagSet("export")
 	c.register(fs)
 	fs.StringVar(&format, "format", "", "csv or ndjson; required")
-	fs.StringVar(&server, "server", "", "export from the server at this URL (key from STIGAUDIT_KEY)")
+	fs.StringVar(&server, "server", "", "export from the server at this URL, with --api-key")
+	fs.String("api-key", "", "API key for --server (env STIGAUDIT_KEY)")
 	fs.BoolVar(&redactOut, "redact", false, "replace sensitive fields with hmac-sha256:<hex> (redact=hmac)")
 	fs.BoolVar(&noSign, "no-sign", false, "do not sign a checkpoint first: export up to the latest stored checkpoint")
 	fs.StringVar(&tenant, "tenant", "", "only this tenant")
