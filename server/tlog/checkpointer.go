@@ -451,7 +451,7 @@ func (c *Checkpointer) refuse(err error) error {
 	c.mu.Unlock()
 	if first {
 		c.m.fork.Set(1)
-		c.cfg.Logger.Error("CHECKPOINTER REFUSES TO SIGN: the stored log does not extend the last signed checkpoint; no checkpoint will be signed until an operator investigates (stigaudit verify --db)",
+		c.cfg.Logger.Error("CHECKPOINTER REFUSES TO SIGN: the stored log does not extend the last signed checkpoint; no checkpoint will be signed until an operator investigates (stigaudit verify)",
 			slog.String("error", err.Error()))
 	}
 	return err

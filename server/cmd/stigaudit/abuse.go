@@ -3,7 +3,6 @@ package main
 import (
 	"flag"
 	"fmt"
-	"strconv"
 
 	"github.com/stigaudit/stigaudit/server/stream"
 )
@@ -17,13 +16,10 @@ type abuseFlags struct {
 }
 
 func (f *abuseFlags) register(fs *flag.FlagSet) {
-	rate, _ := strconv.ParseFloat(env("STIGAUDIT_RATE_LIMIT", "0"), 64)
-	fs.Float64Var(&f.rateLimit, "rate-limit", rate,
-		"most requests a second from one source address (an IPv4 address or IPv6 /64), beyond which requests get 429 with Retry-After; 0 is off (STIGAUDIT_RATE_LIMIT)")
-	perKey, _ := strconv.Atoi(env("STIGAUDIT_MAX_STREAMS_PER_KEY", strconv.Itoa(stream.DefaultMaxPerKey)))
-	fs.IntVar(&f.streamsPerKey, "max-streams-per-key", perKey, "live streams one API key may hold open (STIGAUDIT_MAX_STREAMS_PER_KEY)")
-	perTenant, _ := strconv.Atoi(env("STIGAUDIT_MAX_STREAMS_PER_TENANT", strconv.Itoa(stream.DefaultMaxPerTenant)))
-	fs.IntVar(&f.streamsPerTenant, "max-streams-per-tenant", perTenant, "live streams the keys of one tenant may hold open (STIGAUDIT_MAX_STREAMS_PER_TENANT)")
+	fs.Float64Var(&f.rateLimit, "rate-limit", 0,
+		"most requests a second from one source address (an IPv4 address or IPv6 /64), beyond which requests get 429 with Retry-After; 0 is off (env STIGAUDIT_RATE_LIMIT)")
+	fs.IntVar(&f.streamsPerKey, "max-streams-per-key", stream.DefaultMaxPerKey, "live streams one API key may hold open (env STIGAUDIT_MAX_STREAMS_PER_KEY)")
+	fs.IntVar(&f.streamsPerTenant, "max-streams-per-tenant", stream.DefaultMaxPerTenant, "live streams the keys of one tenant may hold open (env STIGAUDIT_MAX_STREAMS_PER_TENANT)")
 }
 
 // check refuses settings that turn a limit off by accident.

@@ -11,13 +11,14 @@ import (
 
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "emit" {
-		return fmt.Errorf("%w: stigaudit bench emit [flags]", errUsage)
+		return fmt.Errorf("%w: the only bench command is emit", errUsage)
 	}
 	var cfg bench.Config
 	var asJSON bool
-	fs := newFlagSet("bench emit", stderr)
+	fs := newFlagSet("bench emit")
 	fs.StringVar(&cfg.HTTP, "http", "", "base URL of a running server (default: in process)")
-	fs.StringVar(&cfg.Key, "key", env("STIGAUDIT_KEY", ""), "API key with audit.write for --http (STIGAUDIT_KEY)")
+	fs.StringVar(&cfg.Key, "api-key", "", "API key with audit.write for --http (env STIGAUDIT_KEY)")
+	deprecatedFlag(fs, "key", "api-key")
 	fs.StringVar(&cfg.DataDir, "data-dir", "", "directory for the in-process SQLite file (default: a temporary one)")
 	fs.IntVar(&cfg.Concurrency, "concurrency", 64, "concurrent emitters")
 	fs.IntVar(&cfg.Events, "events", 20000, "total events")
@@ -27,8 +28,12 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&asJSON, "json", false, "print one JSON object")
 	fs.BoolVar(&cfg.NoFileCheck, "no-file-check", false, "in process: skip the store's per-commit check that the database is the file it opened (to measure its cost)")
 	registerClientTLS(fs) // for --http https://...
-	if err := fs.Parse(args[1:]); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	warnDeprecated(fs, stderr)
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
 	tlsConf, err := clientTLS(fs)
 	if err != nil {

@@ -22,32 +22,32 @@ import (
 	"github.com/stigaudit/stigaudit/server/tlog"
 )
 
-const checkpointKeyUsage = `usage: stigaudit keys checkpoint-key [--data-dir D] [--node N] [--origin O]
+const checkpointKeyUsage = `usage: stigaudit keys checkpoint-key [--data-dir D] [--node N] [--origin O] [--all]
 
 Prints the log's checkpoint verifier key <name>+<hash>+<base64> alone on
-standard output, for 'stigaudit verify --key' and for clients. The signing
+standard output, for 'stigaudit verify --verifier-key' and for clients. The signing
 key (D/checkpoint.key) is created if the server has not made it yet.`
 
 // nodeFlag and originFlag are the usages of --node and --origin, shared by
 // serve and checkpoint-key.
 const (
-	nodeFlag   = "node name: a new log's origin is stigaudit/<node>/<8 random hex> unless --origin is set (STIGAUDIT_NODE)"
-	originFlag = "the log's origin, the name its checkpoints are signed under, e.g. audit.example.com/prod; default: generated for a new log, kept by an existing one (STIGAUDIT_ORIGIN)"
+	nodeFlag   = "node name: a new log's origin is stigaudit/<node>/<8 random hex> unless --origin is set (env STIGAUDIT_NODE)"
+	originFlag = "the log's origin, the name its checkpoints are signed under, e.g. audit.example.com/prod; default: generated for a new log, kept by an existing one (env STIGAUDIT_ORIGIN)"
 )
 
 func cmdCheckpointKey(args []string, stdout, stderr io.Writer) error {
 	var dataDir, node, origin string
 	var all bool
-	fs := newFlagSet("keys checkpoint-key", stderr)
-	fs.StringVar(&dataDir, "data-dir", env("STIGAUDIT_DATA_DIR", "./data"), "directory for the SQLite file, keys and salts (STIGAUDIT_DATA_DIR)")
-	fs.StringVar(&node, "node", env("STIGAUDIT_NODE", tlog.DefaultNode), nodeFlag)
-	fs.StringVar(&origin, "origin", env("STIGAUDIT_ORIGIN", ""), originFlag)
+	fs := newFlagSet("keys checkpoint-key")
+	fs.StringVar(&dataDir, "data-dir", "./data", "directory for the SQLite file, keys and salts (env STIGAUDIT_DATA_DIR)")
+	fs.StringVar(&node, "node", tlog.DefaultNode, nodeFlag)
+	fs.StringVar(&origin, "origin", "", originFlag)
 	fs.BoolVar(&all, "all", false, "print every verifier key the log has signed with, each with the tree sizes it signs")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q\n%s", errUsage, fs.Arg(0), checkpointKeyUsage)
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
 	k, err := tlog.LoadOrCreateKeyFor(dataDir, tlog.KeyOptions{Node: node, Origin: origin, Rand: rand.Reader})
 	if err != nil {
@@ -87,14 +87,14 @@ replica's data directory before retiring.`
 func cmdRotateCheckpointKey(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c common
 	var retire bool
-	fs := newFlagSet("keys rotate-checkpoint-key", stderr)
+	fs := newFlagSet("keys rotate-checkpoint-key")
 	c.register(fs)
 	fs.BoolVar(&retire, "retire-old", false, "retire the old key once the new one signs")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q\n%s", errUsage, fs.Arg(0), rotateUsage)
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
 	latest, ok, err := tlog.PinIn(c.dataDir).Load()
 	if err != nil {
@@ -210,9 +210,9 @@ func refusal(cp *tlog.Checkpointer, dataDir string, postgres bool) error {
 	if err == nil {
 		return nil
 	}
-	fix := "locate the damage with 'stigaudit verify --db', restore a copy of the database that holds the whole signed log, or start a new log with: " + fmt.Sprintf(datadir.RecoverCommand, dataDir)
+	fix := "locate the damage with 'stigaudit verify --data-dir " + dataDir + "', restore a copy of the database that holds the whole signed log, or start a new log with: " + fmt.Sprintf(datadir.RecoverCommand, dataDir)
 	if postgres {
-		fix = "locate the damage with 'stigaudit verify --db <database-url>' and restore a database that holds the whole signed log"
+		fix = "locate the damage with 'stigaudit verify --database-url <database-url>' and restore a database that holds the whole signed log"
 	}
 	return fmt.Errorf("refusing to start, this would sign a second history: %w; %s", err, fix)
 }

@@ -30,15 +30,14 @@ type complianceFlags struct {
 }
 
 func (f *complianceFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.redactFields, "redact-fields", env("STIGAUDIT_REDACT_FIELDS", redact.DefaultFields),
-		"fields replaced by hmac-sha256:<hex> in redacted answers: entity_uri, emitter, oidc_sub, fact_id, source, attested_key_id, scope, detail.<path> (STIGAUDIT_REDACT_FIELDS)")
-	fs.StringVar(&f.redactPrincipals, "redact-principals", env("STIGAUDIT_REDACT_PRINCIPALS", ""),
-		"comma-separated key ids or entity URIs whose reads, streams and exports are always redacted (STIGAUDIT_REDACT_PRINCIPALS)")
-	fs.StringVar(&f.retention, "retention", env("STIGAUDIT_RETENTION", strconv.Itoa(retention.DefaultDays)+"d"),
-		"purge the content of events older than this many days, keeping their leaf hashes; off keeps everything (STIGAUDIT_RETENTION)")
-	short, _ := strconv.ParseBool(env("STIGAUDIT_I_UNDERSTAND_SHORT_RETENTION", "false"))
-	fs.BoolVar(&f.shortRetention, "i-understand-short-retention", short,
-		fmt.Sprintf("allow a retention below %d days (STIGAUDIT_I_UNDERSTAND_SHORT_RETENTION)", retention.FloorDays))
+	fs.StringVar(&f.redactFields, "redact-fields", redact.DefaultFields,
+		"fields replaced by hmac-sha256:<hex> in redacted answers: entity_uri, emitter, oidc_sub, fact_id, source, attested_key_id, scope, detail.<path> (env STIGAUDIT_REDACT_FIELDS)")
+	fs.StringVar(&f.redactPrincipals, "redact-principals", "",
+		"comma-separated key ids or entity URIs whose reads, streams and exports are always redacted (env STIGAUDIT_REDACT_PRINCIPALS)")
+	fs.StringVar(&f.retention, "retention", strconv.Itoa(retention.DefaultDays)+"d",
+		"purge the content of events older than this many days, keeping their leaf hashes; off keeps everything (env STIGAUDIT_RETENTION)")
+	fs.BoolVar(&f.shortRetention, "i-understand-short-retention", false,
+		fmt.Sprintf("allow a retention below %d days (env STIGAUDIT_I_UNDERSTAND_SHORT_RETENTION)", retention.FloorDays))
 }
 
 // policy checks the flags before anything starts.

@@ -5,12 +5,10 @@ import (
 	"database/sql"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -35,7 +33,7 @@ const DBFile = "stigaudit.db"
 type common struct {
 	dataDir     string
 	databaseURL string
-	maxBatch    int // events per group commit; 0: the store's default
+	maxBatch    int // events per group commit; 0: the store's default (serve's --max-batch-events)
 	// signingLeader is set by startSigning on PostgreSQL: the election of
 	// the replica that signs (and talks to the witnesses).
 	signingLeader *pgstore.Leader
@@ -48,17 +46,17 @@ func env(name, def string) string {
 	return def
 }
 
-func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("stigaudit "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return fs
+// register adds the store flags, --data-dir and --database-url; their
+// environment variables are read by parseFlags.
+func (c *common) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.dataDir, "data-dir", "./data", "directory for the SQLite file, keys and salts (env STIGAUDIT_DATA_DIR)")
+	fs.StringVar(&c.databaseURL, "database-url", "", "postgres://... selects PostgreSQL (env STIGAUDIT_DATABASE_URL)")
 }
 
-func (c *common) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.dataDir, "data-dir", env("STIGAUDIT_DATA_DIR", "./data"), "directory for the SQLite file, keys and salts (STIGAUDIT_DATA_DIR)")
-	fs.StringVar(&c.databaseURL, "database-url", env("STIGAUDIT_DATABASE_URL", ""), "postgres://... selects PostgreSQL (STIGAUDIT_DATABASE_URL)")
-	maxBatch, _ := strconv.Atoi(env("STIGAUDIT_MAX_BATCH_EVENTS", "0"))
-	fs.IntVar(&c.maxBatch, "max-batch-events", maxBatch, "most events one group commit writes; 1 turns group commit off, 0 is the default of 1000 (STIGAUDIT_MAX_BATCH_EVENTS)")
+// registerMaxBatch adds --max-batch-events, for the commands whose store
+// takes group commits (serve).
+func (c *common) registerMaxBatch(fs *flag.FlagSet) {
+	fs.IntVar(&c.maxBatch, "max-batch-events", 0, "most events one group commit writes; 1 turns group commit off, 0 is the default of 1000 (env STIGAUDIT_MAX_BATCH_EVENTS)")
 }
 
 // isPostgres reports whether --database-url selects PostgreSQL.

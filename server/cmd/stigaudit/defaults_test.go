@@ -40,7 +40,10 @@ func TestServeFlagDefaults(t *testing.T) {
 		"STIGAUDIT_REDACT_FIELDS", "STIGAUDIT_RATE_LIMIT", "STIGAUDIT_MAX_CONNS", "STIGAUDIT_ORIGIN"} {
 		t.Setenv(name, "") // the environment must not be what is read here
 	}
-	_, _, help := cli(t, "serve", "-h")
+	code, help, _ := cli(t, "serve", "-h")
+	if code != 0 {
+		t.Fatalf("serve -h: exit %d", code)
+	}
 	got := map[string]string{}
 	re := regexp.MustCompile(`(?m)^  -([a-z-]+)(?: [a-z0-9]+)?\n\s+.*?(?:\(default (.+)\))?$`)
 	for _, m := range re.FindAllStringSubmatch(help, -1) {

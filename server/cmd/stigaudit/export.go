@@ -40,10 +40,10 @@ holds the role, the export ends with the latest checkpoint that replica
 stored (as with --no-sign), about a second behind the log, so that two
 signers never race. With no checkpoint stored yet it fails: start serve.
 
-With --server URL the export runs on that server (the key comes from
-STIGAUDIT_KEY), which records it as audit_export events; if it breaks off,
-the output ends with the last whole record and the error names the --from
-that continues it. --redact replaces the configured sensitive fields with
+With --server URL the export runs on that server (its API key from
+--api-key or STIGAUDIT_KEY), which records it as audit_export events; if
+it breaks off, the output ends with the last whole record and the error
+names the --from that continues it. --redact replaces the configured sensitive fields with
 hmac-sha256:<hex> (locally: STIGAUDIT_REDACT_FIELDS and the data
 directory's salt). On a terminal, progress is shown on standard error.`
 
@@ -55,14 +55,11 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var q hostfns.Query
 	var source, attested, since, until string
 	var from int64
-	fs := newFlagSet("export", stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "%s\n\nflags:\n", exportUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("export")
 	c.register(fs)
 	fs.StringVar(&format, "format", "", "csv or ndjson; required")
-	fs.StringVar(&server, "server", "", "export from the server at this URL (key from STIGAUDIT_KEY)")
+	fs.StringVar(&server, "server", "", "export from the server at this URL, with --api-key")
+	fs.String("api-key", "", "API key for --server (env STIGAUDIT_KEY)")
 	fs.BoolVar(&redactOut, "redact", false, "replace sensitive fields with hmac-sha256:<hex> (redact=hmac)")
 	fs.BoolVar(&noSign, "no-sign", false, "do not sign a checkpoint first: export up to the latest stored checkpoint")
 	fs.StringVar(&tenant, "tenant", "", "only this tenant")
@@ -78,16 +75,16 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&until, "until", "", "only events before this RFC 3339 time")
 	fs.Int64Var(&from, "from", 0, "start at this seq (a resumed export)")
 	registerClientTLS(fs) // for --server https://...
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q\n%s", errUsage, fs.Arg(0), exportUsage)
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
 	switch format {
 	case "ndjson", "csv":
 	default:
-		return fmt.Errorf("%w: --format csv or ndjson is required\n%s", errUsage, exportUsage)
+		return fmt.Errorf("%w: --format csv or ndjson is required", errUsage)
 	}
 	if server != "" {
 		return exportRemote(ctx, fs, server, format, redactOut, stdout, stderr)

@@ -269,16 +269,16 @@ func TestExportPostgresWithoutCheckpoint(t *testing.T) {
 // from and how it signs on PostgreSQL; a database URL that is not
 // PostgreSQL's is a usage error.
 func TestExportUsageNamesPostgres(t *testing.T) {
-	code, _, errOut := cli(t, "export", "--help")
-	if code != 2 {
+	code, help, _ := cli(t, "export", "--help")
+	if code != 0 {
 		t.Errorf("export --help: exit %d", code)
 	}
 	for _, want := range []string{"--database-url postgres://", "PostgreSQL", "leader lock", "-no-sign"} {
-		if !strings.Contains(errOut, want) {
-			t.Errorf("export --help does not mention %q:\n%s", want, errOut)
+		if !strings.Contains(help, want) {
+			t.Errorf("export --help does not mention %q:\n%s", want, help)
 		}
 	}
-	code, _, errOut = cli(t, "export", "--format", "ndjson", "--data-dir", t.TempDir(), "--database-url", "mysql://x/y")
+	code, _, errOut := cli(t, "export", "--format", "ndjson", "--data-dir", t.TempDir(), "--database-url", "mysql://x/y")
 	if code != 2 || !strings.Contains(errOut, "postgres://") {
 		t.Errorf("a mysql:// URL: exit %d, %q", code, errOut)
 	}

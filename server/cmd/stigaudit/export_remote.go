@@ -23,7 +23,7 @@ import (
 
 // The CSV and remote parts of `stigaudit export`:
 //
-//	stigaudit export --format csv|ndjson --server URL [--ca-file PEM] [--client-cert PEM --client-key PEM] [--redact] [filters] [--from SEQ]   (key from STIGAUDIT_KEY)
+//	stigaudit export --format csv|ndjson --server URL [--ca-file PEM] [--client-cert PEM --client-key PEM] [--redact] [filters] [--from SEQ]   (key from --api-key or STIGAUDIT_KEY)
 //	stigaudit export --format csv [--data-dir D] [--redact] [filters]
 //
 // With --server the export runs on the server (GET /v1/audit/export, which
@@ -42,9 +42,9 @@ var exportFlagParams = map[string]string{
 
 // exportRemote runs an export on a server.
 func exportRemote(ctx context.Context, fs *flag.FlagSet, server, format string, redactOut bool, stdout, stderr io.Writer) error {
-	key := os.Getenv("STIGAUDIT_KEY")
+	key := fs.Lookup("api-key").Value.String()
 	if key == "" {
-		return fmt.Errorf("%w: --server needs the API key in STIGAUDIT_KEY", errUsage)
+		return fmt.Errorf("%w: --server needs --api-key or STIGAUDIT_KEY", errUsage)
 	}
 	base, err := url.Parse(server)
 	if err != nil || base.Scheme != "http" && base.Scheme != "https" || base.Host == "" {

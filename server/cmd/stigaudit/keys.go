@@ -17,18 +17,10 @@ import (
 	"github.com/stigaudit/stigaudit/server/auth"
 )
 
-const keysUsage = `usage:
-  stigaudit keys create [--data-dir D] --tenant T --entity URI --perm p1,p2 [--oidc-sub S] [--label L] [--expires 90d]
-  stigaudit keys list [--data-dir D]
-  stigaudit keys revoke [--data-dir D] KEY_ID
-  stigaudit keys checkpoint-key [--data-dir D] [--node N] [--all]
-  stigaudit keys rotate-checkpoint-key [--data-dir D] [--retire-old]
-permissions: audit.write, read, audit.read, admin
-expiry: a duration from now (90d, 12h, 30m) or an RFC 3339 time; default never`
-
+// cmdKeys runs 'stigaudit keys SUB': args[0] is the subcommand.
 func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: %s", errUsage, keysUsage)
+		return fmt.Errorf("%w: a keys command is required", errUsage)
 	}
 	sub, args := args[0], args[1:]
 	switch sub {
@@ -38,7 +30,7 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return cmdRotateCheckpointKey(ctx, args, stdout, stderr)
 	}
 	var c common
-	fs := newFlagSet("keys "+sub, stderr)
+	fs := newFlagSet("keys " + sub)
 	c.register(fs)
 	var spec auth.Spec
 	var perms, expires string
@@ -52,10 +44,13 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fs.StringVar(&expires, "expires", "", "the key stops working after this: a duration from now (90d, 12h, 30m) or an RFC 3339 time; default never")
 	case "list", "revoke":
 	default:
-		return fmt.Errorf("%w: unknown keys command %q\n%s", errUsage, sub, keysUsage)
+		return fmt.Errorf("%w: unknown keys command %q", errUsage, sub)
 	}
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if sub != "revoke" && fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
 	if expires != "" {
 		at, err := parseExpiry(expires, time.Now())
@@ -78,7 +73,7 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	switch sub {
 	case "create":
 		if spec.EntityURI == "" || perms == "" {
-			return fmt.Errorf("%w: --entity and --perm are required\n%s", errUsage, keysUsage)
+			return fmt.Errorf("%w: --entity and --perm are required", errUsage)
 		}
 		if spec.Perms, err = auth.ParsePerms(perms); err != nil {
 			return err

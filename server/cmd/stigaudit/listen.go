@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strconv"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -57,54 +56,30 @@ type netFlags struct {
 	clientCA      string
 	metricsListen string
 
-	envErr error         // a STIGAUDIT_* duration that does not parse
-	certs  *certReloader // loaded by check when TLS is on
+	certs *certReloader // loaded by check when TLS is on
 }
 
 func (n *netFlags) register(fs *flag.FlagSet) {
-	n.durationVar(fs, &n.idleTimeout, "idle-timeout", "STIGAUDIT_IDLE_TIMEOUT", defaultIdleTimeout,
-		"close a keep-alive connection idle this long")
-	n.durationVar(fs, &n.writeTimeout, "write-timeout", "STIGAUDIT_WRITE_TIMEOUT", api.DefaultWriteTimeout,
-		"longest an answer may take to be delivered; an export applies it to each write instead, the live stream keeps its own")
-	n.durationVar(fs, &n.bodyTimeout, "body-timeout", "STIGAUDIT_BODY_TIMEOUT", api.DefaultBodyTimeout,
-		"longest a request body may take to arrive (one slower than 1 KiB/s after 5s is cut sooner)")
-	maxConns, err := strconv.Atoi(env("STIGAUDIT_MAX_CONNS", "0"))
-	if err != nil {
-		n.envErr = fmt.Errorf("STIGAUDIT_MAX_CONNS: %w", err)
-	}
-	fs.IntVar(&n.maxConns, "max-conns", maxConns,
-		"most open client connections; 0: the open-file limit less an eighth (at least 64) kept for the store, sinks and logs (STIGAUDIT_MAX_CONNS)")
-	fs.StringVar(&n.tlsCert, "tls-cert", env("STIGAUDIT_TLS_CERT", ""),
-		"PEM certificate chain: serve HTTPS with --tls-key; both are read again on SIGHUP (STIGAUDIT_TLS_CERT)")
-	fs.StringVar(&n.tlsKey, "tls-key", env("STIGAUDIT_TLS_KEY", ""), "PEM private key of --tls-cert (STIGAUDIT_TLS_KEY)")
-	fs.StringVar(&n.clientCA, "client-ca", env("STIGAUDIT_CLIENT_CA", ""),
-		"PEM CA certificates: require a client certificate signed by one of them (mutual TLS; read again on SIGHUP) (STIGAUDIT_CLIENT_CA)")
-	fs.StringVar(&n.metricsListen, "metrics-listen", env("STIGAUDIT_METRICS_LISTEN", ""),
-		"serve /metrics on this address instead of --listen, without a key: keep it off public networks (STIGAUDIT_METRICS_LISTEN)")
-}
-
-// durationVar registers a duration flag whose default comes from an
-// environment variable; a variable that does not parse is reported by
-// check.
-func (n *netFlags) durationVar(fs *flag.FlagSet, p *time.Duration, name, envName string, def time.Duration, usage string) {
-	if v := env(envName, ""); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil && n.envErr == nil {
-			n.envErr = fmt.Errorf("%s: %w", envName, err)
-		}
-		if err == nil {
-			def = d
-		}
-	}
-	fs.DurationVar(p, name, def, usage+" ("+envName+")")
+	fs.DurationVar(&n.idleTimeout, "idle-timeout", defaultIdleTimeout,
+		"close a keep-alive connection idle this long (env STIGAUDIT_IDLE_TIMEOUT)")
+	fs.DurationVar(&n.writeTimeout, "write-timeout", api.DefaultWriteTimeout,
+		"longest an answer may take to be delivered; an export applies it to each write instead, the live stream keeps its own (env STIGAUDIT_WRITE_TIMEOUT)")
+	fs.DurationVar(&n.bodyTimeout, "body-timeout", api.DefaultBodyTimeout,
+		"longest a request body may take to arrive (one slower than 1 KiB/s after 5s is cut sooner) (env STIGAUDIT_BODY_TIMEOUT)")
+	fs.IntVar(&n.maxConns, "max-conns", 0,
+		"most open client connections; 0: the open-file limit less an eighth (at least 64) kept for the store, sinks and logs (env STIGAUDIT_MAX_CONNS)")
+	fs.StringVar(&n.tlsCert, "tls-cert", "",
+		"PEM certificate chain: serve HTTPS with --tls-key; both are read again on SIGHUP (env STIGAUDIT_TLS_CERT)")
+	fs.StringVar(&n.tlsKey, "tls-key", "", "PEM private key of --tls-cert (env STIGAUDIT_TLS_KEY)")
+	fs.StringVar(&n.clientCA, "client-ca", "",
+		"PEM CA certificates: require a client certificate signed by one of them (mutual TLS; read again on SIGHUP) (env STIGAUDIT_CLIENT_CA)")
+	fs.StringVar(&n.metricsListen, "metrics-listen", "",
+		"serve /metrics on this address instead of --listen, without a key: keep it off public networks (env STIGAUDIT_METRICS_LISTEN)")
 }
 
 // check refuses settings the listener cannot honour and loads the TLS
 // files, before serve opens anything.
 func (n *netFlags) check() error {
-	if n.envErr != nil {
-		return fmt.Errorf("%w: %v", errUsage, n.envErr)
-	}
 	for _, d := range []struct {
 		name string
 		v    time.Duration

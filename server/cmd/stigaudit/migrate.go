@@ -10,10 +10,13 @@ import (
 // reports the schema version.
 func cmdMigrate(ctx context.Context, args []string, _, stderr io.Writer) error {
 	var c common
-	fs := newFlagSet("migrate", stderr)
+	fs := newFlagSet("migrate")
 	c.register(fs)
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
 	store, err := c.openStore(ctx, storeOptions{})
 	if err != nil {

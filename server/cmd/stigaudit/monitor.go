@@ -23,7 +23,7 @@ import (
 	"github.com/stigaudit/stigaudit/server/witness"
 )
 
-const monitorUsage = `usage: stigaudit monitor --server URL --api-key KEY --key VERIFIER_KEY --state DIR [--witness-policy F] [--once] [--interval 10s] [--alert-webhook URL --alert-secret-file F] [--metrics-listen ADDR]
+const monitorUsage = `usage: stigaudit monitor --server URL --api-key KEY --verifier-key KEY --state DIR [--witness-policy F] [--once] [--interval 10s] [--alert-webhook URL --alert-secret-file F] [--metrics-listen ADDR]
 
 Keeps the last checkpoint of the log it verified in DIR and, every
 --interval (or once with --once), fetches the newest one, checks its
@@ -39,10 +39,11 @@ func cmdMonitor(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var server, apiKey, keyArg, stateDir, policyFile, webhook, secretFile, metricsAddr string
 	var once bool
 	var interval time.Duration
-	fs := newFlagSet("monitor", stderr)
+	fs := newFlagSet("monitor")
 	fs.StringVar(&server, "server", "", "base URL of the stigaudit server")
-	fs.StringVar(&apiKey, "api-key", env("STIGAUDIT_KEY", ""), "admin API key (STIGAUDIT_KEY)")
-	fs.StringVar(&keyArg, "key", env("STIGAUDIT_VERIFIER_KEY", ""), "checkpoint verifier key, or a file holding it (STIGAUDIT_VERIFIER_KEY)")
+	fs.StringVar(&apiKey, "api-key", "", "admin API key (env STIGAUDIT_KEY)")
+	fs.StringVar(&keyArg, "verifier-key", "", "checkpoint verifier key, or a file holding it (env STIGAUDIT_VERIFIER_KEY)")
+	deprecatedFlag(fs, "key", "verifier-key")
 	fs.StringVar(&stateDir, "state", "", "directory keeping the last verified checkpoint")
 	fs.StringVar(&policyFile, "witness-policy", "", "C2SP tlog-policy: require its quorum of cosignatures")
 	fs.BoolVar(&once, "once", false, "check once; exit 1 on an alert")
@@ -51,11 +52,15 @@ func cmdMonitor(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.StringVar(&secretFile, "alert-secret-file", "", "file holding the HMAC-SHA256 secret that signs webhook alerts")
 	fs.StringVar(&metricsAddr, "metrics-listen", "", "address to serve /metrics on")
 	registerClientTLS(fs) // for --server https://...
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
-	if server == "" || keyArg == "" || stateDir == "" || fs.NArg() > 0 {
-		return fmt.Errorf("%w: --server, --key and --state are required\n%s", errUsage, monitorUsage)
+	warnDeprecated(fs, stderr)
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	if server == "" || keyArg == "" || stateDir == "" {
+		return fmt.Errorf("%w: --server, --verifier-key and --state are required", errUsage)
 	}
 	key, err := readVerifierKey(keyArg)
 	if err != nil {

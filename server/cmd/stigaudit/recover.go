@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"time"
@@ -8,29 +9,29 @@ import (
 	"github.com/stigaudit/stigaudit/server/datadir"
 )
 
-const recoverUsage = `usage: stigaudit recover --data-dir D --start-new-log
+const recoverUsage = `usage: stigaudit recover [--data-dir D] --start-new-log
 
 When serve refuses to start because the log in D no longer extends what it
 signed (its database was deleted, truncated or restored from an older copy)
 or its signing key is lost, this is the explicit way to begin again: the old
 log's files (database, signing key, pinned checkpoint, admin key) move,
 whole, to D/abandoned-<time>/, where they stay readable as evidence
-('stigaudit verify --db D/abandoned-<time>/stigaudit.db --key OLD_KEY').
+('stigaudit verify --data-dir D/abandoned-<time> --verifier-key OLD_KEY').
 The next 'stigaudit serve' starts a new log with a new signing key and a
 new admin key. Verifiers must be given the new verifier key. Refused while
 a server holds D.`
 
-func cmdRecover(args []string, stdout, stderr io.Writer) error {
+func cmdRecover(_ context.Context, args []string, stdout, _ io.Writer) error {
 	var dataDir string
 	var startNew bool
-	fs := newFlagSet("recover", stderr)
-	fs.StringVar(&dataDir, "data-dir", env("STIGAUDIT_DATA_DIR", "./data"), "the data directory (STIGAUDIT_DATA_DIR)")
+	fs := newFlagSet("recover")
+	fs.StringVar(&dataDir, "data-dir", "./data", "the data directory (env STIGAUDIT_DATA_DIR)")
 	fs.BoolVar(&startNew, "start-new-log", false, "move the old log aside and let the next start begin a new one")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 || !startNew {
-		return fmt.Errorf("%w: recover needs --start-new-log\n%s", errUsage, recoverUsage)
+		return fmt.Errorf("%w: recover needs --start-new-log", errUsage)
 	}
 	dir, err := datadir.Open(dataDir, datadir.Options{})
 	if err != nil {

@@ -40,24 +40,28 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var sinks multiFlag
 	var nf netFlags
 	lim := event.DefaultLimits()
-	fs := newFlagSet("serve", stderr)
+	fs := newFlagSet("serve")
 	c.register(fs)
+	c.registerMaxBatch(fs)
 	cf.register(fs)
 	nf.register(fs)
 	af.register(fs)
-	fs.StringVar(&listen, "listen", env("STIGAUDIT_LISTEN", "127.0.0.1:8470"), "address to listen on (STIGAUDIT_LISTEN)")
-	fs.StringVar(&catFile, "catalogue", env("STIGAUDIT_CATALOGUE", ""), "JSON file of operator-added event types (STIGAUDIT_CATALOGUE)")
-	fs.StringVar(&node, "node", env("STIGAUDIT_NODE", tlog.DefaultNode), nodeFlag)
-	fs.StringVar(&origin, "origin", env("STIGAUDIT_ORIGIN", ""), originFlag)
-	fs.StringVar(&policyFile, "witness-policy", env("STIGAUDIT_WITNESS_POLICY", ""), "C2SP tlog-policy file naming the witnesses that cosign the log's checkpoints and their quorum (STIGAUDIT_WITNESS_POLICY)")
+	fs.StringVar(&listen, "listen", "127.0.0.1:8470", "address to listen on (env STIGAUDIT_LISTEN)")
+	fs.StringVar(&catFile, "catalogue", "", "JSON file of operator-added event types (env STIGAUDIT_CATALOGUE)")
+	fs.StringVar(&node, "node", tlog.DefaultNode, nodeFlag)
+	fs.StringVar(&origin, "origin", "", originFlag)
+	fs.StringVar(&policyFile, "witness-policy", "", "C2SP tlog-policy file naming the witnesses that cosign the log's checkpoints and their quorum (env STIGAUDIT_WITNESS_POLICY)")
 	fs.Var(&sinks, "sink", "deliver committed events to a sink, e.g. file:/var/log/audit.jsonl (repeatable)")
 	fs.DurationVar(&maxWait, "max-wait", maxWait, "longest POST /v1/audit/events?wait=checkpoint|witnessed waits for its receipts before answering 202 without them")
 	fs.BoolVar(&allowShared, "allow-shared-data-dir", false, "start even when another server holds the data directory's lock")
 	fs.Var(&minFree, "min-free-disk", "free space on the data directory's disk below which /readyz answers 503, e.g. 64MiB or 1GiB")
 	fs.IntVar(&lim.MaxDetailBytes, "max-detail-bytes", lim.MaxDetailBytes, "largest canonical detail object")
 	fs.IntVar(&lim.MaxDetailDepth, "max-detail-depth", lim.MaxDetailDepth, "deepest detail nesting")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
 	if err := checkLimits(lim); err != nil {
 		return err

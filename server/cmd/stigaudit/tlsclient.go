@@ -20,9 +20,9 @@ const (
 
 // registerClientTLS adds the client TLS flags to fs.
 func registerClientTLS(fs *flag.FlagSet) {
-	fs.String(flagCAFile, env("STIGAUDIT_CA_FILE", ""), "PEM CA certificates to trust for an https:// server, besides the system's (STIGAUDIT_CA_FILE)")
-	fs.String(flagClientCert, env("STIGAUDIT_CLIENT_CERT", ""), "PEM client certificate, for a server that requires one (--client-ca) (STIGAUDIT_CLIENT_CERT)")
-	fs.String(flagClientKey, env("STIGAUDIT_CLIENT_KEY", ""), "PEM private key of --client-cert (STIGAUDIT_CLIENT_KEY)")
+	fs.String(flagCAFile, "", "PEM CA certificates to trust for an https:// server, besides the system's (env STIGAUDIT_CA_FILE)")
+	fs.String(flagClientCert, "", "PEM client certificate, for a server that requires one (--client-ca) (env STIGAUDIT_CLIENT_CERT)")
+	fs.String(flagClientKey, "", "PEM private key of --client-cert (env STIGAUDIT_CLIENT_KEY)")
 }
 
 // clientTLS returns the TLS configuration the flags of fs describe, or nil

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -26,43 +28,49 @@ import (
 	"github.com/stigaudit/stigaudit/server/witness"
 )
 
-const verifyUsage = `usage: stigaudit verify (--db FILE|postgres://... | --ndjson FILE) --key VERIFIER_KEY [--checkpoint FILE [--witness-policy FILE]] [--since-checkpoint OLD_FILE]... [--allow-tail]
-       stigaudit verify --receipt FILE --key VERIFIER_KEY [--witness-policy FILE]
+const verifyUsage = `usage: stigaudit verify [--data-dir D | --database-url postgres://... | --ndjson FILE] --verifier-key KEY... [--checkpoint FILE [--witness-policy FILE]] [--since-checkpoint OLD_FILE]... [--allow-tail]
+       stigaudit verify --receipt FILE --verifier-key KEY [--witness-policy FILE]
 
 Checks offline that the log is the one signed: every leaf hash, the Merkle
 root against the checkpoint and its signature, and consistency with older
-checkpoints. --db is a SQLite file or a PostgreSQL URL (default, when
-neither --db nor --ndjson is given: STIGAUDIT_DATABASE_URL). Exits 0 and
-prints one line when everything verifies; otherwise exits 1 and names the
-first bad seq and why.`
+checkpoints. The log is an NDJSON export (--ndjson), or the database the
+other commands use: PostgreSQL when --database-url is set (or
+STIGAUDIT_DATABASE_URL, unless --ndjson or --data-dir is given), otherwise
+the SQLite file in --data-dir, opened read only. Exits 0 and prints one line
+when everything verifies; otherwise exits 1 and names the first bad seq and
+why. The old spellings --db FILE|URL and --key still work, with a warning.`
 
 // errVerifyFailed marks a log that does not verify (as opposed to a file
 // that cannot be read).
 var errVerifyFailed = errors.New("verification failed")
 
 func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var c common
 	var dbFile, ndjsonFile, cpFile, policyFile, receiptFile, historyFile string
 	var keyArgs multiFlag
 	var since multiFlag
 	var allowTail bool
-	fs := newFlagSet("verify", stderr)
-	fs.StringVar(&dbFile, "db", "", "SQLite database file, or postgres:// URL, to verify (read only; default STIGAUDIT_DATABASE_URL when --ndjson is not given)")
+	fs := newFlagSet("verify")
+	c.register(fs)
+	fs.StringVar(&dbFile, "db", "", "deprecated, use --data-dir or --database-url; a SQLite database file or postgres:// URL to verify")
 	fs.StringVar(&ndjsonFile, "ndjson", "", "NDJSON export to verify")
 	fs.StringVar(&receiptFile, "receipt", "", "an event's receipt (C2SP tlog-proof) to verify")
-	fs.Var(&keyArgs, "key", "checkpoint verifier key <name>+<hash>+<base64>, or a file holding it (STIGAUDIT_VERIFIER_KEY); repeat it for a log whose key was rotated")
+	fs.Var(&keyArgs, "verifier-key", "checkpoint verifier key <name>+<hash>+<base64>, or a file holding it; repeat it for a log whose key was rotated (env STIGAUDIT_VERIFIER_KEY)")
+	deprecatedFlag(fs, "key", "verifier-key")
 	fs.StringVar(&historyFile, "key-history", "", "the log's key history (GET /v1/audit/verifier-keys, or checkpoint.keys.json): each checkpoint must be signed by a key valid at its size")
 	fs.StringVar(&cpFile, "checkpoint", "", "signed checkpoint to verify against (default: the latest in the database, or the export's last line)")
 	fs.Var(&since, "since-checkpoint", "an older signed checkpoint the log must still extend (repeatable)")
 	fs.StringVar(&policyFile, "witness-policy", "", "C2SP tlog-policy file: the --checkpoint must carry cosignatures meeting its quorum (as GET /v1/audit/checkpoint serves it)")
-	fs.BoolVar(&allowTail, "allow-tail", false, "--db only: events after the checkpoint (not signed yet, on a live server) are checked against the stored tree instead of failing")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+	fs.BoolVar(&allowTail, "allow-tail", false, "a database only: events after the checkpoint (not signed yet, on a live server) are checked against the stored tree instead of failing")
+	if err := parseArgs(fs, args); err != nil {
+		return err
 	}
-	if len(keyArgs) == 0 {
-		if v := env("STIGAUDIT_VERIFIER_KEY", ""); v != "" {
-			keyArgs = multiFlag{v}
-		}
+	given := map[string]bool{} // on the command line, before the environment
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if err := applyEnv(fs); err != nil {
+		return err
 	}
+	warnDeprecated(fs, stderr)
 	keyArg := ""
 	if len(keyArgs) > 0 {
 		keyArg = keyArgs[0]
@@ -70,20 +78,45 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if historyFile != "" && keyArg == "" {
 		keyArg = "(history)"
 	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	sources := 0 // the logs named on the command line
+	for _, name := range []string{"db", "ndjson", "data-dir", "database-url"} {
+		if given[name] {
+			sources++
+		}
+	}
 	if receiptFile != "" {
-		if dbFile != "" || ndjsonFile != "" || cpFile != "" || len(since) > 0 || keyArg == "" || fs.NArg() > 0 {
-			return fmt.Errorf("%w: --receipt takes --key and optionally --witness-policy, nothing else\n%s", errUsage, verifyUsage)
+		if sources > 0 || cpFile != "" || len(since) > 0 || keyArg == "" {
+			return fmt.Errorf("%w: --receipt takes --verifier-key and optionally --witness-policy, nothing else", errUsage)
 		}
 		return verifyReceipt(receiptFile, keyArg, policyFile, stdout)
 	}
-	if dbFile == "" && ndjsonFile == "" {
-		dbFile = env("STIGAUDIT_DATABASE_URL", "")
+	if sources > 1 {
+		return fmt.Errorf("%w: give one of --data-dir, --database-url and --ndjson", errUsage)
 	}
-	if (dbFile == "") == (ndjsonFile == "") || keyArg == "" || fs.NArg() > 0 {
-		return fmt.Errorf("%w: exactly one of --db and --ndjson, and --key, are required\n%s", errUsage, verifyUsage)
+	if keyArg == "" {
+		return fmt.Errorf("%w: --verifier-key is required", errUsage)
+	}
+	if ndjsonFile == "" && dbFile == "" {
+		// The store the other commands use: PostgreSQL when a URL is set
+		// (unless --data-dir names the SQLite log), else the data directory.
+		switch {
+		case c.databaseURL != "" && !given["data-dir"]:
+			if !c.isPostgres() {
+				return fmt.Errorf("%w: --database-url must start with postgres:// (or be empty for SQLite in --data-dir)", errUsage)
+			}
+			dbFile = c.databaseURL
+		default:
+			dbFile = filepath.Join(c.dataDir, DBFile)
+			if _, err := os.Stat(dbFile); errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("%w: no log at %s: give --data-dir, --database-url or --ndjson", errUsage, dbFile)
+			}
+		}
 	}
 	if allowTail && dbFile == "" {
-		return fmt.Errorf("%w: --allow-tail applies to --db only", errUsage)
+		return fmt.Errorf("%w: --allow-tail applies to a database only (--data-dir, --database-url)", errUsage)
 	}
 	keys, err := verifierKeys(keyArgs, historyFile)
 	if err != nil {
@@ -461,12 +494,12 @@ func verifyDBAt(ctx context.Context, db string, keys checkpoint.Keys, cp []byte,
 }
 
 // openLogReadOnly opens the log at db (a SQLite file or a PostgreSQL URL)
-// for verify --db: read-only, never created or migrated.
+// for verify: read-only, never created or migrated.
 func openLogReadOnly(ctx context.Context, db string) (*sqlquery.ReadOnlyLog, error) {
 	if pgstore.IsURL(db) {
 		l, err := pgstore.OpenReadOnly(ctx, db)
 		if errors.Is(err, auditerr.ErrInvalidConfig) {
-			return nil, fmt.Errorf("%w: --db %v", errUsage, err)
+			return nil, fmt.Errorf("%w: %v", errUsage, err)
 		}
 		return l, err
 	}

@@ -10,8 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rogpeppe/go-internal/testscript"
 	"github.com/stigaudit/stigaudit/core/checkpoint"
 	"github.com/stigaudit/stigaudit/core/merkle"
+
 	"github.com/stigaudit/stigaudit/server/export"
 	"github.com/stigaudit/stigaudit/server/tlog"
 )
@@ -22,8 +24,10 @@ const benchExportSize = 1_000_000
 
 var benchExportDir string
 
+// TestMain also makes the test binary the stigaudit command of the
+// testscript scripts (script_test.go).
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := testscript.RunMain(m, map[string]func() int{"stigaudit": realMain})
 	if benchExportDir != "" {
 		os.RemoveAll(benchExportDir)
 	}
