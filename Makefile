@@ -47,10 +47,14 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./core/... ./hostfns/...
 	$(BIN) bench emit --concurrency 64 --events 50000 --baseline --json
 
-## lint: formatting and vet
+## lint: gofmt, goimports, vet and staticcheck (pinned; fetched by go run)
+GOIMPORTS   ?= $(GO) run golang.org/x/tools/cmd/goimports@v0.52.0
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 lint:
-	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -local github.com/stigaudit/stigaudit -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out=$$($(GOIMPORTS) -local github.com/stigaudit/stigaudit -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "goimports needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(STATICCHECK) ./...
 
 ## fuzz: each fuzz target for FUZZTIME
 fuzz:

@@ -9,8 +9,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/stigaudit/stigaudit/core/auditerr"
 	"golang.org/x/mod/sumdb/note"
+
+	"github.com/stigaudit/stigaudit/core/auditerr"
 )
 
 // HashSize is the size of a tree root (SHA-256).

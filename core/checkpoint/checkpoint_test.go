@@ -7,8 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stigaudit/stigaudit/core/auditerr"
 	"golang.org/x/mod/sumdb/note"
+
+	"github.com/stigaudit/stigaudit/core/auditerr"
 )
 
 // detRand is a deterministic byte stream for reproducible keys in tests.

@@ -10,8 +10,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/stigaudit/stigaudit/core/sha256s"
 	"golang.org/x/mod/sumdb/note"
+
+	"github.com/stigaudit/stigaudit/core/sha256s"
 )
 
 // This file opens C2SP signed notes (https://c2sp.org/signed-note) signed

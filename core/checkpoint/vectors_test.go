@@ -8,9 +8,10 @@ import (
 	"os"
 	"testing"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/stigaudit/stigaudit/core/auditerr"
 	"github.com/stigaudit/stigaudit/internal/golden"
-	"golang.org/x/mod/sumdb/note"
 )
 
 // core/testdata/checkpoint.json holds signed checkpoints and the outcome of

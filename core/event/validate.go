@@ -5,8 +5,9 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/stigaudit/stigaudit/core/auditerr"
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/stigaudit/stigaudit/core/auditerr"
 )
 
 // Bounds on string fields. They keep one record small and printable; detail

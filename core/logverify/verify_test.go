@@ -7,11 +7,12 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/stigaudit/stigaudit/core/auditerr"
 	"github.com/stigaudit/stigaudit/core/checkpoint"
 	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/core/merkle"
-	"golang.org/x/mod/sumdb/note"
 )
 
 // testHash stands in for event.LeafHash(event.AppendCanonical(nil, e)):
@@ -139,11 +140,6 @@ func run(t testing.TB, cfg Config, events []event.Event) Report {
 
 func TestVerifierCatchesTampering(t *testing.T) {
 	const n = 3000 // two complete chunks of 1024 and a partial one
-	type setup struct {
-		cfg    Config
-		events []event.Event
-		w      *world
-	}
 	for _, tc := range []struct {
 		name string
 		// prepare signs what it wants to, then tampers; it returns the

@@ -3,9 +3,10 @@ package merkle
 import (
 	"encoding/hex"
 
+	"github.com/transparency-dev/merkle/compact"
+
 	"github.com/stigaudit/stigaudit/core/auditerr"
 	"github.com/stigaudit/stigaudit/core/sha256s"
-	"github.com/transparency-dev/merkle/compact"
 )
 
 // HashSize is the size in bytes of every hash in the tree (SHA-256).

@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"math/bits"
 
-	"github.com/stigaudit/stigaudit/core/auditerr"
 	"github.com/transparency-dev/merkle/proof"
+
+	"github.com/stigaudit/stigaudit/core/auditerr"
 )
 
 // Nodes says which stored tree nodes a proof is built from, and how to turn

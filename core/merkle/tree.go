@@ -1,8 +1,9 @@
 package merkle
 
 import (
-	"github.com/stigaudit/stigaudit/core/auditerr"
 	"github.com/transparency-dev/merkle/compact"
+
+	"github.com/stigaudit/stigaudit/core/auditerr"
 )
 
 // Tree is a streaming Merkle tree builder: it takes leaf hashes in order and

@@ -7,9 +7,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/stigaudit/stigaudit/hostfns/appendq"
 	"log/slog"
 	"time"
+
+	"github.com/stigaudit/stigaudit/hostfns/appendq"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"

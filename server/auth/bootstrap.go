@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/stigaudit/stigaudit/server/secretfile"
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/stigaudit/stigaudit/server/secretfile"
 )
 
 // AdminKeyFile is the name of the file Bootstrap writes in the data

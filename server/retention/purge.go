@@ -3,7 +3,6 @@ package retention
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -359,12 +358,4 @@ func (p *Purger) Stop() {
 	if p.started.Load() {
 		<-p.done
 	}
-}
-
-// unavailable wraps a database failure.
-func unavailable(what string, err error) error {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("retention: %s: %w", what, err)
-	}
-	return fmt.Errorf("%w: %w", auditerr.Errorf(auditerr.ErrStoreUnavailable, "retention: %s", what), err)
 }

@@ -17,7 +17,6 @@ import (
 // testLog is a real SQLite log in a temporary directory: the Dispatcher's
 // Log and Cursors. Its events are storetest.NewEvent's, numbered by seq.
 type testLog struct {
-	t *testing.T
 	*sqlitestore.Store
 	path string
 }

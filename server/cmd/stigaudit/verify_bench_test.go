@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
 	"github.com/stigaudit/stigaudit/core/checkpoint"
 	"github.com/stigaudit/stigaudit/core/merkle"
 
@@ -27,6 +28,7 @@ var benchExportDir string
 // TestMain also makes the test binary the stigaudit command of the
 // testscript scripts (script_test.go).
 func TestMain(m *testing.M) {
+	//lint:ignore SA1019 testscript.Main exits itself, before the benchmark's export is removed
 	code := testscript.RunMain(m, map[string]func() int{"stigaudit": realMain})
 	if benchExportDir != "" {
 		os.RemoveAll(benchExportDir)

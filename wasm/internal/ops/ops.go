@@ -3,7 +3,6 @@ package ops
 import (
 	"errors"
 	"io"
-	"strconv"
 	"time"
 
 	"github.com/stigaudit/stigaudit/core/auditerr"
@@ -178,19 +177,6 @@ func (o object) optStr(name string) (*string, error) {
 		return nil, auditerr.Errorf(auditerr.ErrInvalidField, "field %q must be a string or null", name)
 	}
 	return &s, nil
-}
-
-// uint returns a required non-negative integer member.
-func (o object) uint(name string) (uint64, error) {
-	v, err := o.raw(name)
-	if err != nil {
-		return 0, err
-	}
-	n, perr := strconv.ParseUint(string(v), 10, 64)
-	if perr != nil || n > 1<<53 {
-		return 0, auditerr.Errorf(auditerr.ErrInvalidField, "field %q must be an integer from 0 to 2^53", name)
-	}
-	return n, nil
 }
 
 // canonicalize: any JSON text → its RFC 8785 canonical form, as a JSON
