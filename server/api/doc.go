@@ -15,7 +15,8 @@
 // # Emitting
 //
 // POST /v1/audit/events takes one event object, or {"events":[...]} for an
-// atomic batch. The key decides who is writing:
+// atomic batch. The key decides who is writing (event.Scope, the rule a
+// WebAssembly host applies too):
 //
 //   - tenant_id defaults to the key's tenant. A non-admin key that names
 //     another tenant is refused (403); an admin key may name any tenant.

@@ -39,30 +39,11 @@ func bodyTooLarge(limit int64) error {
 	return auditerr.Errorf(auditerr.ErrTooLarge, "the request body is more than %d bytes, the most one emit request (one event or a whole batch) may carry", limit)
 }
 
-// stamp applies what the key decides to a draft (see the package doc).
-func stamp(d *event.Draft, p auth.Principal) error {
-	if d.Tenant == "" {
-		d.Tenant = p.Tenant
-	} else if !p.IsAdmin() {
-		t, err := event.NormalizeTenant(d.Tenant)
-		if err != nil {
-			return err
-		}
-		if t != p.Tenant {
-			return auditerr.Errorf(auditerr.ErrForbidden, "this key may only write to tenant %q", p.Tenant)
-		}
-	}
-	if d.Emitter != "" && d.Emitter != p.EntityURI {
-		return auditerr.Errorf(auditerr.ErrForbidden, "emitter is set from the key (%q) and cannot be %q", p.EntityURI, d.Emitter)
-	}
-	d.Emitter = p.EntityURI
-	if d.EntityURI == "" {
-		d.EntityURI = p.EntityURI
-	}
-	if d.OIDCSub == "" {
-		d.OIDCSub = p.OIDCSub
-	}
-	return nil
+// scopeOf is what the key of p decides about the events it writes (see
+// the package doc): its tenant, unless it is an admin's, and its entity as
+// the emitter.
+func scopeOf(p auth.Principal) event.Scope {
+	return event.Scope{Tenant: p.Tenant, AnyTenant: p.IsAdmin(), Emitter: p.EntityURI, OIDCSub: p.OIDCSub}
 }
 
 // postEvents is POST /v1/audit/events.
@@ -79,9 +60,9 @@ func (s *server) postEvents(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p := PrincipalOf(c)
+	scope := scopeOf(PrincipalOf(c))
 	for i := range ds {
-		if err := stamp(&ds[i], p); err != nil {
+		if err := scope.Apply(&ds[i]); err != nil {
 			switch {
 			case !batch:
 				return err
