@@ -57,7 +57,8 @@ type Observer interface {
 	// Emitted is called once per Emit or EmitBatch call with the number of
 	// drafts, the call's duration and its error (nil on success).
 	Emitted(n int, d time.Duration, err error)
-	// BestEffortFailed is called when EmitNoFail swallowed a failure.
+	// BestEffortFailed is called when EmitNoFail, EmitBestEffort or
+	// EmitBatchBestEffort swallowed a failure, once per event not stored.
 	BestEffortFailed(eventType, tenant string, err error)
 }
 
@@ -175,6 +176,11 @@ func (l *Log) Build(d event.Draft) (event.Event, error) {
 // its seq. For an instruction event whose fact is not an instruction fact it
 // returns an error wrapping auditerr.ErrNotInstruction and stores nothing.
 // Re-sending a stored id with the same content returns the stored event.
+//
+// When the store refuses or cannot commit the event, Emit returns the event
+// it built and tried to append (Seq -1) with the store's error, so the
+// caller can name what was attempted; a draft that does not build returns
+// the zero Event.
 func (l *Log) Emit(ctx context.Context, d event.Draft) (event.Event, error) {
 	start := time.Now()
 	ev, err := l.emit(ctx, d)
@@ -189,7 +195,7 @@ func (l *Log) emit(ctx context.Context, d event.Draft) (event.Event, error) {
 	}
 	stored, err := l.store.Append(ctx, []event.Event{ev})
 	if err != nil {
-		return event.Event{}, err
+		return ev, err
 	}
 	l.committed(stored)
 	return stored[0], nil
@@ -199,6 +205,10 @@ func (l *Log) emit(ctx context.Context, d event.Draft) (event.Event, error) {
 // or none. Invalid drafts fail the batch with an *auditerr.BatchError naming
 // every bad index. Skipped instruction events (SPEC §5) are reported as
 // Skipped and do not fail the batch.
+//
+// When the store refuses or cannot commit the batch, EmitBatch returns the
+// results it built and tried to append (events with Seq -1, skipped ones in
+// place) with the store's error; a batch that does not build returns nil.
 func (l *Log) EmitBatch(ctx context.Context, ds []event.Draft) ([]Result, error) {
 	start := time.Now()
 	res, err := l.emitBatch(ctx, ds)
@@ -240,9 +250,10 @@ func (l *Log) emitBatch(ctx context.Context, ds []event.Draft) ([]Result, error)
 	}
 	stored, err := l.store.Append(ctx, evs)
 	if err != nil {
-		return nil, err
+		stored = evs // what was attempted
+	} else {
+		l.committed(stored)
 	}
-	l.committed(stored)
 	j := 0
 	for i := range res {
 		if !res[i].Skipped {
@@ -250,7 +261,49 @@ func (l *Log) emitBatch(ctx context.Context, ds []event.Draft) ([]Result, error)
 			j++
 		}
 	}
-	return res, nil
+	return res, err
+}
+
+// EmitBestEffort emits one event as Emit does, but a store that cannot
+// commit it is not the caller's failure when its type is best effort (not
+// critical, SPEC §3): the failure is logged and told to the Observer
+// (BestEffortFailed), and EmitBestEffort returns the event it tried to
+// store (Seq -1), stored false and a nil error — like the seed's
+// emit_nofail. Every other outcome is Emit's: the stored event and stored
+// true, or Emit's error (an event of a critical type fails closed; a
+// skipped instruction event is an error wrapping auditerr.ErrNotInstruction).
+func (l *Log) EmitBestEffort(ctx context.Context, d event.Draft) (ev event.Event, stored bool, err error) {
+	ev, err = l.Emit(ctx, d)
+	switch {
+	case err == nil:
+		return ev, true, nil
+	case !l.mayDrop(err, d):
+		return ev, false, err
+	}
+	l.dropped(ctx, err, &d, &ev)
+	return ev, false, nil
+}
+
+// EmitBatchBestEffort is EmitBatch with EmitBestEffort's rule for the
+// whole batch: when the store cannot commit it and every draft is of a
+// best-effort type, each event that was to be stored is logged and told to
+// the Observer, and it returns the results it tried to store (Seq -1),
+// stored false and a nil error. A batch holding a critical type fails
+// closed, with EmitBatch's error.
+func (l *Log) EmitBatchBestEffort(ctx context.Context, ds []event.Draft) (res []Result, stored bool, err error) {
+	res, err = l.EmitBatch(ctx, ds)
+	switch {
+	case err == nil:
+		return res, true, nil
+	case res == nil || !l.mayDrop(err, ds...):
+		return res, false, err
+	}
+	for i := range res {
+		if !res[i].Skipped {
+			l.dropped(ctx, err, &ds[i], &res[i].Event)
+		}
+	}
+	return res, false, nil
 }
 
 // EmitNoFail emits one event and never reports failure: a failure is logged
@@ -258,14 +311,37 @@ func (l *Log) emitBatch(ctx context.Context, ds []event.Draft) ([]Result, error)
 // it only for best-effort event types; critical types must use Emit so that
 // a failure reaches the caller (they fail closed).
 func (l *Log) EmitNoFail(ctx context.Context, d event.Draft) {
-	_, err := l.Emit(ctx, d)
+	ev, _, err := l.EmitBestEffort(ctx, d)
 	if err == nil || errors.Is(err, auditerr.ErrNotInstruction) {
 		return
 	}
+	l.dropped(ctx, err, &d, &ev)
+}
+
+// mayDrop reports whether a failed emit of ds may be swallowed: the store
+// could not commit and no draft is of a critical type (critical types fail
+// closed, SPEC §3).
+func (l *Log) mayDrop(err error, ds ...event.Draft) bool {
+	if !errors.Is(err, auditerr.ErrStoreUnavailable) {
+		return false
+	}
+	cat := l.builder.Catalogue
+	for i := range ds {
+		t, ok := cat.Lookup(ds[i].Type)
+		if !ok || t.Critical() {
+			return false
+		}
+	}
+	return true
+}
+
+// dropped logs and tells the Observer about the event of d that was not
+// stored; ev is the event built from d, or the zero Event.
+func (l *Log) dropped(ctx context.Context, err error, d *event.Draft, ev *event.Event) {
 	l.logger.LogAttrs(ctx, slog.LevelError, "audit emit failed (best effort)",
 		slog.String("event_type", d.Type), slog.String("entity_uri", d.EntityURI),
-		slog.String("tenant", d.Tenant), slog.String("code", string(auditerr.CodeOf(err))),
-		slog.String("error", err.Error()))
+		slog.String("tenant", d.Tenant), slog.String("id", ev.ID), slog.String("ts", ev.TS),
+		slog.String("code", string(auditerr.CodeOf(err))), slog.String("error", err.Error()))
 	if l.observer != nil {
 		l.observer.BestEffortFailed(d.Type, d.Tenant, err)
 	}

@@ -33,7 +33,8 @@ type Config struct {
 	Log *stigaudit.Log
 	// Keys authenticates requests; required.
 	Keys *auth.Keys
-	// Metrics records HTTP requests and best-effort failures; optional.
+	// Metrics records HTTP requests; optional. Best-effort failures are
+	// counted by the Log's Observer (stigaudit.Log.EmitBestEffort).
 	Metrics *metrics.Metrics
 	// Gatherer is served at /metrics; nil serves nothing there.
 	Gatherer prometheus.Gatherer

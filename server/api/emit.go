@@ -3,7 +3,6 @@ package api
 import (
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -79,51 +78,31 @@ func (s *server) postEvents(c echo.Context) error {
 	return s.emitOne(c, ds[0], wait)
 }
 
+// emitOne emits d. A best-effort event the store could not commit is
+// answered 202 with the event that was attempted (the Log logged and
+// counted it); see the package doc.
 func (s *server) emitOne(c echo.Context, d event.Draft, wait string) error {
-	ctx := c.Request().Context()
-	ev, err := s.log.Emit(ctx, d)
+	ev, stored, err := s.log.EmitBestEffort(c.Request().Context(), d)
 	switch {
-	case err == nil && wait != "":
-		return s.withReceipts(c, wait, []stigaudit.Result{{Event: ev}}, false)
-	case err == nil:
-		return c.JSONBlob(http.StatusCreated, event.AppendJSON(nil, &ev))
 	case errors.Is(err, auditerr.ErrNotInstruction):
 		return c.JSONBlob(http.StatusOK, skippedJSON)
-	case !s.bestEffort(err, d):
+	case err != nil:
 		return err
+	case !stored:
+		return c.JSONBlob(http.StatusAccepted, withStoredFalse(event.AppendJSON(nil, &ev)))
+	case wait != "":
+		return s.withReceipts(c, wait, []stigaudit.Result{{Event: ev}}, false)
 	}
-	built, berr := s.log.Build(d)
-	if berr != nil {
-		return err
-	}
-	s.swallowed(c, err, d)
-	return c.JSONBlob(http.StatusAccepted, withStoredFalse(event.AppendJSON(nil, &built)))
+	return c.JSONBlob(http.StatusCreated, event.AppendJSON(nil, &ev))
 }
 
+// emitBatch emits ds atomically, answering as emitOne does.
 func (s *server) emitBatch(c echo.Context, ds []event.Draft, wait string) error {
-	ctx := c.Request().Context()
-	res, err := s.log.EmitBatch(ctx, ds)
-	if err != nil {
-		if !s.bestEffort(err, ds...) {
-			return err
-		}
-		res = make([]stigaudit.Result, len(ds))
-		for i := range ds {
-			ev, berr := s.log.Build(ds[i])
-			switch {
-			case errors.Is(berr, auditerr.ErrNotInstruction):
-				res[i].Skipped = true
-			case berr != nil:
-				return err
-			default:
-				res[i].Event = ev
-			}
-		}
-		for i := range ds {
-			if !res[i].Skipped {
-				s.swallowed(c, err, ds[i])
-			}
-		}
+	res, stored, err := s.log.EmitBatchBestEffort(c.Request().Context(), ds)
+	switch {
+	case err != nil:
+		return err
+	case !stored:
 		return c.JSONBlob(http.StatusAccepted, withStoredFalse(appendResults(nil, res)))
 	}
 	status := http.StatusOK // every item skipped: nothing was created
@@ -158,31 +137,4 @@ func appendResults(b []byte, res []stigaudit.Result) []byte {
 // withStoredFalse adds "stored":false to a rendered JSON object.
 func withStoredFalse(obj []byte) []byte {
 	return append(obj[:len(obj)-1], `,"stored":false}`...)
-}
-
-// bestEffort reports whether a failed emit of ds may be swallowed: the store
-// could not commit and no draft is of a critical type (critical types fail
-// closed, SPEC §3).
-func (s *server) bestEffort(err error, ds ...event.Draft) bool {
-	if !errors.Is(err, auditerr.ErrStoreUnavailable) {
-		return false
-	}
-	cat := s.log.Catalogue()
-	for i := range ds {
-		t, ok := cat.Lookup(ds[i].Type)
-		if !ok || t.Critical() {
-			return false
-		}
-	}
-	return true
-}
-
-// swallowed logs and counts a best-effort event that was not stored.
-func (s *server) swallowed(c echo.Context, err error, d event.Draft) {
-	s.logger.LogAttrs(c.Request().Context(), slog.LevelError, "audit emit failed (best effort)",
-		slog.String("event_type", d.Type), slog.String("tenant", d.Tenant),
-		slog.String("entity_uri", d.EntityURI), slog.String("error", err.Error()))
-	if s.metrics != nil {
-		s.metrics.BestEffortFailed(d.Type, d.Tenant, err)
-	}
 }
