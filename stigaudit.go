@@ -15,15 +15,13 @@ import (
 	"github.com/stigaudit/stigaudit/hostfns"
 )
 
-// Batch limits (SPEC §4). MaxBatchBytes bounds the sum of a batch's
-// canonical details (the bytes an answer or an export shows); over HTTP a
-// request body is also at most 1 MiB (event.MaxRequestBytes), so a batch
-// whose request fits is refused for its bytes only when its numbers grow
-// in canonical form (1e20 is written out in 21 digits).
-const (
-	MaxBatchEvents = 1000
-	MaxBatchBytes  = 1 << 20
-)
+// Limits are the Log's bounds on what one emit may carry: each event's
+// detail, a request body, a batch's events and its canonical detail bytes
+// (see event.Limits, the same type, which the core parses and builds
+// with). The Log owns them (Options.Limits, Log.Limits): its Builder and
+// EmitBatch apply them, and an HTTP server derives its body limit from
+// them, so every layer refuses the same requests with the same codes.
+type Limits = event.Limits
 
 // Options configure a Log. Only Store is required.
 type Options struct {
@@ -35,8 +33,9 @@ type Options struct {
 	Entropy hostfns.Entropy
 	// Catalogue is the closed set of event types; default catalog.Default().
 	Catalogue *catalog.Catalogue
-	// Limits bound detail size and depth; default event.DefaultLimits().
-	Limits event.Limits
+	// Limits bound details, requests and batches; unset fields take
+	// their defaults (event.DefaultLimits).
+	Limits Limits
 	// Logger receives structured logs; default slog.Default().
 	Logger *slog.Logger
 	// Observer is told about commits and emit outcomes; optional.
@@ -127,9 +126,7 @@ func Open(opts Options) (*Log, error) {
 	if opts.Catalogue == nil {
 		opts.Catalogue = catalog.Default()
 	}
-	if opts.Limits == (event.Limits{}) {
-		opts.Limits = event.DefaultLimits()
-	}
+	opts.Limits = opts.Limits.WithDefaults()
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -157,8 +154,8 @@ func Open(opts Options) (*Log, error) {
 // Catalogue returns the log's event catalogue.
 func (l *Log) Catalogue() *catalog.Catalogue { return l.builder.Catalogue }
 
-// Limits returns the log's detail limits.
-func (l *Log) Limits() event.Limits { return l.builder.Limits }
+// Limits returns the log's limits, every field set.
+func (l *Log) Limits() Limits { return l.builder.Limits }
 
 // Store returns the underlying store.
 func (l *Log) Store() hostfns.Store { return l.store }
@@ -220,8 +217,9 @@ func (l *Log) emitBatch(ctx context.Context, ds []event.Draft) ([]Result, error)
 	if len(ds) == 0 {
 		return nil, auditerr.Errorf(auditerr.ErrInvalidBatch, "the batch is empty")
 	}
-	if len(ds) > MaxBatchEvents {
-		return nil, auditerr.Errorf(auditerr.ErrBatchTooLarge, "a batch holds at most %d events, got %d", MaxBatchEvents, len(ds))
+	lim := l.builder.Limits
+	if len(ds) > lim.MaxBatchEvents {
+		return nil, lim.BatchTooLarge(len(ds))
 	}
 	res := make([]Result, len(ds))
 	evs := make([]event.Event, 0, len(ds))
@@ -242,8 +240,8 @@ func (l *Log) emitBatch(ctx context.Context, ds []event.Draft) ([]Result, error)
 	if len(bad) > 0 {
 		return nil, &auditerr.BatchError{Items: bad}
 	}
-	if size > MaxBatchBytes {
-		return nil, auditerr.Errorf(auditerr.ErrBatchTooLarge, "the details of a batch hold at most %d bytes in canonical form; these hold %d", MaxBatchBytes, size)
+	if size > lim.MaxBatchBytes {
+		return nil, auditerr.Errorf(auditerr.ErrBatchTooLarge, "the details of a batch hold at most %d bytes in canonical form; these hold %d", lim.MaxBatchBytes, size)
 	}
 	if len(evs) == 0 {
 		return res, nil

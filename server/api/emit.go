@@ -15,10 +15,13 @@ import (
 
 var skippedJSON = []byte(`{"skipped":"not_instruction"}`)
 
-// readBody reads at most limit bytes of the request body; more is a 413.
-func readBody(r *http.Request, limit int64) ([]byte, error) {
+// readBody reads the request body, at most lim.MaxRequestBytes of it;
+// more is lim.RequestTooLarge (413 too_large), the answer ParseEmitRequest
+// gives a body it is handed whole.
+func readBody(r *http.Request, lim event.Limits) ([]byte, error) {
+	limit := int64(lim.MaxRequestBytes)
 	if r.ContentLength > limit {
-		return nil, bodyTooLarge(limit)
+		return nil, lim.RequestTooLarge()
 	}
 	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
@@ -28,14 +31,9 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 		return nil, auditerr.Errorf(auditerr.ErrInvalidInput, "reading the request body: %v", err)
 	}
 	if int64(len(b)) > limit {
-		return nil, bodyTooLarge(limit)
+		return nil, lim.RequestTooLarge()
 	}
 	return b, nil
-}
-
-// bodyTooLarge states the byte rule of an emit request.
-func bodyTooLarge(limit int64) error {
-	return auditerr.Errorf(auditerr.ErrTooLarge, "the request body is more than %d bytes, the most one emit request (one event or a whole batch) may carry", limit)
 }
 
 // scopeOf is what the key of p decides about the events it writes (see
@@ -51,11 +49,12 @@ func (s *server) postEvents(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	body, err := readBody(c.Request(), s.limit)
+	lim := s.log.Limits()
+	body, err := readBody(c.Request(), lim)
 	if err != nil {
 		return err
 	}
-	ds, batch, err := event.ParseEmitRequest(body, s.log.Limits())
+	ds, batch, err := event.ParseEmitRequest(body, lim)
 	if err != nil {
 		return err
 	}
