@@ -15,8 +15,14 @@
 //
 // Emit returns only when the event is durable (write-ahead): if it returns
 // an error for a critical event type, the caller must not go on as if the
-// action were audited. Best-effort types may use EmitNoFail, which logs and
-// counts a failure instead of returning it, like the seed's emit_nofail.
+// action were audited. Best-effort types may use EmitBestEffort, which
+// logs and counts a store that could not commit instead of failing the
+// caller and returns the event it tried to store, or EmitNoFail, which
+// reports nothing, like the seed's emit_nofail. On a failed append Emit and
+// EmitBatch return what they tried to store with the error.
+//
+// The Log's Limits bound each detail, a request and a batch; an HTTP
+// server reads its body limit from them, so every layer agrees.
 //
 // EmitBatch stores a batch atomically; EmitTx joins a caller's *sql.Tx on
 // the store's own database, so the event commits or rolls back with the

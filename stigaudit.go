@@ -15,15 +15,13 @@ import (
 	"github.com/stigaudit/stigaudit/hostfns"
 )
 
-// Batch limits (SPEC §4). MaxBatchBytes bounds the sum of a batch's
-// canonical details (the bytes an answer or an export shows); over HTTP a
-// request body is also at most 1 MiB (event.MaxRequestBytes), so a batch
-// whose request fits is refused for its bytes only when its numbers grow
-// in canonical form (1e20 is written out in 21 digits).
-const (
-	MaxBatchEvents = 1000
-	MaxBatchBytes  = 1 << 20
-)
+// Limits are the Log's bounds on what one emit may carry: each event's
+// detail, a request body, a batch's events and its canonical detail bytes
+// (see event.Limits, the same type, which the core parses and builds
+// with). The Log owns them (Options.Limits, Log.Limits): its Builder and
+// EmitBatch apply them, and an HTTP server derives its body limit from
+// them, so every layer refuses the same requests with the same codes.
+type Limits = event.Limits
 
 // Options configure a Log. Only Store is required.
 type Options struct {
@@ -35,8 +33,9 @@ type Options struct {
 	Entropy hostfns.Entropy
 	// Catalogue is the closed set of event types; default catalog.Default().
 	Catalogue *catalog.Catalogue
-	// Limits bound detail size and depth; default event.DefaultLimits().
-	Limits event.Limits
+	// Limits bound details, requests and batches; unset fields take
+	// their defaults (event.DefaultLimits).
+	Limits Limits
 	// Logger receives structured logs; default slog.Default().
 	Logger *slog.Logger
 	// Observer is told about commits and emit outcomes; optional.
@@ -57,7 +56,8 @@ type Observer interface {
 	// Emitted is called once per Emit or EmitBatch call with the number of
 	// drafts, the call's duration and its error (nil on success).
 	Emitted(n int, d time.Duration, err error)
-	// BestEffortFailed is called when EmitNoFail swallowed a failure.
+	// BestEffortFailed is called when EmitNoFail, EmitBestEffort or
+	// EmitBatchBestEffort swallowed a failure, once per event not stored.
 	BestEffortFailed(eventType, tenant string, err error)
 }
 
@@ -126,9 +126,7 @@ func Open(opts Options) (*Log, error) {
 	if opts.Catalogue == nil {
 		opts.Catalogue = catalog.Default()
 	}
-	if opts.Limits == (event.Limits{}) {
-		opts.Limits = event.DefaultLimits()
-	}
+	opts.Limits = opts.Limits.WithDefaults()
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -156,8 +154,8 @@ func Open(opts Options) (*Log, error) {
 // Catalogue returns the log's event catalogue.
 func (l *Log) Catalogue() *catalog.Catalogue { return l.builder.Catalogue }
 
-// Limits returns the log's detail limits.
-func (l *Log) Limits() event.Limits { return l.builder.Limits }
+// Limits returns the log's limits, every field set.
+func (l *Log) Limits() Limits { return l.builder.Limits }
 
 // Store returns the underlying store.
 func (l *Log) Store() hostfns.Store { return l.store }
@@ -175,6 +173,11 @@ func (l *Log) Build(d event.Draft) (event.Event, error) {
 // its seq. For an instruction event whose fact is not an instruction fact it
 // returns an error wrapping auditerr.ErrNotInstruction and stores nothing.
 // Re-sending a stored id with the same content returns the stored event.
+//
+// When the store refuses or cannot commit the event, Emit returns the event
+// it built and tried to append (Seq -1) with the store's error, so the
+// caller can name what was attempted; a draft that does not build returns
+// the zero Event.
 func (l *Log) Emit(ctx context.Context, d event.Draft) (event.Event, error) {
 	start := time.Now()
 	ev, err := l.emit(ctx, d)
@@ -189,7 +192,7 @@ func (l *Log) emit(ctx context.Context, d event.Draft) (event.Event, error) {
 	}
 	stored, err := l.store.Append(ctx, []event.Event{ev})
 	if err != nil {
-		return event.Event{}, err
+		return ev, err
 	}
 	l.committed(stored)
 	return stored[0], nil
@@ -199,6 +202,10 @@ func (l *Log) emit(ctx context.Context, d event.Draft) (event.Event, error) {
 // or none. Invalid drafts fail the batch with an *auditerr.BatchError naming
 // every bad index. Skipped instruction events (SPEC §5) are reported as
 // Skipped and do not fail the batch.
+//
+// When the store refuses or cannot commit the batch, EmitBatch returns the
+// results it built and tried to append (events with Seq -1, skipped ones in
+// place) with the store's error; a batch that does not build returns nil.
 func (l *Log) EmitBatch(ctx context.Context, ds []event.Draft) ([]Result, error) {
 	start := time.Now()
 	res, err := l.emitBatch(ctx, ds)
@@ -210,8 +217,9 @@ func (l *Log) emitBatch(ctx context.Context, ds []event.Draft) ([]Result, error)
 	if len(ds) == 0 {
 		return nil, auditerr.Errorf(auditerr.ErrInvalidBatch, "the batch is empty")
 	}
-	if len(ds) > MaxBatchEvents {
-		return nil, auditerr.Errorf(auditerr.ErrBatchTooLarge, "a batch holds at most %d events, got %d", MaxBatchEvents, len(ds))
+	lim := l.builder.Limits
+	if len(ds) > lim.MaxBatchEvents {
+		return nil, lim.BatchTooLarge(len(ds))
 	}
 	res := make([]Result, len(ds))
 	evs := make([]event.Event, 0, len(ds))
@@ -232,17 +240,18 @@ func (l *Log) emitBatch(ctx context.Context, ds []event.Draft) ([]Result, error)
 	if len(bad) > 0 {
 		return nil, &auditerr.BatchError{Items: bad}
 	}
-	if size > MaxBatchBytes {
-		return nil, auditerr.Errorf(auditerr.ErrBatchTooLarge, "the details of a batch hold at most %d bytes in canonical form; these hold %d", MaxBatchBytes, size)
+	if size > lim.MaxBatchBytes {
+		return nil, auditerr.Errorf(auditerr.ErrBatchTooLarge, "the details of a batch hold at most %d bytes in canonical form; these hold %d", lim.MaxBatchBytes, size)
 	}
 	if len(evs) == 0 {
 		return res, nil
 	}
 	stored, err := l.store.Append(ctx, evs)
 	if err != nil {
-		return nil, err
+		stored = evs // what was attempted
+	} else {
+		l.committed(stored)
 	}
-	l.committed(stored)
 	j := 0
 	for i := range res {
 		if !res[i].Skipped {
@@ -250,7 +259,49 @@ func (l *Log) emitBatch(ctx context.Context, ds []event.Draft) ([]Result, error)
 			j++
 		}
 	}
-	return res, nil
+	return res, err
+}
+
+// EmitBestEffort emits one event as Emit does, but a store that cannot
+// commit it is not the caller's failure when its type is best effort (not
+// critical, SPEC §3): the failure is logged and told to the Observer
+// (BestEffortFailed), and EmitBestEffort returns the event it tried to
+// store (Seq -1), stored false and a nil error — like the seed's
+// emit_nofail. Every other outcome is Emit's: the stored event and stored
+// true, or Emit's error (an event of a critical type fails closed; a
+// skipped instruction event is an error wrapping auditerr.ErrNotInstruction).
+func (l *Log) EmitBestEffort(ctx context.Context, d event.Draft) (ev event.Event, stored bool, err error) {
+	ev, err = l.Emit(ctx, d)
+	switch {
+	case err == nil:
+		return ev, true, nil
+	case !l.mayDrop(err, d):
+		return ev, false, err
+	}
+	l.dropped(ctx, err, &d, &ev)
+	return ev, false, nil
+}
+
+// EmitBatchBestEffort is EmitBatch with EmitBestEffort's rule for the
+// whole batch: when the store cannot commit it and every draft is of a
+// best-effort type, each event that was to be stored is logged and told to
+// the Observer, and it returns the results it tried to store (Seq -1),
+// stored false and a nil error. A batch holding a critical type fails
+// closed, with EmitBatch's error.
+func (l *Log) EmitBatchBestEffort(ctx context.Context, ds []event.Draft) (res []Result, stored bool, err error) {
+	res, err = l.EmitBatch(ctx, ds)
+	switch {
+	case err == nil:
+		return res, true, nil
+	case res == nil || !l.mayDrop(err, ds...):
+		return res, false, err
+	}
+	for i := range res {
+		if !res[i].Skipped {
+			l.dropped(ctx, err, &ds[i], &res[i].Event)
+		}
+	}
+	return res, false, nil
 }
 
 // EmitNoFail emits one event and never reports failure: a failure is logged
@@ -258,14 +309,37 @@ func (l *Log) emitBatch(ctx context.Context, ds []event.Draft) ([]Result, error)
 // it only for best-effort event types; critical types must use Emit so that
 // a failure reaches the caller (they fail closed).
 func (l *Log) EmitNoFail(ctx context.Context, d event.Draft) {
-	_, err := l.Emit(ctx, d)
+	ev, _, err := l.EmitBestEffort(ctx, d)
 	if err == nil || errors.Is(err, auditerr.ErrNotInstruction) {
 		return
 	}
+	l.dropped(ctx, err, &d, &ev)
+}
+
+// mayDrop reports whether a failed emit of ds may be swallowed: the store
+// could not commit and no draft is of a critical type (critical types fail
+// closed, SPEC §3).
+func (l *Log) mayDrop(err error, ds ...event.Draft) bool {
+	if !errors.Is(err, auditerr.ErrStoreUnavailable) {
+		return false
+	}
+	cat := l.builder.Catalogue
+	for i := range ds {
+		t, ok := cat.Lookup(ds[i].Type)
+		if !ok || t.Critical() {
+			return false
+		}
+	}
+	return true
+}
+
+// dropped logs and tells the Observer about the event of d that was not
+// stored; ev is the event built from d, or the zero Event.
+func (l *Log) dropped(ctx context.Context, err error, d *event.Draft, ev *event.Event) {
 	l.logger.LogAttrs(ctx, slog.LevelError, "audit emit failed (best effort)",
 		slog.String("event_type", d.Type), slog.String("entity_uri", d.EntityURI),
-		slog.String("tenant", d.Tenant), slog.String("code", string(auditerr.CodeOf(err))),
-		slog.String("error", err.Error()))
+		slog.String("tenant", d.Tenant), slog.String("id", ev.ID), slog.String("ts", ev.TS),
+		slog.String("code", string(auditerr.CodeOf(err))), slog.String("error", err.Error()))
 	if l.observer != nil {
 		l.observer.BestEffortFailed(d.Type, d.Tenant, err)
 	}

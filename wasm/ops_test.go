@@ -82,7 +82,7 @@ func TestEmitThroughStoreAppend(t *testing.T) {
 	r := newRuntime(t, Config{PoolSize: 2})
 	st := memstore.New()
 	var appended []event.Event
-	svc := wazerohost.Services{Store: st, Clock: fixedClock(testNow), Tenant: "acme",
+	svc := wazerohost.Services{Store: st, Clock: fixedClock(testNow), Scope: event.Scope{Tenant: "acme"},
 		Appended: func(e event.Event) { appended = append(appended, e) }}
 	ctx := wazerohost.WithServices(context.Background(), svc)
 	draft := func(id, entity string) []byte {
@@ -117,6 +117,8 @@ func TestEmitThroughStoreAppend(t *testing.T) {
 		{"idempotent re-send answers the stored seq", ctx, draft(ids[1], "agent:a"), nil, 1},
 		{"same id, other content", ctx, draft(ids[1], "agent:b"), auditerr.ErrIDConflict, 0},
 		{"other tenant", ctx, []byte(`{"event_type":"fact_read","tenant_id":"other","entity_uri":"agent:a"}`), auditerr.ErrForbidden, 0},
+		{"other emitter", wazerohost.WithServices(context.Background(), wazerohost.Services{Store: st, Scope: event.Scope{Tenant: "acme", Emitter: "urn:w"}}),
+			[]byte(`{"event_type":"fact_read","tenant_id":"acme","entity_uri":"agent:a","emitter":"urn:x"}`), auditerr.ErrForbidden, 0},
 		{"no store", context.Background(), draft("0196a1b2-c3d4-7e5f-8a9b-000000000009", "agent:a"), auditerr.ErrStoreUnavailable, 0},
 		{"bad draft", ctx, []byte(`{"event_type":"fact_read"}`), auditerr.ErrMissingField, 0},
 	}

@@ -11,25 +11,54 @@ import (
 	"github.com/stigaudit/stigaudit/core/uuid7"
 )
 
-// Limits bound an event's detail object (SPEC §2).
+// Limits bound what one emit may carry: each event's detail (SPEC §2) and
+// a whole request or batch (SPEC §4). One value serves every layer — the
+// HTTP server's body limit, ParseEmitRequest, Build and the Log's batches
+// (stigaudit.Limits is this type) — so a request over a bound is refused
+// with the same code whichever layer sees it first. Zero fields mean the
+// defaults (DefaultLimits).
 type Limits struct {
-	// MaxDetailBytes is the largest canonical detail, in bytes.
+	// MaxDetailBytes is the largest canonical detail, in bytes
+	// (detail_too_large).
 	MaxDetailBytes int
 	// MaxDetailDepth is the deepest nesting of the detail; the detail object
-	// itself is depth 1, so {"a":{"b":1}} is depth 2.
+	// itself is depth 1, so {"a":{"b":1}} is depth 2 (detail_too_deep).
 	MaxDetailDepth int
+	// MaxRequestBytes is the largest emit request, one event or a whole
+	// batch, in the bytes the client sends (too_large).
+	MaxRequestBytes int
+	// MaxBatchEvents is the most events one batch may hold
+	// (batch_too_large).
+	MaxBatchEvents int
+	// MaxBatchBytes bounds the sum of a batch's canonical details, the
+	// bytes an answer or an export shows (batch_too_large). A batch whose
+	// request fits MaxRequestBytes exceeds it only when its numbers grow in
+	// canonical form (1e20 is written out in 21 digits).
+	MaxBatchBytes int
 }
 
 // Default limits.
 const (
-	DefaultMaxDetailBytes = 16 << 10
-	DefaultMaxDetailDepth = 16
+	DefaultMaxDetailBytes  = 16 << 10
+	DefaultMaxDetailDepth  = 16
+	DefaultMaxRequestBytes = 1 << 20
+	DefaultMaxBatchEvents  = 1000
+	DefaultMaxBatchBytes   = 1 << 20
 )
 
-// DefaultLimits returns 16 KiB of canonical detail, 16 levels deep.
+// DefaultLimits returns 16 KiB of canonical detail, 16 levels deep, in
+// requests of at most 1 MiB and batches of at most 1000 events and 1 MiB
+// of canonical details.
 func DefaultLimits() Limits {
-	return Limits{MaxDetailBytes: DefaultMaxDetailBytes, MaxDetailDepth: DefaultMaxDetailDepth}
+	return Limits{
+		MaxDetailBytes: DefaultMaxDetailBytes, MaxDetailDepth: DefaultMaxDetailDepth,
+		MaxRequestBytes: DefaultMaxRequestBytes, MaxBatchEvents: DefaultMaxBatchEvents, MaxBatchBytes: DefaultMaxBatchBytes,
+	}
 }
+
+// WithDefaults returns l with every unset (zero or negative) field
+// replaced by its default.
+func (l Limits) WithDefaults() Limits { return l.orDefault() }
 
 // orDefault replaces unset (zero or negative) limits by the defaults.
 func (l Limits) orDefault() Limits {
@@ -39,7 +68,30 @@ func (l Limits) orDefault() Limits {
 	if l.MaxDetailDepth <= 0 {
 		l.MaxDetailDepth = DefaultMaxDetailDepth
 	}
+	if l.MaxRequestBytes <= 0 {
+		l.MaxRequestBytes = DefaultMaxRequestBytes
+	}
+	if l.MaxBatchEvents <= 0 {
+		l.MaxBatchEvents = DefaultMaxBatchEvents
+	}
+	if l.MaxBatchBytes <= 0 {
+		l.MaxBatchBytes = DefaultMaxBatchBytes
+	}
 	return l
+}
+
+// RequestTooLarge is the error (too_large) of an emit request over
+// l.MaxRequestBytes, as ParseEmitRequest returns it: a host that stops
+// reading a request body at the limit returns it too, so the client sees
+// one answer whichever layer counted the bytes.
+func (l Limits) RequestTooLarge() error {
+	return auditerr.Errorf(auditerr.ErrTooLarge, "the request body is more than %d bytes, the most one emit request (one event or a whole batch) may carry", l.orDefault().MaxRequestBytes)
+}
+
+// BatchTooLarge is the error (batch_too_large) of a batch of n events, more
+// than l.MaxBatchEvents.
+func (l Limits) BatchTooLarge(n int) error {
+	return auditerr.Errorf(auditerr.ErrBatchTooLarge, "a batch holds at most %d events, got %d", l.orDefault().MaxBatchEvents, n)
 }
 
 // Builder turns drafts into events. Its zero value builds against the

@@ -9,14 +9,6 @@ import (
 	"github.com/stigaudit/stigaudit/core/jcs"
 )
 
-// Request bounds (SPEC §4).
-const (
-	// MaxBatchEvents is the most events one emit request may carry.
-	MaxBatchEvents = 1000
-	// MaxRequestBytes is the largest emit request ParseEmitRequest reads.
-	MaxRequestBytes = 1 << 20
-)
-
 // reader extracts fields from one canonical JSON text. Parsing canonicalises
 // the whole input first — one strict pass that also validates it — and then
 // walks the canonical text: strings without escapes become substrings of a
@@ -341,16 +333,16 @@ func (r *reader) fact(v []byte) (*FactRef, error) {
 
 // ParseEmitRequest reads the body of an emit request: one event object
 // (batch false, one draft) or {"events":[...]} (batch true, the drafts in
-// order). A batch holds at most MaxBatchEvents events (batch_too_large) and
-// nothing beside "events" (unknown_field); a request is at most
-// MaxRequestBytes (too_large). Each event is read as by ParseDraft; when any
-// is bad the error is an *auditerr.BatchError (code invalid_batch) naming
-// every bad event by index.
+// order). A batch holds at most lim.MaxBatchEvents events (batch_too_large)
+// and nothing beside "events" (unknown_field); a request is at most
+// lim.MaxRequestBytes (too_large, lim.RequestTooLarge). Each event is read
+// as by ParseDraft; when any is bad the error is an *auditerr.BatchError
+// (code invalid_batch) naming every bad event by index.
 func ParseEmitRequest(data []byte, lim Limits) (drafts []Draft, batch bool, err error) {
-	if len(data) > MaxRequestBytes {
-		return nil, false, auditerr.Errorf(auditerr.ErrTooLarge, "the request is %d bytes, more than %d", len(data), MaxRequestBytes)
-	}
 	lim = lim.orDefault()
+	if len(data) > lim.MaxRequestBytes {
+		return nil, false, lim.RequestTooLarge()
+	}
 	r, err := newReader(data, true)
 	var inexact map[int]*auditerr.Error
 	if auditerr.CodeOf(err) == auditerr.ErrInexactNumber.Code {
@@ -393,8 +385,8 @@ func ParseEmitRequest(data []byte, lim Limits) (drafts []Draft, batch bool, err 
 	for el := jcs.Elements(events); el.Next(); {
 		n++
 	}
-	if n > MaxBatchEvents {
-		return nil, true, auditerr.Errorf(auditerr.ErrBatchTooLarge, "the batch has %d events, more than %d", n, MaxBatchEvents)
+	if n > lim.MaxBatchEvents {
+		return nil, true, lim.BatchTooLarge(n)
 	}
 	drafts = make([]Draft, 0, n)
 	var bad []*auditerr.Error

@@ -128,21 +128,21 @@ func TestParseEmitRequest(t *testing.T) {
 		in   string
 		code auditerr.Code
 	}{
-		{`{"events":[` + strings.TrimSuffix(strings.Repeat(`{},`, MaxBatchEvents+1), ",") + `]}`, "batch_too_large"},
+		{`{"events":[` + strings.TrimSuffix(strings.Repeat(`{},`, DefaultMaxBatchEvents+1), ",") + `]}`, "batch_too_large"},
 		{`{"events":{}}`, "invalid_field"},
 		{`{"events":[],"event_type":"x"}`, "unknown_field"},
 		{`{"events":[}`, "invalid_json"},
 		{`"events"`, "invalid_input"},
-		{`{"events":[{"detail":"` + strings.Repeat("x", MaxRequestBytes) + `"}]}`, "too_large"},
+		{`{"events":[{"detail":"` + strings.Repeat("x", DefaultMaxRequestBytes) + `"}]}`, "too_large"},
 	}
 	for _, tt := range tests {
 		if _, _, err := ParseEmitRequest([]byte(tt.in), Limits{}); auditerr.CodeOf(err) != tt.code {
 			t.Errorf("ParseEmitRequest(%.40s...) error %v, want %s", tt.in, err, tt.code)
 		}
 	}
-	full := `{"events":[` + strings.TrimSuffix(strings.Repeat(`{},`, MaxBatchEvents), ",") + `]}`
-	if ds, _, err := ParseEmitRequest([]byte(full), Limits{}); err != nil || len(ds) != MaxBatchEvents {
-		t.Errorf("batch of exactly %d: %d drafts, %v", MaxBatchEvents, len(ds), err)
+	full := `{"events":[` + strings.TrimSuffix(strings.Repeat(`{},`, DefaultMaxBatchEvents), ",") + `]}`
+	if ds, _, err := ParseEmitRequest([]byte(full), Limits{}); err != nil || len(ds) != DefaultMaxBatchEvents {
+		t.Errorf("batch of exactly %d: %d drafts, %v", DefaultMaxBatchEvents, len(ds), err)
 	}
 }
 

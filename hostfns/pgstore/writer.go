@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/stigaudit/stigaudit/hostfns/appendq"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,6 +13,7 @@ import (
 	"github.com/stigaudit/stigaudit/core/auditerr"
 	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/hostfns"
+	"github.com/stigaudit/stigaudit/hostfns/appendq"
 	"github.com/stigaudit/stigaudit/hostfns/sqlquery"
 )
 
@@ -27,8 +27,9 @@ type (
 // touched only by that goroutine.
 type writer struct {
 	s     *Store
-	carry *request // taken from the queue but did not fit the last group
-	last  int      // requests in the last group: how many to wait for
+	g     *appendq.Gatherer // forms the groups
+	group appendq.Group     // the group being committed
+	last  int               // requests in the last group: how many to wait for
 
 	// conn is the writer's own connection, kept across groups, whose
 	// session plans with plan_cache_mode = auto: the fast path's
@@ -39,7 +40,7 @@ type writer struct {
 }
 
 func newWriter(s *Store) *writer {
-	return &writer{s: s}
+	return &writer{s: s, g: s.q.Gatherer(s.opts.MaxBatchEvents)}
 }
 
 // run takes a request, commits it with whatever else queued up, and
@@ -53,115 +54,28 @@ func (w *writer) run() {
 		}
 		close(w.s.done)
 	}()
-	for {
-		first := w.carry
-		w.carry = nil
-		if first == nil {
-			var ok bool
-			if first, ok = <-w.s.q.Requests(); !ok {
-				return
-			}
-		}
-		w.commit(first)
+	for w.g.Next(&w.group) {
+		w.commit()
 	}
 }
 
-// gather adds the requests queued now to group, until it holds max
-// events. A request that does not fit is kept for the next group.
-func (w *writer) gather(group []*request, n int) ([]*request, int) {
-	max := w.s.opts.MaxBatchEvents
-	for n < max && w.carry == nil {
-		var r *request
-		var ok bool
-		select {
-		case r, ok = <-w.s.q.Requests():
-		default:
-			return group, n
-		}
-		if !ok {
-			return group, n // closed: commit this group; the next receive ends run
-		}
-		if n+len(r.Events) > max {
-			w.carry = r
-			return group, n
-		}
-		group = append(group, r)
-		n += len(r.Events)
-	}
-	return group, n
-}
-
-// gatherBurst adds requests to group while they keep arriving less than
-// gap apart, for at most maxWait in all, and until it holds max events:
-// under load the clients answered by the last commit come back within a
-// burst and join; a lone request waits one gap.
-func (w *writer) gatherBurst(group []*request, n int, gap, maxWait time.Duration) ([]*request, int) {
-	max := w.s.opts.MaxBatchEvents
-	deadline := time.Now().Add(maxWait)
-	var t *time.Timer
-	defer func() {
-		if t != nil {
-			t.Stop()
-		}
-	}()
-	for n < max && w.carry == nil {
-		var r *request
-		var ok bool
-		select {
-		case r, ok = <-w.s.q.Requests():
-		default:
-			wait := min(gap, time.Until(deadline))
-			if wait <= 0 {
-				return group, n
-			}
-			if t == nil {
-				t = time.NewTimer(wait)
-			} else {
-				t.Reset(wait)
-			}
-			select {
-			case r, ok = <-w.s.q.Requests():
-				if !t.Stop() {
-					<-t.C
-				}
-			case <-t.C:
-				return group, n
-			}
-		}
-		if !ok {
-			return group, n // closed: commit this group; the next receive ends run
-		}
-		if n+len(r.Events) > max {
-			w.carry = r
-			return group, n
-		}
-		group = append(group, r)
-		n += len(r.Events)
-	}
-	return group, n
-}
-
-// commit writes first and the requests gathered with it in one transaction
-// and answers every one of them.
-func (w *writer) commit(first *request) {
+// commit writes the group taken, with the requests gathered to it, in one
+// transaction and answers every one of them.
+func (w *writer) commit() {
 	start := time.Now()
-	group, n := []*request{first}, len(first.Events)
 	if d := w.s.opts.MaxWait; d > 0 && w.last > 1 {
-		group, n = w.gatherBurst(group, n, burstGap, d)
+		w.g.Burst(&w.group, burstGap, d)
 	}
 	ctx := context.Background() // the group is not any one caller's to cancel
-	group, results, events, err := w.tryCommit(ctx, group, n)
+	results, events, err := w.tryCommit(ctx)
 	if err != nil && w.conn == nil && !errors.As(err, new(*acquireError)) {
 		// The connection was lost (killed by pg_terminate_backend, a
 		// restart, a proxy): once more on a fresh one. Re-running a group
 		// is safe even if its COMMIT had run: its ids are then stored, and
 		// the slow path answers them as re-sends once they are durable.
-		n = 0
-		for _, r := range group {
-			n += len(r.Events)
-		}
-		group, results, events, err = w.tryCommit(ctx, group, n)
+		results, events, err = w.tryCommit(ctx)
 	}
+	group := w.group.Requests
 	w.last = len(group)
 	if err != nil {
 		err = fmt.Errorf("%w: %w", auditerr.Errorf(auditerr.ErrStoreUnavailable,
@@ -180,18 +94,18 @@ func (w *writer) commit(first *request) {
 }
 
 // tryCommit begins a transaction, locks the log head and looks up the ids
-// of group (one round trip), gathers the requests that queued up while it
-// waited for the lock, decides each request's fate, writes the accepted
-// ones, commits, and waits until the commit is durable (a durable mark
-// committed synchronously after it, in the same round trip). It returns the
-// requests it answered for (group plus those gathered), their results and
-// the number of events written. On error every request of the returned
-// group is to be failed; nothing is stored, unless the error came after the
-// COMMIT (then the outcome is unknown to the callers, who may re-send).
-func (w *writer) tryCommit(ctx context.Context, group []*request, n int) (_ []*request, results []result, events int, err error) {
+// of w.group (one round trip), adds to w.group the requests that queued up
+// while it waited for the lock, decides each request's fate, writes the
+// accepted ones, commits, and waits until the commit is durable (a durable
+// mark committed synchronously after it, in the same round trip). It
+// returns the results of the requests of w.group and the number of events
+// written. On error every request of w.group is to be failed; nothing is
+// stored, unless the error came after the COMMIT (then the outcome is
+// unknown to the callers, who may re-send).
+func (w *writer) tryCommit(ctx context.Context) (results []result, events int, err error) {
 	conn, err := w.connection(ctx)
 	if err != nil {
-		return group, nil, 0, err
+		return nil, 0, err
 	}
 	inTx := false
 	defer func() {
@@ -214,15 +128,15 @@ func (w *writer) tryCommit(ctx context.Context, group []*request, n int) (_ []*r
 	// trip. If an id turns out to be stored, the call changes nothing and
 	// the group takes the slow path below.
 	if !w.s.opts.slowPath {
-		group, _ = w.gather(group, n)
-		results, fresh := decide(group, 0, nil)
+		w.g.More(&w.group)
+		results, fresh := decide(w.group.Requests, 0, nil)
 		if len(fresh) == 0 {
-			return group, results, 0, nil // every request refused or abandoned
+			return results, 0, nil // every request refused or abandoned
 		}
 		grouped := w.s.opts.MaxBatchEvents > 1
 		first, err := fastAppend(ctx, conn, fresh, grouped, w.s.writer)
 		if err != nil {
-			return group, nil, 0, err
+			return nil, 0, err
 		}
 		if first >= 0 {
 			for i := range results {
@@ -230,11 +144,7 @@ func (w *writer) tryCommit(ctx context.Context, group []*request, n int) (_ []*r
 					results[i].Events[j].Seq += first
 				}
 			}
-			return group, results, len(fresh), nil
-		}
-		n = 0
-		for _, r := range group {
-			n += len(r.Events)
+			return results, len(fresh), nil
 		}
 	}
 
@@ -253,30 +163,29 @@ func (w *writer) tryCommit(ctx context.Context, group []*request, n int) (_ []*r
 		h, err = w.s.readHead(row)
 		return err
 	})
-	queueLookup(b, group, stored)
+	queueLookup(b, w.group.Requests, stored)
 	inTx = true
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
-		return group, nil, 0, fmt.Errorf("lock log head: %w", err)
+		return nil, 0, fmt.Errorf("lock log head: %w", err)
 	}
 
 	// Everything that queued up while we waited joins this group.
-	first := len(group)
-	group, _ = w.gather(group, n)
-	if len(group) > first {
+	first := len(w.group.Requests)
+	if w.g.More(&w.group) {
 		b := &pgx.Batch{}
-		queueLookup(b, group[first:], stored)
+		queueLookup(b, w.group.Requests[first:], stored)
 		if err := conn.SendBatch(ctx, b).Close(); err != nil {
-			return group, nil, 0, fmt.Errorf("look up ids: %w", err)
+			return nil, 0, fmt.Errorf("look up ids: %w", err)
 		}
 	}
 
-	results, fresh := decide(group, h.size, stored)
+	results, fresh := decide(w.group.Requests, h.size, stored)
 	answered := false
 	for _, r := range results {
 		answered = answered || r.Err == nil
 	}
 	if !answered {
-		return group, results, 0, nil // the deferred ROLLBACK releases the lock
+		return results, 0, nil // the deferred ROLLBACK releases the lock
 	}
 
 	b = &pgx.Batch{}
@@ -288,7 +197,7 @@ func (w *writer) tryCommit(ctx context.Context, group []*request, n int) (_ []*r
 	} else {
 		wr, err := plan(h, fresh)
 		if err != nil {
-			return group, nil, 0, err
+			return nil, 0, err
 		}
 		queueWrite(b, wr)
 		size = wr.to
@@ -298,10 +207,10 @@ func (w *writer) tryCommit(ctx context.Context, group []*request, n int) (_ []*r
 	// flushed, while other replicas already append.
 	b.Queue(sqlMarkDurable, w.s.writer, size)
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
-		return group, nil, 0, fmt.Errorf("write seqs %d..%d, commit and flush: %w", h.size, size-1, err)
+		return nil, 0, fmt.Errorf("write seqs %d..%d, commit and flush: %w", h.size, size-1, err)
 	}
 	inTx = false
-	return group, results, len(fresh), nil
+	return results, len(fresh), nil
 }
 
 // connection returns the writer's own connection, taking one from the pool

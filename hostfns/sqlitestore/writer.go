@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/stigaudit/stigaudit/hostfns/appendq"
 	"time"
 
 	"github.com/transparency-dev/merkle/compact"
@@ -13,6 +12,7 @@ import (
 	"github.com/stigaudit/stigaudit/core/auditerr"
 	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/hostfns"
+	"github.com/stigaudit/stigaudit/hostfns/appendq"
 )
 
 // request and result are the queue's: see package appendq.
@@ -62,58 +62,20 @@ func (w *writer) close() error {
 	return errors.Join(optErr, w.st.close(), w.conn.Close())
 }
 
-// run is the writer goroutine: take a group of requests, commit it, repeat,
+// run is the writer goroutine: take a group of requests (appendq gathers
+// it: what is queued, or what arrives within MaxWait), commit it, repeat,
 // until the queue is closed and empty.
 func (w *writer) run() {
 	defer close(w.s.done)
-	max := w.s.opts.MaxBatchEvents
-	var carry *request // taken from the queue but did not fit the last group
-	for {
-		first := carry
-		carry = nil
-		if first == nil {
-			var ok bool
-			if first, ok = <-w.s.q.Requests(); !ok {
-				return
-			}
+	g := w.s.q.Gatherer(w.s.opts.MaxBatchEvents)
+	var group appendq.Group
+	for g.Next(&group) {
+		if d := w.s.opts.MaxWait; d > 0 {
+			g.Burst(&group, d, d) // the whole of MaxWait, however the requests come
+		} else {
+			g.More(&group)
 		}
-		group, n := []*request{first}, len(first.Events)
-		var wait <-chan time.Time // nil: do not wait
-		var timer *time.Timer
-		if w.s.opts.MaxWait > 0 {
-			timer = time.NewTimer(w.s.opts.MaxWait)
-			wait = timer.C
-		}
-	collect:
-		for n < max {
-			var r *request
-			var ok bool
-			select {
-			case r, ok = <-w.s.q.Requests():
-			default:
-				if wait == nil {
-					break collect
-				}
-				select {
-				case r, ok = <-w.s.q.Requests():
-				case <-wait:
-					break collect
-				}
-			}
-			if !ok {
-				break // closed: commit this group; the next receive ends the loop
-			}
-			if n+len(r.Events) > max {
-				carry = r
-				break
-			}
-			group = append(group, r)
-			n += len(r.Events)
-		}
-		if timer != nil {
-			timer.Stop()
-		}
-		w.commit(group)
+		w.commit(group.Requests)
 	}
 }
 

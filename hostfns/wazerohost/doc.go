@@ -20,13 +20,13 @@
 //	      -2   id_conflict: the id is stored with different content
 //	      -3   store_unavailable: the store could not commit, or the call
 //	           carries no store
-//	      -4   forbidden: tenant_id or emitter differ from Services.Tenant
-//	           or Services.Emitter
+//	      -4   forbidden: the event lies outside Services.Scope (another
+//	           tenant_id or emitter than the caller's; event.Scope.Check)
 //
 // The per-call services travel in the context.Context passed to the
 // function call (api.Function.Call), under a private key type:
 //
-//	ctx = wazerohost.WithServices(ctx, wazerohost.Services{Store: st, Tenant: "acme"})
+//	ctx = wazerohost.WithServices(ctx, wazerohost.Services{Store: st, Scope: event.Scope{Tenant: "acme"}})
 //	res, err := fn.Call(ctx, ptr, n)
 //
 // so one compiled module and one pool of instances serve many tenants and

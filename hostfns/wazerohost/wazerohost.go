@@ -27,12 +27,11 @@ type Services struct {
 	// the instance's own source (crypto/rand). Tests use it to replay
 	// vectors with fixed entropy.
 	Entropy hostfns.Entropy
-	// Tenant, when not empty, is the only tenant_id store_append accepts
-	// (others get -4, forbidden).
-	Tenant string
-	// Emitter, when not empty, is the only emitter store_append accepts: an
-	// event must name exactly this emitter (others get -4, forbidden).
-	Emitter string
+	// Scope is what the caller's credential decides, as over HTTP: an event
+	// outside it (event.Scope.Check: another tenant than Scope.Tenant, when
+	// set and not AnyTenant; another emitter than Scope.Emitter, when set)
+	// gets -4, forbidden. The zero Scope accepts every event.
+	Scope event.Scope
 	// Appended, when not nil, is called with the event as the store
 	// answered each successful store_append — for an idempotent re-send the
 	// event stored first, with its original ts and leaf hash.
@@ -121,7 +120,7 @@ func appendEvent(ctx context.Context, mod api.Module, ptr, n uint32) int64 {
 	if err != nil {
 		return abi.StoreInvalid
 	}
-	if (s.Tenant != "" && ev.Tenant != s.Tenant) || (s.Emitter != "" && ev.Emitter != s.Emitter) {
+	if s.Scope.Check(&ev) != nil {
 		return abi.StoreForbidden
 	}
 	out, err := s.Store.Append(ctx, []event.Event{ev})

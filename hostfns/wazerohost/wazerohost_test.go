@@ -86,9 +86,9 @@ func TestServicesTravelInContext(t *testing.T) {
 		t.Fatal("services in a bare context")
 	}
 	now := time.Unix(42, 0)
-	ctx := wazerohost.WithServices(context.Background(), wazerohost.Services{Clock: clock(now), Tenant: "acme"})
+	ctx := wazerohost.WithServices(context.Background(), wazerohost.Services{Clock: clock(now), Scope: event.Scope{Tenant: "acme"}})
 	s, ok := wazerohost.ServicesFrom(ctx)
-	if !ok || s.Tenant != "acme" || !s.Clock.Now().Equal(now) {
+	if !ok || s.Scope.Tenant != "acme" || !s.Clock.Now().Equal(now) {
 		t.Fatalf("got %+v, %v", s, ok)
 	}
 }

@@ -15,17 +15,11 @@ import (
 
 	"github.com/stigaudit/stigaudit"
 	"github.com/stigaudit/stigaudit/core/auditerr"
-	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/core/merkle"
 	"github.com/stigaudit/stigaudit/server/auth"
 	"github.com/stigaudit/stigaudit/server/health"
 	"github.com/stigaudit/stigaudit/server/metrics"
 )
-
-// DefaultBodyLimit is the largest emit request body accepted, one event
-// or a whole batch: event.MaxRequestBytes (1 MiB), counted on the bytes
-// the client sends.
-const DefaultBodyLimit = event.MaxRequestBytes
 
 // Config configures New.
 type Config struct {
@@ -33,14 +27,13 @@ type Config struct {
 	Log *stigaudit.Log
 	// Keys authenticates requests; required.
 	Keys *auth.Keys
-	// Metrics records HTTP requests and best-effort failures; optional.
+	// Metrics records HTTP requests; optional. Best-effort failures are
+	// counted by the Log's Observer (stigaudit.Log.EmitBestEffort).
 	Metrics *metrics.Metrics
 	// Gatherer is served at /metrics; nil serves nothing there.
 	Gatherer prometheus.Gatherer
 	// Logger receives server-side failures; default slog.Default().
 	Logger *slog.Logger
-	// BodyLimit bounds request bodies; default DefaultBodyLimit.
-	BodyLimit int64
 	// Prover answers ?proof=1 on the read routes; nil refuses the
 	// parameter.
 	Prover Prover
@@ -74,7 +67,6 @@ type server struct {
 	keys      *auth.Keys
 	metrics   *metrics.Metrics
 	logger    *slog.Logger
-	limit     int64
 	prover    Prover
 	readiness []health.Check
 	receipts  Receipts
@@ -96,13 +88,10 @@ func New(cfg Config) *echo.Echo {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.BodyLimit <= 0 {
-		cfg.BodyLimit = DefaultBodyLimit
-	}
 	if cfg.MaxWait <= 0 {
 		cfg.MaxWait = DefaultMaxWait
 	}
-	s := &server{log: cfg.Log, keys: cfg.Keys, metrics: cfg.Metrics, logger: cfg.Logger, limit: cfg.BodyLimit, prover: cfg.Prover, readiness: cfg.Ready,
+	s := &server{log: cfg.Log, keys: cfg.Keys, metrics: cfg.Metrics, logger: cfg.Logger, prover: cfg.Prover, readiness: cfg.Ready,
 		receipts: cfg.Receipts, maxWait: cfg.MaxWait,
 		authFailed: newAuthBudget(), failLog: newFailLog(cfg.Logger), unavailable: newThrottle(unavailableLogEvery)}
 	if cfg.RateLimit > 0 {

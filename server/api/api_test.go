@@ -431,11 +431,11 @@ func testInputErrors(t *testing.T, kind string) {
 func TestBodyLimits(t *testing.T) {
 	h := newHarness(t)
 	w := h.key("w", "a", "urn:w", "audit.write")
-	huge := `{"event_type":"fact_read","entity_uri":"urn:u","source":"` + strings.Repeat("x", DefaultBodyLimit) + `"}`
+	huge := `{"event_type":"fact_read","entity_uri":"urn:u","source":"` + strings.Repeat("x", h.log.Limits().MaxRequestBytes) + `"}`
 	if a := h.emit(w, huge); a.status != 413 || a.code() != "too_large" {
 		t.Errorf("oversized body: %d %q", a.status, a.code())
 	}
-	many := make([]any, stigaudit.MaxBatchEvents+1)
+	many := make([]any, h.log.Limits().MaxBatchEvents+1)
 	for i := range many {
 		many[i] = ev("fact_read", "urn:u")
 	}

@@ -15,7 +15,8 @@
 // # Emitting
 //
 // POST /v1/audit/events takes one event object, or {"events":[...]} for an
-// atomic batch. The key decides who is writing:
+// atomic batch. The key decides who is writing (event.Scope, the rule a
+// WebAssembly host applies too):
 //
 //   - tenant_id defaults to the key's tenant. A non-admin key that names
 //     another tenant is refused (403); an admin key may name any tenant.
@@ -33,11 +34,12 @@
 //   - 200 {"skipped":"not_instruction"} for a lone instruction event about a
 //     fact that is not an instruction fact (SPEC §5); inside a batch the
 //     item's place holds {"skipped":"not_instruction"}.
-//   - 202 with the built event ("seq":null, and "stored":false beside its
-//     fields) when the store cannot commit and every event is of a
-//     best-effort type: like the seed's emit_nofail, the failure is logged
-//     and counted (stigaudit_best_effort_failures_total) but is not the
-//     caller's problem. Critical types fail closed: 503 store_unavailable.
+//   - 202 with the event that was attempted — the id and ts the store was
+//     given — ("seq":null, and "stored":false beside its fields) when the
+//     store cannot commit and every event is of a best-effort type: like
+//     the seed's emit_nofail, the failure is logged and counted by the Log
+//     (stigaudit.Log.EmitBestEffort; stigaudit_best_effort_failures_total
+//     through its Observer) but is not the caller's problem. Critical types fail closed: 503 store_unavailable.
 //     Every 503 carries Retry-After: 1; a key that cannot be re-checked
 //     while the database is unreachable (and was not verified within the
 //     last 60 s) is 503 key_recheck_unavailable, before any emit is tried.

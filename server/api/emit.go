@@ -3,7 +3,6 @@ package api
 import (
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -16,10 +15,13 @@ import (
 
 var skippedJSON = []byte(`{"skipped":"not_instruction"}`)
 
-// readBody reads at most limit bytes of the request body; more is a 413.
-func readBody(r *http.Request, limit int64) ([]byte, error) {
+// readBody reads the request body, at most lim.MaxRequestBytes of it;
+// more is lim.RequestTooLarge (413 too_large), the answer ParseEmitRequest
+// gives a body it is handed whole.
+func readBody(r *http.Request, lim event.Limits) ([]byte, error) {
+	limit := int64(lim.MaxRequestBytes)
 	if r.ContentLength > limit {
-		return nil, bodyTooLarge(limit)
+		return nil, lim.RequestTooLarge()
 	}
 	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
@@ -29,40 +31,16 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 		return nil, auditerr.Errorf(auditerr.ErrInvalidInput, "reading the request body: %v", err)
 	}
 	if int64(len(b)) > limit {
-		return nil, bodyTooLarge(limit)
+		return nil, lim.RequestTooLarge()
 	}
 	return b, nil
 }
 
-// bodyTooLarge states the byte rule of an emit request.
-func bodyTooLarge(limit int64) error {
-	return auditerr.Errorf(auditerr.ErrTooLarge, "the request body is more than %d bytes, the most one emit request (one event or a whole batch) may carry", limit)
-}
-
-// stamp applies what the key decides to a draft (see the package doc).
-func stamp(d *event.Draft, p auth.Principal) error {
-	if d.Tenant == "" {
-		d.Tenant = p.Tenant
-	} else if !p.IsAdmin() {
-		t, err := event.NormalizeTenant(d.Tenant)
-		if err != nil {
-			return err
-		}
-		if t != p.Tenant {
-			return auditerr.Errorf(auditerr.ErrForbidden, "this key may only write to tenant %q", p.Tenant)
-		}
-	}
-	if d.Emitter != "" && d.Emitter != p.EntityURI {
-		return auditerr.Errorf(auditerr.ErrForbidden, "emitter is set from the key (%q) and cannot be %q", p.EntityURI, d.Emitter)
-	}
-	d.Emitter = p.EntityURI
-	if d.EntityURI == "" {
-		d.EntityURI = p.EntityURI
-	}
-	if d.OIDCSub == "" {
-		d.OIDCSub = p.OIDCSub
-	}
-	return nil
+// scopeOf is what the key of p decides about the events it writes (see
+// the package doc): its tenant, unless it is an admin's, and its entity as
+// the emitter.
+func scopeOf(p auth.Principal) event.Scope {
+	return event.Scope{Tenant: p.Tenant, AnyTenant: p.IsAdmin(), Emitter: p.EntityURI, OIDCSub: p.OIDCSub}
 }
 
 // postEvents is POST /v1/audit/events.
@@ -71,17 +49,18 @@ func (s *server) postEvents(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	body, err := readBody(c.Request(), s.limit)
+	lim := s.log.Limits()
+	body, err := readBody(c.Request(), lim)
 	if err != nil {
 		return err
 	}
-	ds, batch, err := event.ParseEmitRequest(body, s.log.Limits())
+	ds, batch, err := event.ParseEmitRequest(body, lim)
 	if err != nil {
 		return err
 	}
-	p := PrincipalOf(c)
+	scope := scopeOf(PrincipalOf(c))
 	for i := range ds {
-		if err := stamp(&ds[i], p); err != nil {
+		if err := scope.Apply(&ds[i]); err != nil {
 			switch {
 			case !batch:
 				return err
@@ -98,51 +77,31 @@ func (s *server) postEvents(c echo.Context) error {
 	return s.emitOne(c, ds[0], wait)
 }
 
+// emitOne emits d. A best-effort event the store could not commit is
+// answered 202 with the event that was attempted (the Log logged and
+// counted it); see the package doc.
 func (s *server) emitOne(c echo.Context, d event.Draft, wait string) error {
-	ctx := c.Request().Context()
-	ev, err := s.log.Emit(ctx, d)
+	ev, stored, err := s.log.EmitBestEffort(c.Request().Context(), d)
 	switch {
-	case err == nil && wait != "":
-		return s.withReceipts(c, wait, []stigaudit.Result{{Event: ev}}, false)
-	case err == nil:
-		return c.JSONBlob(http.StatusCreated, event.AppendJSON(nil, &ev))
 	case errors.Is(err, auditerr.ErrNotInstruction):
 		return c.JSONBlob(http.StatusOK, skippedJSON)
-	case !s.bestEffort(err, d):
+	case err != nil:
 		return err
+	case !stored:
+		return c.JSONBlob(http.StatusAccepted, withStoredFalse(event.AppendJSON(nil, &ev)))
+	case wait != "":
+		return s.withReceipts(c, wait, []stigaudit.Result{{Event: ev}}, false)
 	}
-	built, berr := s.log.Build(d)
-	if berr != nil {
-		return err
-	}
-	s.swallowed(c, err, d)
-	return c.JSONBlob(http.StatusAccepted, withStoredFalse(event.AppendJSON(nil, &built)))
+	return c.JSONBlob(http.StatusCreated, event.AppendJSON(nil, &ev))
 }
 
+// emitBatch emits ds atomically, answering as emitOne does.
 func (s *server) emitBatch(c echo.Context, ds []event.Draft, wait string) error {
-	ctx := c.Request().Context()
-	res, err := s.log.EmitBatch(ctx, ds)
-	if err != nil {
-		if !s.bestEffort(err, ds...) {
-			return err
-		}
-		res = make([]stigaudit.Result, len(ds))
-		for i := range ds {
-			ev, berr := s.log.Build(ds[i])
-			switch {
-			case errors.Is(berr, auditerr.ErrNotInstruction):
-				res[i].Skipped = true
-			case berr != nil:
-				return err
-			default:
-				res[i].Event = ev
-			}
-		}
-		for i := range ds {
-			if !res[i].Skipped {
-				s.swallowed(c, err, ds[i])
-			}
-		}
+	res, stored, err := s.log.EmitBatchBestEffort(c.Request().Context(), ds)
+	switch {
+	case err != nil:
+		return err
+	case !stored:
 		return c.JSONBlob(http.StatusAccepted, withStoredFalse(appendResults(nil, res)))
 	}
 	status := http.StatusOK // every item skipped: nothing was created
@@ -177,31 +136,4 @@ func appendResults(b []byte, res []stigaudit.Result) []byte {
 // withStoredFalse adds "stored":false to a rendered JSON object.
 func withStoredFalse(obj []byte) []byte {
 	return append(obj[:len(obj)-1], `,"stored":false}`...)
-}
-
-// bestEffort reports whether a failed emit of ds may be swallowed: the store
-// could not commit and no draft is of a critical type (critical types fail
-// closed, SPEC §3).
-func (s *server) bestEffort(err error, ds ...event.Draft) bool {
-	if !errors.Is(err, auditerr.ErrStoreUnavailable) {
-		return false
-	}
-	cat := s.log.Catalogue()
-	for i := range ds {
-		t, ok := cat.Lookup(ds[i].Type)
-		if !ok || t.Critical() {
-			return false
-		}
-	}
-	return true
-}
-
-// swallowed logs and counts a best-effort event that was not stored.
-func (s *server) swallowed(c echo.Context, err error, d event.Draft) {
-	s.logger.LogAttrs(c.Request().Context(), slog.LevelError, "audit emit failed (best effort)",
-		slog.String("event_type", d.Type), slog.String("tenant", d.Tenant),
-		slog.String("entity_uri", d.EntityURI), slog.String("error", err.Error()))
-	if s.metrics != nil {
-		s.metrics.BestEffortFailed(d.Type, d.Tenant, err)
-	}
 }

@@ -355,9 +355,9 @@ func TestBatchByteRule(t *testing.T) {
 	}
 	// One byte over 1 MiB of request: 413, and the message states the rule.
 	body := `{"event_type":"fact_read","entity_uri":"urn:u","detail":{"pad":"`
-	body += strings.Repeat("p", DefaultBodyLimit-len(body)-3+1) + `"}}`
+	body += strings.Repeat("p", h.log.Limits().MaxRequestBytes-len(body)-3+1) + `"}}`
 	a = h.emit(w, body)
-	if a.status != 413 || a.code() != "too_large" || !strings.Contains(string(a.raw), strconv.Itoa(DefaultBodyLimit)) {
+	if a.status != 413 || a.code() != "too_large" || !strings.Contains(string(a.raw), strconv.Itoa(h.log.Limits().MaxRequestBytes)) {
 		t.Fatalf("1 MiB + 1 byte: %d %s", a.status, clipBytes(a.raw))
 	}
 }

@@ -217,7 +217,7 @@ const maxDetailDepth = 1000
 const maxDetailBytes = 32 << 10
 
 // checkLimits refuses detail limits the server could never honour: a
-// detail larger than a whole request body (stigaudit.MaxBatchBytes) cannot
+// detail larger than a whole request body (stigaudit.Limits.MaxRequestBytes) cannot
 // arrive, and the browser page configures its core with the same limits,
 // so a setting the core would refuse must not start the server either.
 func checkLimits(lim event.Limits) error {
