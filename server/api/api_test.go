@@ -88,7 +88,7 @@ func newHarness(t *testing.T) *harness { return newHarnessOn(t, "memory") }
 func newHarnessOn(t testing.TB, kind string) *harness {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	m, err := metrics.New(metrics.Config{Registerer: reg, Logger: quiet})
+	m, err := metrics.New(metrics.Config{Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func newHarnessOn(t testing.TB, kind string) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { l.Close(); m.Close() })
+	t.Cleanup(func() { l.Close() })
 
 	h := &harness{t: t, log: l, store: store, keys: keys, reg: reg, clock: clock, keyFor: map[string]string{}}
 	h.e = New(Config{Log: l, Keys: keys, Metrics: m, Gatherer: reg, Logger: quiet})

@@ -218,8 +218,10 @@ func TestExpiredKeyIs401KeyExpired(t *testing.T) {
 func TestBucketRefills(t *testing.T) {
 	b := newBucket(2, 2)
 	now := time.Unix(0, 0)
-	if !b.take(now) || !b.take(now) || b.take(now) {
-		t.Fatal("a bucket of 2 should give exactly 2 tokens at once")
+	for i, want := range []bool{true, true, false} {
+		if got := b.take(now); got != want {
+			t.Fatalf("take %d at once from a bucket of 2 = %v, want %v", i+1, got, want)
+		}
 	}
 	if !b.take(now.Add(600 * time.Millisecond)) {
 		t.Fatal("after 0.6 s at 2/s a token should be back")

@@ -148,7 +148,7 @@ func benchAuth(b *testing.B, flood bool) {
 		b.ReportMetric(floodRate, "flood_req/s")
 		b.ReportMetric(hashRate, "flood_hashes/s")
 	}
-	b.Log(fmt.Sprintf("fresh keys (ms): %s", strings.Trim(fmt.Sprint(freshMs), "[]")))
+	b.Logf("fresh keys (ms): %s", strings.Trim(fmt.Sprint(freshMs), "[]"))
 }
 
 // TestFloodHelper is the attacker process of BenchmarkAuthUnderFlood: 128

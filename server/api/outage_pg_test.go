@@ -95,7 +95,7 @@ func TestPostgresOutage(t *testing.T) {
 	logs := &lockedBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	reg := prometheus.NewRegistry()
-	m, err := metrics.New(metrics.Config{Registerer: reg, Logger: logger})
+	m, err := metrics.New(metrics.Config{Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestPostgresOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { l.Close(); m.Close() })
+	t.Cleanup(func() { l.Close() })
 	srv := httptest.NewServer(New(Config{Log: l, Keys: keys, Metrics: m, Gatherer: reg, Logger: logger}))
 	t.Cleanup(srv.Close)
 

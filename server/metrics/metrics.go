@@ -3,7 +3,6 @@ package metrics
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"time"
 
@@ -22,11 +21,6 @@ type Config struct {
 	// the start, at zero; optional. The Metrics value is their
 	// sink.Reporter: pass it to sink.NewDispatcher, which delivers them.
 	Sinks []sink.Sink
-	// Logger is ignored.
-	//
-	// Deprecated: Metrics logs nothing since the sinks moved to their
-	// sink.Dispatcher, which has a Logger of its own.
-	Logger *slog.Logger
 }
 
 // Metrics holds the server's collectors. It implements stigaudit.Observer
@@ -182,11 +176,5 @@ func (m *Metrics) HTTPRequest(route, method string, status int, d time.Duration)
 	m.httpRequests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
 	m.httpDuration.WithLabelValues(route).Observe(d.Seconds())
 }
-
-// Close does nothing and returns nil.
-//
-// Deprecated: Metrics no longer owns the sinks; close their
-// sink.Dispatcher instead.
-func (m *Metrics) Close() error { return nil }
 
 var _ sink.Reporter = (*Metrics)(nil)

@@ -76,7 +76,6 @@ func TestEmittedAndFailures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Close()
 	m.Emitted(1, time.Millisecond, nil)
 	m.Emitted(1, time.Millisecond, auditerr.Errorf(auditerr.ErrNotInstruction, "skipped"))
 	m.Emitted(1, time.Millisecond, auditerr.Errorf(auditerr.ErrStoreUnavailable, "disk"))
@@ -165,11 +164,10 @@ func gatherNames(t *testing.T, g prometheus.Gatherer, name string) []string {
 
 func TestNewRefusesDoubleRegistration(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	m, err := New(Config{Registerer: reg})
+	_, err := New(Config{Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Close()
 	if _, err := New(Config{Registerer: reg}); err == nil {
 		t.Error("a second New on the same registry succeeded")
 	}
