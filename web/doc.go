@@ -7,8 +7,8 @@
 //
 // The page is plain ES modules and CSS in static/, embedded in the binary:
 // no framework, no bundler, no request to any other origin (the
-// Content-Security-Policy it is served with forbids them). Register adds
-// its routes to the API's echo instance:
+// Content-Security-Policy it is served with forbids them). New builds
+// the Site, whose handlers the server's route table mounts:
 //
 //	GET /                            the page
 //	GET /web/<file>                  its scripts, styles and icon (ETag, revalidated)
@@ -20,7 +20,7 @@
 //	                                 and the core's configuration (below)
 //	GET /web/session                 who the presented API key is (any valid key)
 //
-// The module is compressed once, in the background, when Register is
+// The module is compressed once, in the background, when New is
 // called (about 1.1 MB of gzip for 3.9 MB); the page itself never waits for
 // it: it compiles the module with WebAssembly.compileStreaming while the
 // operator logs in and the first page of events is shown, and hands the
@@ -35,8 +35,8 @@
 // its built-in catalogue as the server did) and the server's detail limits
 // (Config.Limits). The page instantiates the core, and the worker its own
 // instance, with it, so the composer previews an operator's types and
-// refuses what the server refuses, with the server's codes. Register
-// checks that the built-in catalogue extended by those types is
+// refuses what the server refuses, with the server's codes. New checks
+// that the built-in catalogue extended by those types is
 // Config.Catalogue, and fails otherwise.
 //
 // # Keys

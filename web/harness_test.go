@@ -31,7 +31,7 @@ import (
 	"github.com/stigaudit/stigaudit/core/catalog"
 	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
-	"github.com/stigaudit/stigaudit/server/api"
+	"github.com/stigaudit/stigaudit/server"
 	"github.com/stigaudit/stigaudit/server/auth"
 	"github.com/stigaudit/stigaudit/server/exportapi"
 	"github.com/stigaudit/stigaudit/server/stream"
@@ -118,12 +118,10 @@ func newNode(t testing.TB, cfgs ...nodeConfig) *node {
 
 	n := &node{t: t, log: l, store: st, keys: keys, cp: cp, hub: hub, verifier: key.VerifierKey}
 	n.tamper.Store("")
-	prover := tlog.NewProver(st, cp)
-	e := api.New(api.Config{Log: l, Keys: keys, Logger: quiet, Prover: prover})
-	e.Use(n.tamperer)
-	routes := &tlog.Routes{Store: st, Checkpointer: cp, Prover: prover}
+	sc := server.Config{Log: l, Keys: keys, Store: st, Logger: quiet, Checkpointer: cp, ExportSigner: cp, Hub: hub,
+		Web: &web.Config{VerifierKey: key.VerifierKey}}
 	if len(cfg.witnesses) > 0 {
-		routes.Witnessed = func() ([]byte, bool) {
+		sc.Witnessed = func() ([]byte, bool) {
 			s, ok := cp.Latest()
 			if !ok {
 				return nil, false
@@ -137,12 +135,14 @@ func newNode(t testing.TB, cfgs ...nodeConfig) *node {
 			return append(append([]byte(nil), s.Note...), lines...), true
 		}
 	}
-	routes.Register(e, keys)
-	exportapi.Register(e, exportapi.Config{Log: l, Keys: keys, Signer: cp, Tree: st, Logger: quiet})
-	stream.Register(e, stream.Config{Log: l, Keys: keys, Hub: hub, Logger: quiet})
-	if err := web.Register(e, web.Config{Keys: keys, Catalogue: l.Catalogue(), Limits: l.Limits(), VerifierKey: key.VerifierKey}); err != nil {
+	h, err := server.New(sc)
+	if err != nil {
 		t.Fatal(err)
 	}
+	// The tamperer rewrites the server's answers from outside, as a
+	// hostile proxy would.
+	e := echo.New()
+	e.Any("/*", echo.WrapHandler(h), n.tamperer)
 	srv := httptest.NewServer(e)
 	n.URL = srv.URL
 	t.Cleanup(func() {

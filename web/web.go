@@ -30,10 +30,8 @@ import (
 //go:embed static
 var static embed.FS
 
-// Config configures Register.
+// Config configures New.
 type Config struct {
-	// Keys authenticates GET /web/session; required.
-	Keys *auth.Keys
 	// Catalogue lists the event types the page offers in its filters and
 	// composer; default catalog.Default(). Pass the server's own when it
 	// was extended by configuration.
@@ -49,7 +47,7 @@ type Config struct {
 	VerifierKey string
 }
 
-// Paths of the routes Register adds.
+// Paths of the page's routes (server/routes.go mounts them).
 const (
 	// PathLoader is the JS loader of the module.
 	PathLoader = "/web/stigaudit.mjs"
@@ -133,25 +131,23 @@ func contentType(name string) string {
 	return "application/octet-stream"
 }
 
-// site is what the handlers share; it is immutable once Register returns
-// (but for the module's gzip form, published through its ready channel).
-type site struct {
+// Site is the page and its assets, what the handlers share; it is
+// immutable once New returns (but for the module's gzip form, published
+// through its ready channel).
+type Site struct {
 	index  *asset
 	files  map[string]*asset // by name under /web/
 	config *asset
 }
 
-// Register adds the page's routes (see the package doc) to e. The module
-// is gzip-compressed in a background goroutine; a request for it before
-// that finishes waits for it.
-func Register(e *echo.Echo, cfg Config) error {
-	if cfg.Keys == nil {
-		return errors.New("web: Config.Keys is required")
-	}
+// New builds the page and its assets (see the package doc). The module is
+// gzip-compressed in a background goroutine; a request for it before that
+// finishes waits for it.
+func New(cfg Config) (*Site, error) {
 	if cfg.Catalogue == nil {
 		cfg.Catalogue = catalog.Default()
 	}
-	s := &site{files: map[string]*asset{}}
+	s := &Site{files: map[string]*asset{}}
 
 	mod := wasm.Module()
 	sum := sha256.Sum256(mod)
@@ -186,16 +182,16 @@ func Register(e *echo.Echo, cfg Config) error {
 		return nil
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if s.index == nil {
-		return errors.New("web: static/index.html is missing")
+		return nil, errors.New("web: static/index.html is missing")
 	}
 	s.files["stigaudit.mjs"] = add("stigaudit.mjs", wasm.Loader(), cacheRevalidate)
 
 	conf, err := configJSON(cfg, wasmURL)
 	if err != nil {
-		return fmt.Errorf("web: building %s: %w", PathConfig, err)
+		return nil, fmt.Errorf("web: building %s: %w", PathConfig, err)
 	}
 	s.config = add("config.json", conf, cacheNever)
 
@@ -204,14 +200,7 @@ func Register(e *echo.Echo, cfg Config) error {
 	}
 	go module.compress(gzip.DefaultCompression)
 
-	config := func(c echo.Context) error { return serve(c, s.config) }
-	for _, add := range []func(string, echo.HandlerFunc, ...echo.MiddlewareFunc) *echo.Route{e.GET, e.HEAD} {
-		add("/", s.serveIndex)
-		add(PathConfig, config)
-		add("/web/:name", s.serveFile)
-	}
-	e.GET(PathSession, session, api.Authenticate(cfg.Keys))
-	return nil
+	return s, nil
 }
 
 // configJSON is the body of GET /web/config.json: the module's URL, the
@@ -326,9 +315,15 @@ func sameCatalogue(a, b *catalog.Catalogue) bool {
 	return true
 }
 
-func (s *site) serveIndex(c echo.Context) error { return serve(c, s.index) }
+// Index is GET / (and HEAD): the page.
+func (s *Site) Index(c echo.Context) error { return serve(c, s.index) }
 
-func (s *site) serveFile(c echo.Context) error {
+// Config is GET /web/config.json (and HEAD): the page's public
+// configuration.
+func (s *Site) Config(c echo.Context) error { return serve(c, s.config) }
+
+// File is GET /web/:name (and HEAD): a script, a style or the module.
+func (s *Site) File(c echo.Context) error {
 	a, ok := s.files[c.Param("name")]
 	if !ok {
 		return echo.ErrNotFound
@@ -407,10 +402,10 @@ func acceptsGzip(header string) bool {
 	return false
 }
 
-// session is GET /web/session: the principal of the presented key, so the
-// page can fill in what the server will (tenant, emitter) and hide what
-// the key may not do. Any valid key may ask.
-func session(c echo.Context) error {
+// Session is GET /web/session, behind api.Authenticate: the principal of
+// the presented key, so the page can fill in what the server will (tenant,
+// emitter) and hide what the key may not do. Any valid key may ask.
+func (s *Site) Session(c echo.Context) error {
 	p := api.PrincipalOf(c)
 	type answer struct {
 		KeyID     string          `json:"key_id"`

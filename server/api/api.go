@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/stigaudit/stigaudit"
 	"github.com/stigaudit/stigaudit/core/auditerr"
@@ -19,6 +17,7 @@ import (
 	"github.com/stigaudit/stigaudit/server/auth"
 	"github.com/stigaudit/stigaudit/server/health"
 	"github.com/stigaudit/stigaudit/server/metrics"
+	"github.com/stigaudit/stigaudit/server/redact"
 )
 
 // Config configures New.
@@ -30,8 +29,6 @@ type Config struct {
 	// Metrics records HTTP requests; optional. Best-effort failures are
 	// counted by the Log's Observer (stigaudit.Log.EmitBestEffort).
 	Metrics *metrics.Metrics
-	// Gatherer is served at /metrics; nil serves nothing there.
-	Gatherer prometheus.Gatherer
 	// Logger receives server-side failures; default slog.Default().
 	Logger *slog.Logger
 	// Prover answers ?proof=1 on the read routes; nil refuses the
@@ -46,6 +43,10 @@ type Config struct {
 	// (health.Check: the store's file and last commit, disk margin,
 	// checkpointer). Each failure is named in the 503 answer.
 	Ready []health.Check
+	// Redaction decides per request whether list answers are redacted
+	// (the redact parameter, principals always redacted); nil serves
+	// clear data and refuses the redact parameter.
+	Redaction *redact.Policy
 	// RateLimit is the most requests a second one source address may
 	// send (auth.Source); beyond it requests are answered 429
 	// rate_limited with Retry-After. 0 turns the limit off.
@@ -61,8 +62,8 @@ type Prover interface {
 	Inclusion(ctx context.Context, seq, size uint64) (merkle.InclusionProof, error)
 }
 
-// server holds what handlers share.
-type server struct {
+// Handlers are the API's handlers and middleware; what they share.
+type Handlers struct {
 	log       *stigaudit.Log
 	keys      *auth.Keys
 	metrics   *metrics.Metrics
@@ -71,6 +72,7 @@ type server struct {
 	readiness []health.Check
 	receipts  Receipts
 	maxWait   time.Duration
+	redaction *redact.Policy
 	// authFailed budgets auth_failed events; failLog aggregates their
 	// log lines (authfail.go).
 	authFailed *authBudget
@@ -81,43 +83,40 @@ type server struct {
 	unavailable *throttle
 }
 
-// New returns an echo instance serving the routes of SPEC §7 implemented
-// here (events in, reads, health, metrics). Other routes can be added to it;
-// Authenticate and Require protect them the same way.
-func New(cfg Config) *echo.Echo {
+// New returns the handlers of the routes implemented here (events in,
+// reads, health) and the middleware every route runs behind. It mounts
+// nothing: server.New's route table does (server/routes.go).
+func New(cfg Config) *Handlers {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.MaxWait <= 0 {
 		cfg.MaxWait = DefaultMaxWait
 	}
-	s := &server{log: cfg.Log, keys: cfg.Keys, metrics: cfg.Metrics, logger: cfg.Logger, prover: cfg.Prover, readiness: cfg.Ready,
-		receipts: cfg.Receipts, maxWait: cfg.MaxWait,
+	s := &Handlers{log: cfg.Log, keys: cfg.Keys, metrics: cfg.Metrics, logger: cfg.Logger, prover: cfg.Prover, readiness: cfg.Ready,
+		receipts: cfg.Receipts, maxWait: cfg.MaxWait, redaction: cfg.Redaction,
 		authFailed: newAuthBudget(), failLog: newFailLog(cfg.Logger), unavailable: newThrottle(unavailableLogEvery)}
 	if cfg.RateLimit > 0 {
 		s.requests = newBuckets(cfg.RateLimit, max(cfg.RateLimit, 1))
 	}
+	return s
+}
 
+// Echo returns an echo instance with the API's error handler and
+// middleware (CheckQuery before routing; Observe, RecoverPanics and
+// RateLimit around every route) and no routes.
+func (s *Handlers) Echo() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	e.HTTPErrorHandler = s.handleEchoError
-	e.Pre(s.checkQuery)
-	e.Use(s.observe, s.recoverPanics, s.rateLimit)
-
-	e.GET("/healthz", func(c echo.Context) error {
-		return c.JSONBlob(http.StatusOK, []byte(`{"status":"ok"}`))
-	})
-	e.GET("/readyz", s.ready)
-	if cfg.Gatherer != nil {
-		e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{})))
-	}
-
-	authn := Authenticate(cfg.Keys)
-	e.POST("/v1/audit/events", s.postEvents, authn, Require(auth.PermAuditWrite))
-	e.GET("/v1/audit", s.listEvents, authn, Require(auth.PermRead))
-	e.GET("/v1/audit/facts/:fact_id", s.factTrail, authn, Require(auth.PermRead))
-	e.GET("/v1/admin/audit", s.adminList, authn, Require(auth.PermAuditRead))
+	e.HTTPErrorHandler = s.HandleError
+	e.Pre(s.CheckQuery)
+	e.Use(s.Observe, s.RecoverPanics, s.RateLimit)
 	return e
+}
+
+// Healthz is GET /healthz: the process answers.
+func (s *Handlers) Healthz(c echo.Context) error {
+	return c.JSONBlob(http.StatusOK, []byte(`{"status":"ok"}`))
 }
 
 // principalKey is the echo context key of the authenticated principal;
@@ -171,8 +170,8 @@ func PrincipalOf(c echo.Context) auth.Principal {
 	return p
 }
 
-// recoverPanics turns a handler panic into a 500 with code "panic".
-func (s *server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
+// RecoverPanics turns a handler panic into a 500 with code "panic".
+func (s *Handlers) RecoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) (err error) {
 		defer func() {
 			if r := recover(); r != nil {
@@ -187,10 +186,10 @@ func (s *server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// observe renders errors in place, so the status is known, and records the
+// Observe renders errors in place, so the status is known, and records the
 // request in the HTTP metrics. A client that hung up is not answered and
 // is recorded as 499.
-func (s *server) observe(next echo.HandlerFunc) echo.HandlerFunc {
+func (s *Handlers) Observe(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
 		status := 0
@@ -199,7 +198,7 @@ func (s *server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 				s.logHangUp(c, err)
 				status = StatusClientClosedRequest
 			} else {
-				s.handleEchoError(err, c)
+				s.HandleError(err, c)
 			}
 		}
 		if status == 0 {
@@ -216,8 +215,8 @@ func (s *server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// ready answers 200 when the store is reachable, 503 otherwise.
-func (s *server) ready(c echo.Context) error {
+// Ready answers 200 when the store is reachable, 503 otherwise.
+func (s *Handlers) Ready(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 	defer cancel()
 	checks := append([]health.Check{{Name: "store", Run: s.log.Store().Ping}}, s.readiness...)

@@ -131,7 +131,7 @@ func newHarnessOn(t testing.TB, kind string) *harness {
 	t.Cleanup(func() { l.Close() })
 
 	h := &harness{t: t, log: l, store: store, keys: keys, reg: reg, clock: clock, keyFor: map[string]string{}}
-	h.e = New(Config{Log: l, Keys: keys, Metrics: m, Gatherer: reg, Logger: quiet})
+	h.e = mount(Config{Log: l, Keys: keys, Metrics: m, Logger: quiet}, reg)
 	h.admin = h.key("admin", "default", "urn:stigaudit:admin", "admin")
 	return h
 }

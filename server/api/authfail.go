@@ -72,7 +72,7 @@ func (b *authBudget) take(source, keyID string, now time.Time) bool {
 // authFailure accounts for a failed authentication (401, or 429 from the
 // key verification limits): one aggregated log line and, within the
 // budgets, an auth_failed event.
-func (s *server) authFailure(c echo.Context, err error) {
+func (s *Handlers) authFailure(c echo.Context, err error) {
 	r := c.Request()
 	source := auth.Source(r.RemoteAddr)
 	keyID := presentedKeyID(r.Header.Get(echo.HeaderAuthorization))

@@ -168,7 +168,7 @@ func (l *syncBuffer) String() string {
 
 func TestRateLimitPerSource(t *testing.T) {
 	h := newHarness(t)
-	h.e = New(Config{Log: h.log, Keys: h.keys, Logger: quiet, RateLimit: 2})
+	h.e = mount(Config{Log: h.log, Keys: h.keys, Logger: quiet, RateLimit: 2}, nil)
 	limited := 0
 	for i := 0; i < 6; i++ {
 		rec := h.doFrom("192.0.2.1:1000", "/v1/audit", h.admin)

@@ -64,7 +64,7 @@ func benchAuth(b *testing.B, flood bool) {
 		return argon2.IDKey(secret, salt, p.Time, p.Memory, p.Threads, n)
 	}})
 	var served atomic.Int64
-	e := New(Config{Log: l, Keys: keys, Logger: quiet})
+	e := mount(Config{Log: l, Keys: keys, Logger: quiet}, nil)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		served.Add(1)
 		e.ServeHTTP(w, r)

@@ -43,8 +43,8 @@ func scopeOf(p auth.Principal) event.Scope {
 	return event.Scope{Tenant: p.Tenant, AnyTenant: p.IsAdmin(), Emitter: p.EntityURI, OIDCSub: p.OIDCSub}
 }
 
-// postEvents is POST /v1/audit/events.
-func (s *server) postEvents(c echo.Context) error {
+// PostEvents is POST /v1/audit/events.
+func (s *Handlers) PostEvents(c echo.Context) error {
 	wait, err := s.waitParam(c)
 	if err != nil {
 		return err
@@ -80,7 +80,7 @@ func (s *server) postEvents(c echo.Context) error {
 // emitOne emits d. A best-effort event the store could not commit is
 // answered 202 with the event that was attempted (the Log logged and
 // counted it); see the package doc.
-func (s *server) emitOne(c echo.Context, d event.Draft, wait string) error {
+func (s *Handlers) emitOne(c echo.Context, d event.Draft, wait string) error {
 	ev, stored, err := s.log.EmitBestEffort(c.Request().Context(), d)
 	switch {
 	case errors.Is(err, auditerr.ErrNotInstruction):
@@ -96,7 +96,7 @@ func (s *server) emitOne(c echo.Context, d event.Draft, wait string) error {
 }
 
 // emitBatch emits ds atomically, answering as emitOne does.
-func (s *server) emitBatch(c echo.Context, ds []event.Draft, wait string) error {
+func (s *Handlers) emitBatch(c echo.Context, ds []event.Draft, wait string) error {
 	res, stored, err := s.log.EmitBatchBestEffort(c.Request().Context(), ds)
 	switch {
 	case err != nil:

@@ -53,7 +53,7 @@ func TestAcceptedNamesTheAttemptedEvent(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			h.e = New(Config{Log: l, Keys: h.keys, Logger: quiet})
+			h.e = mount(Config{Log: l, Keys: h.keys, Logger: quiet}, nil)
 			h.store.SetDown(true)
 
 			a := h.emit(w, c.body)
@@ -91,7 +91,7 @@ func TestLimitsComeFromTheLog(t *testing.T) {
 	if got := l.Limits(); got.MaxRequestBytes != 200 || got.MaxBatchEvents != 2 || got.MaxDetailBytes != event.DefaultMaxDetailBytes || got.MaxBatchBytes != event.DefaultMaxBatchBytes {
 		t.Fatalf("Log.Limits() = %+v: want the given limits, the rest defaults", got)
 	}
-	h.e = New(Config{Log: l, Keys: h.keys, Logger: quiet})
+	h.e = mount(Config{Log: l, Keys: h.keys, Logger: quiet}, nil)
 
 	sized := func(n int) string { // a fact_read of exactly n bytes
 		b := `{"event_type":"fact_read","entity_uri":"urn:u","source":"`

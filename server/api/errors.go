@@ -179,7 +179,7 @@ func (t *throttle) allow(key string, now time.Time) (bool, int) {
 // writeError answers err with its status and logs server-side failures;
 // a 503 carries Retry-After and is logged at most once per code every
 // unavailableLogEvery.
-func (s *server) writeError(c echo.Context, err error) error {
+func (s *Handlers) writeError(c echo.Context, err error) error {
 	status := Status(err)
 	if failed, _ := c.Get(authFailedKey).(bool); failed || status == http.StatusUnauthorized {
 		// No secret is logged: the key text never reaches this point.
@@ -215,10 +215,10 @@ func retryAfterOf(err error) (time.Duration, bool) {
 	return ra.RetryAfter(), true
 }
 
-// handleEchoError is echo's HTTPErrorHandler: it renders echo's own errors
+// HandleError is echo's HTTPErrorHandler: it renders echo's own errors
 // (unknown route, wrong method, body limit) and anything a handler returned
 // in the one error shape.
-func (s *server) handleEchoError(err error, c echo.Context) {
+func (s *Handlers) HandleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}

@@ -20,8 +20,7 @@ import (
 // order and filters (see EncodeCursor); on success the query's After is
 // the cursor's position, or -1.
 func ParseFilters(log *stigaudit.Log, vals url.Values, p auth.Principal, route string, order hostfns.Order) (hostfns.Query, error) {
-	s := &server{log: log}
-	return s.parseQuery(vals, p, route, order, "")
+	return parseQuery(log.Catalogue(), vals, p, route, order, "")
 }
 
 // EncodeCursor returns the opaque cursor that continues q (as returned by

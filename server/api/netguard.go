@@ -69,17 +69,17 @@ func CheckQuery(raw string) error {
 	return nil
 }
 
-// checkQuery is echo Pre middleware: CheckQuery on every request, before
-// routing, so that the rule holds on every route, known or not. A refused
-// query is counted under the route "unmatched".
-func (s *server) checkQuery(next echo.HandlerFunc) echo.HandlerFunc {
+// CheckQuery is echo Pre middleware applying the function CheckQuery to
+// every request, before routing, so that the rule holds on every route,
+// known or not. A refused query is counted under the route "unmatched".
+func (s *Handlers) CheckQuery(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		err := CheckQuery(c.Request().URL.RawQuery)
 		if err == nil {
 			return next(c)
 		}
 		start := time.Now()
-		s.handleEchoError(err, c)
+		s.HandleError(err, c)
 		if s.metrics != nil {
 			s.metrics.HTTPRequest("unmatched", c.Request().Method, c.Response().Status, time.Since(start))
 		}
@@ -100,7 +100,7 @@ func hungUp(c echo.Context, err error) bool {
 
 // logHangUp logs a hung-up client at debug level: it is the client's
 // doing, and a flood of them must not fill the log.
-func (s *server) logHangUp(c echo.Context, err error) {
+func (s *Handlers) logHangUp(c echo.Context, err error) {
 	s.logger.LogAttrs(c.Request().Context(), slog.LevelDebug, "client hung up",
 		slog.String("method", c.Request().Method), slog.String("route", c.Path()),
 		slog.String("remote_addr", c.Request().RemoteAddr), slog.String("error", err.Error()))

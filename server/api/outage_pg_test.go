@@ -110,7 +110,7 @@ func TestPostgresOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	srv := httptest.NewServer(New(Config{Log: l, Keys: keys, Metrics: m, Gatherer: reg, Logger: logger}))
+	srv := httptest.NewServer(mount(Config{Log: l, Keys: keys, Metrics: m, Logger: logger}, reg))
 	t.Cleanup(srv.Close)
 
 	const clients = 16

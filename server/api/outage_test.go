@@ -16,7 +16,7 @@ import (
 func TestUnavailableAnswers(t *testing.T) {
 	h := newHarness(t)
 	logs := &lockedBuffer{}
-	h.e = New(Config{Log: h.log, Keys: h.keys, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	h.e = mount(Config{Log: h.log, Keys: h.keys, Logger: slog.New(slog.NewJSONHandler(logs, nil))}, nil)
 	w := h.key("w", "a", "urn:w", "audit.write")
 	h.store.SetDown(true)
 	for range 20 {

@@ -49,7 +49,7 @@ func TestReadsCarryInclusionProofsOnRequest(t *testing.T) {
 	}
 	ms := h.store.Store.(*memstore.Store)
 	p := signedAt{store: ms, size: 3}
-	h.e = New(Config{Log: h.log, Keys: h.keys, Logger: quiet, Prover: p})
+	h.e = mount(Config{Log: h.log, Keys: h.keys, Logger: quiet, Prover: p}, nil)
 
 	nodes, err := ms.ReadNodes(context.Background(), merkle.RangeNodes(3))
 	if err != nil {
@@ -102,12 +102,12 @@ func TestReadsCarryInclusionProofsOnRequest(t *testing.T) {
 		}
 	}
 	// A server without a prover refuses the parameter rather than ignore it.
-	h.e = New(Config{Log: h.log, Keys: h.keys, Logger: quiet})
+	h.e = mount(Config{Log: h.log, Keys: h.keys, Logger: quiet}, nil)
 	if a := h.do(http.MethodGet, "/v1/admin/audit?proof=1", h.admin, nil); a.status != 400 {
 		t.Errorf("proof without a prover: %d", a.status)
 	}
 	// proof is not a filter: a cursor from a page with proofs pages on without.
-	h.e = New(Config{Log: h.log, Keys: h.keys, Logger: quiet, Prover: p})
+	h.e = mount(Config{Log: h.log, Keys: h.keys, Logger: quiet, Prover: p}, nil)
 	first := h.do(http.MethodGet, "/v1/admin/audit?proof=1&limit=2", h.admin, nil)
 	cur, _ := first.body["next_cursor"].(string)
 	if a := h.do(http.MethodGet, "/v1/admin/audit?limit=2&cursor="+cur, h.admin, nil); a.status != 200 || len(a.events()) != 2 {

@@ -96,11 +96,11 @@ func (bs *buckets) makeRoom(now time.Time) {
 	}
 }
 
-// rateLimit is middleware answering 429 rate_limited, with Retry-After,
+// RateLimit is middleware answering 429 rate_limited, with Retry-After,
 // to a source address (auth.Source) that sends more than the configured
 // requests a second (Config.RateLimit). Liveness, readiness and metrics
 // are not limited.
-func (s *server) rateLimit(next echo.HandlerFunc) echo.HandlerFunc {
+func (s *Handlers) RateLimit(next echo.HandlerFunc) echo.HandlerFunc {
 	if s.requests == nil {
 		return next
 	}

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -11,9 +12,11 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/stigaudit/stigaudit/core/auditerr"
+	"github.com/stigaudit/stigaudit/core/catalog"
 	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/hostfns"
 	"github.com/stigaudit/stigaudit/server/auth"
+	"github.com/stigaudit/stigaudit/server/redact"
 )
 
 // DefaultLimit is the page size when a read names none.
@@ -22,14 +25,14 @@ const DefaultLimit = 100
 // tsLayout is the fixed-width form of event.TS.
 const tsLayout = "2006-01-02T15:04:05.000000Z"
 
-// listEvents is GET /v1/audit: newest first.
-func (s *server) listEvents(c echo.Context) error {
+// ListEvents is GET /v1/audit: newest first.
+func (s *Handlers) ListEvents(c echo.Context) error {
 	return s.list(c, "/v1/audit", hostfns.Descending, "")
 }
 
-// factTrail is GET /v1/audit/facts/:fact_id: one target's trail, oldest
+// FactTrail is GET /v1/audit/facts/:fact_id: one target's trail, oldest
 // first.
-func (s *server) factTrail(c echo.Context) error {
+func (s *Handlers) FactTrail(c echo.Context) error {
 	id := c.Param("fact_id")
 	if c.Request().URL.RawPath != "" { // echo matched on the escaped path
 		u, err := url.PathUnescape(id)
@@ -44,20 +47,37 @@ func (s *server) factTrail(c echo.Context) error {
 	return s.list(c, "/v1/audit/facts", hostfns.Ascending, id)
 }
 
-// adminList is GET /v1/admin/audit: oldest first by seq.
-func (s *server) adminList(c echo.Context) error {
+// AdminList is GET /v1/admin/audit: oldest first by seq.
+func (s *Handlers) AdminList(c echo.Context) error {
 	return s.list(c, "/v1/admin/audit", hostfns.Ascending, "")
 }
 
-func (s *server) list(c echo.Context, route string, order hostfns.Order, factID string) error {
+func (s *Handlers) list(c echo.Context, route string, order hostfns.Order, factID string) error {
 	vals := c.QueryParams()
 	withProof, err := s.proofParam(vals)
 	if err != nil {
 		return err
 	}
-	q, err := s.parseQuery(vals, PrincipalOf(c), route, order, factID)
+	// The redact parameter is the policy's, not a filter: without a policy
+	// it is refused as unknown, like any parameter no route takes.
+	asked := url.Values{}
+	if vs, ok := vals[redact.Param]; ok && s.redaction != nil {
+		asked[redact.Param] = vs
+		delete(vals, redact.Param)
+	}
+	p := PrincipalOf(c)
+	q, err := parseQuery(s.log.Catalogue(), vals, p, route, order, factID)
 	if err != nil {
 		return err
+	}
+	var r *redact.Redactor
+	if s.redaction != nil {
+		for k, vs := range vals {
+			asked[k] = vs // the filters: a forced principal may not filter on a redacted field
+		}
+		if r, err = s.redaction.ForRequest(p, asked); err != nil {
+			return err
+		}
 	}
 	page, err := s.log.Query(c.Request().Context(), q)
 	if err != nil {
@@ -69,11 +89,19 @@ func (s *server) list(c echo.Context, route string, order hostfns.Order, factID 
 		if i > 0 {
 			b = append(b, ',')
 		}
+		e := &page.Events[i]
+		if r != nil {
+			// Redacted while encoding; a proof is of the stored leaf,
+			// which redaction keeps.
+			if err := r.Apply(e); err != nil {
+				return fmt.Errorf("redact: event seq %d: %w", e.Seq, err)
+			}
+		}
 		if !withProof {
-			b = event.AppendJSON(b, &page.Events[i])
+			b = event.AppendJSON(b, e)
 			continue
 		}
-		if b, err = s.appendWithProof(c.Request().Context(), b, &page.Events[i], &proofSize); err != nil {
+		if b, err = s.appendWithProof(c.Request().Context(), b, e, &proofSize); err != nil {
 			return err
 		}
 	}
@@ -92,7 +120,7 @@ func (s *server) list(c echo.Context, route string, order hostfns.Order, factID 
 
 // proofParam reads ?proof= (a bool) and removes it from vals, so it is not
 // a filter: cursors stay valid with or without proofs.
-func (s *server) proofParam(vals url.Values) (bool, error) {
+func (s *Handlers) proofParam(vals url.Values) (bool, error) {
 	vs, ok := vals["proof"]
 	if !ok {
 		return false, nil
@@ -115,7 +143,7 @@ func (s *server) proofParam(vals url.Values) (bool, error) {
 // inclusion proof against the latest signed checkpoint, or null when the
 // event is newer than that checkpoint. *size fixes the tree size for the
 // rest of the page once a proof has been made.
-func (s *server) appendWithProof(ctx context.Context, b []byte, e *event.Event, size *uint64) ([]byte, error) {
+func (s *Handlers) appendWithProof(ctx context.Context, b []byte, e *event.Event, size *uint64) ([]byte, error) {
 	j := event.AppendJSON(nil, e)
 	b = append(b, j[:len(j)-1]...) // drop the closing brace
 	b = append(b, `,"proof":`...)
@@ -146,7 +174,7 @@ func invalidParam(format string, args ...any) error {
 
 // parseQuery turns the URL query into a store query scoped to what p may
 // see. Every parameter is checked; none is ignored.
-func (s *server) parseQuery(vals url.Values, p auth.Principal, route string, order hostfns.Order, factID string) (hostfns.Query, error) {
+func parseQuery(cat *catalog.Catalogue, vals url.Values, p auth.Principal, route string, order hostfns.Order, factID string) (hostfns.Query, error) {
 	q := hostfns.Query{Order: order, After: -1, Limit: DefaultLimit, FactID: factID}
 	var cursor string
 	for name, vs := range vals {
@@ -166,7 +194,7 @@ func (s *server) parseQuery(vals url.Values, p auth.Principal, route string, ord
 		switch name {
 		case "event_type":
 			for _, t := range vs {
-				if _, ok := s.log.Catalogue().Lookup(t); !ok {
+				if _, ok := cat.Lookup(t); !ok {
 					return q, auditerr.Errorf(auditerr.ErrUnknownEventType, "event_type %q is not in the catalogue", t)
 				}
 			}

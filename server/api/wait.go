@@ -29,7 +29,7 @@ type Receipts interface {
 }
 
 // waitParam reads ?wait=checkpoint|witnessed: "" when absent.
-func (s *server) waitParam(c echo.Context) (string, error) {
+func (s *Handlers) waitParam(c echo.Context) (string, error) {
 	vals := c.QueryParams()
 	for name, vs := range vals {
 		if name != "wait" {
@@ -59,7 +59,7 @@ func (s *server) waitParam(c echo.Context) (string, error) {
 // covered and adds each one's receipt as a "receipt" member. It returns
 // 201 with all receipts, or 202 (the events are stored, some are not
 // covered yet) with the receipts it got.
-func (s *server) withReceipts(c echo.Context, wait string, res []stigaudit.Result, batch bool) error {
+func (s *Handlers) withReceipts(c echo.Context, wait string, res []stigaudit.Result, batch bool) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), s.maxWait)
 	defer cancel()
 	receipts := make([][]byte, len(res))

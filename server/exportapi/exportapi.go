@@ -49,7 +49,7 @@ type Signer interface {
 	Sync(ctx context.Context) (tlog.Signed, error)
 }
 
-// Config configures Register.
+// Config configures New.
 type Config struct {
 	// Log is the audit log: exports read it and are recorded in it.
 	Log *stigaudit.Log
@@ -67,21 +67,20 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-type handler struct {
+// Handlers serve the export and the hash lookup.
+type Handlers struct {
 	cfg Config
 }
 
-// Register adds GET /v1/audit/export and POST /v1/audit/hash to e, behind
-// api.Authenticate. The export checks audit.read itself, so that a refused
-// export is recorded too; the hash lookup requires admin.
-func Register(e *echo.Echo, cfg Config) {
+// New returns the handlers of GET /v1/audit/export and POST
+// /v1/audit/hash. The export checks audit.read itself, so that a refused
+// export is recorded too; mount it behind api.Authenticate only. The hash
+// lookup is for admin keys.
+func New(cfg Config) *Handlers {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	h := &handler{cfg: cfg}
-	authn := api.Authenticate(cfg.Keys)
-	e.GET(Route, h.export, authn)
-	e.POST(HashRoute, h.hash, authn, api.Require(auth.PermAdmin))
+	return &Handlers{cfg: cfg}
 }
 
 // request is a parsed export request.
@@ -99,7 +98,7 @@ const (
 )
 
 // parse checks the export request of p.
-func (h *handler) parse(vals url.Values, p auth.Principal) (request, error) {
+func (h *Handlers) parse(vals url.Values, p auth.Principal) (request, error) {
 	var r request
 	if !p.Can(auth.PermAuditRead) {
 		return r, auditerr.Errorf(auditerr.ErrForbidden, "exporting needs the audit.read permission")
@@ -147,8 +146,8 @@ func (h *handler) parse(vals url.Values, p auth.Principal) (request, error) {
 	return r, nil
 }
 
-// export is GET /v1/audit/export.
-func (h *handler) export(c echo.Context) error {
+// Export is GET /v1/audit/export.
+func (h *Handlers) Export(c echo.Context) error {
 	ctx := c.Request().Context()
 	p := api.PrincipalOf(c)
 	r, err := h.parse(c.QueryParams(), p)
@@ -313,7 +312,7 @@ func detached(ctx context.Context) (context.Context, context.CancelFunc) {
 }
 
 // refused records an export refused before it started.
-func (h *handler) refused(ctx context.Context, p auth.Principal, rawQuery, tenant string, cause error) {
+func (h *Handlers) refused(ctx context.Context, p auth.Principal, rawQuery, tenant string, cause error) {
 	rctx, cancel := detached(ctx)
 	defer cancel()
 	if _, err := h.cfg.Log.Emit(rctx, refusedDraft(p, rawQuery, tenant, cause)); err != nil {
@@ -323,7 +322,7 @@ func (h *handler) refused(ctx context.Context, p auth.Principal, rawQuery, tenan
 }
 
 // ended records the end of an export.
-func (h *handler) ended(ctx context.Context, p auth.Principal, r *request, startID string, n int64, cause error) {
+func (h *Handlers) ended(ctx context.Context, p auth.Principal, r *request, startID string, n int64, cause error) {
 	rctx, cancel := detached(ctx)
 	defer cancel()
 	if _, err := h.cfg.Log.Emit(rctx, endDraft(p, r, startID, n, cause)); err != nil {

@@ -21,9 +21,8 @@ import (
 	"github.com/stigaudit/stigaudit/hostfns"
 	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
 	"github.com/stigaudit/stigaudit/hostfns/storetest"
-	"github.com/stigaudit/stigaudit/server/api"
+	"github.com/stigaudit/stigaudit/server"
 	"github.com/stigaudit/stigaudit/server/auth"
-	"github.com/stigaudit/stigaudit/server/exportapi"
 	"github.com/stigaudit/stigaudit/server/redact"
 	"github.com/stigaudit/stigaudit/server/tlog"
 )
@@ -89,10 +88,11 @@ func newNode(t testing.TB, o nodeOpts) *node {
 		t.Fatal(err)
 	}
 	n.pol = redact.NewPolicy(hasher, prof, o.redactForKeyOf)
-	e := api.New(api.Config{Log: n.log, Keys: n.keys, Prover: tlog.NewProver(n.store, n.cp)})
-	e.Use(redact.ListMiddleware(n.pol))
-	exportapi.Register(e, exportapi.Config{Log: n.log, Keys: n.keys, Signer: n.cp, Tree: n.store, Policy: n.pol})
-	n.srv = httptest.NewServer(e)
+	srv, err := server.New(server.Config{Log: n.log, Keys: n.keys, Store: n.store, Checkpointer: n.cp, ExportSigner: n.cp, Redaction: n.pol})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.srv = httptest.NewServer(srv)
 	t.Cleanup(n.srv.Close)
 	return n
 }

@@ -18,8 +18,8 @@ const HashRoute = "/v1/audit/hash"
 // maxHashBody bounds a hash lookup request.
 const maxHashBody = 64 << 10
 
-// hash is POST /v1/audit/hash: {"value": v} → {"hash": "hmac-sha256:..."}.
-func (h *handler) hash(c echo.Context) error {
+// Hash is POST /v1/audit/hash: {"value": v} → {"hash": "hmac-sha256:..."}.
+func (h *Handlers) Hash(c echo.Context) error {
 	pol := h.cfg.Policy
 	if pol == nil {
 		return auditerr.Errorf(auditerr.ErrNotFound, "redaction is not configured on this server")

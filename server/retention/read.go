@@ -38,18 +38,9 @@ type Routes struct {
 	Receipt func(ctx context.Context, e *event.Event) ([]byte, error)
 }
 
-// Register adds the route to e behind api.Authenticate and
-// api.Require(read).
-func (r *Routes) Register(e *echo.Echo) {
-	e.GET(EventRoute, r.get, api.Authenticate(r.Keys), api.Require(auth.PermRead))
-	if r.Receipt != nil {
-		e.GET(EventRoute+"/receipt", r.receipt, api.Authenticate(r.Keys), api.Require(auth.PermRead))
-	}
-}
-
-// receipt is GET /v1/audit/events/{id}/receipt: the event's C2SP
+// EventReceipt is GET /v1/audit/events/{id}/receipt: the event's C2SP
 // tlog-proof, for the keys that may read the event.
-func (r *Routes) receipt(c echo.Context) error {
+func (r *Routes) EventReceipt(c echo.Context) error {
 	e, err := r.visibleEvent(c)
 	if err != nil {
 		return err
@@ -86,7 +77,9 @@ func (r *Routes) visibleEvent(c echo.Context) (event.Event, error) {
 	return e, nil
 }
 
-func (r *Routes) get(c echo.Context) error {
+// Event is GET /v1/audit/events/{id}: the event, or 410 with what is
+// left of it once retention purged it.
+func (r *Routes) Event(c echo.Context) error {
 	e, err := r.visibleEvent(c)
 	if err != nil {
 		return err

@@ -27,7 +27,7 @@ import (
 	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
 	"github.com/stigaudit/stigaudit/hostfns/sqlquery"
 	"github.com/stigaudit/stigaudit/hostfns/storetest"
-	"github.com/stigaudit/stigaudit/server/api"
+	"github.com/stigaudit/stigaudit/server"
 	"github.com/stigaudit/stigaudit/server/auth"
 	"github.com/stigaudit/stigaudit/server/retention"
 	"github.com/stigaudit/stigaudit/server/tlog"
@@ -94,7 +94,7 @@ func TestParseDaysAndFloor(t *testing.T) {
 type dbStore interface {
 	hostfns.Store
 	hostfns.Getter
-	tlog.Tree
+	hostfns.TreeReader
 	DB() *sql.DB
 	APIKeys() *sqlquery.KeyTable
 }
@@ -529,9 +529,11 @@ func testReadPurged(t *testing.T, b backend) {
 		t.Fatal(err)
 	}
 	keys := auth.New(n.store.APIKeys(), auth.Options{Params: auth.Params{Time: 1, Memory: 64, Threads: 1}})
-	e := api.New(api.Config{Log: n.log, Keys: keys})
-	(&retention.Routes{Store: n.store, Purges: purgingOf(n.store), Keys: keys}).Register(e)
-	srv := httptest.NewServer(e)
+	h, err := server.New(server.Config{Log: n.log, Keys: keys, Store: n.store, Purges: purgingOf(n.store)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
 	defer srv.Close()
 	key := func(tenant, entity, perms string) string {
 		ps, _ := auth.ParsePerms(perms)

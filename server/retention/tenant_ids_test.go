@@ -8,9 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stigaudit/stigaudit/server/api"
+	"github.com/stigaudit/stigaudit/server"
 	"github.com/stigaudit/stigaudit/server/auth"
-	"github.com/stigaudit/stigaudit/server/retention"
 )
 
 // TestIDsScopedToTenant is issue 13's M8 over HTTP, on each store: a
@@ -24,9 +23,11 @@ func TestIDsScopedToTenant(t *testing.T) { onEachStore(t, testIDsScopedToTenant)
 func testIDsScopedToTenant(t *testing.T, b backend) {
 	n := newNode(t, b)
 	keys := auth.New(n.store.APIKeys(), auth.Options{Params: auth.Params{Time: 1, Memory: 64, Threads: 1}})
-	e := api.New(api.Config{Log: n.log, Keys: keys})
-	(&retention.Routes{Store: n.store, Purges: purgingOf(n.store), Keys: keys}).Register(e)
-	srv := httptest.NewServer(e)
+	h, err := server.New(server.Config{Log: n.log, Keys: keys, Store: n.store, Purges: purgingOf(n.store)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
 	defer srv.Close()
 	key := func(tenant, entity, perms string) string {
 		ps, _ := auth.ParsePerms(perms)

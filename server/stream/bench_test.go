@@ -13,7 +13,7 @@ import (
 	"github.com/stigaudit/stigaudit"
 	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
-	"github.com/stigaudit/stigaudit/server/api"
+	"github.com/stigaudit/stigaudit/server"
 	"github.com/stigaudit/stigaudit/server/auth"
 	"github.com/stigaudit/stigaudit/server/stream"
 )
@@ -54,9 +54,11 @@ func BenchmarkStreamLatency(b *testing.B) {
 			b.Fatal(err)
 		}
 		keys := auth.New(store.APIKeys(), auth.Options{Params: auth.Params{Time: 1, Memory: 64, Threads: 1}})
-		e := api.New(api.Config{Log: log, Keys: keys})
-		stream.Register(e, stream.Config{Log: log, Keys: keys, Hub: hub})
-		srv := httptest.NewServer(e)
+		h, err := server.New(server.Config{Log: log, Keys: keys, Store: store, Hub: hub})
+		if err != nil {
+			b.Fatal(err)
+		}
+		srv := httptest.NewServer(h)
 		n := &node{log: log, keys: keys, hub: hub, srv: srv}
 		key := n.key(b, "acme", "urn:auditor", "audit.read")
 

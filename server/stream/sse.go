@@ -30,7 +30,7 @@ const (
 	DefaultWriteTimeout = 10 * time.Second
 )
 
-// Config configures Register.
+// Config configures New.
 type Config struct {
 	// Log is read to catch up.
 	Log *stigaudit.Log
@@ -51,11 +51,12 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-type handler struct{ cfg Config }
+// Handler serves the live stream.
+type Handler struct{ cfg Config }
 
-// Register adds GET /v1/audit/stream to e, behind api.Authenticate and
-// api.Require(audit.read).
-func Register(e *echo.Echo, cfg Config) {
+// New returns the handler of GET /v1/audit/stream; mount it behind
+// api.Authenticate and api.Require(audit.read).
+func New(cfg Config) *Handler {
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = DefaultHeartbeat
 	}
@@ -65,8 +66,7 @@ func Register(e *echo.Echo, cfg Config) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	h := &handler{cfg: cfg}
-	e.GET(Route, h.stream, api.Authenticate(cfg.Keys), api.Require(auth.PermAuditRead))
+	return &Handler{cfg: cfg}
 }
 
 // request is a parsed stream request.
@@ -76,7 +76,7 @@ type request struct {
 	redactor *redact.Redactor
 }
 
-func (h *handler) parse(c echo.Context) (request, error) {
+func (h *Handler) parse(c echo.Context) (request, error) {
 	r := request{after: -2}
 	vals := c.QueryParams()
 	filters := url.Values{}
@@ -113,8 +113,8 @@ func (h *handler) parse(c echo.Context) (request, error) {
 	return r, nil
 }
 
-// stream is GET /v1/audit/stream.
-func (h *handler) stream(c echo.Context) error {
+// Stream is GET /v1/audit/stream.
+func (h *Handler) Stream(c echo.Context) error {
 	r, err := h.parse(c)
 	if err != nil {
 		return err
@@ -182,7 +182,7 @@ func (h *handler) stream(c echo.Context) error {
 
 // follow sends the stream until it must end, returning the code of the
 // final error event ("" for none) and its cause.
-func (h *handler) follow(ctx context.Context, r *request, w *writer) (string, error) {
+func (h *Handler) follow(ctx context.Context, r *request, w *writer) (string, error) {
 	for attempt := 0; ; attempt++ {
 		if err := h.catchUp(ctx, r, w); err != nil {
 			return codeOf(err), err
@@ -211,7 +211,7 @@ func (h *handler) follow(ctx context.Context, r *request, w *writer) (string, er
 }
 
 // catchUp sends what the store holds after r.after, page by page.
-func (h *handler) catchUp(ctx context.Context, r *request, w *writer) error {
+func (h *Handler) catchUp(ctx context.Context, r *request, w *writer) error {
 	for {
 		q := r.q
 		q.After = r.after
@@ -235,7 +235,7 @@ func (h *handler) catchUp(ctx context.Context, r *request, w *writer) error {
 }
 
 // live follows the subscription.
-func (h *handler) live(ctx context.Context, r *request, w *writer, sub *Subscription) (string, error) {
+func (h *Handler) live(ctx context.Context, r *request, w *writer, sub *Subscription) (string, error) {
 	beat := time.NewTicker(h.cfg.Heartbeat)
 	defer beat.Stop()
 	for {
@@ -283,7 +283,7 @@ const keyEndGrace = 500 * time.Millisecond
 const maxCoalesce = 256 << 10
 
 // take encodes the events of batch that r selects and have not been sent.
-func (h *handler) take(r *request, w *writer, sub *Subscription, batch []event.Event) {
+func (h *Handler) take(r *request, w *writer, sub *Subscription, batch []event.Event) {
 	for i := range batch {
 		e := &batch[i]
 		if e.Seq <= r.after {

@@ -18,7 +18,7 @@ import (
 	"github.com/stigaudit/stigaudit"
 	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
-	"github.com/stigaudit/stigaudit/server/api"
+	"github.com/stigaudit/stigaudit/server"
 	"github.com/stigaudit/stigaudit/server/auth"
 	"github.com/stigaudit/stigaudit/server/redact"
 	"github.com/stigaudit/stigaudit/server/stream"
@@ -60,12 +60,14 @@ func newNode(t testing.TB, o nodeOpts) *node {
 		t.Fatal(err)
 	}
 	prof, _ := redact.ParseProfile("entity_uri,oidc_sub")
-	e := api.New(api.Config{Log: n.log, Keys: n.keys})
-	stream.Register(e, stream.Config{
-		Log: n.log, Keys: n.keys, Hub: n.hub, Policy: redact.NewPolicy(hasher, prof, nil),
-		Heartbeat: o.heartbeat, WriteTimeout: o.writeTimeout,
+	srv, err := server.New(server.Config{
+		Log: n.log, Keys: n.keys, Store: store, Hub: n.hub, Redaction: redact.NewPolicy(hasher, prof, nil),
+		StreamHeartbeat: o.heartbeat, StreamWriteTimeout: o.writeTimeout,
 	})
-	n.srv = httptest.NewServer(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.srv = httptest.NewServer(srv)
 	t.Cleanup(func() {
 		n.hub.Close()
 		n.srv.Close()

@@ -14,7 +14,7 @@ import (
 	"github.com/stigaudit/stigaudit/server/auth"
 )
 
-// Routes serves the tamper-evidence routes of SPEC §7.
+// Routes are the handlers of the tamper-evidence routes of SPEC §7.
 type Routes struct {
 	// Store looks an event up by seq, to check that a key may read it.
 	Store hostfns.Store
@@ -32,30 +32,11 @@ type Routes struct {
 	History func() (History, error)
 }
 
-// Register adds the routes to e, each behind api.Authenticate(keys) and
-// api.Require(auth.PermRead):
-//
-//	GET /v1/audit/checkpoint
-//	GET /v1/audit/proof/inclusion?seq=S[&size=N]
-//	GET /v1/audit/proof/consistency?from=M[&to=N]
-//
-// Errors take the API's one error shape. The Checkpointer's readiness
-// (Checkpointer.Ready) is for the caller to add to api.Config.Ready.
-func (r *Routes) Register(e *echo.Echo, keys *auth.Keys) {
-	authn := api.Authenticate(keys)
-	e.GET("/v1/audit/checkpoint", r.checkpoint, authn, api.Require(auth.PermRead))
-	e.GET("/v1/audit/proof/inclusion", r.inclusion, authn, api.Require(auth.PermRead))
-	e.GET("/v1/audit/proof/consistency", r.consistency, authn, api.Require(auth.PermRead))
-	if r.History != nil {
-		e.GET("/v1/audit/verifier-keys", r.verifierKeys, authn, api.Require(auth.PermRead))
-	}
-}
-
-// checkpoint is GET /v1/audit/checkpoint[?witnessed=0|1]: the latest
+// Checkpoint is GET /v1/audit/checkpoint[?witnessed=0|1]: the latest
 // checkpoint, as text — with a witness policy, the newest that meets its
 // quorum, cosignatures included, unless witnessed=0 asks for the newest
 // signed one.
-func (r *Routes) checkpoint(c echo.Context) error {
+func (r *Routes) Checkpoint(c echo.Context) error {
 	vals := c.QueryParams()
 	if err := onlyParams(vals, "witnessed"); err != nil {
 		return err
@@ -82,9 +63,9 @@ func (r *Routes) checkpoint(c echo.Context) error {
 	return c.Blob(http.StatusOK, "text/plain; charset=utf-8", s.Note)
 }
 
-// verifierKeys is GET /v1/audit/verifier-keys: the key history, as
+// VerifierKeys is GET /v1/audit/verifier-keys: the key history, as
 // `stigaudit verify --key-history` reads it.
-func (r *Routes) verifierKeys(c echo.Context) error {
+func (r *Routes) VerifierKeys(c echo.Context) error {
 	if err := onlyParams(c.QueryParams()); err != nil {
 		return err
 	}
@@ -99,8 +80,8 @@ func (r *Routes) verifierKeys(c echo.Context) error {
 	return c.JSONBlob(http.StatusOK, b)
 }
 
-// inclusion is GET /v1/audit/proof/inclusion?seq=&size=.
-func (r *Routes) inclusion(c echo.Context) error {
+// Inclusion is GET /v1/audit/proof/inclusion?seq=&size=.
+func (r *Routes) Inclusion(c echo.Context) error {
 	vals := c.QueryParams()
 	if err := onlyParams(vals, "seq", "size"); err != nil {
 		return err
@@ -148,8 +129,8 @@ func (r *Routes) mayRead(c echo.Context, seq uint64) error {
 	return auditerr.Errorf(auditerr.ErrNotFound, "no event at seq %d that this key may read", seq)
 }
 
-// consistency is GET /v1/audit/proof/consistency?from=&to=.
-func (r *Routes) consistency(c echo.Context) error {
+// Consistency is GET /v1/audit/proof/consistency?from=&to=.
+func (r *Routes) Consistency(c echo.Context) error {
 	vals := c.QueryParams()
 	if err := onlyParams(vals, "from", "to"); err != nil {
 		return err

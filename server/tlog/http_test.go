@@ -9,27 +9,25 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/labstack/echo/v4"
-
 	"github.com/stigaudit/stigaudit"
 	"github.com/stigaudit/stigaudit/core/checkpoint"
 	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/core/merkle"
-	"github.com/stigaudit/stigaudit/server/api"
+	"github.com/stigaudit/stigaudit/server"
 	"github.com/stigaudit/stigaudit/server/auth"
 	"github.com/stigaudit/stigaudit/server/health"
 	"github.com/stigaudit/stigaudit/server/tlog"
 	"github.com/stigaudit/stigaudit/wasm"
 )
 
-type server struct {
+type testServer struct {
 	*node
-	e    *echo.Echo
+	h    http.Handler
 	log  *stigaudit.Log
 	keys *auth.Keys
 }
 
-func newServer(t *testing.T) *server {
+func newServer(t *testing.T) *testServer {
 	t.Helper()
 	n := openNode(t, t.TempDir(), tlog.Config{})
 	l, err := stigaudit.Open(stigaudit.Options{Store: n.store, Logger: quiet})
@@ -37,13 +35,15 @@ func newServer(t *testing.T) *server {
 		t.Fatal(err)
 	}
 	keys := auth.New(n.store.APIKeys(), auth.Options{Params: auth.Params{Time: 1, Memory: 64, Threads: 1}})
-	e := api.New(api.Config{Log: l, Keys: keys, Logger: quiet, Ready: []health.Check{{Name: "checkpointer", Run: n.cp.Ready}}})
-	r := &tlog.Routes{Store: n.store, Checkpointer: n.cp, Prover: tlog.NewProver(n.store, n.cp)}
-	r.Register(e, keys)
-	return &server{node: n, e: e, log: l, keys: keys}
+	srv, err := server.New(server.Config{Log: l, Keys: keys, Store: n.store, Logger: quiet, Checkpointer: n.cp,
+		Ready: []health.Check{{Name: "checkpointer", Run: n.cp.Ready}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testServer{node: n, h: srv, log: l, keys: keys}
 }
 
-func (s *server) key(tenant, entity, perms string) string {
+func (s *testServer) key(tenant, entity, perms string) string {
 	s.t.Helper()
 	ps, err := auth.ParsePerms(perms)
 	if err != nil {
@@ -56,7 +56,7 @@ func (s *server) key(tenant, entity, perms string) string {
 	return text
 }
 
-func (s *server) emit(tenant, entity string) event.Event {
+func (s *testServer) emit(tenant, entity string) event.Event {
 	s.t.Helper()
 	e, err := s.log.Emit(ctx, event.Draft{Type: "fact_read", Tenant: tenant, EntityURI: entity, Detail: []byte(`{"k":"v"}`)})
 	if err != nil {
@@ -79,13 +79,13 @@ func (r reply) code() string {
 	return v.Error.Code
 }
 
-func (s *server) get(target, key string) reply {
+func (s *testServer) get(target, key string) reply {
 	req := httptest.NewRequest(http.MethodGet, target, nil)
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
 	rec := httptest.NewRecorder()
-	s.e.ServeHTTP(rec, req)
+	s.h.ServeHTTP(rec, req)
 	b, _ := io.ReadAll(rec.Body)
 	return reply{rec.Code, rec.Header().Get("Content-Type"), b}
 }
@@ -166,7 +166,7 @@ func TestHTTPProofsVerifyNativelyAndInWasm(t *testing.T) {
 	}
 }
 
-func (s *server) key_() *tlog.Key { return s.node.key }
+func (s *testServer) key_() *tlog.Key { return s.node.key }
 
 func TestHTTPParametersAndAccess(t *testing.T) {
 	s := newServer(t)

@@ -14,7 +14,6 @@ import (
 	"github.com/stigaudit/stigaudit/core/merkle"
 	"github.com/stigaudit/stigaudit/hostfns"
 	"github.com/stigaudit/stigaudit/server/api"
-	"github.com/stigaudit/stigaudit/server/auth"
 )
 
 // TilesPrefix is where the C2SP tlog-tiles API is served (SPEC §6.5).
@@ -45,14 +44,8 @@ type Tiles struct {
 	Checkpointer *Checkpointer
 }
 
-// Register adds the routes to e.
-func (t *Tiles) Register(e *echo.Echo, keys *auth.Keys) {
-	authn := api.Authenticate(keys)
-	e.GET(TilesPrefix+"/checkpoint", t.checkpoint, authn, api.Require(auth.PermRead))
-	e.GET(TilesPrefix+"/tile/*", t.tile, authn, api.Require(auth.PermRead))
-}
-
-func (t *Tiles) checkpoint(c echo.Context) error {
+// Checkpoint is GET /v1/audit/tlog/checkpoint: the newest signed checkpoint.
+func (t *Tiles) Checkpoint(c echo.Context) error {
 	if len(c.QueryParams()) > 0 {
 		return auditerr.Errorf(auditerr.ErrInvalidParameter, "the tlog-tiles checkpoint takes no parameter")
 	}
@@ -122,7 +115,8 @@ func parseTilePath(p string) (tilePath, error) {
 	return tp, nil
 }
 
-func (t *Tiles) tile(c echo.Context) error {
+// Tile is GET /v1/audit/tlog/tile/...: a hash tile or an entry bundle.
+func (t *Tiles) Tile(c echo.Context) error {
 	if len(c.QueryParams()) > 0 {
 		return auditerr.Errorf(auditerr.ErrInvalidParameter, "tiles take no parameter")
 	}

@@ -9,15 +9,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/labstack/echo/v4"
-
 	"github.com/stigaudit/stigaudit"
-	"github.com/stigaudit/stigaudit/server/auth"
-	"github.com/stigaudit/stigaudit/server/exportapi"
 	"github.com/stigaudit/stigaudit/server/redact"
 	"github.com/stigaudit/stigaudit/server/retention"
-	"github.com/stigaudit/stigaudit/server/stream"
-	"github.com/stigaudit/stigaudit/server/tlog"
 )
 
 // complianceFlags are serve's flags for export, redaction, the live
@@ -57,14 +51,12 @@ func (f *complianceFlags) policy() (retention.Policy, *redact.Profile, error) {
 	return pol, prof, nil
 }
 
-// startCompliance registers the export, hash, stream and event routes on
-// e and starts the retention purger. The returned function stops what it
-// started; call it before closing the log.
-func (f *complianceFlags) startCompliance(ctx context.Context, e *echo.Echo, dataDir string, store backend, log *stigaudit.Log,
-	keys *auth.Keys, cp *tlog.Checkpointer, exportSigner exportapi.Signer, receipts *tlog.Receipts, hub *stream.Hub, logger *slog.Logger) (func(), error) {
-	retPol, prof, err := f.policy()
+// redaction builds the redaction policy of reads, streams and exports
+// from the flags and the data directory's salt (created on first start).
+func (f *complianceFlags) redaction(dataDir string) (*redact.Policy, error) {
+	prof, err := redact.ParseProfile(f.redactFields)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: --redact-fields: %v", errUsage, err)
 	}
 	hasher, err := redact.LoadOrCreateSalt(dataDir, rand.Reader)
 	if err != nil {
@@ -76,13 +68,16 @@ func (f *complianceFlags) startCompliance(ctx context.Context, e *echo.Echo, dat
 			principals = append(principals, p)
 		}
 	}
-	pol := redact.NewPolicy(hasher, prof, principals)
-	e.Use(redact.ListMiddleware(pol))
-	exportapi.Register(e, exportapi.Config{Log: log, Keys: keys, Signer: exportSigner, Tree: store, Policy: pol, Logger: logger})
-	stream.Register(e, stream.Config{Log: log, Keys: keys, Hub: hub, Policy: pol, Logger: logger})
-	purging := store.purging()
-	(&retention.Routes{Store: store, Purges: purging, Keys: keys, Receipt: receipts.Receipt}).Register(e)
+	return redact.NewPolicy(hasher, prof, principals), nil
+}
 
+// startRetention records the retention setting and starts the purger. The
+// returned function stops it; call it before closing the log.
+func (f *complianceFlags) startRetention(ctx context.Context, purging retention.Purging, log *stigaudit.Log, logger *slog.Logger) (func(), error) {
+	retPol, _, err := f.policy()
+	if err != nil {
+		return nil, err
+	}
 	purger, err := retention.New(retention.Config{Purging: purging, Log: log, Policy: retPol, Logger: logger})
 	if err != nil {
 		return nil, err

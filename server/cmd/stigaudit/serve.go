@@ -17,6 +17,7 @@ import (
 	"github.com/stigaudit/stigaudit/core/catalog"
 	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/hostfns/pgstore"
+	"github.com/stigaudit/stigaudit/server"
 	"github.com/stigaudit/stigaudit/server/api"
 	"github.com/stigaudit/stigaudit/server/auth"
 	"github.com/stigaudit/stigaudit/server/datadir"
@@ -179,30 +180,36 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 
-	prover := tlog.NewProver(store, cp)
 	ready := []health.Check{health.DiskFree(c.dataDir, uint64(minFree)), {Name: "checkpointer", Run: cp.Ready}, {Name: "witnesses", Run: wit.Ready}}
 	if h := store.health(); h != nil {
 		ready = append(ready, health.Check{Name: "database", Run: h})
 	}
-	receipts := &tlog.Receipts{Prover: prover, Checkpointer: cp, Witnessed: wit.WitnessedSized()}
-	e := api.New(api.Config{Log: log, Keys: keys, Metrics: m, Gatherer: nf.gatherer(reg), Logger: logger, Prover: prover, Ready: ready, RateLimit: af.rateLimit,
-		Receipts: receipts, MaxWait: maxWait})
-	(&tlog.Tiles{Tree: store, Store: store, Checkpointer: cp}).Register(e, keys)
-	(&tlog.Routes{Store: store, Checkpointer: cp, Prover: prover, Witnessed: wit.Witnessed(),
-		History: func() (tlog.History, error) { return tlog.HistoryOf(c.dataDir) }}).Register(e, keys)
-	stopCompliance, err := cf.startCompliance(ctx, e, c.dataDir, store, log, keys, cp, wit.ExportSigner(cp), receipts, hub, logger)
+	pol, err := cf.redaction(c.dataDir)
 	if err != nil {
 		return err
 	}
-	defer stopCompliance() // before log.Close
-	var verifierKey string // advertised by the browser preview; operators pin their own copy
-	if k, err := tlog.LoadKey(c.dataDir); err == nil {
-		verifierKey = k.VerifierKey
-	}
-	if err := web.Register(e, web.Config{Keys: keys, Catalogue: log.Catalogue(), Limits: log.Limits(), VerifierKey: verifierKey}); err != nil {
+	purging := store.purging()
+	stopRetention, err := cf.startRetention(ctx, purging, log, logger)
+	if err != nil {
 		return err
 	}
-	return nf.serve(ctx, listen, e, reg, logger, stdout, serveInfo{dataDir: c.dataDir, keyFile: keyFile}, hub.Close) // hub.Close: end live streams, or shutdown waits for them
+	defer stopRetention() // before log.Close
+	var site web.Config   // the verifier key is advertised by the browser preview; operators pin their own copy
+	if k, err := tlog.LoadKey(c.dataDir); err == nil {
+		site.VerifierKey = k.VerifierKey
+	}
+	srv, err := server.New(server.Config{
+		Log: log, Keys: keys, Store: store, Logger: logger,
+		Metrics: m, Gatherer: nf.gatherer(reg), Ready: ready, RateLimit: af.rateLimit, Redaction: pol,
+		Checkpointer: cp, Witnessed: wit.Witnessed(), WitnessedSized: wit.WitnessedSized(), MaxWait: maxWait,
+		History:      func() (tlog.History, error) { return tlog.HistoryOf(c.dataDir) },
+		ExportSigner: wit.ExportSigner(cp), Hub: hub, Purges: purging,
+		Web: &site,
+	})
+	if err != nil {
+		return err
+	}
+	return nf.serve(ctx, listen, srv, reg, logger, stdout, serveInfo{dataDir: c.dataDir, keyFile: keyFile}, hub.Close) // hub.Close: end live streams, or shutdown waits for them
 }
 
 // maxDetailDepth bounds --max-detail-depth: far deeper than any audit
