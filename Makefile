@@ -51,8 +51,8 @@ bench: build
 GOIMPORTS   ?= $(GO) run golang.org/x/tools/cmd/goimports@v0.52.0
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 lint:
-	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	@out=$$($(GOIMPORTS) -local github.com/stigaudit/stigaudit -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "goimports needed:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l $$(git ls-files '*.go') 2>&1); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out=$$($(GOIMPORTS) -local github.com/stigaudit/stigaudit -l $$(git ls-files '*.go') 2>&1); if [ -n "$$out" ]; then echo "goimports needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
 
