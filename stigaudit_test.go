@@ -18,6 +18,7 @@ import (
 	"github.com/stigaudit/stigaudit/hostfns/memstore"
 	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
 	"github.com/stigaudit/stigaudit/hostfns/storetest"
+	"github.com/stigaudit/stigaudit/internal/waitfor"
 )
 
 // recorder is an Observer that keeps what it was told.
@@ -207,10 +208,7 @@ func TestEmitTxCommitsAndRollsBackWithTheCaller(t *testing.T) {
 	if err != nil || next.Seq != 1 {
 		t.Fatalf("next emit seq %d err %v, want 1", next.Seq, err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for len(rec.seqs()) < 2 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitfor.Until(t, 5*time.Second, "the observer to see 2 events", func() bool { return len(rec.seqs()) >= 2 })
 	if got := rec.seqs(); len(got) != 2 || got[0] != 0 || got[1] != 1 {
 		t.Fatalf("observer saw seqs %v, want [0 1]", got)
 	}
@@ -252,7 +250,7 @@ func TestSelectiveObserverSkipsOthersUntilItWantsAll(t *testing.T) {
 		}
 		own = append(own, ev.Seq)
 	}
-	waitFor(t, func() bool { return len(obs.seqs()) == len(own) })
+	waitfor.Until(t, 5*time.Second, "the observer to see this process's events", func() bool { return len(obs.seqs()) == len(own) })
 	time.Sleep(50 * time.Millisecond) // several polls: nothing else arrives
 	if got := obs.seqs(); !slices.Equal(got, own) {
 		t.Fatalf("not wanting others' events, the observer saw %v, want its own %v", got, own)
@@ -270,22 +268,11 @@ func TestSelectiveObserverSkipsOthersUntilItWantsAll(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, func() bool { return len(obs.seqs()) >= len(own)+20 })
+	waitfor.Until(t, 5*time.Second, "the observer to see all 20 events emitted once it wants all", func() bool { return len(obs.seqs()) >= len(own)+20 })
 	got := obs.seqs()[len(own):]
 	for i, seq := range got {
 		if seq != size+int64(i) {
 			t.Fatalf("wanting every event, the observer saw %v, want %d.. contiguously", got, size)
 		}
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("timed out")
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/stigaudit/stigaudit/hostfns/pgstore"
 	"github.com/stigaudit/stigaudit/hostfns/pgstore/pgtest"
 	"github.com/stigaudit/stigaudit/hostfns/storetest"
+	"github.com/stigaudit/stigaudit/internal/waitfor"
 )
 
 // collector records what a Feed delivered.
@@ -30,17 +31,6 @@ func (c *collector) got() []int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return slices.Clone(c.seqs)
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // Three replicas feed one downstream each; only the elected one delivers,
@@ -89,7 +79,7 @@ func TestFeedDeliversEachEventOnceAcrossReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	feeds[1].Offer(early)
-	waitUntil(t, "a feed leader", func() bool { return leaderOf() >= 0 })
+	waitfor.Until(t, 10*time.Second, "a feed leader", func() bool { return leaderOf() >= 0 })
 
 	// Each replica appends and offers its own events, as its Log would;
 	// the leader's are delivered from memory, the others' read back.
@@ -101,7 +91,7 @@ func TestFeedDeliversEachEventOnceAcrossReplicas(t *testing.T) {
 		}
 		feeds[i%3].Offer(evs)
 	}
-	waitUntil(t, "120 events delivered", func() bool { return total() >= 120 })
+	waitfor.Until(t, 10*time.Second, "120 events delivered", func() bool { return total() >= 120 })
 
 	// Graceful hand-over: the leader resigns; events appended meanwhile
 	// reach the next leader from the saved cursor.
@@ -115,7 +105,7 @@ func TestFeedDeliversEachEventOnceAcrossReplicas(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitUntil(t, "170 events delivered", func() bool { return total() >= 170 })
+	waitfor.Until(t, 10*time.Second, "170 events delivered", func() bool { return total() >= 170 })
 	time.Sleep(5 * interval) // nothing more arrives
 
 	var all []int64

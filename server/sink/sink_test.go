@@ -12,6 +12,7 @@ import (
 	"github.com/stigaudit/stigaudit/core/auditerr"
 	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/hostfns/storetest"
+	"github.com/stigaudit/stigaudit/internal/waitfor"
 )
 
 // memSink collects the seqs it is given. While down, every Write fails
@@ -139,8 +140,8 @@ func TestDownSinkLosesNothing(t *testing.T) {
 	if slowest > time.Second { // generous on a loaded machine: it takes microseconds
 		t.Errorf("the slowest Enqueue took %v behind a sink that is down", slowest)
 	}
-	waitFor(t, 10*time.Second, func() bool { return len(healthy.seqs()) == 2000 })
-	waitFor(t, 10*time.Second, func() bool { _, high := rec.lagOf("down"); return high == 2000 })
+	waitfor.Until(t, 10*time.Second, "the healthy sink to receive 2000 events", func() bool { return len(healthy.seqs()) == 2000 })
+	waitfor.Until(t, 10*time.Second, "the down sink's lag to reach 2000", func() bool { _, high := rec.lagOf("down"); return high == 2000 })
 	if rec.failures("down") == 0 {
 		t.Error("no failed write reported for the sink that is down")
 	}
@@ -149,7 +150,7 @@ func TestDownSinkLosesNothing(t *testing.T) {
 	}
 
 	down.down.Store(false)
-	waitFor(t, 10*time.Second, func() bool { n, _ := d.Lag("down"); return n == 0 && len(down.seqs()) >= 2000 })
+	waitfor.Until(t, 10*time.Second, "the sink back up to catch up on 2000 events", func() bool { n, _ := d.Lag("down"); return n == 0 && len(down.seqs()) >= 2000 })
 	checkSeqs(t, "down", down.seqs(), 0, 2000)
 	checkSeqs(t, "healthy", healthy.seqs(), 0, 2000)
 	if last, _ := rec.lagOf("down"); last != 0 {
@@ -169,9 +170,9 @@ func TestPanickingSinkIsRetried(t *testing.T) {
 	}
 	defer d.Close(context.Background())
 	l.add(t, d, 30, 3)
-	waitFor(t, 5*time.Second, func() bool { return rec.failures("panicky") >= 3 })
+	waitfor.Until(t, 5*time.Second, "3 failed writes reported for the panicking sink", func() bool { return rec.failures("panicky") >= 3 })
 	p.down.Store(false)
-	waitFor(t, 5*time.Second, func() bool { return len(p.seqs()) >= 30 })
+	waitfor.Until(t, 5*time.Second, "30 events delivered after the panics stop", func() bool { return len(p.seqs()) >= 30 })
 	checkSeqs(t, "panicky", p.seqs(), 0, 30)
 }
 
@@ -200,7 +201,7 @@ func TestRestartResumesFromCursor(t *testing.T) {
 	if _, high := rec.lagOf("s"); high != 70 {
 		t.Errorf("lag reported at start %d, want the 70 events committed while down", high)
 	}
-	waitFor(t, 5*time.Second, func() bool { n, _ := d2.Lag("s"); return len(s2.seqs()) >= 70 && n == 0 })
+	waitfor.Until(t, 5*time.Second, "the restarted dispatcher to deliver 70 events with no lag", func() bool { n, _ := d2.Lag("s"); return len(s2.seqs()) >= 70 && n == 0 })
 	if dups := checkSeqs(t, "restarted", append(s.seqs(), s2.seqs()...), 0, 120); dups != 0 {
 		t.Errorf("%d events delivered twice across a graceful restart", dups)
 	}
@@ -219,7 +220,7 @@ func TestEventsNotOfferedAreDelivered(t *testing.T) {
 	l.add(t, d, 10, 10)
 	l.add(t, nil, 10, 10) // not offered
 	l.add(t, d, 10, 10)
-	waitFor(t, 5*time.Second, func() bool { return len(s.seqs()) >= 30 })
+	waitfor.Until(t, 5*time.Second, "30 events delivered, 10 of them never offered", func() bool { return len(s.seqs()) >= 30 })
 	checkSeqs(t, "s", s.seqs(), 0, 30)
 }
 
@@ -239,7 +240,7 @@ func TestInactiveWaitsAndReportsSavedLag(t *testing.T) {
 	}
 	defer d.Close(context.Background())
 	l.add(t, d, 40, 10)
-	waitFor(t, 5*time.Second, func() bool { last, _ := rec.lagOf("s"); return last == 40 })
+	waitfor.Until(t, 5*time.Second, "the inactive worker to report a lag of 40", func() bool { last, _ := rec.lagOf("s"); return last == 40 })
 	if n := len(s.seqs()); n != 0 {
 		t.Fatalf("an inactive dispatcher delivered %d events", n)
 	}
@@ -248,7 +249,7 @@ func TestInactiveWaitsAndReportsSavedLag(t *testing.T) {
 		t.Fatal(err)
 	}
 	active.Store(true)
-	waitFor(t, 5*time.Second, func() bool { n, _ := d.Lag("s"); return len(s.seqs()) >= 25 && n == 0 })
+	waitfor.Until(t, 5*time.Second, "25 events delivered from the saved cursor with no lag", func() bool { n, _ := d.Lag("s"); return len(s.seqs()) >= 25 && n == 0 })
 	checkSeqs(t, "s", s.seqs(), 15, 40)
 }
 
@@ -344,6 +345,6 @@ func TestLogOutageIsRetried(t *testing.T) {
 		t.Fatalf("%d events delivered while the log could not be read", n)
 	}
 	faulty.SetDown(false)
-	waitFor(t, 5*time.Second, func() bool { return len(s.seqs()) >= 40 })
+	waitfor.Until(t, 5*time.Second, "40 events delivered once the log is back", func() bool { return len(s.seqs()) >= 40 })
 	checkSeqs(t, "s", s.seqs(), 0, 40)
 }
