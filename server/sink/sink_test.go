@@ -7,10 +7,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stigaudit/stigaudit/core/auditerr"
 	"github.com/stigaudit/stigaudit/core/event"
+	"github.com/stigaudit/stigaudit/hostfns/memstore"
 	"github.com/stigaudit/stigaudit/hostfns/storetest"
 	"github.com/stigaudit/stigaudit/internal/waitfor"
 )
@@ -325,26 +327,73 @@ func TestParse(t *testing.T) {
 	}
 }
 
-// While the log cannot be read (the database is down), a worker waits
-// with backoff and delivers everything once it is back.
-func TestLogOutageIsRetried(t *testing.T) {
-	l := openLog(t)
-	faulty := storetest.NewFaulty(l.Store)
-	s := &memSink{name: "s"}
-	opt := fast(l, nil)
-	opt.Log = faulty
-	d, err := NewDispatcher(context.Background(), []Sink{s}, opt)
+// memCursors keeps cursors in memory over a memstore log, so that a
+// Dispatcher runs on goroutines and timers alone (inside a synctest bubble).
+type memCursors struct {
+	log *memstore.Store
+	mu  sync.Mutex
+	at  map[string]int64
+}
+
+func (c *memCursors) Cursor(ctx context.Context, name string) (int64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n, ok := c.at[name]; ok {
+		return n, nil
+	}
+	n, err := c.log.Size(ctx)
 	if err != nil {
-		t.Fatal(err)
+		return 0, err
 	}
-	defer d.Close(context.Background())
-	faulty.SetDown(true)
-	l.add(t, nil, 40, 10) // committed, never offered: only the log has them
-	time.Sleep(100 * time.Millisecond)
-	if n := len(s.seqs()); n != 0 {
-		t.Fatalf("%d events delivered while the log could not be read", n)
+	if c.at == nil {
+		c.at = map[string]int64{}
 	}
-	faulty.SetDown(false)
-	waitfor.Until(t, 5*time.Second, "40 events delivered once the log is back", func() bool { return len(s.seqs()) >= 40 })
-	checkSeqs(t, "s", s.seqs(), 0, 40)
+	c.at[name] = n
+	return n, nil
+}
+
+func (c *memCursors) SaveCursor(_ context.Context, name string, next int64) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.at[name] = max(c.at[name], next)
+	return nil
+}
+
+// While the log cannot be read (the database is down), a worker waits
+// with backoff and delivers everything once it is back. The log is in
+// memory and the clock is synctest's, so "nothing was delivered during the
+// outage" is checked after many polls, with every worker idle.
+func TestLogOutageIsRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		store := memstore.New()
+		faulty := storetest.NewFaulty(store)
+		s := &memSink{name: "s"}
+		opt := Options{Log: faulty, Cursors: &memCursors{log: store}, Logger: quiet,
+			Backoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, Poll: 20 * time.Millisecond, SaveInterval: 10 * time.Millisecond}
+		d, err := NewDispatcher(ctx, []Sink{s}, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { // inside the bubble: its workers must exit with it
+			if err := d.Close(ctx); err != nil {
+				t.Error(err)
+			}
+		})
+		faulty.SetDown(true)
+		for i := range 4 { // committed, never offered: only the log has them
+			if _, err := store.Append(ctx, storetest.NewEvents(10*i, 10)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(time.Second) // 50 polls of a log that cannot be read
+		synctest.Wait()
+		if n := len(s.seqs()); n != 0 {
+			t.Fatalf("%d events delivered while the log could not be read", n)
+		}
+		faulty.SetDown(false)
+		time.Sleep(time.Second) // far longer than the longest backoff and a poll
+		synctest.Wait()
+		checkSeqs(t, "s", s.seqs(), 0, 40)
+	})
 }
