@@ -30,9 +30,23 @@ func leaders(ls []*pgstore.Leader) []int {
 func waitOneLeader(t *testing.T, ls []*pgstore.Leader) int {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
+	// Every replica has tried the lock once: "one leads" is not merely
+	// "the others have not tried yet".
+	for i, l := range ls {
+		if l == nil {
+			continue
+		}
+		select {
+		case <-l.Settled():
+		case <-time.After(time.Until(deadline)):
+			t.Fatalf("replica %d never tried the lock within 5s", i)
+		}
+	}
 	for time.Now().Before(deadline) {
 		if got := leaders(ls); len(got) == 1 {
-			// Stable for a few intervals: nobody else joins.
+			// Stable for a few intervals: nobody else joins. A bounded
+			// sleep: a failed try of the lock (on a real database) leaves
+			// no event to wait for.
 			time.Sleep(3 * interval)
 			if again := leaders(ls); len(again) != 1 || again[0] != got[0] {
 				t.Fatalf("leaders changed from %v to %v without a failure", got, again)
