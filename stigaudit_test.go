@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stigaudit/stigaudit"
@@ -18,6 +19,7 @@ import (
 	"github.com/stigaudit/stigaudit/hostfns/memstore"
 	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
 	"github.com/stigaudit/stigaudit/hostfns/storetest"
+	"github.com/stigaudit/stigaudit/internal/waitfor"
 )
 
 // recorder is an Observer that keeps what it was told.
@@ -207,10 +209,7 @@ func TestEmitTxCommitsAndRollsBackWithTheCaller(t *testing.T) {
 	if err != nil || next.Seq != 1 {
 		t.Fatalf("next emit seq %d err %v, want 1", next.Seq, err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for len(rec.seqs()) < 2 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitfor.Until(t, 5*time.Second, "the observer to see 2 events", func() bool { return len(rec.seqs()) >= 2 })
 	if got := rec.seqs(); len(got) != 2 || got[0] != 0 || got[1] != 1 {
 		t.Fatalf("observer saw seqs %v, want [0 1]", got)
 	}
@@ -227,65 +226,60 @@ func (s *selective) WantsAll() bool { return s.want.Load() }
 // A Selective observer that does not want others' events is told only the
 // log's own commits, in order, and nothing is waited for or read back;
 // once it wants everything, it gets every event from then on, contiguously.
+// The store is in memory and the clock synctest's, so "nothing else
+// arrives" is checked after polls that have all finished.
 func TestSelectiveObserverSkipsOthersUntilItWantsAll(t *testing.T) {
-	obs := &selective{}
-	store := memstore.New()
-	l := openLog(t, store, obs)
-	ctx := context.Background()
-	elsewhere := func(i int) int64 { // committed behind the log's back
-		ev, err := l.Build(draft(1000 + i))
-		if err != nil {
-			t.Fatal(err)
+	synctest.Test(t, func(t *testing.T) {
+		obs := &selective{}
+		store := memstore.New()
+		l := openLog(t, store, obs)
+		ctx := context.Background()
+		elsewhere := func(i int) int64 { // committed behind the log's back
+			ev, err := l.Build(draft(1000 + i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			stored, err := store.Append(ctx, []event.Event{ev})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return stored[0].Seq
 		}
-		stored, err := store.Append(ctx, []event.Event{ev})
-		if err != nil {
-			t.Fatal(err)
+		var own []int64
+		for i := range 10 {
+			elsewhere(i)
+			ev, err := l.Emit(ctx, draft(i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			own = append(own, ev.Seq)
 		}
-		return stored[0].Seq
-	}
-	var own []int64
-	for i := range 10 {
-		elsewhere(i)
-		ev, err := l.Emit(ctx, draft(i))
-		if err != nil {
-			t.Fatal(err)
+		waitfor.Until(t, 5*time.Second, "the observer to see this process's events", func() bool { return len(obs.seqs()) == len(own) })
+		time.Sleep(50 * time.Millisecond) // five polls: nothing else arrives
+		synctest.Wait()
+		if got := obs.seqs(); !slices.Equal(got, own) {
+			t.Fatalf("not wanting others' events, the observer saw %v, want its own %v", got, own)
 		}
-		own = append(own, ev.Seq)
-	}
-	waitFor(t, func() bool { return len(obs.seqs()) == len(own) })
-	time.Sleep(50 * time.Millisecond) // several polls: nothing else arrives
-	if got := obs.seqs(); !slices.Equal(got, own) {
-		t.Fatalf("not wanting others' events, the observer saw %v, want its own %v", got, own)
-	}
 
-	obs.want.Store(true)
-	time.Sleep(30 * time.Millisecond) // a poll answered "want all"
-	size, err := store.Size(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 10 {
-		elsewhere(100 + i)
-		if _, err := l.Emit(ctx, draft(100+i)); err != nil {
+		obs.want.Store(true)
+		time.Sleep(30 * time.Millisecond) // three polls answered "want all"
+		synctest.Wait()
+		size, err := store.Size(ctx)
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	waitFor(t, func() bool { return len(obs.seqs()) >= len(own)+20 })
-	got := obs.seqs()[len(own):]
-	for i, seq := range got {
-		if seq != size+int64(i) {
-			t.Fatalf("wanting every event, the observer saw %v, want %d.. contiguously", got, size)
+		for i := range 10 {
+			elsewhere(100 + i)
+			if _, err := l.Emit(ctx, draft(100+i)); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("timed out")
+		waitfor.Until(t, 5*time.Second, "the observer to see all 20 events emitted once it wants all", func() bool { return len(obs.seqs()) >= len(own)+20 })
+		got := obs.seqs()[len(own):]
+		for i, seq := range got {
+			if seq != size+int64(i) {
+				t.Fatalf("wanting every event, the observer saw %v, want %d.. contiguously", got, size)
+			}
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	})
 }

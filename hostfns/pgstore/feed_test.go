@@ -10,6 +10,7 @@ import (
 	"github.com/stigaudit/stigaudit/hostfns/pgstore"
 	"github.com/stigaudit/stigaudit/hostfns/pgstore/pgtest"
 	"github.com/stigaudit/stigaudit/hostfns/storetest"
+	"github.com/stigaudit/stigaudit/internal/waitfor"
 )
 
 // collector records what a Feed delivered.
@@ -30,17 +31,6 @@ func (c *collector) got() []int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return slices.Clone(c.seqs)
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // Three replicas feed one downstream each; only the elected one delivers,
@@ -89,7 +79,7 @@ func TestFeedDeliversEachEventOnceAcrossReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	feeds[1].Offer(early)
-	waitUntil(t, "a feed leader", func() bool { return leaderOf() >= 0 })
+	waitfor.Until(t, 10*time.Second, "a feed leader", func() bool { return leaderOf() >= 0 })
 
 	// Each replica appends and offers its own events, as its Log would;
 	// the leader's are delivered from memory, the others' read back.
@@ -101,7 +91,7 @@ func TestFeedDeliversEachEventOnceAcrossReplicas(t *testing.T) {
 		}
 		feeds[i%3].Offer(evs)
 	}
-	waitUntil(t, "120 events delivered", func() bool { return total() >= 120 })
+	waitfor.Until(t, 10*time.Second, "120 events delivered", func() bool { return total() >= 120 })
 
 	// Graceful hand-over: the leader resigns; events appended meanwhile
 	// reach the next leader from the saved cursor.
@@ -115,8 +105,20 @@ func TestFeedDeliversEachEventOnceAcrossReplicas(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitUntil(t, "170 events delivered", func() bool { return total() >= 170 })
-	time.Sleep(5 * interval) // nothing more arrives
+	// A marker after them: the leader delivers in seq order, so once it
+	// has the marker it has delivered everything before it, repeats
+	// included; nothing the check below counts can still be on its way.
+	if _, err := stores[(old+1)%3].Append(ctx, storetest.NewEvents(175, 1)); err != nil {
+		t.Fatal(err)
+	}
+	waitfor.Until(t, 10*time.Second, "the marker (seq 175) delivered", func() bool {
+		for _, c := range cols {
+			if slices.Contains(c.got(), 175) {
+				return true
+			}
+		}
+		return false
+	})
 
 	var all []int64
 	for i, c := range cols {
@@ -127,11 +129,11 @@ func TestFeedDeliversEachEventOnceAcrossReplicas(t *testing.T) {
 		all = append(all, got...)
 	}
 	slices.Sort(all)
-	want := make([]int64, 0, 170)
-	for seq := int64(5); seq < 175; seq++ {
+	want := make([]int64, 0, 171)
+	for seq := int64(5); seq <= 175; seq++ {
 		want = append(want, seq)
 	}
 	if !slices.Equal(all, want) {
-		t.Fatalf("delivered %d events (%v...), want seqs 5..174 once each", len(all), all[:min(len(all), 10)])
+		t.Fatalf("delivered %d events (%v...), want seqs 5..175 once each", len(all), all[:min(len(all), 10)])
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stigaudit/stigaudit/hostfns/pgstore"
 	"github.com/stigaudit/stigaudit/hostfns/pgstore/pgtest"
+	"github.com/stigaudit/stigaudit/internal/waitfor"
 )
 
 const interval = 50 * time.Millisecond
@@ -29,9 +30,23 @@ func leaders(ls []*pgstore.Leader) []int {
 func waitOneLeader(t *testing.T, ls []*pgstore.Leader) int {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
+	// Every replica has tried the lock once: "one leads" is not merely
+	// "the others have not tried yet".
+	for i, l := range ls {
+		if l == nil {
+			continue
+		}
+		select {
+		case <-l.Settled():
+		case <-time.After(time.Until(deadline)):
+			t.Fatalf("replica %d never tried the lock within 5s", i)
+		}
+	}
 	for time.Now().Before(deadline) {
 		if got := leaders(ls); len(got) == 1 {
-			// Stable for a few intervals: nobody else joins.
+			// Stable for a few intervals: nobody else joins. A bounded
+			// sleep: a failed try of the lock (on a real database) leaves
+			// no event to wait for.
 			time.Sleep(3 * interval)
 			if again := leaders(ls); len(again) != 1 || again[0] != got[0] {
 				t.Fatalf("leaders changed from %v to %v without a failure", got, again)
@@ -130,25 +145,14 @@ func TestLeaderRun(t *testing.T) {
 		go func() { l.Run(rctx, work); done <- struct{}{} }()
 	}
 	first := waitOneLeader(t, []*pgstore.Leader{a, b})
-	waitFor(t, func() bool { return running.Load() == 1 })
+	waitfor.Until(t, 5*time.Second, "the leader's task to run", func() bool { return running.Load() == 1 })
 	[]*pgstore.Leader{a, b}[first].Close()
-	waitFor(t, func() bool { return starts.Load() == 2 && running.Load() == 1 })
+	waitfor.Until(t, 5*time.Second, "the task to start again, once", func() bool { return starts.Load() == 2 && running.Load() == 1 })
 	cancel()
 	<-done
 	<-done
 	if running.Load() != 0 || maxRunning.Load() != 1 {
 		t.Fatalf("running %d after cancel, at most %d at once; want 0 and 1", running.Load(), maxRunning.Load())
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 

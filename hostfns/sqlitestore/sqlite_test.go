@@ -19,6 +19,7 @@ import (
 	"github.com/stigaudit/stigaudit/hostfns"
 	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
 	"github.com/stigaudit/stigaudit/hostfns/storetest"
+	"github.com/stigaudit/stigaudit/internal/waitfor"
 )
 
 var ctx = context.Background()
@@ -558,6 +559,7 @@ func TestCloseDrains(t *testing.T) {
 	s, path := open(t, sqlitestore.Options{})
 	var wg sync.WaitGroup
 	var acked sync.Map
+	var nAcked atomic.Int64
 	var started sync.WaitGroup
 	started.Add(16)
 	for g := 0; g < 16; g++ {
@@ -576,11 +578,13 @@ func TestCloseDrains(t *testing.T) {
 					return
 				}
 				acked.Store(e.ID, e.Tenant)
+				nAcked.Add(1)
 			}
 		}()
 	}
 	started.Wait()
-	time.Sleep(20 * time.Millisecond)
+	// Close while the appenders are going on, once they are under way.
+	waitfor.Until(t, 10*time.Second, "16 appends acknowledged before Close", func() bool { return nAcked.Load() >= 16 })
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -142,18 +142,6 @@ func checkSeqs(t testing.TB, what string, got []int64, from, to int64) (dups int
 	return dups
 }
 
-// waitFor waits up to limit for cond.
-func waitFor(t testing.TB, limit time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v", limit)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // seqsOf returns the seqs of events.
 func seqsOf(evs []event.Event) []int64 {
 	out := make([]int64, len(evs))

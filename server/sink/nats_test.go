@@ -15,6 +15,7 @@ import (
 	"github.com/stigaudit/stigaudit/core/auditerr"
 	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/hostfns/storetest"
+	"github.com/stigaudit/stigaudit/internal/waitfor"
 	"github.com/stigaudit/stigaudit/server/sink/natstest"
 )
 
@@ -167,7 +168,7 @@ func TestDeadSinksNeverSlowEmits(t *testing.T) {
 	}
 	t.Logf("%d events committed and offered in %v (slowest Enqueue %v)", commits*perCommit, time.Since(start), slowest)
 	for _, s := range []Sink{n, w} {
-		waitFor(t, 10*time.Second, func() bool { last, _ := rec.lagOf(s.Name()); return last == commits*perCommit })
+		waitfor.Until(t, 10*time.Second, "sink "+s.Name()+" to report every event as lag", func() bool { last, _ := rec.lagOf(s.Name()); return last == commits*perCommit })
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
@@ -233,7 +234,7 @@ func TestNATSOutageLosesNothing(t *testing.T) {
 	size := l.size(t)
 
 	start := time.Now()
-	waitFor(t, 30*time.Second, func() bool { n, _ := d.Lag(s.Name()); return n == 0 && l.cursor(t, s) == size })
+	waitfor.Until(t, 30*time.Second, "the NATS sink to catch up and save its cursor", func() bool { n, _ := d.Lag(s.Name()); return n == 0 && l.cursor(t, s) == size })
 	caughtUp := time.Since(start)
 	got := natsSeqs(t, srv.URL, stream)
 	checkSeqs(t, "stream "+stream, got, 0, size)

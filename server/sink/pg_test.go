@@ -9,6 +9,7 @@ import (
 	"github.com/stigaudit/stigaudit/hostfns/pgstore"
 	"github.com/stigaudit/stigaudit/hostfns/pgstore/pgtest"
 	"github.com/stigaudit/stigaudit/hostfns/storetest"
+	"github.com/stigaudit/stigaudit/internal/waitfor"
 )
 
 // Two replicas of one PostgreSQL log, each with a Dispatcher for the same
@@ -66,16 +67,16 @@ func TestDispatcherHandOverOnPostgres(t *testing.T) {
 	for range 5 {
 		appendVia(storeA, dA, 10)
 	}
-	waitFor(t, 10*time.Second, func() bool { return len(sinkA.seqs()) >= 50 })
+	waitfor.Until(t, 10*time.Second, "replica A to deliver 50 events", func() bool { return len(sinkA.seqs()) >= 50 })
 	activeA.Store(false) // A loses the lead: it saves where it got to
-	waitFor(t, 10*time.Second, func() bool { return cursor() == 55 })
+	waitfor.Until(t, 10*time.Second, "replica A to save cursor 55 on losing the lead", func() bool { return cursor() == 55 })
 	activeB.Store(true)
 	for range 3 {
 		appendVia(storeB, dB, 10)
 	}
-	waitFor(t, 10*time.Second, func() bool { n, _ := dB.Lag(sinkB.name); return len(sinkB.seqs()) >= 30 && n == 0 })
+	waitfor.Until(t, 10*time.Second, "replica B to deliver 30 events with no lag", func() bool { n, _ := dB.Lag(sinkB.name); return len(sinkB.seqs()) >= 30 && n == 0 })
 	if dups := checkSeqs(t, "both replicas", append(sinkA.seqs(), sinkB.seqs()...), 5, 85); dups != 0 {
 		t.Errorf("%d events delivered twice across a graceful hand-over", dups)
 	}
-	waitFor(t, 10*time.Second, func() bool { return cursor() == 85 })
+	waitfor.Until(t, 10*time.Second, "replica B to save cursor 85", func() bool { return cursor() == 85 })
 }

@@ -7,11 +7,14 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stigaudit/stigaudit/core/auditerr"
 	"github.com/stigaudit/stigaudit/core/event"
+	"github.com/stigaudit/stigaudit/hostfns/memstore"
 	"github.com/stigaudit/stigaudit/hostfns/storetest"
+	"github.com/stigaudit/stigaudit/internal/waitfor"
 )
 
 // memSink collects the seqs it is given. While down, every Write fails
@@ -139,8 +142,8 @@ func TestDownSinkLosesNothing(t *testing.T) {
 	if slowest > time.Second { // generous on a loaded machine: it takes microseconds
 		t.Errorf("the slowest Enqueue took %v behind a sink that is down", slowest)
 	}
-	waitFor(t, 10*time.Second, func() bool { return len(healthy.seqs()) == 2000 })
-	waitFor(t, 10*time.Second, func() bool { _, high := rec.lagOf("down"); return high == 2000 })
+	waitfor.Until(t, 10*time.Second, "the healthy sink to receive 2000 events", func() bool { return len(healthy.seqs()) == 2000 })
+	waitfor.Until(t, 10*time.Second, "the down sink's lag to reach 2000", func() bool { _, high := rec.lagOf("down"); return high == 2000 })
 	if rec.failures("down") == 0 {
 		t.Error("no failed write reported for the sink that is down")
 	}
@@ -149,7 +152,7 @@ func TestDownSinkLosesNothing(t *testing.T) {
 	}
 
 	down.down.Store(false)
-	waitFor(t, 10*time.Second, func() bool { n, _ := d.Lag("down"); return n == 0 && len(down.seqs()) >= 2000 })
+	waitfor.Until(t, 10*time.Second, "the sink back up to catch up on 2000 events", func() bool { n, _ := d.Lag("down"); return n == 0 && len(down.seqs()) >= 2000 })
 	checkSeqs(t, "down", down.seqs(), 0, 2000)
 	checkSeqs(t, "healthy", healthy.seqs(), 0, 2000)
 	if last, _ := rec.lagOf("down"); last != 0 {
@@ -169,9 +172,9 @@ func TestPanickingSinkIsRetried(t *testing.T) {
 	}
 	defer d.Close(context.Background())
 	l.add(t, d, 30, 3)
-	waitFor(t, 5*time.Second, func() bool { return rec.failures("panicky") >= 3 })
+	waitfor.Until(t, 5*time.Second, "3 failed writes reported for the panicking sink", func() bool { return rec.failures("panicky") >= 3 })
 	p.down.Store(false)
-	waitFor(t, 5*time.Second, func() bool { return len(p.seqs()) >= 30 })
+	waitfor.Until(t, 5*time.Second, "30 events delivered after the panics stop", func() bool { return len(p.seqs()) >= 30 })
 	checkSeqs(t, "panicky", p.seqs(), 0, 30)
 }
 
@@ -200,7 +203,7 @@ func TestRestartResumesFromCursor(t *testing.T) {
 	if _, high := rec.lagOf("s"); high != 70 {
 		t.Errorf("lag reported at start %d, want the 70 events committed while down", high)
 	}
-	waitFor(t, 5*time.Second, func() bool { n, _ := d2.Lag("s"); return len(s2.seqs()) >= 70 && n == 0 })
+	waitfor.Until(t, 5*time.Second, "the restarted dispatcher to deliver 70 events with no lag", func() bool { n, _ := d2.Lag("s"); return len(s2.seqs()) >= 70 && n == 0 })
 	if dups := checkSeqs(t, "restarted", append(s.seqs(), s2.seqs()...), 0, 120); dups != 0 {
 		t.Errorf("%d events delivered twice across a graceful restart", dups)
 	}
@@ -219,7 +222,7 @@ func TestEventsNotOfferedAreDelivered(t *testing.T) {
 	l.add(t, d, 10, 10)
 	l.add(t, nil, 10, 10) // not offered
 	l.add(t, d, 10, 10)
-	waitFor(t, 5*time.Second, func() bool { return len(s.seqs()) >= 30 })
+	waitfor.Until(t, 5*time.Second, "30 events delivered, 10 of them never offered", func() bool { return len(s.seqs()) >= 30 })
 	checkSeqs(t, "s", s.seqs(), 0, 30)
 }
 
@@ -239,7 +242,7 @@ func TestInactiveWaitsAndReportsSavedLag(t *testing.T) {
 	}
 	defer d.Close(context.Background())
 	l.add(t, d, 40, 10)
-	waitFor(t, 5*time.Second, func() bool { last, _ := rec.lagOf("s"); return last == 40 })
+	waitfor.Until(t, 5*time.Second, "the inactive worker to report a lag of 40", func() bool { last, _ := rec.lagOf("s"); return last == 40 })
 	if n := len(s.seqs()); n != 0 {
 		t.Fatalf("an inactive dispatcher delivered %d events", n)
 	}
@@ -248,7 +251,7 @@ func TestInactiveWaitsAndReportsSavedLag(t *testing.T) {
 		t.Fatal(err)
 	}
 	active.Store(true)
-	waitFor(t, 5*time.Second, func() bool { n, _ := d.Lag("s"); return len(s.seqs()) >= 25 && n == 0 })
+	waitfor.Until(t, 5*time.Second, "25 events delivered from the saved cursor with no lag", func() bool { n, _ := d.Lag("s"); return len(s.seqs()) >= 25 && n == 0 })
 	checkSeqs(t, "s", s.seqs(), 15, 40)
 }
 
@@ -324,26 +327,73 @@ func TestParse(t *testing.T) {
 	}
 }
 
-// While the log cannot be read (the database is down), a worker waits
-// with backoff and delivers everything once it is back.
-func TestLogOutageIsRetried(t *testing.T) {
-	l := openLog(t)
-	faulty := storetest.NewFaulty(l.Store)
-	s := &memSink{name: "s"}
-	opt := fast(l, nil)
-	opt.Log = faulty
-	d, err := NewDispatcher(context.Background(), []Sink{s}, opt)
+// memCursors keeps cursors in memory over a memstore log, so that a
+// Dispatcher runs on goroutines and timers alone (inside a synctest bubble).
+type memCursors struct {
+	log *memstore.Store
+	mu  sync.Mutex
+	at  map[string]int64
+}
+
+func (c *memCursors) Cursor(ctx context.Context, name string) (int64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n, ok := c.at[name]; ok {
+		return n, nil
+	}
+	n, err := c.log.Size(ctx)
 	if err != nil {
-		t.Fatal(err)
+		return 0, err
 	}
-	defer d.Close(context.Background())
-	faulty.SetDown(true)
-	l.add(t, nil, 40, 10) // committed, never offered: only the log has them
-	time.Sleep(100 * time.Millisecond)
-	if n := len(s.seqs()); n != 0 {
-		t.Fatalf("%d events delivered while the log could not be read", n)
+	if c.at == nil {
+		c.at = map[string]int64{}
 	}
-	faulty.SetDown(false)
-	waitFor(t, 5*time.Second, func() bool { return len(s.seqs()) >= 40 })
-	checkSeqs(t, "s", s.seqs(), 0, 40)
+	c.at[name] = n
+	return n, nil
+}
+
+func (c *memCursors) SaveCursor(_ context.Context, name string, next int64) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.at[name] = max(c.at[name], next)
+	return nil
+}
+
+// While the log cannot be read (the database is down), a worker waits
+// with backoff and delivers everything once it is back. The log is in
+// memory and the clock is synctest's, so "nothing was delivered during the
+// outage" is checked after many polls, with every worker idle.
+func TestLogOutageIsRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		store := memstore.New()
+		faulty := storetest.NewFaulty(store)
+		s := &memSink{name: "s"}
+		opt := Options{Log: faulty, Cursors: &memCursors{log: store}, Logger: quiet,
+			Backoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, Poll: 20 * time.Millisecond, SaveInterval: 10 * time.Millisecond}
+		d, err := NewDispatcher(ctx, []Sink{s}, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { // inside the bubble: its workers must exit with it
+			if err := d.Close(ctx); err != nil {
+				t.Error(err)
+			}
+		})
+		faulty.SetDown(true)
+		for i := range 4 { // committed, never offered: only the log has them
+			if _, err := store.Append(ctx, storetest.NewEvents(10*i, 10)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(time.Second) // 50 polls of a log that cannot be read
+		synctest.Wait()
+		if n := len(s.seqs()); n != 0 {
+			t.Fatalf("%d events delivered while the log could not be read", n)
+		}
+		faulty.SetDown(false)
+		time.Sleep(time.Second) // far longer than the longest backoff and a poll
+		synctest.Wait()
+		checkSeqs(t, "s", s.seqs(), 0, 40)
+	})
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/stigaudit/stigaudit/core/auditerr"
 	"github.com/stigaudit/stigaudit/core/event"
+	"github.com/stigaudit/stigaudit/internal/waitfor"
 )
 
 // receiver is a webhook endpoint that checks each request as a receiver
@@ -239,7 +240,7 @@ func TestWebhookOutageLosesNothing(t *testing.T) {
 	size := l.size(t)
 
 	start := time.Now()
-	waitFor(t, 30*time.Second, func() bool { n, _ := d.Lag(w.Name()); return n == 0 && l.cursor(t, w) == size })
+	waitfor.Until(t, 30*time.Second, "the webhook sink to catch up and save its cursor", func() bool { n, _ := d.Lag(w.Name()); return n == 0 && l.cursor(t, w) == size })
 	caughtUp := time.Since(start)
 	got := seqsOf(rcv.received())
 	dups := checkSeqs(t, "webhook", got, 0, size)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
+	"github.com/stigaudit/stigaudit/internal/waitfor"
 	"github.com/stigaudit/stigaudit/server/auth"
 	"github.com/stigaudit/stigaudit/server/stream"
 )
@@ -61,18 +62,6 @@ func (n *node) statusOf(t testing.TB, key string) (int, http.Header, string) {
 	return resp.StatusCode, resp.Header, string(b)
 }
 
-// waitFor polls cond for up to 10 s.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestStreamEndsWhenItsKeyIsRevoked(t *testing.T) {
 	for _, by := range []string{"this process", "another process"} {
 		t.Run(by, func(t *testing.T) {
@@ -112,7 +101,7 @@ func TestStreamEndsWhenItsKeyIsRevoked(t *testing.T) {
 			}
 			n.emit(t, "acme", 1, 1) // nothing more reaches the revoked key
 			t.Logf("revoked by %s: the stream ended %v later", by, took)
-			waitFor(t, "the stream's place to be released", func() bool { return n.hub.Admitted() == 0 })
+			waitfor.Until(t, 10*time.Second, "the stream's place to be released", func() bool { return n.hub.Admitted() == 0 })
 		})
 	}
 }
@@ -135,7 +124,7 @@ func TestStreamCapsPerKeyAndTenant(t *testing.T) {
 	}
 	n.open(t, other, "", nil) // another tenant is unaffected
 	held.resp.Body.Close()
-	waitFor(t, "a closed stream to give its place back", func() bool { return n.hub.Admitted() == 3 })
+	waitfor.Until(t, 10*time.Second, "a closed stream to give its place back", func() bool { return n.hub.Admitted() == 3 })
 	n.open(t, a, "", nil)
 }
 
@@ -181,7 +170,7 @@ func TestNonReadingStreamIsCut(t *testing.T) {
 	if status != http.StatusOK {
 		t.Fatalf("status %d", status)
 	}
-	waitFor(t, "the stream to subscribe", func() bool { return n.hub.Readers() == 1 })
+	waitfor.Until(t, 10*time.Second, "the stream to subscribe", func() bool { return n.hub.Readers() == 1 })
 	detail := []byte(`{"blob":"` + strings.Repeat("x", 12000) + `"}`)
 	for i := 0; n.hub.Admitted() > 0; i++ {
 		if i == 100 {

@@ -18,6 +18,7 @@ import (
 	"github.com/stigaudit/stigaudit"
 	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
+	"github.com/stigaudit/stigaudit/internal/waitfor"
 	"github.com/stigaudit/stigaudit/server"
 	"github.com/stigaudit/stigaudit/server/auth"
 	"github.com/stigaudit/stigaudit/server/redact"
@@ -315,9 +316,7 @@ func TestStreamHeartbeatAndClose(t *testing.T) {
 	if beats < 2 {
 		t.Fatal("no heartbeats")
 	}
-	for n.hub.Readers() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	waitfor.Until(t, 10*time.Second, "the stream to subscribe", func() bool { return n.hub.Readers() > 0 })
 	n.hub.Close()
 	ev, err := c.next()
 	if err != nil || ev.typ != "error" || !strings.Contains(ev.data, `"code":"closed"`) {
@@ -335,9 +334,7 @@ func TestStreamSlowReader(t *testing.T) {
 	n := newNode(t, nodeOpts{hub: stream.HubOptions{MaxPending: 100}, writeTimeout: time.Minute})
 	key := n.key(t, "acme", "urn:auditor", "audit.read")
 	slow := n.open(t, key, "", nil)
-	for n.hub.Readers() < 1 {
-		time.Sleep(time.Millisecond)
-	}
+	waitfor.Until(t, 10*time.Second, "the slow reader to subscribe", func() bool { return n.hub.Readers() >= 1 })
 	// Big events, so that the reader's socket fills and its handler stops
 	// taking from the queue; emit until the Hub cuts it off.
 	detail := `{"blob":"` + strings.Repeat("x", 12000) + `"}`

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -23,6 +24,7 @@ import (
 	"github.com/stigaudit/stigaudit/hostfns/memstore"
 	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
 	"github.com/stigaudit/stigaudit/hostfns/storetest"
+	"github.com/stigaudit/stigaudit/internal/waitfor"
 	"github.com/stigaudit/stigaudit/server/tlog"
 )
 
@@ -373,17 +375,10 @@ func TestBackgroundCadence(t *testing.T) {
 
 func waitCovered(t *testing.T, cp *tlog.Checkpointer, size uint64, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		if s, ok := cp.Latest(); ok && s.Size >= size {
-			return
-		}
-		if time.Now().After(deadline) {
-			s, _ := cp.Latest()
-			t.Fatalf("size %d not covered within %v (latest %d)", size, within, s.Size)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitfor.Until(t, within, fmt.Sprintf("a checkpoint covering size %d", size), func() bool {
+		s, ok := cp.Latest()
+		return ok && s.Size >= size
+	})
 }
 
 // TestNeverSignsAFork damages the stored log in the ways a fork shows up

@@ -29,6 +29,7 @@ import (
 	"github.com/stigaudit/stigaudit/hostfns/pgstore"
 	"github.com/stigaudit/stigaudit/hostfns/pgstore/pgtest"
 	"github.com/stigaudit/stigaudit/hostfns/storetest"
+	"github.com/stigaudit/stigaudit/internal/waitfor"
 	"github.com/stigaudit/stigaudit/server/export"
 	"github.com/stigaudit/stigaudit/server/sink/natstest"
 	"github.com/stigaudit/stigaudit/server/tlog"
@@ -923,10 +924,10 @@ func TestReplicasFeedSinksOnce(t *testing.T) {
 	// Phase 1: every replica up. The counters add up to the events once.
 	const first = 600
 	emitAll(reps, first)
-	deadline := time.Now().Add(15 * time.Second)
-	for counted() < first && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitfor.Until(t, 15*time.Second, fmt.Sprintf("the replicas to count the %d events", first), func() bool { return counted() >= first })
+	// A bounded sleep: a counter counting an event twice would do so at a
+	// notifier's poll, and a poll that rightly counts nothing shows nowhere
+	// outside the replica's process, so there is no later event to wait for.
 	time.Sleep(1500 * time.Millisecond) // every replica's notifier has polled; the cursor is saved
 	// Every event since the servers started (the key creation came
 	// before): the clients' and any the servers record themselves.
