@@ -123,3 +123,51 @@ func TestEmitBatchBestEffort(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+// TestEmitRequest: one call reads a request, stamps it with the caller's
+// scope and emits it under the best-effort rule.
+func TestEmitRequest(t *testing.T) {
+	acme := event.Scope{Tenant: "acme", Emitter: "urn:svc:a"}
+	for _, c := range []struct {
+		name          string
+		down          bool
+		body          string
+		batch, stored bool
+		n             int             // results
+		skipped       bool            // the first result
+		err           *auditerr.Error // nil: no error
+	}{
+		{"one event", false, `{"event_type":"fact_read","entity_uri":"agent:a"}`, false, true, 1, false, nil},
+		{"a batch", false, `{"events":[{"event_type":"fact_read","entity_uri":"agent:a"},{"event_type":"fact_write","entity_uri":"agent:a"}]}`, true, true, 2, false, nil},
+		{"another tenant", false, `{"event_type":"fact_read","entity_uri":"agent:a","tenant_id":"other"}`, false, false, 0, false, auditerr.ErrForbidden},
+		{"another tenant in a batch", false, `{"events":[{"event_type":"fact_read","entity_uri":"agent:a"},{"event_type":"fact_read","entity_uri":"agent:a","tenant_id":"other"}]}`, true, false, 0, false, auditerr.ErrForbidden},
+		{"malformed", false, `{"events":`, false, false, 0, false, auditerr.ErrInvalidJSON},
+		{"best effort, store down", true, `{"event_type":"fact_read","entity_uri":"agent:a"}`, false, false, 1, false, nil},
+		{"critical, store down", true, `{"event_type":"fact_write","entity_uri":"agent:a"}`, false, false, 1, false, auditerr.ErrStoreUnavailable},
+		{"skipped instruction event", false, `{"event_type":"instruction_quarantined","entity_uri":"agent:a","fact":{"entity":"e","relation":"r"}}`, false, true, 1, true, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			faulty := storetest.NewFaulty(memstore.New())
+			l := openLog(t, faulty, &recorder{})
+			faulty.SetDown(c.down)
+			req, err := l.EmitRequest(context.Background(), acme, []byte(c.body))
+			if (c.err == nil) != (err == nil) || (c.err != nil && !errors.Is(err, c.err)) {
+				t.Fatalf("error %v, want %v", err, c.err)
+			}
+			if err != nil && c.err == auditerr.ErrForbidden && req.Batch != c.batch {
+				t.Errorf("batch %v, want %v", req.Batch, c.batch)
+			}
+			if err != nil {
+				return
+			}
+			if req.Batch != c.batch || req.Stored != c.stored || len(req.Results) != c.n || req.Results[0].Skipped != c.skipped {
+				t.Fatalf("got %+v; want batch %v, stored %v, %d results, skipped %v", req, c.batch, c.stored, c.n, c.skipped)
+			}
+			for _, r := range req.Results {
+				if !r.Skipped && (r.Event.Tenant != "acme" || r.Event.Emitter != "urn:svc:a") {
+					t.Errorf("event %+v not stamped with the caller's tenant and emitter", r.Event)
+				}
+			}
+		})
+	}
+}

@@ -304,6 +304,54 @@ func (l *Log) EmitBatchBestEffort(ctx context.Context, ds []event.Draft) (res []
 	return res, false, nil
 }
 
+// Request is what EmitRequest did with an emit request.
+type Request struct {
+	// Batch is true for {"events":[...]}, false for one event object.
+	Batch bool
+	// Results are the events in request order: stored, or (Stored false)
+	// attempted, or skipped instruction events.
+	Results []Result
+	// Stored is false when the store could not commit a request whose
+	// every event is best effort: the events were logged and told to the
+	// Observer instead (EmitBestEffort's rule).
+	Stored bool
+}
+
+// EmitRequest reads the body of an emit request (one event object or
+// {"events":[...]}, within the Log's Limits), stamps every draft with
+// scope — the tenant and emitter the caller's key decides — and emits it
+// with EmitBestEffort's rule: the whole of one request's policy, in one
+// call. A draft the scope refuses is the request's error (in a batch, named
+// by its index); a single instruction event that is not for an instruction
+// fact is a Result with Skipped set.
+func (l *Log) EmitRequest(ctx context.Context, scope event.Scope, body []byte) (Request, error) {
+	ds, batch, err := event.ParseEmitRequest(body, l.builder.Limits)
+	if err != nil {
+		return Request{Batch: batch}, err
+	}
+	for i := range ds {
+		if err := scope.Apply(&ds[i]); err != nil {
+			switch {
+			case !batch:
+				return Request{}, err
+			case errors.Is(err, auditerr.ErrForbidden):
+				return Request{Batch: true}, auditerr.Errorf(auditerr.ErrForbidden, "event %d: %v", i, err)
+			default:
+				return Request{Batch: true}, &auditerr.BatchError{Items: []*auditerr.Error{auditerr.AtIndex(err, i)}}
+			}
+		}
+	}
+	if batch {
+		res, stored, err := l.EmitBatchBestEffort(ctx, ds)
+		return Request{Batch: true, Results: res, Stored: stored}, err
+	}
+	ev, stored, err := l.EmitBestEffort(ctx, ds[0])
+	if errors.Is(err, auditerr.ErrNotInstruction) {
+		return Request{Results: []Result{{Skipped: true}}, Stored: true}, nil
+	}
+	return Request{Results: []Result{{Event: ev}}, Stored: stored}, err
+}
+
 // EmitNoFail emits one event and never reports failure: a failure is logged
 // and counted (Observer.BestEffortFailed), like the seed's emit_nofail. Use
 // it only for best-effort event types; critical types must use Emit so that

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"io"
 	"net/http"
 
@@ -54,54 +53,36 @@ func (s *Handlers) PostEvents(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ds, batch, err := event.ParseEmitRequest(body, lim)
+	req, err := s.log.EmitRequest(c.Request().Context(), scopeOf(PrincipalOf(c)), body)
 	if err != nil {
 		return err
 	}
-	scope := scopeOf(PrincipalOf(c))
-	for i := range ds {
-		if err := scope.Apply(&ds[i]); err != nil {
-			switch {
-			case !batch:
-				return err
-			case errors.Is(err, auditerr.ErrForbidden):
-				return auditerr.Errorf(auditerr.ErrForbidden, "event %d: %v", i, err)
-			default:
-				return &auditerr.BatchError{Items: []*auditerr.Error{auditerr.AtIndex(err, i)}}
-			}
-		}
+	if req.Batch {
+		return s.answerBatch(c, req, wait)
 	}
-	if batch {
-		return s.emitBatch(c, ds, wait)
-	}
-	return s.emitOne(c, ds[0], wait)
+	return s.answerOne(c, req.Results[0], req.Stored, wait)
 }
 
-// emitOne emits d. A best-effort event the store could not commit is
-// answered 202 with the event that was attempted (the Log logged and
-// counted it); see the package doc.
-func (s *Handlers) emitOne(c echo.Context, d event.Draft, wait string) error {
-	ev, stored, err := s.log.EmitBestEffort(c.Request().Context(), d)
+// answerOne answers a single event: 201 with the stored event, 200 when it
+// was skipped (an instruction event for a fact that is not one), 202 with
+// the attempted event when the store could not commit a best-effort event
+// (the Log logged and counted it; see the package doc).
+func (s *Handlers) answerOne(c echo.Context, r stigaudit.Result, stored bool, wait string) error {
 	switch {
-	case errors.Is(err, auditerr.ErrNotInstruction):
+	case r.Skipped:
 		return c.JSONBlob(http.StatusOK, skippedJSON)
-	case err != nil:
-		return err
 	case !stored:
-		return c.JSONBlob(http.StatusAccepted, withStoredFalse(event.AppendJSON(nil, &ev)))
+		return c.JSONBlob(http.StatusAccepted, withStoredFalse(event.AppendJSON(nil, &r.Event)))
 	case wait != "":
-		return s.withReceipts(c, wait, []stigaudit.Result{{Event: ev}}, false)
+		return s.withReceipts(c, wait, []stigaudit.Result{r}, false)
 	}
-	return c.JSONBlob(http.StatusCreated, event.AppendJSON(nil, &ev))
+	return c.JSONBlob(http.StatusCreated, event.AppendJSON(nil, &r.Event))
 }
 
-// emitBatch emits ds atomically, answering as emitOne does.
-func (s *Handlers) emitBatch(c echo.Context, ds []event.Draft, wait string) error {
-	res, stored, err := s.log.EmitBatchBestEffort(c.Request().Context(), ds)
-	switch {
-	case err != nil:
-		return err
-	case !stored:
+// answerBatch answers a batch as answerOne answers one event.
+func (s *Handlers) answerBatch(c echo.Context, req stigaudit.Request, wait string) error {
+	res := req.Results
+	if !req.Stored {
 		return c.JSONBlob(http.StatusAccepted, withStoredFalse(appendResults(nil, res)))
 	}
 	status := http.StatusOK // every item skipped: nothing was created
