@@ -10,7 +10,7 @@ FUZZTIME  ?= 20s
 # fan-out) is tested again under the race detector. Packages whose tests
 # mostly drive subprocesses, a browser or a million rows are left out: the
 # detector would only make them slow.
-RACE_PKGS := . ./hostfns/appendq ./hostfns/memstore ./hostfns/sqlitestore ./hostfns/storetest \
+RACE_PKGS := . ./server ./hostfns/appendq ./hostfns/memstore ./hostfns/sqlitestore ./hostfns/storetest \
 	./server/api ./server/auth ./server/metrics ./server/sink ./server/stream \
 	./server/tlog ./server/redact ./server/retention ./hostfns/pgstore ./wasm/
 
