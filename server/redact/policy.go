@@ -54,9 +54,6 @@ func (pol *Policy) Forced(p auth.Principal) bool {
 	return pol.principals[p.KeyID] || pol.principals[p.EntityURI]
 }
 
-// forcesAny reports whether any principal is always redacted.
-func (pol *Policy) forcesAny() bool { return pol != nil && len(pol.principals) > 0 }
-
 // ForRequest returns the Redactor a request gets, or nil for clear data,
 // from the principal and the redact parameter of vals (absent, "hmac" or
 // "none"). A forced principal is redacted whatever it asks and refused
