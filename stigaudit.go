@@ -91,7 +91,7 @@ type Result struct {
 	// Event is the stored event (zero when Skipped).
 	Event event.Event
 	// Skipped is true for an instruction event whose fact is not an
-	// instruction fact: nothing was recorded for it (SPEC §5).
+	// instruction fact: nothing was recorded for it (docs/event-format.md#instruction-events).
 	Skipped bool
 }
 
@@ -200,7 +200,7 @@ func (l *Log) emit(ctx context.Context, d event.Draft) (event.Event, error) {
 
 // EmitBatch builds every draft and appends them atomically: all are stored
 // or none. Invalid drafts fail the batch with an *auditerr.BatchError naming
-// every bad index. Skipped instruction events (SPEC §5) are reported as
+// every bad index. Skipped instruction events (docs/event-format.md#instruction-events) are reported as
 // Skipped and do not fail the batch.
 //
 // When the store refuses or cannot commit the batch, EmitBatch returns the
@@ -264,7 +264,7 @@ func (l *Log) emitBatch(ctx context.Context, ds []event.Draft) ([]Result, error)
 
 // EmitBestEffort emits one event as Emit does, but a store that cannot
 // commit it is not the caller's failure when its type is best effort (not
-// critical, SPEC §3): the failure is logged and told to the Observer
+// critical, docs/catalogue.md#critical-and-best-effort): the failure is logged and told to the Observer
 // (BestEffortFailed), and EmitBestEffort returns the event it tried to
 // store (Seq -1), stored false and a nil error — like the seed's
 // emit_nofail. Every other outcome is Emit's: the stored event and stored
@@ -366,7 +366,7 @@ func (l *Log) EmitNoFail(ctx context.Context, d event.Draft) {
 
 // mayDrop reports whether a failed emit of ds may be swallowed: the store
 // could not commit and no draft is of a critical type (critical types fail
-// closed, SPEC §3).
+// closed, docs/catalogue.md#critical-and-best-effort).
 func (l *Log) mayDrop(err error, ds ...event.Draft) bool {
 	if !errors.Is(err, auditerr.ErrStoreUnavailable) {
 		return false

@@ -43,7 +43,7 @@ func SystemEntropy() Entropy { return rand.Reader }
 //     ID with different content in the same tenant fails the whole call
 //     with an error wrapping auditerr.ErrIDConflict and naming the index.
 //     Two events of one call with the same tenant and ID behave as if sent
-//     one after the other. Ids are scoped to the tenant (SPEC §2): the same
+//     one after the other. Ids are scoped to the tenant (docs/event-format.md#ids): the same
 //     ID in another tenant is another event.
 //   - Append, Query and Get may be called concurrently. Concurrent Appends
 //     may be committed together (group commit) but each stays atomic and is
@@ -131,13 +131,13 @@ func (q Query) Check() error {
 // Getter is implemented by stores that can fetch one event by id.
 type Getter interface {
 	// Get returns the stored event of tenant with this id, or an error
-	// wrapping auditerr.ErrNotFound. Ids are scoped to the tenant (SPEC
-	// §2): another tenant's event with the same id is never returned.
+	// wrapping auditerr.ErrNotFound. Ids are scoped to the tenant
+	// (docs/event-format.md#ids): another tenant's event with the same id is never returned.
 	Get(ctx context.Context, tenant, id string) (event.Event, error)
 }
 
 // EventKey names a stored event for idempotency and lookups by id: ids
-// are unique per tenant, not across the log (SPEC §2).
+// are unique per tenant, not across the log (docs/event-format.md#ids).
 type EventKey struct {
 	Tenant, ID string
 }

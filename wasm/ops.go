@@ -103,7 +103,7 @@ func hashString(v []byte) ([merkle.HashSize]byte, error) {
 }
 
 // Skipped is the value build_event and emit answer for an instruction event
-// whose fact is not an instruction fact: nothing is recorded (SPEC §5).
+// whose fact is not an instruction fact: nothing is recorded (docs/event-format.md#instruction-events).
 const Skipped = `{"skipped":"not_instruction"}`
 
 // BuildEvent turns one draft event object into the event the server would
@@ -125,7 +125,7 @@ func (r *Runtime) Emit(ctx context.Context, draft []byte) ([]byte, error) {
 	return r.Call(ctx, abi.OpEmit, draft)
 }
 
-// Classify reports whether a fact is an instruction fact (SPEC §5); nil
+// Classify reports whether a fact is an instruction fact (docs/event-format.md#instruction-events); nil
 // means JSON null.
 func (r *Runtime) Classify(ctx context.Context, entity, relation, interpretAs *string) (bool, error) {
 	in := []byte(`{"entity":`)

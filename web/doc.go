@@ -1,4 +1,4 @@
-// Package web is the browser preview of stigaudit (SPEC §9): one page,
+// Package web is the browser preview of stigaudit (docs/operations.md#browser-preview): one page,
 // served by the reference server at /, on which an operator reads the
 // audit log, watches it live, checks an event's inclusion in the latest
 // signed checkpoint and composes events — with the very WebAssembly core
@@ -30,7 +30,7 @@
 // # The core is configured as the server is
 //
 // config.json's "configure" member is the input of the module's configure
-// export (SPEC §8): the operator-added event types of the server's
+// export (docs/wasm-abi.md#configure): the operator-added event types of the server's
 // --catalogue (only those, in that file's format: the module adds them to
 // its built-in catalogue as the server did) and the server's detail limits
 // (Config.Limits). The page instantiates the core, and the worker its own

@@ -234,7 +234,7 @@ func configJSON(cfg Config, wasmURL string) ([]byte, error) {
 	return json.Marshal(c)
 }
 
-// coreConfig is the input of the module's configure export (SPEC §8) for a
+// coreConfig is the input of the module's configure export (docs/wasm-abi.md#configure) for a
 // server with catalogue cat and detail limits lim:
 //
 //	{"catalogue":{"event_types":[...]},"max_detail_bytes":n,"max_detail_depth":n}

@@ -117,7 +117,7 @@ var (
 	ErrTooDeep = sentinel("too_deep", "the JSON value is nested too deeply")
 
 	// ErrNotInstruction is not a failure: an instruction event for a fact that
-	// is not an instruction fact records nothing (SPEC §5).
+	// is not an instruction fact records nothing (docs/event-format.md#instruction-events).
 	ErrNotInstruction = sentinel("not_instruction", "the fact is not an instruction fact; nothing recorded")
 
 	// Size errors (HTTP 413).

@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// BatchError reports every bad item of a refused batch (SPEC §4: "a refused
+// BatchError reports every bad item of a refused batch (docs/operations.md#batches: "a refused
 // batch names every bad item by index"). Its code is invalid_batch:
 // errors.Is(err, ErrInvalidBatch) holds and CodeOf returns "invalid_batch",
 // while Items lets a caller list each item's own code and message.

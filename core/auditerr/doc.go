@@ -1,7 +1,7 @@
 // Package auditerr defines the stable error codes of stigaudit.
 //
 // Every failure a caller can act on carries a Code: a short snake_case string
-// that never changes once published (SPEC §7). The same codes appear in the
+// that never changes once published (docs/api.md#errors). The same codes appear in the
 // HTTP API's {"error":{"code":...}} bodies, in the WASM ABI's error envelopes
 // and in the Go API, so a client written against one host works against all.
 //

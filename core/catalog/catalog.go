@@ -9,7 +9,7 @@ import (
 	"github.com/stigaudit/stigaudit/core/jcs"
 )
 
-// Family says where an event type comes from (the rows of SPEC §3).
+// Family says where an event type comes from (the rows of docs/catalogue.md#built-in-types).
 type Family string
 
 // Families.
@@ -218,13 +218,13 @@ func ValidName(name string) bool {
 	return true
 }
 
-// Default returns the built-in catalogue of SPEC §3. Every call returns the
+// Default returns the built-in catalogue of docs/catalogue.md#built-in-types. Every call returns the
 // same immutable catalogue.
 func Default() *Catalogue { return defaultCatalogue() }
 
 var defaultCatalogue = sync.OnceValue(func() *Catalogue { return newCatalogue(builtins()) })
 
-// builtins lists SPEC §3, row by row.
+// builtins lists docs/catalogue.md#built-in-types, row by row.
 func builtins() []Type {
 	var ts []Type
 	add := func(f Family, critical bool, required []Key, names ...string) {
@@ -232,7 +232,7 @@ func builtins() []Type {
 			ts = append(ts, Type{name: n, family: f, critical: critical, required: required})
 		}
 	}
-	// SPEC §3: every built-in required key is a string but skew_ms.
+	// docs/catalogue.md#required-detail-keys: every built-in required key is a string but skew_ms.
 	keys := func(names ...string) []Key {
 		ks := make([]Key, len(names))
 		for i, n := range names {

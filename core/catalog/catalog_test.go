@@ -9,7 +9,7 @@ import (
 	"github.com/stigaudit/stigaudit/core/auditerr"
 )
 
-// spec is SPEC §3 transcribed independently of builtins: family, the
+// spec is docs/catalogue.md transcribed independently of builtins: family, the
 // best-effort members, and required keys per type.
 var spec = []struct {
 	family     Family
@@ -75,7 +75,7 @@ func TestDefaultMatchesSpec(t *testing.T) {
 		}
 	}
 	if c.Len() != n || len(c.Types()) != n {
-		t.Errorf("catalogue has %d types, SPEC §3 lists %d", c.Len(), n)
+		t.Errorf("catalogue has %d types, docs/catalogue.md lists %d", c.Len(), n)
 	}
 	if Default() != c {
 		t.Error("Default returns a different catalogue each time")
@@ -109,7 +109,7 @@ func TestCheckDetail(t *testing.T) {
 		{"fact_write", "", ""},
 		{"fact_write", `{"anything":1}`, ""},
 		{"quota_breach", `{"dimension":"rps"}`, ""},
-		{"quota_breach", `{"dimension":0}`, "missing_detail_key"}, // a string (SPEC §3)
+		{"quota_breach", `{"dimension":0}`, "missing_detail_key"}, // a string (docs/catalogue.md#required-detail-keys)
 		{"admin_action", `{"action":"rotate"}`, ""},
 		{"admin_action", `{"action":5}`, "missing_detail_key"},
 		{"admin_action", `{"action":{"name":"rotate"}}`, "missing_detail_key"},

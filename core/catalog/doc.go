@@ -1,4 +1,4 @@
-// Package catalog holds the closed catalogue of audit event types (SPEC §3).
+// Package catalog holds the closed catalogue of audit event types (docs/catalogue.md).
 //
 // Every event names a type, and only catalogued types are accepted: an
 // unknown name is refused with unknown_event_type rather than stored under

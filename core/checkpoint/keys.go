@@ -9,7 +9,7 @@ import (
 )
 
 // KeyRange is one of a log's checkpoint keys with the tree sizes it may
-// sign (SPEC §6.3): from From on, and up to Until once it is retired.
+// sign (docs/tamper-evidence.md#key-rotation): from From on, and up to Until once it is retired.
 type KeyRange struct {
 	// Verifier checks the key's signatures.
 	Verifier note.Verifier

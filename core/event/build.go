@@ -11,8 +11,8 @@ import (
 	"github.com/stigaudit/stigaudit/core/uuid7"
 )
 
-// Limits bound what one emit may carry: each event's detail (SPEC §2) and
-// a whole request or batch (SPEC §4). One value serves every layer — the
+// Limits bound what one emit may carry: each event's detail (docs/event-format.md#detail) and
+// a whole request or batch (docs/operations.md#batches). One value serves every layer — the
 // HTTP server's body limit, ParseEmitRequest, Build and the Log's batches
 // (stigaudit.Limits is this type) — so a request over a bound is refused
 // with the same code whichever layer sees it first. Zero fields mean the

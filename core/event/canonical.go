@@ -7,7 +7,7 @@ import (
 	"github.com/stigaudit/stigaudit/core/sha256s"
 )
 
-// AppendCanonical appends the canonical form of e (SPEC §2): the RFC 8785
+// AppendCanonical appends the canonical form of e (docs/event-format.md#canonical-form): the RFC 8785
 // object of every field but seq and leaf_hash, with empty optional fields
 // (hlc, emitter, oidc_sub, fact_id, attested_key_id, scope) and a nil
 // detail omitted, and source always present. Detail is embedded as is: it
@@ -68,7 +68,7 @@ func LeafHash(canonical []byte) [32]byte { return sha256s.SumPrefixed(0x00, cano
 
 const hexDigits = "0123456789abcdef"
 
-// AppendJSON appends e as the HTTP API returns it: every SPEC §2 field in
+// AppendJSON appends e as the HTTP API returns it: every field (docs/event-format.md#fields) in
 // §2 order (seq, id, event_type, ts, hlc, tenant_id, entity_uri, emitter,
 // oidc_sub, fact_id, source, attested_key_id, scope, outcome, detail,
 // leaf_hash), empty optional fields and a Seq of -1 as null, detail as its

@@ -37,7 +37,7 @@
 // # What is refused
 //
 // Every refusal carries a stable code from package auditerr. Beyond the
-// shapes of SPEC §2, string fields must be valid UTF-8 within MaxFieldBytes
+// shapes of docs/event-format.md#fields, string fields must be valid UTF-8 within MaxFieldBytes
 // (MaxSourceBytes for source) and free of characters that let a printed
 // log line lie about itself: C0/C1 controls, DEL, U+2028/U+2029 and the
 // bidirectional controls. The detail object may contain anything JSON can

@@ -1,6 +1,6 @@
 package event
 
-// Event is one stored audit record (SPEC §2).
+// Event is one stored audit record (docs/event-format.md).
 //
 // Optional string fields use "" for null: an empty optional value is never
 // stored, hashed or exported (see docs/decisions.md). Source is the one
@@ -54,7 +54,7 @@ const (
 // DefaultTenant is the tenant of an API caller that names none.
 const DefaultTenant = "default"
 
-// FactRef names the fact an instruction event is about (SPEC §5). It is input
+// FactRef names the fact an instruction event is about (docs/event-format.md#instruction-events). It is input
 // to Build, never a stored field. A nil pointer is JSON null.
 type FactRef struct {
 	Entity      *string

@@ -8,7 +8,7 @@ import (
 	"github.com/stigaudit/stigaudit/core/jcs"
 )
 
-// Instruction event types (SPEC §5): they are recorded only for instruction
+// Instruction event types (docs/event-format.md#instruction-events): they are recorded only for instruction
 // facts, and their detail carries the fact.
 const (
 	TypeInstructionQuarantined = "instruction_quarantined"
@@ -21,7 +21,7 @@ func IsInstructionType(typ string) bool {
 	return typ == TypeInstructionQuarantined || typ == TypeInstructionPromoted
 }
 
-// The values of a fact's interpret_as (SPEC §5); null is also valid.
+// The values of a fact's interpret_as (docs/event-format.md#instruction-events); null is also valid.
 const (
 	InterpretContent     = "content"
 	InterpretInstruction = "instruction"
@@ -34,7 +34,7 @@ const (
 const InstructionPrefix = "instruction:"
 
 // IsInstructionFact reports whether a fact is an instruction fact (the
-// seed's ADR-003 rule, SPEC §5): interpretAs is "instruction", or entity or
+// seed's ADR-003 rule, docs/event-format.md#instruction-events): interpretAs is "instruction", or entity or
 // relation starts with "instruction:" (exactly, case-sensitively; nil and ""
 // never match). interpretAs must be nil, "content", "instruction" or
 // "code"; anything else fails with invalid_interpret_as. "code" is reserved

@@ -13,7 +13,7 @@ var fixedNow = time.Date(2026, 5, 3, 12, 0, 0, 123456789, time.UTC)
 func zeroEntropy() *bytes.Reader { return bytes.NewReader(make([]byte, 10)) }
 
 // TestKnownEvent pins one event end to end against values computed outside
-// this code: the canonical bytes were written by hand from SPEC §2 and §5,
+// this code: the canonical bytes were written by hand from docs/event-format.md,
 // and the leaf hash with
 //
 //	printf '\x00%s' "$canonical" | sha256sum

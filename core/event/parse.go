@@ -112,7 +112,7 @@ func detailField(v []byte, lim Limits) ([]byte, error) {
 	return v[:len(v):len(v)], nil
 }
 
-// ParseDraft reads one event object of an emit request (SPEC §2, §5): the
+// ParseDraft reads one event object of an emit request (docs/event-format.md): the
 // fields id, event_type, hlc, tenant_id, entity_uri, emitter, oidc_sub,
 // fact_id, source, attested_key_id, scope and outcome as strings or null
 // (null is ""), detail as an object or null, and fact as null or an object

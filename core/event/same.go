@@ -3,7 +3,7 @@ package event
 import "bytes"
 
 // SameContent reports whether e and o carry the same content for the purpose
-// of idempotent re-sends (SPEC §4): every field but Seq, TS and LeafHash is
+// of idempotent re-sends (docs/operations.md#idempotency): every field but Seq, TS and LeafHash is
 // equal. TS is excluded because a re-sent draft is built at a later instant.
 func (e *Event) SameContent(o *Event) bool {
 	return e.ID == o.ID &&

@@ -57,7 +57,7 @@ func checkText(field, s string, max int) error {
 	return nil
 }
 
-// NormalizeTenant returns the normalised tenant id of SPEC §2: NFKC, then
+// NormalizeTenant returns the normalised tenant id of docs/event-format.md#tenant: NFKC, then
 // surrounding white space trimmed, then lower-cased; the result must match
 // ^[a-z0-9][a-z0-9-]{0,62}$. An empty input is DefaultTenant. It fails with
 // invalid_tenant. ASCII input (the usual case) skips NFKC and does not

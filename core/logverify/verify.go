@@ -41,7 +41,7 @@ type Config struct {
 	// Key verifies the checkpoints (checkpoint.NewVerifier).
 	Key note.Verifier
 	// Keys, when set instead of Key, is the log's key history: each
-	// checkpoint must be signed by a key that may sign its size (SPEC §6.3).
+	// checkpoint must be signed by a key that may sign its size (docs/tamper-evidence.md#key-rotation).
 	Keys checkpoint.Keys
 	// Origin the checkpoints must carry; "" means Key's name.
 	Origin string

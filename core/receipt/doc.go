@@ -1,4 +1,4 @@
-// Package receipt is the event receipt of SPEC §6.4: a C2SP tlog-proof
+// Package receipt is the event receipt of docs/tamper-evidence.md#receipts: a C2SP tlog-proof
 // (c2sp.org/tlog-proof@v1) whose extra data is the event's canonical bytes,
 // so that one file proves, offline, that this event is entry Index of the
 // log the checkpoint signs (and, with its cosignatures, that the witnesses

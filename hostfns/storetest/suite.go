@@ -274,7 +274,7 @@ func inTenant(e event.Event, tenant string) event.Event {
 	return e
 }
 
-// testTenantScopedIDs: ids are unique per tenant (SPEC §2). The same id in
+// testTenantScopedIDs: ids are unique per tenant (docs/event-format.md#ids). The same id in
 // another tenant is another event — stored, never answered with the first
 // tenant's event, never a conflict naming its seq — and each tenant's
 // re-sends, conflicts and Get see only their own.

@@ -4,7 +4,7 @@
 // more control), each import declared with the non-reflective
 // WithGoModuleFunction.
 //
-// The imports (ABI v1, SPEC §8; constants in package wasm/abi):
+// The imports (ABI v1, docs/wasm-abi.md#imports; constants in package wasm/abi):
 //
 //	clock_now() i64
 //	    the wall clock in Unix nanoseconds: Services.Clock of the call, or

@@ -300,7 +300,7 @@ type numberLiteral struct {
 }
 
 // numberCases are detail numbers and whether their RFC 8785 form keeps
-// their decimal value (SPEC §2: exact ones are stored, the others refused).
+// their decimal value (docs/event-format.md#numbers: exact ones are stored, the others refused).
 func numberCases() []numberLiteral {
 	ok := func(lit string) numberLiteral { return numberLiteral{lit, true} }
 	bad := func(lit string) numberLiteral { return numberLiteral{lit, false} }

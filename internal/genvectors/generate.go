@@ -160,7 +160,7 @@ func build(request string, now time.Time, entropy []byte) (event.Event, error) {
 
 func genCanonical() (any, error) {
 	f := canonicalFile{
-		Description: "Event construction (SPEC §2, §5). Parse `request` as one event object of an emit request, build it with the default " +
+		Description: "Event construction (docs/event-format.md). Parse `request` as one event object of an emit request, build it with the default " +
 			"catalogue and limits (16 KiB canonical detail, 16 levels) at the instant `now` (also given as Unix nanoseconds in " +
 			"`now_unix_ns`, the WASM clock_now value), with the entropy source yielding the bytes of `entropy_hex` (10 bytes, read " +
 			"only when the request has no id), and expect: `canonical`, the RFC 8785 form that is hashed; `leaf_hash`, lower-case hex " +
@@ -206,7 +206,7 @@ func genInvalid() (any, error) {
 	entropy := bytes.Repeat([]byte{0x5a}, 10)
 	f := invalidFile{
 		Description: "Refused events. Parse `request` and build it exactly as for canonical.json, at `now` with the entropy of " +
-			"`entropy_hex`, and expect a failure with the stable code `error` (SPEC §7). not_instruction is the instruction event " +
+			"`entropy_hex`, and expect a failure with the stable code `error` (docs/api.md#errors). not_instruction is the instruction event " +
 			"for a fact that is not an instruction fact: nothing is recorded and the HTTP API answers {\"skipped\":\"not_instruction\"}.",
 		Generator: generator,
 		Now:       now.Format(time.RFC3339Nano), NowUnixNs: strconv.FormatInt(now.UnixNano(), 10),
@@ -336,7 +336,7 @@ const numberRequestID = "0196a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
 func genNumbers() (any, error) {
 	now := time.Date(2026, 5, 3, 12, 0, 0, 0, time.UTC)
 	f := numbersFile{
-		Description: "Numbers in detail are evidence (SPEC §2). Build `request` (a fact_write whose detail is {\"n\": literal}) as for " +
+		Description: "Numbers in detail are evidence (docs/event-format.md#numbers). Build `request` (a fact_write whose detail is {\"n\": literal}) as for " +
 			"canonical.json at `now`. When `exact`, the RFC 8785 form of the literal has the literal's decimal value (the same significant " +
 			"digits, without leading and trailing zeros, at the same power of ten; -0 is 0), and the built event's detail is `detail`; " +
 			"otherwise the build fails with `error` inexact_number: the literal has digits a double cannot hold, is below the smallest " +
@@ -384,7 +384,7 @@ type classifyCase struct {
 
 func genClassify() (any, error) {
 	f := classifyFile{
-		Description: "Instruction classification (SPEC §5, the seed's ADR-003 is_instruction_fact): `instruction` is true iff " +
+		Description: "Instruction classification (docs/event-format.md#instruction-events, the seed's ADR-003 is_instruction_fact): `instruction` is true iff " +
 			"interpret_as is \"instruction\", or entity or relation starts with \"instruction:\" (case-sensitive; null and \"\" never match). " +
 			"interpret_as \"code\" (reserved by the seed's ADR) is valid and, like \"content\", never makes a fact an instruction by itself. " +
 			"An interpret_as other than null, \"content\", \"instruction\" or \"code\" fails with `error` invalid_interpret_as.",
@@ -427,7 +427,7 @@ type mergeCase struct {
 
 func genMerge() (any, error) {
 	f := mergeFile{
-		Description: "Detail merging for instruction events (SPEC §5). `detail` is the caller's detail as JSON text (null: none). " +
+		Description: "Detail merging for instruction events (docs/event-format.md#instruction-events). `detail` is the caller's detail as JSON text (null: none). " +
 			"Expect `merged`, the canonical object {fact_entity, fact_relation, fact_interpret_as} (absent fact values as null) " +
 			"merged with the caller's detail, the caller's keys winning, or a failure with `error` (default limits apply).",
 		Generator: generator,
@@ -467,7 +467,7 @@ type typeJSON struct {
 
 func genCatalogue() (any, error) {
 	f := catalogueFile{
-		Description: "The built-in event catalogue (SPEC §3), sorted by name. `critical` types fail closed; `required_detail` lists the " +
+		Description: "The built-in event catalogue (docs/catalogue.md#built-in-types), sorted by name. `critical` types fail closed; `required_detail` lists the " +
 			"detail keys that must be present and non-null, as in an operator's catalogue configuration: a name (any non-null value), or " +
 			"{\"name\",\"one_of\",\"type\"} when the value must have the JSON `type` (string, number, boolean, object, array) " +
 			"and, with one_of, be one of the listed JSON values.",

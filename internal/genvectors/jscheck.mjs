@@ -45,13 +45,13 @@ for (const c of load("canonical.json").cases) {
   const api = JSON.parse(c.api_json);
   const order = ["seq", "id", "event_type", "ts", "hlc", "tenant_id", "entity_uri", "emitter", "oidc_sub", "fact_id",
     "source", "attested_key_id", "scope", "outcome", "detail", "leaf_hash"];
-  if (Object.keys(api).join() !== order.join()) fail("canonical.json", c.name, "api_json fields not in SPEC §2 order");
+  if (Object.keys(api).join() !== order.join()) fail("canonical.json", c.name, "api_json fields not in docs/event-format.md#fields order");
   if (api.leaf_hash !== c.leaf_hash || api.seq !== null) fail("canonical.json", c.name, "api_json seq/leaf_hash");
   // The API form is the canonical form with nulls written out.
   const fromApi = {};
   for (const [k, v] of Object.entries(api)) if (v !== null && k !== "seq" && k !== "leaf_hash") fromApi[k] = v;
   if (canonicalize(fromApi) !== c.canonical) fail("canonical.json", c.name, "api_json and canonical disagree");
-  // Instruction events carry the request's fact in detail (SPEC §5).
+  // Instruction events carry the request's fact in detail (docs/event-format.md#instruction-events).
   const req = JSON.parse(c.request);
   if (req.fact) {
     const merged = { fact_entity: req.fact.entity ?? null, fact_relation: req.fact.relation ?? null,
@@ -85,7 +85,7 @@ for (const c of load("merge.json").cases) {
   if (canonicalize(merged) !== c.merged) fail("merge.json", c.name, `JavaScript gives ${canonicalize(merged)}`);
 }
 
-// Exact numbers (SPEC §2), decided with BigInt arithmetic on the texts: a
+// Exact numbers (docs/event-format.md#numbers), decided with BigInt arithmetic on the texts: a
 // literal is exact when the decimal value of what JavaScript writes for the
 // double nearest it (Number, then JSON.stringify — RFC 8785's number form)
 // equals the literal's own decimal value.

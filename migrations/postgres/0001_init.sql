@@ -89,7 +89,7 @@ COMMENT ON COLUMN log_durable.updated_at IS 'When the row was last advanced.';
 
 INSERT INTO log_durable (writer, size) VALUES ('init', 0);
 
--- events is the audit log itself (SPEC §2): one row per event, in seq order.
+-- events is the audit log itself (docs/event-format.md): one row per event, in seq order.
 -- Optional values are NULL, never '' (the CHECKs enforce it), so "" and
 -- absent cannot both exist. ts uses the C collation so that comparisons are
 -- byte order, which is time order for the fixed-width timestamps.
@@ -111,10 +111,10 @@ CREATE TABLE events (
     detail          TEXT CHECK (detail <> '' AND detail <> '{}'),
     leaf_hash       BYTEA NOT NULL CHECK (length(leaf_hash) = 32)
 );
-COMMENT ON TABLE events IS 'The audit log (SPEC §2): one row per event in seq order. Append-only (triggers refuse UPDATE, DELETE, TRUNCATE); seq is contiguous from 0 and advances together with log_head.';
+COMMENT ON TABLE events IS 'The audit log (docs/event-format.md): one row per event in seq order. Append-only (triggers refuse UPDATE, DELETE, TRUNCATE); seq is contiguous from 0 and advances together with log_head.';
 COMMENT ON COLUMN events.seq IS 'Position in the log and Merkle leaf index; assigned by the store under the log_head lock, contiguous from 0, never reused.';
 COMMENT ON COLUMN events.id IS 'UUID (v7 when generated); the idempotency key.';
-COMMENT ON COLUMN events.event_type IS 'Catalogue name (SPEC §3).';
+COMMENT ON COLUMN events.event_type IS 'Catalogue name (docs/catalogue.md).';
 COMMENT ON COLUMN events.ts IS 'Construction time, fixed-width RFC 3339 UTC with microseconds and Z; byte order is time order.';
 COMMENT ON COLUMN events.hlc IS 'Emitter''s hybrid logical clock <wall_ms>.<counter>, or NULL.';
 COMMENT ON COLUMN events.tenant_id IS 'Normalised tenant.';
@@ -353,7 +353,7 @@ END
 $$;
 COMMENT ON FUNCTION stigaudit_append(TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], BYTEA[]) IS 'Appends new events (none of whose ids is stored) under the log_head lock in one call and returns the first seq, or -1 without changing anything if an id is already stored.';
 
--- api_keys are the server's API keys (SPEC §7). Keys are shown once and
+-- api_keys are the server's API keys (docs/api.md#keys). Keys are shown once and
 -- stored only as argon2id hashes. An ordinary table: keys are revoked by
 -- setting revoked_at, never deleted, but the table is not append-only.
 CREATE TABLE api_keys (
@@ -368,7 +368,7 @@ CREATE TABLE api_keys (
     revoked_at TEXT
 );
 CREATE INDEX api_keys_tenant ON api_keys (tenant_id);
-COMMENT ON TABLE api_keys IS 'API keys of the reference server (SPEC §7), stored only as argon2id hashes; revoked by setting revoked_at, never deleted.';
+COMMENT ON TABLE api_keys IS 'API keys of the reference server (docs/api.md#keys), stored only as argon2id hashes; revoked by setting revoked_at, never deleted.';
 COMMENT ON COLUMN api_keys.key_id IS 'Public identifier of the key (the part of the key that names it).';
 COMMENT ON COLUMN api_keys.tenant_id IS 'The one tenant the key acts for.';
 COMMENT ON COLUMN api_keys.entity_uri IS 'The principal the key belongs to (becomes the emitter of events it writes).';

@@ -1,4 +1,4 @@
--- 0002_checkpoints: every signed checkpoint of the log (SPEC §6), as in
+-- 0002_checkpoints: every signed checkpoint of the log (docs/tamper-evidence.md#checkpoints), as in
 -- migrations/sqlite/0002_checkpoints.sql.
 --
 -- The checkpointer (server/tlog) signs a C2SP tlog-checkpoint at most once a

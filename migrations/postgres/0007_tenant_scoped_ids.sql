@@ -1,5 +1,5 @@
 -- 0007_tenant_scoped_ids: event ids are unique per tenant, not across the
--- log (SPEC §2 v2, issue 13's M8).
+-- log (docs/event-format.md#ids, issue 13's M8).
 --
 -- With one id namespace a tenant's write-only key learned that another
 -- tenant had stored an id (and its seq, from the 409), and could claim ids
@@ -17,7 +17,7 @@ ALTER TABLE events DROP CONSTRAINT events_id_key;
 ALTER TABLE events ADD CONSTRAINT events_id_tenant_key UNIQUE (id, tenant_id);
 
 COMMENT ON COLUMN events.id IS 'UUID (v7 when generated); the idempotency key within its tenant: unique per (id, tenant_id).';
-COMMENT ON CONSTRAINT events_id_tenant_key ON events IS 'Event ids are scoped to the tenant (SPEC §2): idempotency and reads by id work on (tenant_id, id).';
+COMMENT ON CONSTRAINT events_id_tenant_key ON events IS 'Event ids are scoped to the tenant (docs/event-format.md#ids): idempotency and reads by id work on (tenant_id, id).';
 
 -- stigaudit_append (the baseline path of 0001) returned -1 when an id was
 -- stored in any tenant; it now asks about the same tenant only, so another

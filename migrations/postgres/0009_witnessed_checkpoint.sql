@@ -1,5 +1,5 @@
 -- 0009_witnessed_checkpoint: the newest checkpoint whose cosignatures meet
--- the witness policy (SPEC §6.2), with them.
+-- the witness policy (docs/tamper-evidence.md#witnesses), with them.
 --
 -- Only the replica elected to sign talks to the witnesses; it stores here
 -- each checkpoint that reaches the quorum, and the other replicas serve it

@@ -12,14 +12,14 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
     applied_at TEXT NOT NULL        -- wall clock of the commit, RFC 3339 UTC with microseconds
 );
 
--- events is the audit log itself (SPEC §2): one row per event, in seq order.
+-- events is the audit log itself (docs/event-format.md): one row per event, in seq order.
 -- It is append-only: the triggers below refuse UPDATE and DELETE, and refuse
 -- an INSERT whose seq is not exactly the next one. Optional values are NULL,
 -- never '' (the CHECKs enforce it), so "" and absent cannot both exist.
 CREATE TABLE events (
     seq             INTEGER PRIMARY KEY CHECK (seq >= 0),        -- position in the log and Merkle leaf index; assigned explicitly by the store, contiguous from 0
     id              TEXT NOT NULL UNIQUE,                         -- UUID (v7 when generated); the idempotency key
-    event_type      TEXT NOT NULL,                                -- catalogue name (SPEC §3)
+    event_type      TEXT NOT NULL,                                -- catalogue name (docs/catalogue.md)
     ts              TEXT NOT NULL,                                -- construction time, fixed-width RFC 3339 UTC, microseconds, 'Z': byte order is time order
     hlc             TEXT CHECK (hlc <> ''),                       -- emitter's hybrid logical clock '<wall_ms>.<counter>', or NULL
     tenant_id       TEXT NOT NULL,                                -- normalised tenant
@@ -109,7 +109,7 @@ BEGIN
     SELECT RAISE(ABORT, 'stigaudit: tree_nodes are append-only (node already stored)');
 END;
 
--- api_keys are the server's API keys (SPEC §7). Keys are shown once and
+-- api_keys are the server's API keys (docs/api.md#keys). Keys are shown once and
 -- stored only as argon2id hashes. An ordinary table: keys are revoked by
 -- setting revoked_at, never deleted, but the table is not append-only.
 CREATE TABLE api_keys (

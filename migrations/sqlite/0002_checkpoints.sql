@@ -1,4 +1,4 @@
--- 0002_checkpoints: every signed checkpoint of the log (SPEC §6).
+-- 0002_checkpoints: every signed checkpoint of the log (docs/tamper-evidence.md#checkpoints).
 --
 -- The checkpointer (server/tlog) signs a C2SP tlog-checkpoint at most once a
 -- second while the log grows and keeps each one here, so that a restarted

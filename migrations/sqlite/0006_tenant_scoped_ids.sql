@@ -1,5 +1,5 @@
 -- 0006_tenant_scoped_ids: event ids are unique per tenant, not across the
--- log (SPEC §2 v2, issue 13's M8).
+-- log (docs/event-format.md#ids, issue 13's M8).
 --
 -- With one id namespace a tenant's write-only key learned that another
 -- tenant had stored an id (and its seq, from the 409), and could claim ids
@@ -40,7 +40,7 @@ CREATE TABLE events_rebuilt (
     detail          TEXT CHECK (detail <> '' AND detail <> '{}'),
     leaf_hash       BLOB NOT NULL CHECK (length(leaf_hash) = 32),
     purged_at       TEXT CHECK (purged_at IS NULL OR purged_at <> ''),
-    UNIQUE (id, tenant_id)                                        -- ids are scoped to the tenant (SPEC §2)
+    UNIQUE (id, tenant_id)                                        -- ids are scoped to the tenant (docs/event-format.md#ids)
 ) STRICT;
 
 INSERT INTO events_rebuilt (seq, id, event_type, ts, hlc, tenant_id, entity_uri, emitter, oidc_sub, fact_id,

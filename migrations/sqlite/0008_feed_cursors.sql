@@ -1,4 +1,4 @@
--- 0008_feed_cursors: where each sink has got to in the log (SPEC §10.1,
+-- 0008_feed_cursors: where each sink has got to in the log (docs/operations.md#sinks,
 -- "Sinks lose nothing").
 --
 -- A sink (server/sink) delivers the log at least once, in seq order, from a

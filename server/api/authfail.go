@@ -17,12 +17,12 @@ import (
 )
 
 // Failed authentications are recorded as best-effort auth_failed events
-// (SPEC §3, a family the seed's spec required but never wrote). Anyone can
+// (docs/catalogue.md, a family the seed's spec required but never wrote). Anyone can
 // provoke a 401, so recording is budgeted — per source address, per
 // presented key id, and overall — and past a budget a failure is only
 // counted and logged, never stored: the log cannot be flooded through it,
 // and a flood from one address or against one key id cannot spend the
-// budget of another (SPEC §10.1). A failure that names a stored key id is
+// budget of another (docs/operations.md#abuse). A failure that names a stored key id is
 // always counted in stigaudit_auth_failures_total{key_id} by package auth.
 const (
 	// authFailedPerSource and authFailedPerKey are the budgets of one

@@ -25,7 +25,7 @@ import (
 	"github.com/stigaudit/stigaudit/server/auth"
 )
 
-// BenchmarkAuthUnderFlood measures what SPEC §10.1 promises while 128
+// BenchmarkAuthUnderFlood measures what docs/operations.md#abuse promises while 128
 // clients, each from its own loopback address, send wrong secrets for one
 // real key id as fast as they can (the attack of issue 13 M4), against the
 // same numbers without the flood: the first request of a fresh, valid key

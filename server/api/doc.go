@@ -1,4 +1,4 @@
-// Package api serves the HTTP API of the reference server (SPEC §7) with
+// Package api serves the HTTP API of the reference server (docs/api.md) with
 // echo.
 //
 // Handlers are thin: they authenticate the caller (server/auth), decode the
@@ -32,7 +32,7 @@
 //     event as first stored — same seq, same ts — and stores nothing, so a
 //     retrying client need not tell the two apart.
 //   - 200 {"skipped":"not_instruction"} for a lone instruction event about a
-//     fact that is not an instruction fact (SPEC §5); inside a batch the
+//     fact that is not an instruction fact (docs/event-format.md#instruction-events); inside a batch the
 //     item's place holds {"skipped":"not_instruction"}.
 //   - 202 with the event that was attempted — the id and ts the store was
 //     given — ("seq":null, and "stored":false beside its fields) when the

@@ -7,10 +7,10 @@ import (
 )
 
 // TestDetailEvidence: over HTTP, a detail number whose RFC 8785 form would
-// change is refused with 400 inexact_number and nothing is stored (SPEC §2,
+// change is refused with 400 inexact_number and nothing is stored (docs/event-format.md#numbers,
 // issue 13's M9); exact numbers are stored and read back as they were sent
 // (in canonical form); a required key of the wrong JSON type is refused;
-// interpret_as "code" is skipped as not_instruction (SPEC §5).
+// interpret_as "code" is skipped as not_instruction (docs/event-format.md#instruction-events).
 func TestDetailEvidence(t *testing.T) { eachStore(t, testDetailEvidence) }
 
 func testDetailEvidence(t *testing.T, kind string) {

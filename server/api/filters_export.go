@@ -8,7 +8,7 @@ import (
 	"github.com/stigaudit/stigaudit/server/auth"
 )
 
-// ParseFilters parses the SPEC §7 read filters of vals exactly as the list
+// ParseFilters parses the read filters (docs/api.md#reads) of vals exactly as the list
 // routes do — every parameter checked, none ignored, the scope the key
 // imposes applied (its tenant unless admin, its own entity_uri without
 // audit.read) — for routes that live outside this package (export,

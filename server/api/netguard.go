@@ -18,7 +18,7 @@ import (
 	"github.com/stigaudit/stigaudit/core/auditerr"
 )
 
-// The guards of SPEC §10.1 that sit in front of every route: a query the
+// The guards of docs/operations.md#answers that sit in front of every route: a query the
 // URL parser rejects, or one with too many parameters, is a 400 before
 // routing (so no handler ever sees a silently truncated query); a request
 // body that trickles is cut with 408; an answer must be delivered within

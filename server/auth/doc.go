@@ -1,5 +1,5 @@
 // Package auth implements the API keys and permissions of the reference
-// server (SPEC §7).
+// server (docs/api.md#permissions).
 //
 // # Keys
 //

@@ -244,7 +244,7 @@ var b32 = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(bas
 
 var tenantRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 
-// normalizeTenant applies the tenant_id rule of SPEC §2.
+// normalizeTenant applies the tenant_id rule of docs/event-format.md#tenant.
 func normalizeTenant(t string) (string, error) {
 	t = strings.ToLower(strings.TrimSpace(norm.NFKC.String(t)))
 	if t == "" {

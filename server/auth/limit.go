@@ -10,7 +10,7 @@ import (
 	"github.com/stigaudit/stigaudit/core/auditerr"
 )
 
-// Errors of the verification limits (SPEC §10.1 "Abuse costs the
+// Errors of the verification limits (docs/operations.md#abuse, "Abuse costs the
 // abuser"). Callers branch on them with errors.Is.
 var (
 	// ErrRateLimited refuses an attempt at once, without argon2id work:

@@ -9,7 +9,7 @@ import (
 // Perms is a set of permissions. The zero value grants nothing.
 type Perms uint8
 
-// Permissions (SPEC §7).
+// Permissions (docs/api.md#permissions).
 const (
 	// PermAuditWrite allows emitting events in the key's tenant.
 	PermAuditWrite Perms = 1 << iota

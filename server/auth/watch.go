@@ -9,7 +9,7 @@ import (
 )
 
 // watches are the keys of open streams and exports, followed so that a
-// revocation or an expiry ends them (SPEC §10.1: within the key cache's
+// revocation or an expiry ends them (docs/operations.md#abuse: within the key cache's
 // cadence, 2 s).
 type watches struct {
 	mu      sync.Mutex

@@ -9,7 +9,7 @@ import (
 	"github.com/stigaudit/stigaudit/core/merkle"
 )
 
-// CSVColumns are the columns of the CSV export format, in order (SPEC §7).
+// CSVColumns are the columns of the CSV export format, in order (docs/api.md#csv).
 var CSVColumns = [...]string{
 	"seq", "id", "ts", "tenant_id", "event_type", "outcome", "entity_uri", "emitter", "oidc_sub",
 	"fact_id", "source", "attested_key_id", "scope", "hlc", "detail", "leaf_hash",

@@ -1,6 +1,6 @@
 // Package export streams the audit log out in a form a third party can
 // verify offline: every exported event with its leaf hash, and a signed
-// checkpoint that covers them (SPEC §6, §7, §10).
+// checkpoint that covers them (docs/tamper-evidence.md#checkpoints, docs/api.md, docs/operations.md#commands-and-configuration).
 //
 // Write reads the selected events oldest first, one page at a time (memory
 // does not grow with the log), and hands each to a Format; the NDJSON

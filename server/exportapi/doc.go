@@ -1,6 +1,6 @@
 // Package exportapi serves the compliance side of the HTTP API: the
 // streamed export GET /v1/audit/export and the investigator's hash lookup
-// POST /v1/audit/hash (SPEC §7).
+// POST /v1/audit/hash (docs/api.md#redaction).
 //
 // # Export
 //
@@ -18,7 +18,7 @@
 // (1000 events) in memory at a time, so memory stays flat whatever the
 // size. Events committed during the export are left for the next one.
 //
-// Formats (package export): format=csv is the SPEC §7 columns, RFC 4180,
+// Formats (package export): format=csv is the columns (docs/api.md#csv), RFC 4180,
 // with the formula-injection guard; format=ndjson is one canonical event
 // line with seq and leaf_hash per event, each with its inclusion proof when
 // the export is a selection (any tenant scope or filter, or a resumed

@@ -155,7 +155,7 @@ func (h *Handlers) Export(c echo.Context) error {
 		h.refused(ctx, p, c.Request().URL.RawQuery, r.q.Tenant, err)
 		return err
 	}
-	// The export ends when its key is revoked or expires (SPEC §10.1).
+	// The export ends when its key is revoked or expires (docs/operations.md#abuse).
 	reqCtx := ctx
 	ctx, stopWatch := h.cfg.Keys.WatchContext(ctx, p)
 	defer stopWatch()

@@ -1,5 +1,5 @@
 // Package monitor is the automatic "someone who kept the old checkpoint"
-// (SPEC §6.4): it keeps, on disk, the last checkpoint of a stigaudit log it
+// (docs/tamper-evidence.md#monitor): it keeps, on disk, the last checkpoint of a stigaudit log it
 // verified and the compact Merkle range of the events up to it, and on each
 // round fetches the newest checkpoint, checks its signature (and the
 // witness quorum, with a policy), proves it consistent with the kept one,

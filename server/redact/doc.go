@@ -1,6 +1,6 @@
 // Package redact replaces sensitive fields of audit events with keyed
 // hashes, so that exports and reads can be shared with people who must
-// correlate events but must not see who or what they name (SPEC §7,
+// correlate events but must not see who or what they name (docs/api.md#redaction,
 // "Redaction", in the manner of Vault's audit devices).
 //
 // # The hash

@@ -97,7 +97,7 @@ func (r *Routes) Event(c echo.Context) error {
 
 // tenantParam returns the tenant whose ids the request names: the key's
 // own, or for an admin key the one its only parameter, tenant_id, names.
-// Ids are scoped to the tenant (SPEC §2).
+// Ids are scoped to the tenant (docs/event-format.md#ids).
 func tenantParam(c echo.Context, p auth.Principal) (string, error) {
 	params := c.QueryParams()
 	tenant := p.Tenant

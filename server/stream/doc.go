@@ -1,5 +1,5 @@
 // Package stream serves the live tail of the audit log as Server-Sent
-// Events (SPEC §7, GET /v1/audit/stream), and the fan-out of committed
+// Events (docs/api.md#stream, GET /v1/audit/stream), and the fan-out of committed
 // events that feeds it.
 //
 // # The fan-out

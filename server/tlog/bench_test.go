@@ -153,7 +153,7 @@ func reportLatency(b *testing.B, lat []time.Duration, what string) {
 // from 64 concurrent emitters, like `stigaudit bench emit`, with the
 // checkpointer off and on. It reports emit throughput and, with the
 // checkpointer on, the lag from an acknowledged emit to the first
-// checkpoint that covers it (SPEC: ≤ 2 s p99; throughput within 10%).
+// checkpoint that covers it (goal, README.md#measured: ≤ 2 s p99; throughput within 10%).
 func BenchmarkEmitCheckpointLag(b *testing.B) {
 	for _, on := range []bool{false, true} {
 		b.Run(fmt.Sprintf("checkpointer=%v", on), func(b *testing.B) {

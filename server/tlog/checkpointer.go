@@ -42,10 +42,10 @@ type Config struct {
 	// Key signs the checkpoints; required. Its origin names the log.
 	Key *Key
 	// Ring, if set, replaces Key for signing and opening: the keys of a
-	// rotation (SPEC §6.3), re-read before every signature.
+	// rotation (docs/tamper-evidence.md#key-rotation), re-read before every signature.
 	Ring *Ring
 	// Interval is the least time between two signatures while the log
-	// grows; default DefaultInterval (1s, SPEC §6).
+	// grows; default DefaultInterval (1s, docs/tamper-evidence.md#checkpoints).
 	Interval time.Duration
 	// Poll is how often the log's size is read; default DefaultPoll. An
 	// acknowledged event is covered within about Interval + Poll.

@@ -1,6 +1,6 @@
 // Package tlog makes the server's audit log a transparency log: it signs
 // checkpoints of the stored Merkle tree, keeps every one of them, and serves
-// the proofs that tie events and older checkpoints to them (SPEC §6, §7).
+// the proofs that tie events and older checkpoints to them (docs/tamper-evidence.md#checkpoints, docs/api.md).
 //
 // The store (hostfns/sqlitestore) already keeps, in the transaction of
 // every append, each perfect subtree hash of the RFC 6962 tree
@@ -8,7 +8,7 @@
 //
 // # The key
 //
-// A log is named by its origin (SPEC §6.1) and signs with an Ed25519 key of
+// A log is named by its origin (docs/tamper-evidence.md#origin) and signs with an Ed25519 key of
 // the same name, created on first start in the data directory as
 // checkpoint.key (mode 0600; LoadOrCreateKeyFor). The origin is the
 // operator's `--origin` or, by default, generated once for the log:

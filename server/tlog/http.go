@@ -14,7 +14,7 @@ import (
 	"github.com/stigaudit/stigaudit/server/auth"
 )
 
-// Routes are the handlers of the tamper-evidence routes of SPEC §7.
+// Routes are the handlers of the tamper-evidence routes of docs/api.md#routes.
 type Routes struct {
 	// Store looks an event up by seq, to check that a key may read it.
 	Store hostfns.Store
@@ -28,7 +28,7 @@ type Routes struct {
 	// signed one.
 	Witnessed func() (note []byte, ok bool)
 	// History, if set, serves GET /v1/audit/verifier-keys: the log's
-	// verifier keys with the tree sizes each signs (SPEC §6.3).
+	// verifier keys with the tree sizes each signs (docs/tamper-evidence.md#key-rotation).
 	History func() (History, error)
 }
 

@@ -96,7 +96,7 @@ type KeyOptions struct {
 }
 
 // LoadOrCreateKeyFor is LoadOrCreateKey with an origin that names this log
-// and no other (SPEC §6.1): a witness keeps its state by origin, so two
+// and no other (docs/tamper-evidence.md#origin): a witness keeps its state by origin, so two
 // deployments must never share one. Without o.Origin a new key's origin is
 // generated, "stigaudit/<node>/<8 random hex>". An existing key keeps the
 // origin it was made with — also the older "stigaudit/<node>" — as long as

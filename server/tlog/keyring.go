@@ -20,7 +20,7 @@ import (
 	"github.com/stigaudit/stigaudit/server/secretfile"
 )
 
-// Files of key rotation (SPEC §6.3), beside KeyFile in the data directory.
+// Files of key rotation (docs/tamper-evidence.md#key-rotation), beside KeyFile in the data directory.
 const (
 	// NextKeyFile is the key added by Rotate: it signs beside KeyFile's
 	// until Retire makes it the only one.

@@ -9,7 +9,7 @@ import (
 	"github.com/stigaudit/stigaudit/core/receipt"
 )
 
-// Receipts builds event receipts (SPEC §6.4, core/receipt): the event's
+// Receipts builds event receipts (docs/tamper-evidence.md#receipts, core/receipt): the event's
 // canonical bytes, its inclusion proof and the checkpoint it leads to —
 // the newest witnessed one when Witnessed is set, else the newest signed.
 type Receipts struct {

@@ -16,7 +16,7 @@ import (
 	"github.com/stigaudit/stigaudit/server/api"
 )
 
-// TilesPrefix is where the C2SP tlog-tiles API is served (SPEC §6.5).
+// TilesPrefix is where the C2SP tlog-tiles API is served (docs/tamper-evidence.md#tlog-tiles).
 const TilesPrefix = "/v1/audit/tlog"
 
 // MaxEntryBytes is the largest entry an entry bundle can hold: its length

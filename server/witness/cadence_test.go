@@ -56,7 +56,7 @@ func (w *inMemoryWitness) RoundTrip(req *http.Request) (*http.Response, error) {
 	return &http.Response{StatusCode: 200, Body: io.NopCloser(strings.NewReader(sig)), Header: http.Header{}, Request: req}, nil
 }
 
-// TestOneRequestASecondPerWitness pins SPEC §6.2's cadence on a fake
+// TestOneRequestASecondPerWitness pins the cadence of docs/tamper-evidence.md#witnesses on a fake
 // clock: checkpoints signed ten times a second reach a witness at most once
 // a second, each time the newest, and the newest is cosigned within about
 // a second of being signed.

@@ -41,7 +41,7 @@ type Config struct {
 	// Timeout bounds one request; default DefaultTimeout.
 	Timeout time.Duration
 	// Interval is the least time between two requests to one witness;
-	// default DefaultInterval (SPEC §6.2: at most once a second).
+	// default DefaultInterval (docs/tamper-evidence.md#witnesses: at most once a second).
 	Interval time.Duration
 	// Logger receives refusals (ERROR) and failures; default slog.Default().
 	Logger *slog.Logger

@@ -1,4 +1,4 @@
-// Package witness takes the log's trust off its host (SPEC §6.2,
+// Package witness takes the log's trust off its host (docs/tamper-evidence.md#witnesses,
 // docs/design/tamper-evidence.md "Witnesses"): it is a C2SP tlog-witness
 // client that sends every new checkpoint, with a consistency proof from
 // the size each witness last cosigned, to the witnesses of a C2SP

@@ -1,5 +1,5 @@
 // Package abi holds the constants of the stigaudit WebAssembly ABI v1
-// (SPEC §8) that the guest module and every host must agree on: the ABI
+// (docs/wasm-abi.md) that the guest module and every host must agree on: the ABI
 // version, the names of the exported operations, the import module and its
 // functions, the input size cap and the result codes of store_append.
 //
@@ -120,7 +120,7 @@ const (
 	// in Ops: it is not an operation on data.
 	OpConfigure = "configure"
 	// OpVerifyReceipt is the optional verify_receipt(ptr i32, len i32) i64
-	// export (SPEC §6.4): its input {"receipt":"<C2SP tlog-proof text>",
+	// export (docs/tamper-evidence.md#receipts): its input {"receipt":"<C2SP tlog-proof text>",
 	// "key":"<verifier key>","origin":"<optional>","policy":"<optional
 	// tlog-policy>"} verifies an event's receipt offline — the event bytes
 	// hash to entry index of the checkpoint's tree, the checkpoint is
@@ -138,7 +138,7 @@ const (
 	OpTestFault = "test_fault"
 )
 
-// Ops returns the public operations, in the order of SPEC §8.
+// Ops returns the public operations, in the order of docs/wasm-abi.md#operations.
 func Ops() []string {
 	return []string{
 		OpBuildEvent, OpEmit, OpClassify, OpMergeDetail, OpCanonicalize,

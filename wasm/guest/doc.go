@@ -2,7 +2,7 @@
 
 // Command guest is the stigaudit WebAssembly module, stigaudit.wasm: a WASI
 // preview1 reactor (GOOS=wasip1, -buildmode=c-shared) that exposes the pure
-// core to any host through the ABI v1 of SPEC §8.
+// core to any host through the ABI v1 of docs/wasm-abi.md.
 //
 // Every export is a thin shim: it turns (ptr, len) into a byte slice, runs
 // the operation in wasm/internal/ops — the same Go code that runs natively —

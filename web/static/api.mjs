@@ -1,4 +1,4 @@
-// api.mjs — the HTTP API of SPEC §7, as the page uses it. The key travels
+// api.mjs — the HTTP API of docs/api.md, as the page uses it. The key travels
 // only in the Authorization header; nothing here ever puts it in a URL.
 
 /** An error answer of the API: {"error":{"code","message"}} and its status. */

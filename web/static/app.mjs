@@ -1,4 +1,4 @@
-// app.mjs — the audit preview page (SPEC §9). It starts compiling the
+// app.mjs — the audit preview page (docs/operations.md#browser-preview). It starts compiling the
 // WebAssembly core at once, in the background, and is usable before that
 // finishes: logging in, reading and filtering the log need no core; the
 // drawer's proof check and the composer wait for it.

@@ -128,7 +128,7 @@ export class Composer {
       }
       const text = this.draftText();
       const built = sa.buildEvent(text);
-      // Classification (SPEC §5).
+      // Classification (docs/event-format.md#instruction-events).
       if (INSTRUCTION_TYPES.has(type)) {
         const f = this.fact();
         const yes = sa.classify(f);

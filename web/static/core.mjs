@@ -5,7 +5,7 @@
 // instantiates, so it is compiled once.
 //
 // The instance is configured as the server is (the module's configure
-// export, SPEC §8): the operator-added event types of its --catalogue and
+// export, docs/wasm-abi.md#configure): the operator-added event types of its --catalogue and
 // its --max-detail-bytes/--max-detail-depth, as GET /web/config.json gives
 // them in "configure". So the composer's buildEvent accepts exactly what
 // the server accepts, and refuses the rest with the server's code.

@@ -12,7 +12,7 @@ export class VerifyError extends Error {
   }
 }
 
-/** The event's canonical object: API form without seq and leaf_hash, nulls omitted (SPEC §2). */
+/** The event's canonical object: API form without seq and leaf_hash, nulls omitted (docs/event-format.md). */
 export function canonicalObject(ev) {
   const o = {};
   for (const [k, v] of Object.entries(ev)) {

@@ -7,7 +7,7 @@ import (
 	"github.com/stigaudit/stigaudit/server/stream"
 )
 
-// abuseFlags are serve's limits on what one client may cost (SPEC §10.1
+// abuseFlags are serve's limits on what one client may cost (docs/operations.md#abuse
 // "Abuse costs the abuser").
 type abuseFlags struct {
 	rateLimit        float64

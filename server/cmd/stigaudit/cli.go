@@ -97,7 +97,7 @@ func envOf(f *flag.Flag) string {
 	return ""
 }
 
-// applyEnv is the one place the environment configures a flag (SPEC §10):
+// applyEnv is the one place the environment configures a flag (docs/operations.md#commands-and-configuration):
 // each flag whose usage names a variable "(env STIGAUDIT_...)" and that
 // the command line did not set (under any of its names) takes the
 // variable's value when it is set and not empty. A value the flag refuses

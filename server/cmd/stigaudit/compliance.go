@@ -15,7 +15,7 @@ import (
 )
 
 // complianceFlags are serve's flags for export, redaction, the live
-// stream and retention (SPEC §7).
+// stream and retention (docs/api.md).
 type complianceFlags struct {
 	redactFields     string
 	redactPrincipals string

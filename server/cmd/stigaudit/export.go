@@ -28,7 +28,7 @@ Writes the events oldest first to standard output, then the signed
 checkpoint that covers them. With any filter each event carries its
 inclusion proof. Before exporting, the log is checkpointed with the data
 directory's key (unless --no-sign), so the export covers every event
-committed when it starts. CSV has the SPEC §7 columns and no checkpoint.
+committed when it starts. CSV has the columns (docs/api.md#csv) and no checkpoint.
 
 The log is the SQLite file in --data-dir, or the PostgreSQL database of
 --database-url (STIGAUDIT_DATABASE_URL) that serve replicas share. On

@@ -27,7 +27,7 @@ import (
 	"github.com/stigaudit/stigaudit/server/stream"
 )
 
-// The listener of serve (SPEC §10.1, "Connections are bounded"): the
+// The listener of serve (docs/operations.md#connections, "Connections are bounded"): the
 // http.Server with its timeouts and connection cap, TLS with a certificate
 // reloaded on SIGHUP, the separate metrics address, and a shutdown that
 // does not wait for slow clients.

@@ -3,7 +3,7 @@
 // version.
 //
 // Configuration comes from flags; most have a STIGAUDIT_* environment
-// variable, which a flag given on the command line overrides (SPEC §10).
+// variable, which a flag given on the command line overrides (docs/operations.md#commands-and-configuration).
 // 'stigaudit help' lists the commands and 'stigaudit <command> -h' the
 // synopsis and flags of one, each with its variable:
 //

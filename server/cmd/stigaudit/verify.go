@@ -199,7 +199,7 @@ func verifyReceipt(file, keyArg, policyFile string, stdout io.Writer) error {
 }
 
 // checkQuorum requires the checkpoint to carry cosignatures that meet the
-// witness policy in policyFile (SPEC §6.2): a checkpoint only the log
+// witness policy in policyFile (docs/tamper-evidence.md#witnesses): a checkpoint only the log
 // signed proves nothing to someone who does not trust the log's host.
 func checkQuorum(policyFile, cpFile string, cp []byte) error {
 	text, err := os.ReadFile(policyFile)

@@ -10,8 +10,8 @@ import (
 
 // configure: {"catalogue":{"event_types":[...]},"max_detail_bytes":n,
 // "max_detail_depth":n}, each member optional → the catalogue (the
-// default one extended by the operator's types, SPEC §3) and detail limits
-// (SPEC §2) that build_event and emit use from now on, set as h.Builder;
+// default one extended by the operator's types, docs/catalogue.md) and detail limits
+// (docs/event-format.md#detail) that build_event and emit use from now on, set as h.Builder;
 // the value is {"event_types":n,"max_detail_bytes":n,"max_detail_depth":n}.
 // Every refusal is invalid_config and leaves h as it was. See
 // abi.OpConfigure.

@@ -1,4 +1,4 @@
-// Package ops is the body of every operation of the WASM ABI v1 (SPEC §8),
+// Package ops is the body of every operation of the WASM ABI v1 (docs/wasm-abi.md),
 // written as ordinary Go so that it runs natively as well as inside the
 // guest module.
 //

@@ -31,7 +31,7 @@ func eventOp(op string) opFunc {
 }
 
 // skipped is the value answered for an instruction event whose fact is not
-// an instruction fact: nothing is recorded (SPEC §5), as the HTTP API says.
+// an instruction fact: nothing is recorded (docs/event-format.md#instruction-events), as the HTTP API says.
 const skipped = `{"skipped":"not_instruction"}`
 
 // build parses one draft and builds its event with the host's clock and
@@ -67,7 +67,7 @@ type noEntropy struct{}
 func (noEntropy) Read([]byte) (int, error) { return 0, errors.New("the host supplies no entropy") }
 
 // buildEvent: one draft event object (the body of POST /v1/audit/events for
-// one event, SPEC §2/§5) → the event in API form with "seq":null, exactly
+// one event, docs/event-format.md) → the event in API form with "seq":null, exactly
 // what the server would store but for seq; or {"skipped":"not_instruction"}.
 func buildEvent(dst []byte, h *Host, in []byte) ([]byte, error) {
 	ev, ok, err := build(h, in)
@@ -103,7 +103,7 @@ func emit(dst []byte, h *Host, in []byte) ([]byte, error) {
 }
 
 // classify: {"entity","relation","interpret_as"} (strings or null) → true
-// when the fact is an instruction fact (SPEC §5), else false.
+// when the fact is an instruction fact (docs/event-format.md#instruction-events), else false.
 func classify(dst []byte, _ *Host, in []byte) ([]byte, error) {
 	o, err := parseObject(in, "classify", "entity", "relation", "interpret_as")
 	if err != nil {
@@ -135,7 +135,7 @@ func (o object) factRef() (event.FactRef, error) {
 
 // mergeDetail: {"fact":{"entity","relation","interpret_as"},"detail":...}
 // → the canonical detail object of an instruction event: the fact keys
-// merged with the caller's detail, the caller's keys winning (SPEC §5).
+// merged with the caller's detail, the caller's keys winning (docs/event-format.md#instruction-events).
 // detail is an object, null or absent, or a JSON string holding the
 // detail's JSON text (so a host can pass text it has not parsed and get the
 // core's own verdict on it).

@@ -70,7 +70,7 @@ test('emit: store failures carry their codes', async () => {
   assert.throws(() => none.emit({ event_type: 'fact_read', entity_uri: 'agent:a' }), (e) => e.code === 'store_unavailable');
 });
 
-test('classify, mergeDetail and instruction events (SPEC §5)', async () => {
+test('classify, mergeDetail and instruction events (docs/event-format.md#instruction-events)', async () => {
   const stored = [];
   const sa = await load(undefined, { storeAppend: (c) => stored.push(c) - 1 });
   assert.equal(sa.classify({ entity: 'instruction:x' }), true);
@@ -93,10 +93,10 @@ test('classify, mergeDetail and instruction events (SPEC §5)', async () => {
   assert.equal(ev.detail.fact_entity, 'instruction:run');
 });
 
-// Detail numbers are evidence (SPEC §2): sent as JSON text, a number whose
+// Detail numbers are evidence (docs/event-format.md#numbers): sent as JSON text, a number whose
 // RFC 8785 form has another value is refused in the loader as in Go; a JS
 // object cannot even hold such a number, so the texts are what matter.
-test('inexact detail numbers are refused, exact ones kept (SPEC §2)', async () => {
+test('inexact detail numbers are refused, exact ones kept (docs/event-format.md#numbers)', async () => {
   const sa = await load();
   const req = (lit) => `{"id":"0196a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b","event_type":"fact_write","entity_uri":"a","detail":{"n":${lit}}}`;
   for (const lit of ['9007199254740993', '18446744073709551616', '1e-400', '123456789012345678901234567890', '1e400']) {
