@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/stigaudit/stigaudit/core/auditerr"
+	"github.com/stigaudit/stigaudit/internal/waitfor"
 )
 
 // TestQueryValidation: a query the URL parser refuses, or one with more
@@ -181,13 +182,9 @@ func TestHangUpIs499(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 		c.Close()
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for value(t, h.reg, "stigaudit_http_requests_total", map[string]string{"code": "499"}) < 5 {
-		if time.Now().After(deadline) {
-			t.Fatalf("hang-ups counted as 499: %v, want 5", value(t, h.reg, "stigaudit_http_requests_total", map[string]string{"code": "499"}))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitfor.Until(t, 10*time.Second, "five hang-ups counted as 499", func() bool {
+		return value(t, h.reg, "stigaudit_http_requests_total", map[string]string{"code": "499"}) >= 5
+	})
 	for _, code := range []string{"400", "500", "503"} {
 		if n := value(t, h.reg, "stigaudit_http_requests_total", map[string]string{"code": code}); n != 0 {
 			t.Errorf("a hang-up was counted as %s (%v times)", code, n)
