@@ -44,7 +44,8 @@
 // principal listed in the policy (serve --redact-principals, matched
 // against the key's id or its entity_uri) always gets it — on exports, on
 // the live stream and on the list answers of GET /v1/audit,
-// /v1/audit/facts/{id} and /v1/admin/audit (ListMiddleware) — and is
+// /v1/audit/facts/{id} and /v1/admin/audit (redacted by the list encoder,
+// api.Config.Redaction) — and is
 // refused redact=none and any filter on a redacted field (a filter on a
 // clear value would let it probe for values it may not see).
 package redact
