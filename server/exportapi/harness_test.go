@@ -60,7 +60,7 @@ func newNode(t testing.TB, o nodeOpts) *node {
 		if o.tenants == nil {
 			o.tenants = []string{"acme", "globex"}
 		}
-		fill(t, n.store.DB(), o.fill, o.tenants)
+		fill(t, rawSQLite(t, filepath.Join(n.dir, "stigaudit.db")), o.fill, o.tenants)
 	}
 	n.log, err = stigaudit.Open(stigaudit.Options{Store: n.store})
 	if err != nil {
@@ -174,6 +174,18 @@ func fillEvent(i int, tenants []string) event.Event {
 // fill inserts n events into an empty log with SQL, in one transaction,
 // with their tree nodes and ts blocks, as the store would have written
 // them: much faster than appending a million events through the API.
+// rawSQLite opens the SQLite file at path on a handle of the test's own,
+// closed with the test: fill writes the rows the way a bulk import would.
+func rawSQLite(t testing.TB, path string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 func fill(t testing.TB, db *sql.DB, n int, tenants []string) {
 	t.Helper()
 	tx, err := db.BeginTx(ctx, nil)

@@ -207,5 +207,5 @@ func TestWriteFixture(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	fill(t, store.DB(), total, []string{"acme"})
+	fill(t, rawSQLite(t, filepath.Join(dir, "stigaudit.db")), total, []string{"acme"})
 }

@@ -95,14 +95,16 @@ type dbStore interface {
 	hostfns.Store
 	hostfns.Getter
 	hostfns.TreeReader
-	DB() *sql.DB
 	APIKeys() *sqlquery.KeyTable
 }
 
 // backend opens a new, empty store of one kind.
 type backend struct {
 	name string
-	open func(t *testing.T, dir string) (dbStore, tlog.Checkpoints)
+	// open returns the store, its checkpoints, and the database opened
+	// again on a connection of its own, as another process (a replica, an
+	// intruder with database access) would.
+	open func(t *testing.T, dir string) (dbStore, tlog.Checkpoints, *sql.DB)
 	// blob32 is an SQL expression of a 32-byte value unlike any leaf hash.
 	blob32 string
 }
@@ -110,22 +112,24 @@ type backend struct {
 var backends = []backend{
 	{
 		name: "sqlite", blob32: "zeroblob(32)",
-		open: func(t *testing.T, dir string) (dbStore, tlog.Checkpoints) {
-			s, err := sqlitestore.Open(filepath.Join(dir, "stigaudit.db"), sqlitestore.Options{Synchronous: "NORMAL"})
+		open: func(t *testing.T, dir string) (dbStore, tlog.Checkpoints, *sql.DB) {
+			path := filepath.Join(dir, "stigaudit.db")
+			s, err := sqlitestore.Open(path, sqlitestore.Options{Synchronous: "NORMAL"})
 			if err != nil {
 				t.Fatal(err)
 			}
-			return s, s.Checkpoints()
+			return s, s.Checkpoints(), rawDB(t, "sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
 		},
 	},
 	{
 		name: "postgres", blob32: `'\x` + strings.Repeat("00", 32) + `'::bytea`,
-		open: func(t *testing.T, _ string) (dbStore, tlog.Checkpoints) {
-			s, err := pgstore.Open(ctx, pgtest.DSN(t), pgstore.Options{})
+		open: func(t *testing.T, _ string) (dbStore, tlog.Checkpoints, *sql.DB) {
+			dsn := pgtest.DSN(t)
+			s, err := pgstore.Open(ctx, dsn, pgstore.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			return s, &memCheckpoints{}
+			return s, &memCheckpoints{}, rawDB(t, "pgx", dsn)
 		},
 	},
 }
@@ -171,6 +175,7 @@ type node struct {
 	b     backend
 	dir   string
 	store dbStore
+	raw   *sql.DB // the database on a connection of the test's own
 	log   *stigaudit.Log
 	clock *clock
 	key   *tlog.Key
@@ -181,7 +186,7 @@ func newNode(t *testing.T, b backend) *node {
 	t.Helper()
 	n := &node{b: b, dir: t.TempDir(), clock: &clock{now: t0}}
 	var cps tlog.Checkpoints
-	n.store, cps = b.open(t, n.dir)
+	n.store, cps, n.raw = b.open(t, n.dir)
 	var err error
 	n.log, err = stigaudit.Open(stigaudit.Options{Store: n.store, Clock: n.clock})
 	if err != nil {
@@ -371,7 +376,7 @@ func TestOnePurgeAtATime(t *testing.T) {
 	n := newNode(t, backends[1])
 	n.emit(t, 10)
 	n.clock.set(t0.AddDate(0, 0, 500))
-	conn, err := n.store.DB().Conn(ctx)
+	conn, err := n.raw.Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -404,7 +409,7 @@ func TestDatabaseAllowsOnlyThePurge(t *testing.T) { onEachStore(t, testDatabaseA
 func testDatabaseAllowsOnlyThePurge(t *testing.T, b backend) {
 	n := newNode(t, b)
 	n.emit(t, 4)
-	db := n.store.DB()
+	db := n.raw
 	purge := `UPDATE events SET purged_at = '2030-01-01T00:00:00.000000Z', hlc = NULL, entity_uri = '', emitter = NULL,
 		oidc_sub = NULL, fact_id = NULL, source = '', attested_key_id = NULL, scope = NULL, detail = NULL`
 	insert := func(entity, purgedAt string) string {
@@ -598,4 +603,15 @@ func purgingOf(s dbStore) interface {
 		return s.Purging()
 	}
 	panic(fmt.Sprintf("no purging for %T", s))
+}
+
+// rawDB opens a database handle of the test's own, closed with the test.
+func rawDB(t *testing.T, driver, dsn string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -352,7 +353,7 @@ func TestReplicasOnPostgres(t *testing.T) {
 	var notes [][]byte
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		notes = replicaCheckpoints(t, store)
+		notes = replicaCheckpoints(t, reps[0].dsn)
 		if len(notes) > 0 && noteSize(t, notes[len(notes)-1]) == size {
 			break
 		}
@@ -392,9 +393,14 @@ func TestReplicasOnPostgres(t *testing.T) {
 }
 
 // replicaCheckpoints returns every stored checkpoint note, oldest first.
-func replicaCheckpoints(t *testing.T, s *pgstore.Store) [][]byte {
+func replicaCheckpoints(t *testing.T, dsn string) [][]byte {
 	t.Helper()
-	rows, err := s.DB().Query(`SELECT note FROM checkpoints ORDER BY tree_size`)
+	db, err := sql.Open("pgx", dsn) // a connection of the test's own
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT note FROM checkpoints ORDER BY tree_size`)
 	if err != nil {
 		t.Fatal(err)
 	}
