@@ -25,6 +25,13 @@ import (
 // fullServer is a server with every part, over a SQLite log on disk.
 func fullServer(t *testing.T) (*httptest.Server, *auth.Keys) {
 	t.Helper()
+	srv, keys, _ := fullServerSigning(t)
+	return srv, keys
+}
+
+// fullServerSigning is fullServer with its checkpointer, not started.
+func fullServerSigning(t testing.TB) (*httptest.Server, *auth.Keys, *tlog.Checkpointer) {
+	t.Helper()
 	dir := t.TempDir()
 	quiet := slog.New(slog.DiscardHandler)
 	st, err := sqlitestore.Open(filepath.Join(dir, "stigaudit.db"), sqlitestore.Options{})
@@ -74,7 +81,7 @@ func fullServer(t *testing.T) (*httptest.Server, *auth.Keys) {
 		l.Close()
 		st.Close()
 	})
-	return srv, keys
+	return srv, keys, cp
 }
 
 // TestRouteTable pins who may call each route of server/routes.go
