@@ -49,6 +49,11 @@ func (r Receipt) Marshal() []byte {
 	return append(b, r.Checkpoint...)
 }
 
+// strict decodes standard base64 and refuses the encodings that set the
+// bits base64 leaves unused: every value has one encoding, so no byte of a
+// receipt can change while it still verifies.
+var strict = base64.StdEncoding.Strict()
+
 // Parse reads a receipt. Every failure wraps auditerr.ErrInvalidProof.
 func Parse(b []byte) (Receipt, error) {
 	var r Receipt
@@ -69,7 +74,7 @@ func Parse(b []byte) (Receipt, error) {
 		return r, invalid("it ends after the header")
 	}
 	if rest, found := bytes.CutPrefix(l, []byte("extra ")); found {
-		ev, err := base64.StdEncoding.DecodeString(string(rest))
+		ev, err := strict.DecodeString(string(rest))
 		if err != nil || len(ev) == 0 {
 			return r, invalid("the extra line is not base64 event bytes")
 		}
@@ -94,7 +99,7 @@ func Parse(b []byte) (Receipt, error) {
 		if len(l) == 0 {
 			break
 		}
-		h, err := base64.StdEncoding.DecodeString(string(l))
+		h, err := strict.DecodeString(string(l))
 		if err != nil || len(h) != merkle.HashSize {
 			return r, invalid("proof line %d is not a base64 SHA-256 hash", len(r.Hashes)+1)
 		}
