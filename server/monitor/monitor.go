@@ -65,6 +65,13 @@ type Config struct {
 	StateDir string
 	// Client makes the requests; default http.DefaultClient.
 	Client *http.Client
+	// Tiles follows the log through its C2SP tlog-tiles (the checkpoint
+	// and the level-0 hash tiles) instead of the proof and list routes, so
+	// any read key will do. It proves every checkpoint consistent with the
+	// kept one by recomputing its root from the kept compact range and the
+	// new leaf hashes; the events' content is not read (an admin key in
+	// the default mode checks it too).
+	Tiles bool
 }
 
 // Monitor checks one log. It is not safe for concurrent use.
@@ -123,6 +130,9 @@ func (m *Monitor) Size() uint64 { return m.state.Size }
 // on), an *Alert when the log is not what was verified before, or another
 // error when the server could not be read (nothing is concluded).
 func (m *Monitor) Check(ctx context.Context) error {
+	if m.cfg.Tiles {
+		return m.checkTiles(ctx)
+	}
 	// The newest signed checkpoint: a fork or rollback shows in it first,
 	// witnessed or not.
 	body, err := m.get(ctx, "/v1/audit/checkpoint?witnessed=0")
@@ -230,7 +240,12 @@ func (m *Monitor) Check(ctx context.Context) error {
 	if !bytes.Equal(root, cp.Root[:]) {
 		return alertf(KindChangedEvent, "the events up to size %d make root %x, but the checkpoint signs %x", cp.Size, root, cp.Root)
 	}
-	next := state{Checkpoint: string(body), Size: cp.Size, Cursor: cursor, CursorPos: cursorPos}
+	return m.save(state{Checkpoint: string(body), Size: cp.Size, Cursor: cursor, CursorPos: cursorPos}, r)
+}
+
+// save makes next, with r's hashes as its range, the kept state.
+func (m *Monitor) save(next state, r *compact.Range) error {
+	next.Range = nil
 	for _, h := range r.Hashes() {
 		next.Range = append(next.Range, hex.EncodeToString(h))
 	}
@@ -240,6 +255,23 @@ func (m *Monitor) Check(ctx context.Context) error {
 	}
 	m.state = next
 	return nil
+}
+
+// keptRange is the compact range of the kept state's leaves.
+func (m *Monitor) keptRange() (*compact.Range, error) {
+	rf := &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
+	hashes := make([][]byte, len(m.state.Range))
+	for i, h := range m.state.Range {
+		var err error
+		if hashes[i], err = hex.DecodeString(h); err != nil {
+			return nil, fmt.Errorf("monitor: state: %w", err)
+		}
+	}
+	r, err := rf.NewRange(0, m.state.Size, hashes)
+	if err != nil {
+		return nil, fmt.Errorf("monitor: state: %w", err)
+	}
+	return r, nil
 }
 
 // extends proves cp consistent with the kept checkpoint of old: a smaller

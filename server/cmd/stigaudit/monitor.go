@@ -23,7 +23,7 @@ import (
 	"github.com/stigaudit/stigaudit/server/witness"
 )
 
-const monitorUsage = `usage: stigaudit monitor --server URL --api-key KEY --verifier-key KEY --state DIR [--witness-policy F] [--once] [--interval 10s] [--alert-webhook URL --alert-secret-file F] [--metrics-listen ADDR]
+const monitorUsage = `usage: stigaudit monitor --server URL --api-key KEY --verifier-key KEY --state DIR [--tiles] [--witness-policy F] [--once] [--interval 10s] [--alert-webhook URL --alert-secret-file F] [--metrics-listen ADDR]
 
 Keeps the last checkpoint of the log it verified in DIR and, every
 --interval (or once with --once), fetches the newest one, checks its
@@ -33,11 +33,14 @@ rollback, fork, bad signature, missing quorum or changed event is an alert:
 an ERROR line, stigaudit_monitor_alerts_total{kind}, a POST to
 --alert-webhook signed with HMAC-SHA256 (header X-Stigaudit-Signature), and
 with --once exit status 1. The API key must be an admin key (the log spans
-every tenant).`
+every tenant), except with --tiles: the monitor then follows the log's
+tlog-tiles (the checkpoint and the level-0 hash tiles), which any read key
+may fetch, and proves each checkpoint consistent with the kept one from the
+leaf hashes; it does not read the events' content.`
 
 func cmdMonitor(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var server, apiKey, keyArg, stateDir, policyFile, webhook, secretFile, metricsAddr string
-	var once bool
+	var once, tiles bool
 	var interval time.Duration
 	fs := newFlagSet("monitor")
 	fs.StringVar(&server, "server", "", "base URL of the stigaudit server")
@@ -47,6 +50,7 @@ func cmdMonitor(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.StringVar(&stateDir, "state", "", "directory keeping the last verified checkpoint")
 	fs.StringVar(&policyFile, "witness-policy", "", "C2SP tlog-policy: require its quorum of cosignatures")
 	fs.BoolVar(&once, "once", false, "check once; exit 1 on an alert")
+	fs.BoolVar(&tiles, "tiles", false, "follow the log's tlog-tiles with any read key (the tree, not the events' content)")
 	fs.DurationVar(&interval, "interval", 10*time.Second, "time between checks")
 	fs.StringVar(&webhook, "alert-webhook", "", "URL to POST each alert to (JSON)")
 	fs.StringVar(&secretFile, "alert-secret-file", "", "file holding the HMAC-SHA256 secret that signs webhook alerts")
@@ -66,7 +70,7 @@ func cmdMonitor(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	cfg := monitor.Config{Server: strings.TrimSuffix(server, "/"), APIKey: apiKey, Verifier: key, StateDir: stateDir}
+	cfg := monitor.Config{Server: strings.TrimSuffix(server, "/"), APIKey: apiKey, Verifier: key, StateDir: stateDir, Tiles: tiles}
 	if tlsConf, err := clientTLS(fs); err != nil {
 		return err
 	} else if tlsConf != nil {

@@ -137,3 +137,68 @@ func TestMonitor(t *testing.T) {
 		t.Fatalf("webhook received %v", kinds)
 	}
 }
+
+// TestMonitorTiles runs `stigaudit monitor --tiles --once` with a key that
+// may only read: it follows the log through its tlog-tiles round after
+// round (full and partial level-0 tiles), and raises a rollback and then a
+// fork when another history is served under the same signing key.
+func TestMonitorTiles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the server")
+	}
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	p := startServe(t, bin, dir)
+	admin := readAdminKey(t, dir)
+	vkey := verifierKey(t, dir)
+	state := t.TempDir()
+	readKey := func(dir string) string {
+		t.Helper()
+		code, out, stderr := cli(t, "keys", "create", "--data-dir", dir, "--tenant", "default", "--entity", "urn:test:monitor", "--perm", "read")
+		if code != 0 {
+			t.Fatalf("keys create: %d %s", code, stderr)
+		}
+		return strings.TrimSpace(out)
+	}
+	reader := readKey(dir)
+	monitorOnce := func(url, key string) (int, string) {
+		t.Helper()
+		code, out, stderr := cli(t, "monitor", "--tiles", "--server", url, "--api-key", key, "--verifier-key", vkey, "--state", state, "--once")
+		return code, out + stderr
+	}
+	emitN := func(url, key string, n int) {
+		t.Helper()
+		for range n {
+			if code, b := emitHTTP(t, url, key, criticalEvent); code != 201 {
+				t.Fatalf("emit: %d %s", code, b)
+			}
+		}
+	}
+	size := 2 // the bootstrap key's creation, the read key's
+	for _, n := range []int{10, 300, 5} { // a partial tile, a full one and a partial, a partial again
+		emitN(p.url, admin, n)
+		size += n
+		waitSigned(t, p, admin, size)
+		if code, out := monitorOnce(p.url, reader); code != 0 || !strings.Contains(out, "OK: size") {
+			t.Fatalf("round at size %d: %d %s", size, code, out)
+		}
+	}
+	p.kill(syscall.SIGTERM)
+
+	// Another history under the same key: smaller, then longer.
+	other := t.TempDir()
+	key, _ := os.ReadFile(filepath.Join(dir, "checkpoint.key"))
+	os.WriteFile(filepath.Join(other, "checkpoint.key"), key, 0o600)
+	q := startServe(t, bin, other)
+	otherAdmin := readAdminKey(t, other)
+	otherReader := readKey(other)
+	waitSigned(t, q, otherAdmin, 2)
+	if code, out := monitorOnce(q.url, otherReader); code == 0 || !strings.Contains(out, "rollback") {
+		t.Fatalf("a smaller history: %d %s", code, out)
+	}
+	emitN(q.url, otherAdmin, size)
+	waitSigned(t, q, otherAdmin, size+2)
+	if code, out := monitorOnce(q.url, otherReader); code == 0 || !strings.Contains(out, "fork") {
+		t.Fatalf("a longer other history: %d %s", code, out)
+	}
+}
