@@ -179,7 +179,8 @@ func (enc *Encoder) AppendRecord(dst []byte, e *event.Event, proof *merkle.Inclu
 			dst = append(dst, `}]`...)
 		}
 	case ClassAuthentication:
-		dst = append(dst, `,"user":`...)
+		// The service authenticated to is this stigaudit node.
+		dst = append(dst, `,"service":{"name":"stigaudit"},"user":`...)
 		dst = appendUser(dst, e, purged)
 	case ClassEntityManagement:
 		dst = append(dst, `,"entity":{"type":`...)
