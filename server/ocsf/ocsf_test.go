@@ -159,6 +159,12 @@ func checkRecord(t *testing.T, s *schema, e *event.Event, m ocsf.Mapping, v map[
 	if got, want := num(v["class_uid"])*100+num(v["activity_id"]), num(v["type_uid"]); got != want {
 		t.Errorf("type_uid %d is not class_uid*100+activity_id %d", want, got)
 	}
+	if got, want := v["activity_name"], s.activityCaption(m.ClassUID, m.ActivityID); got != want {
+		t.Errorf("activity_name %v, the schema says %s", got, want)
+	}
+	if got, want := v["class_name"], s.events[s.classes[m.ClassUID].Name].Caption; got != want {
+		t.Errorf("class_name %v, the schema says %s", got, want)
+	}
 	wantStatus := int64(1)
 	if e.Outcome != event.OutcomeSuccess || m.Failure {
 		wantStatus = 2

@@ -412,3 +412,29 @@ func (s *schema) jsonSchema(t testing.TB, classUIDs []int) map[string]any {
 		"$defs":   defs,
 	}
 }
+
+// activityCaption returns the caption of a class's activity in the
+// schema.
+func (s *schema) activityCaption(classUID, activityID int) string {
+	for _, f := range s.events {
+		if f.UID == nil {
+			continue
+		}
+		sh := s.classes[classUID]
+		if sh == nil || sh.Name != f.Name {
+			continue
+		}
+		for n := f; n != nil; n = s.events[n.Extends] {
+			var act struct {
+				Enum map[string]struct{ Caption string } `json:"enum"`
+			}
+			if raw, ok := n.Attributes["activity_id"]; ok {
+				_ = json.Unmarshal(raw, &act)
+				if c, ok := act.Enum[strconv.Itoa(activityID)]; ok {
+					return c.Caption
+				}
+			}
+		}
+	}
+	return "?"
+}
