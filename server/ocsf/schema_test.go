@@ -328,8 +328,7 @@ func (s *schema) checkValue(t testing.TB, path string, a *attr, x any) []string 
 func (s *schema) jsonSchema(t testing.TB, classUIDs []int) map[string]any {
 	defs := map[string]any{}
 	var todo []string
-	var propSchema func(a *attr) map[string]any
-	propSchema = func(a *attr) map[string]any {
+	propSchema := func(a *attr) map[string]any {
 		var one map[string]any
 		switch prim, ok := s.primitive(a.Type); {
 		case a.Type == "object":
