@@ -390,3 +390,22 @@ func TestExportOCSF(t *testing.T) {
 		t.Fatalf("trailers %v", resp.Trailer)
 	}
 }
+
+// TestExportOCSFRedacted: redact=hmac applies before the OCSF mapping, so
+// the actor's entity_uri and OIDC subject arrive as hmac-sha256 values.
+func TestExportOCSFRedacted(t *testing.T) {
+	n := newNode(t, nodeOpts{fill: 40})
+	key := n.key(t, "acme", "urn:auditor", "audit.read")
+	resp := n.do(t, "GET", "/v1/audit/export?format=ocsf&redact=hmac", key, nil)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d, %v: %s", resp.StatusCode, err, body)
+	}
+	if bytes.Contains(body, []byte("urn:person:")) || bytes.Contains(body, []byte("@example.com")) {
+		t.Fatalf("a redacted OCSF export holds a clear principal:\n%s", body)
+	}
+	if got := bytes.Count(body, []byte(`"actor":{"user":{"uid":"hmac-sha256:`)); got != 20 {
+		t.Fatalf("%d redacted actors, want acme's 20", got)
+	}
+}
