@@ -3,9 +3,9 @@
 // checkpoint that covers them (docs/tamper-evidence.md#checkpoints, docs/api.md, docs/operations.md#commands-and-configuration).
 //
 // Write reads the selected events oldest first, one page at a time (memory
-// does not grow with the log), and hands each to a Format; the NDJSON
-// format is implemented here, and CSV will be another Format (Begin writes
-// its header row, Event one record, End the trailer).
+// does not grow with the log), and hands each to a Format: NDJSON (below),
+// CSV, or OCSF (one server/ocsf record per line, then the NDJSON
+// checkpoint line; docs/operations.md#ocsf).
 //
 // # NDJSON
 //

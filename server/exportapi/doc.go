@@ -4,7 +4,7 @@
 //
 // # Export
 //
-//	GET /v1/audit/export?format=csv|ndjson[&redact=hmac][&<§7 filters>][&cursor=C | &after_seq=N]
+//	GET /v1/audit/export?format=csv|ndjson|ocsf[&redact=hmac][&<§7 filters>][&cursor=C | &after_seq=N]
 //
 // It needs audit.read (the key's tenant; admin: every tenant, or the one
 // named by tenant_id). The filters are those of the list routes, parsed by
@@ -23,12 +23,14 @@
 // line with seq and leaf_hash per event, each with its inclusion proof when
 // the export is a selection (any tenant scope or filter, or a resumed
 // export), and last the signed checkpoint line, so `stigaudit verify
-// --ndjson` checks it offline.
+// --ndjson` checks it offline. format=ocsf is one OCSF record per event
+// (server/ocsf; seq, leaf hash, tenant and proof under "unmapped") and the
+// same checkpoint line (docs/operations.md#ocsf).
 //
 // Response headers, all sent before the first event:
 //
 //	Content-Type            text/csv; charset=utf-8; header=present | application/x-ndjson
-//	Content-Disposition     attachment; filename="stigaudit_<tenant|all>_<from>-<to>[_redacted].<csv|ndjson>"
+//	Content-Disposition     attachment; filename="stigaudit_<tenant|all>_<from>-<to>[_redacted].<csv|ndjson|ocsf.ndjson>"
 //	                        where <from> is the since time or seqN of the first seq
 //	                        considered, <to> the until time or seqN of the last
 //	Stigaudit-Export-Id     the id of the audit_export event that records this export

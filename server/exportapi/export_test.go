@@ -326,3 +326,86 @@ func TestExportRecordedFirst(t *testing.T) {
 		t.Fatalf("end of an abandoned export: %s %v", evs[1].Outcome, end)
 	}
 }
+
+// TestExportOCSF: format=ocsf streams one OCSF record per event (its id,
+// seq, leaf hash and tenant kept, its inclusion proof in unmapped for a
+// tenant's selection), then the checkpoint line of the NDJSON format.
+func TestExportOCSF(t *testing.T) {
+	n := newNode(t, nodeOpts{fill: 300})
+	key := n.key(t, "acme", "urn:auditor", "audit.read")
+	resp := n.do(t, "GET", "/v1/audit/export?format=ocsf", key, nil)
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("status %d: %s", resp.StatusCode, b)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/x-ndjson" {
+		t.Fatalf("content type %q", ct)
+	}
+	if cd := resp.Header.Get("Content-Disposition"); cd != `attachment; filename="stigaudit_acme_seq0-seq299.ocsf.ndjson"` {
+		t.Fatalf("content disposition %q", cd)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, export.MaxLineBytes)
+	var records int
+	var last map[string]any
+	for sc.Scan() {
+		var rec struct {
+			ClassUID int `json:"class_uid"`
+			Metadata struct {
+				UID     string `json:"uid"`
+				LogName string `json:"log_name"`
+			} `json:"metadata"`
+			Unmapped struct {
+				Seq      int64           `json:"seq"`
+				LeafHash string          `json:"leaf_hash"`
+				TenantID string          `json:"tenant_id"`
+				Proof    json.RawMessage `json:"proof"`
+			} `json:"unmapped"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &last); err != nil {
+			t.Fatalf("line %d: %v", records+1, err)
+		}
+		if _, ok := last["checkpoint"]; ok {
+			continue
+		}
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			t.Fatal(err)
+		}
+		want := fillEvent(2*records, []string{"acme", "globex"})
+		if rec.ClassUID == 0 || rec.Metadata.UID != want.ID || rec.Unmapped.Seq != want.Seq ||
+			rec.Unmapped.LeafHash != merkle.Hex(want.LeafHash) || rec.Unmapped.TenantID != "acme" ||
+			rec.Metadata.LogName == "" || rec.Unmapped.Proof == nil {
+			t.Fatalf("record %d does not trace back to seq %d: %s", records, want.Seq, sc.Bytes())
+		}
+		records++
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if records != 150 || last["checkpoint"] == nil || last["filtered"] != true {
+		t.Fatalf("%d records (want acme's 150), last line %v (want the filtered checkpoint)", records, last)
+	}
+	if resp.Trailer.Get(exportapi.TrailerComplete) != "true" {
+		t.Fatalf("trailers %v", resp.Trailer)
+	}
+}
+
+// TestExportOCSFRedacted: redact=hmac applies before the OCSF mapping, so
+// the actor's entity_uri and OIDC subject arrive as hmac-sha256 values.
+func TestExportOCSFRedacted(t *testing.T) {
+	n := newNode(t, nodeOpts{fill: 40})
+	key := n.key(t, "acme", "urn:auditor", "audit.read")
+	resp := n.do(t, "GET", "/v1/audit/export?format=ocsf&redact=hmac", key, nil)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d, %v: %s", resp.StatusCode, err, body)
+	}
+	if bytes.Contains(body, []byte("urn:person:")) || bytes.Contains(body, []byte("@example.com")) {
+		t.Fatalf("a redacted OCSF export holds a clear principal:\n%s", body)
+	}
+	if got := bytes.Count(body, []byte(`"actor":{"user":{"uid":"hmac-sha256:`)); got != 20 {
+		t.Fatalf("%d redacted actors, want acme's 20", got)
+	}
+}

@@ -108,8 +108,8 @@ func (h *Handlers) parse(vals url.Values, p auth.Principal) (request, error) {
 	for name, vs := range vals {
 		switch name {
 		case paramFormat:
-			if len(vs) != 1 || vs[0] != "csv" && vs[0] != "ndjson" {
-				return r, auditerr.Errorf(auditerr.ErrInvalidParameter, "format must be csv or ndjson")
+			if len(vs) != 1 || vs[0] != "csv" && vs[0] != "ndjson" && vs[0] != "ocsf" {
+				return r, auditerr.Errorf(auditerr.ErrInvalidParameter, "format must be csv, ndjson or ocsf")
 			}
 			r.format = vs[0]
 		case paramAfterSeq:
@@ -127,7 +127,7 @@ func (h *Handlers) parse(vals url.Values, p auth.Principal) (request, error) {
 		}
 	}
 	if r.format == "" {
-		return r, auditerr.Errorf(auditerr.ErrInvalidParameter, "format is required: csv or ndjson")
+		return r, auditerr.Errorf(auditerr.ErrInvalidParameter, "format is required: csv, ndjson or ocsf")
 	}
 	if afterSeq >= 0 && filters.Has("cursor") {
 		return r, auditerr.Errorf(auditerr.ErrInvalidParameter, "give cursor or after_seq, not both")
@@ -172,6 +172,9 @@ func (h *Handlers) Export(c echo.Context) error {
 	resp := c.Response()
 	hd := resp.Header()
 	ext := r.format
+	if r.format == "ocsf" {
+		ext = "ocsf.ndjson"
+	}
 	if r.format == "csv" {
 		hd.Set(echo.HeaderContentType, "text/csv; charset=utf-8; header=present")
 	} else {
@@ -203,10 +206,13 @@ func (h *Handlers) Export(c echo.Context) error {
 
 	var f export.Format
 	prover := NewProver(h.cfg.Tree, cp.Size)
-	if r.format == "csv" {
+	switch r.format {
+	case "csv":
 		f = export.NewCSV(resp)
 		prover = NoProofs // CSV carries no proofs
-	} else {
+	case "ocsf":
+		f = export.NewOCSF(resp, cp.Origin)
+	default:
 		f = export.NewNDJSON(resp)
 	}
 	if r.redactor != nil {

@@ -18,7 +18,7 @@ import (
 	"github.com/stigaudit/stigaudit/server/tlog"
 )
 
-const exportUsage = `usage: stigaudit export --format csv|ndjson [--data-dir D [--database-url postgres://...] [--no-sign] | --server URL] [--redact] [filters]
+const exportUsage = `usage: stigaudit export --format csv|ndjson|ocsf [--data-dir D [--database-url postgres://...] [--no-sign] | --server URL] [--redact] [filters]
 
 filters: --tenant T, --event-type X (repeatable), --entity-uri U, --oidc-sub S,
 --source S, --fact-id F, --attested true|false, --outcome O, --scope S,
@@ -29,6 +29,9 @@ checkpoint that covers them. With any filter each event carries its
 inclusion proof. Before exporting, the log is checkpointed with the data
 directory's key (unless --no-sign), so the export covers every event
 committed when it starts. CSV has the columns (docs/api.md#csv) and no checkpoint.
+OCSF is NDJSON of OCSF records (docs/operations.md#siem-formats), each
+keeping its seq, leaf hash, tenant and proof in "unmapped", then the
+checkpoint line.
 
 The log is the SQLite file in --data-dir, or the PostgreSQL database of
 --database-url (STIGAUDIT_DATABASE_URL) that serve replicas share. On
@@ -57,7 +60,7 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var from int64
 	fs := newFlagSet("export")
 	c.register(fs)
-	fs.StringVar(&format, "format", "", "csv or ndjson; required")
+	fs.StringVar(&format, "format", "", "csv, ndjson or ocsf; required")
 	fs.StringVar(&server, "server", "", "export from the server at this URL, with --api-key")
 	fs.String("api-key", "", "API key for --server (env STIGAUDIT_KEY)")
 	fs.BoolVar(&redactOut, "redact", false, "replace sensitive fields with hmac-sha256:<hex> (redact=hmac)")
@@ -82,9 +85,9 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
 	switch format {
-	case "ndjson", "csv":
+	case "ndjson", "csv", "ocsf":
 	default:
-		return fmt.Errorf("%w: --format csv or ndjson is required", errUsage)
+		return fmt.Errorf("%w: --format csv, ndjson or ocsf is required", errUsage)
 	}
 	if server != "" {
 		return exportRemote(ctx, fs, server, format, redactOut, stdout, stderr)
@@ -138,7 +141,7 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	opts := export.Options{Filter: q, From: from, Checkpoint: s.Note, Size: s.Size, Prover: tlog.NewFixedProver(store, s.Size)}
-	f, err := localFormat(format, c.dataDir, redactOut, &opts, stdout, stderr)
+	f, err := localFormat(format, s.Origin, c.dataDir, redactOut, &opts, stdout, stderr)
 	if err != nil {
 		return err
 	}

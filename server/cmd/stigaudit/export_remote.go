@@ -23,7 +23,7 @@ import (
 
 // The CSV and remote parts of `stigaudit export`:
 //
-//	stigaudit export --format csv|ndjson --server URL [--ca-file PEM] [--client-cert PEM --client-key PEM] [--redact] [filters] [--from SEQ]   (key from --api-key or STIGAUDIT_KEY)
+//	stigaudit export --format csv|ndjson|ocsf --server URL [--ca-file PEM] [--client-cert PEM --client-key PEM] [--redact] [filters] [--from SEQ]   (key from --api-key or STIGAUDIT_KEY)
 //	stigaudit export --format csv [--data-dir D] [--redact] [filters]
 //
 // With --server the export runs on the server (GET /v1/audit/export, which
@@ -145,11 +145,13 @@ func remoteError(resp *http.Response) error {
 // time, holding back an incomplete one, and counts the records and the
 // seq of the last. For CSV it follows RFC 4180 quoting (a line break inside
 // quotes does not end a record) and reads the seq from a record's first
-// cell; for NDJSON it reads each line's top-level "seq" member. So when
+// cell; for NDJSON it reads each line's top-level "seq" member, for OCSF
+// the "seq" member of its "unmapped" object. So when
 // the stream breaks, w holds exactly the whole records received.
 type recordTracker struct {
 	w       io.Writer
 	csv     bool
+	ocsf    bool // the seq is unmapped.seq
 	header  bool // CSV: the header row is still to come
 	inQuote bool
 	cell0   bool   // CSV: still in the record's first cell
@@ -160,7 +162,7 @@ type recordTracker struct {
 }
 
 func newRecordTracker(w io.Writer, format string) *recordTracker {
-	return &recordTracker{w: w, csv: format == "csv", header: true, cell0: true, lastSeq: -1}
+	return &recordTracker{w: w, csv: format == "csv", ocsf: format == "ocsf", header: true, cell0: true, lastSeq: -1}
 }
 
 func (t *recordTracker) Write(p []byte) (int, error) {
@@ -245,6 +247,15 @@ func (t *recordTracker) endCSV() {
 }
 
 func (t *recordTracker) endLine(line []byte) {
+	if t.ocsf {
+		it := jcs.Members(line)
+		for it.Next() {
+			if m := it.Member(); m.NameIs("unmapped") {
+				line = m.Value
+				break
+			}
+		}
+	}
 	it := jcs.Members(line)
 	for it.Next() {
 		if m := it.Member(); m.NameIs("seq") {
@@ -315,16 +326,19 @@ func (w progressWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// localFormat returns the Format of a local export (--data-dir): CSV or
-// NDJSON, redacted with the data directory's salt and the fields of
+// localFormat returns the Format of a local export (--data-dir): CSV,
+// NDJSON or OCSF (for the log called origin), redacted with the data directory's salt and the fields of
 // STIGAUDIT_REDACT_FIELDS when asked, with progress on a terminal. For
 // CSV it replaces opts.Prover: CSV carries no proofs.
-func localFormat(format, dataDir string, redactOut bool, opts *export.Options, stdout, stderr io.Writer) (export.Format, error) {
+func localFormat(format, origin, dataDir string, redactOut bool, opts *export.Options, stdout, stderr io.Writer) (export.Format, error) {
 	var f export.Format
-	if format == "csv" {
+	switch format {
+	case "csv":
 		f = export.NewCSV(stdout)
 		opts.Prover = exportapi.NoProofs
-	} else {
+	case "ocsf":
+		f = export.NewOCSF(stdout, origin)
+	default:
 		f = export.NewNDJSON(stdout)
 	}
 	if redactOut {

@@ -23,6 +23,7 @@ import (
 func TestRecordTracker(t *testing.T) {
 	csvText := "seq,id,source\r\n0,a,plain\r\n1,b,\"multi\r\nline, \"\"quoted\"\"\"\r\n22,c,\"x\ny\"\r\n"
 	ndjson := `{"detail":{"seq":99},"id":"a","seq":3}` + "\n" + `{"id":"b","proof":{"seq":4},"seq":4}` + "\n" + `{"checkpoint":"x\ny"}` + "\n"
+	ocsfText := `{"class_uid":6003,"unmapped":{"seq":5,"detail":{"seq":99}}}` + "\n" + `{"class_uid":3004,"unmapped":{"proof":{"seq":7},"seq":7}}` + "\n" + `{"checkpoint":"x\ny"}` + "\n"
 	for _, tc := range []struct {
 		name, format, text string
 		records, last      int64
@@ -33,6 +34,8 @@ func TestRecordTracker(t *testing.T) {
 		{"csv header only", "csv", "seq,id\r\n", 0, -1},
 		{"ndjson", "ndjson", ndjson, 2, 4},
 		{"ndjson cut mid line", "ndjson", ndjson[:50], 1, 3},
+		{"ocsf", "ocsf", ocsfText, 2, 7},
+		{"ocsf cut mid line", "ocsf", ocsfText[:70], 1, 5},
 	} {
 		for _, step := range []int{1, 3, 7, 1 << 20} {
 			t.Run(fmt.Sprintf("%s/%d", tc.name, step), func(t *testing.T) {
@@ -59,7 +62,7 @@ func TestRecordTracker(t *testing.T) {
 
 // wholeRecords is the prefix of text made of whole records.
 func wholeRecords(format, text string) string {
-	if format == "ndjson" {
+	if format != "csv" {
 		return text[:strings.LastIndexByte(text, '\n')+1]
 	}
 	end, quote := 0, false
@@ -170,6 +173,24 @@ func TestExportRemote(t *testing.T) {
 	}
 	if r.Err() != nil || n != 40 || r.Trailer() == nil {
 		t.Fatalf("ndjson: %d events, %v", n, r.Err())
+	}
+	// OCSF, remote and local: 40 API Activity / Create records, each with
+	// its seq in unmapped, then the checkpoint line.
+	for _, where := range [][]string{{"--server", url}, {"--data-dir", dir}} {
+		out.Reset()
+		errOut.Reset()
+		if code := run(context.Background(), append([]string{"export", "--format", "ocsf", "--event-type", "fact_write"}, where...), &out, &errOut); code != 0 {
+			t.Fatalf("ocsf %v: exit %d: %s", where, code, errOut.String())
+		}
+		lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+		if len(lines) != 41 || !strings.HasPrefix(lines[40], `{"checkpoint":`) || !strings.Contains(errOut.String(), "exported 40 events") {
+			t.Fatalf("ocsf %v: %d lines, stderr %s", where, len(lines), errOut.String())
+		}
+		for _, l := range lines[:40] {
+			if !strings.HasPrefix(l, `{"activity_id":1,`) || !strings.Contains(l, `"type_uid":600301,`) || !strings.Contains(l, `"unmapped":{"seq":`) {
+				t.Fatalf("ocsf %v: %s", where, l)
+			}
+		}
 	}
 	// A key without audit.read is refused.
 	var ro bytes.Buffer
