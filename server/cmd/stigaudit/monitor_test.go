@@ -174,8 +174,10 @@ func TestMonitorTiles(t *testing.T) {
 			}
 		}
 	}
-	size := 2 // the bootstrap key's creation, the read key's
-	for _, n := range []int{10, 300, 5} { // a partial tile, a full one and a partial, a partial again
+	// The bootstrap key's creation and the read key's are the first two
+	// events; then a partial tile, a full one and a partial, a partial again.
+	size := 2
+	for _, n := range []int{10, 300, 5} {
 		emitN(p.url, admin, n)
 		size += n
 		waitSigned(t, p, admin, size)
