@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -22,6 +21,7 @@ type config struct {
 	Only     []string
 	Dir      string
 	JSON     bool
+	Save     string
 }
 
 func main() {
@@ -37,10 +37,14 @@ func main() {
 		fmt.Fprintln(os.Stderr, "peers:", err)
 		os.Exit(1)
 	}
+	if cfg.Save != "" {
+		if err := save(cfg.Save, rep); err != nil {
+			fmt.Fprintln(os.Stderr, "peers:", err)
+			os.Exit(1)
+		}
+	}
 	if cfg.JSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		err = enc.Encode(rep)
+		err = writeJSON(os.Stdout, rep)
 	} else {
 		err = writeTable(os.Stdout, rep)
 	}
@@ -73,6 +77,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&only, "only", "", "measure only the peers whose names contain one of these words, comma-separated (stigaudit in process always runs)")
 	fs.StringVar(&cfg.Dir, "dir", ".", "directory on the disk to measure (each cell gets a fresh temporary directory in it)")
 	fs.BoolVar(&cfg.JSON, "json", false, "print JSON instead of the table")
+	fs.StringVar(&cfg.Save, "save", "", "also write the JSON to this file (the table and the JSON of one measurement)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -112,4 +114,30 @@ func thousands(n float64) string {
 		b.WriteRune(c)
 	}
 	return b.String()
+}
+
+// writeJSON prints the report as --json does.
+func writeJSON(w io.Writer, r report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(r); err != nil {
+		return fmt.Errorf("json: %w", err)
+	}
+	return nil
+}
+
+// save writes the report's JSON to path.
+func save(path string, r report) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("save: %w", err)
+	}
+	if err := writeJSON(f, r); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("save: %w", err)
+	}
+	return nil
 }
