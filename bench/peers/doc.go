@@ -12,7 +12,8 @@
 // Usage, from the repository root:
 //
 //	make bench-peers
-//	cd bench/peers && go run . [--duration 2s] [--repeats 3] [--writers 1,8,64] [--only NAME,...] [--json]
+//	make bench-peers PEERS_FLAGS="--duration 1s --repeats 5"
+//	cd bench/peers && go run . [--duration 2s] [--repeats 3] [--writers 1,8,64] [--only WORD,...] [--dir D] [--json] [--save FILE.json]
 //
 // Every cell (one peer at one concurrency) runs for --duration on a fresh
 // store in a temporary directory under --dir (default: the working
