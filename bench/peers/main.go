@@ -120,6 +120,7 @@ func measure(ctx context.Context, cfg config, all []peer) (report, error) {
 		EventBytes: len(newSample(0, 0).JSON()),
 		Duration:   cfg.Duration.String(),
 		Repeats:    cfg.Repeats,
+		LoadBefore: loadAverage(),
 		Durability: "fsync before acknowledging: SQLite synchronous=FULL; tessera POSIX fsyncs bundles and tree state before resolving the index future",
 	}
 	for _, p := range all {
@@ -139,6 +140,7 @@ func measure(ctx context.Context, cfg config, all []peer) (report, error) {
 			rep.Cells = append(rep.Cells, summarize(p, w, runs))
 		}
 	}
+	rep.LoadAfter = loadAverage()
 	rep.ratios()
 	return rep, nil
 }

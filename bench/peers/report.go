@@ -19,6 +19,10 @@ type report struct {
 	Duration   string `json:"duration_per_run"`
 	Repeats    int    `json:"repeats"`
 	Durability string `json:"durability"`
+	// LoadBefore and LoadAfter are the load average when the run started
+	// and ended: other work on the machine skews every cell.
+	LoadBefore string `json:"load_average_before,omitempty"`
+	LoadAfter  string `json:"load_average_after,omitempty"`
 	Cells      []row  `json:"cells"`
 }
 
@@ -68,7 +72,8 @@ func (r *report) ratios() {
 func writeTable(w io.Writer, r report) error {
 	fmt.Fprintf(w, "bench/peers %s: %d cores (GOMAXPROCS %d), %d-byte event, median of %d runs of %s per cell\n",
 		r.Date, r.Cores, r.GOMAXPROCS, r.EventBytes, r.Repeats, r.Duration)
-	fmt.Fprintf(w, "durability: %s\n\n", r.Durability)
+	fmt.Fprintf(w, "durability: %s\n", r.Durability)
+	fmt.Fprintf(w, "load average (1, 5, 15 min): %s before, %s after\n\n", r.LoadBefore, r.LoadAfter)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "writers\tpeer\tevents/s\tp50 ms\tp99 ms\tvs in process\terrors\t")
 	rows := slices.Clone(r.Cells)
