@@ -14,7 +14,7 @@ RACE_PKGS := . ./server ./hostfns/appendq ./hostfns/memstore ./hostfns/sqlitesto
 	./server/api ./server/auth ./server/metrics ./server/sink ./server/stream \
 	./server/tlog ./server/redact ./server/retention ./hostfns/pgstore ./wasm/
 
-.PHONY: all build run test test-race bench lint fuzz check clean
+.PHONY: all build run test test-race bench bench-peers lint fuzz check clean
 
 .DEFAULT_GOAL := build
 
@@ -46,6 +46,11 @@ test:
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./core/... ./hostfns/...
 	$(BIN) bench emit --concurrency 64 --events 50000 --baseline --json
+
+## bench-peers: stigaudit side by side with the seed's emit path and tessera's POSIX log (same disk, fsync, event; a few minutes)
+PEERS_FLAGS ?=
+bench-peers:
+	cd bench/peers && $(GO) run . $(PEERS_FLAGS)
 
 ## lint: gofmt, goimports, vet and staticcheck (pinned; fetched by go run)
 GOIMPORTS   ?= $(GO) run golang.org/x/tools/cmd/goimports@v0.52.0
