@@ -36,8 +36,9 @@ const TileWidth = 256
 // Tiles are served up to the newest signed checkpoint; full tiles are
 // immutable and say so to caches.
 type Tiles struct {
-	// Tree reads the stored tree nodes; required.
-	Tree Tree
+	// Tree reads the stored tree nodes (a level-0 tile is a range of
+	// leaf hashes, read in one range scan); required.
+	Tree hostfns.TreeReader
 	// Store reads events by seq, for entry bundles; required.
 	Store hostfns.Store
 	// Checkpointer gives the newest signed checkpoint; required.
@@ -161,11 +162,17 @@ func (t *Tiles) Tile(c echo.Context) error {
 		}
 		return c.Blob(http.StatusOK, "application/octet-stream", b)
 	}
-	ids := make([]merkle.NodeID, tp.width)
-	for i := range ids {
-		ids[i] = merkle.NodeID{Level: uint(8 * level), Index: first + uint64(i)}
+	var hashes [][]byte
+
+	if level == 0 {
+		hashes, err = t.Tree.LeafHashes(ctx, int64(first), int64(first)+int64(tp.width))
+	} else {
+		ids := make([]merkle.NodeID, tp.width)
+		for i := range ids {
+			ids[i] = merkle.NodeID{Level: uint(8 * level), Index: first + uint64(i)}
+		}
+		hashes, err = t.Tree.ReadNodes(ctx, ids)
 	}
-	hashes, err := t.Tree.ReadNodes(ctx, ids)
 	if err != nil {
 		return err
 	}
