@@ -28,7 +28,7 @@ type Sink interface {
 
 // CursorName is the name under which s's position is kept in the
 // database: "sink/" followed by s.Name(). Renaming a sink (another path or
-// URL) therefore starts a new cursor.
+// URL, or another filter: see Filtered) therefore starts a new cursor.
 func CursorName(s Sink) string { return "sink/" + s.Name() }
 
 // ParseOptions give Parse what some sinks need besides their spec.
