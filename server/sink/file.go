@@ -207,7 +207,9 @@ func (s *File) due(n int64) bool {
 // rotate renames the file to PATH.<time>, starts a new PATH and removes
 // the rotated files beyond Keep. The current file ends with a complete,
 // fsynced line (the last Write succeeded). If the new file cannot be
-// opened, the next Write tries again; the rename is never repeated.
+// opened, the next Write tries again; the rename is never repeated. If
+// PATH is gone (moved away by logrotate before its SIGHUP), the new PATH
+// is simply started.
 func (s *File) rotate() error {
 	now := s.opt.Now().UTC()
 	name := s.path + "." + now.Format(rotatedLayout)
@@ -218,7 +220,9 @@ func (s *File) rotate() error {
 		now = now.Add(time.Nanosecond) // never replace a rotated file
 		name = s.path + "." + now.Format(rotatedLayout)
 	}
-	if err := os.Rename(s.path, name); err != nil {
+	err := os.Rename(s.path, name)
+	moved := errors.Is(err, os.ErrNotExist) // moved away by logrotate, SIGHUP not yet sent: start PATH anew
+	if err != nil && !moved {
 		return fmt.Errorf("sink: rotating %s: %w", s.path, err)
 	}
 	old := s.f
@@ -229,6 +233,9 @@ func (s *File) rotate() error {
 	}
 	if err := syncDir(filepath.Dir(s.path)); err != nil {
 		return fmt.Errorf("sink: rotating %s: %w", s.path, err)
+	}
+	if moved {
+		return nil
 	}
 	return s.prune()
 }

@@ -237,3 +237,30 @@ func TestFileReopenAfterClose(t *testing.T) {
 		t.Errorf("Reopen after Close: %v, want ErrClosed", err)
 	}
 }
+
+// A rotation due after logrotate moved the file, before its SIGHUP, starts
+// a new PATH instead of failing every Write until the signal comes.
+func TestFileRotationAfterAnExternalMove(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "e.jsonl")
+	f, err := OpenFileWith(path, FileOptions{MaxSize: 1, Keep: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ctx := context.Background()
+	if err := f.Write(ctx, []event.Event{numbered(0)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Write(ctx, []event.Event{numbered(1)}); err != nil {
+		t.Fatalf("Write after an external move: %v", err)
+	}
+	if got := seqsOf(readLines(t, path+".1")); len(got) != 1 || got[0] != 0 {
+		t.Errorf("moved file holds %v, want [0]", got)
+	}
+	if got := seqsOf(readLines(t, path)); len(got) != 1 || got[0] != 1 {
+		t.Errorf("new file holds %v, want [1]", got)
+	}
+}
