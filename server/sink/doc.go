@@ -28,9 +28,13 @@
 //
 // Sinks are named by a spec string on the command line (Parse):
 //
-//	file:/var/log/stigaudit/events.jsonl
+//	file:/var/log/stigaudit/events.jsonl?max_size=64MiB&keep=10
 //	nats://127.0.0.1:4222
-//	https://hooks.example.org/audit
+//	https://hooks.example.org/audit?tenant=acme&outcome=denied&redact=hmac
+//
+// Filter parameters (event_type, tenant, outcome, redact) are accepted by
+// every kind and applied by a Filtered wrapper; file sinks rotate (File)
+// and reopen on SIGHUP (Reopener).
 //
 // What each guarantees, and how duplicates are told apart, is in the
 // README's "Sinks: what each guarantees" section.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stigaudit/stigaudit/core/auditerr"
 	"github.com/stigaudit/stigaudit/core/event"
+	"github.com/stigaudit/stigaudit/server/redact"
 )
 
 // Sink is a destination for committed events.
@@ -27,7 +28,7 @@ type Sink interface {
 
 // CursorName is the name under which s's position is kept in the
 // database: "sink/" followed by s.Name(). Renaming a sink (another path or
-// URL) therefore starts a new cursor.
+// URL, or another filter: see Filtered) therefore starts a new cursor.
 func CursorName(s Sink) string { return "sink/" + s.Name() }
 
 // ParseOptions give Parse what some sinks need besides their spec.
@@ -37,13 +38,23 @@ type ParseOptions struct {
 	DataDir string
 	// WebhookSecret, if set, keys webhook signatures.
 	WebhookSecret string
+	// Redaction gives a spec's redact= the server's salt and, for
+	// redact=hmac, its profile (serve --redact-fields). Without it a spec
+	// with redact= is refused (ErrRedactionNotConfigured).
+	Redaction *redact.Policy
 }
 
 // Parse makes a sink from a command-line spec:
 //
-//	file:PATH                       append JSON lines to PATH (see File)
+//	file:PATH[?max_size=1MiB&max_age=24h&keep=10]  append JSON lines to PATH, rotated (see File)
 //	nats://HOST:PORT[?stream=S&prefix=P&window=D]  publish to NATS JetStream (see NATS)
 //	https://HOST/PATH, http://...   POST signed NDJSON batches (see Webhook)
+//
+// Every spec may also carry filter parameters, taken out before the sink
+// reads its spec and applied by a Filtered wrapper: event_type=, tenant=
+// and outcome= (each repeatable or comma-separated) select events, and
+// redact=hmac (the server's profile) or redact=FIELD,... redacts them
+// with the server's salt (ParseOptions.Redaction).
 //
 // A webhook's secret comes from STIGAUDIT_WEBHOOK_SECRET (use ParseWith to
 // keep it in a data directory instead). Errors wrap
@@ -52,16 +63,35 @@ func Parse(spec string) (Sink, error) { return ParseWith(spec, ParseOptions{}) }
 
 // ParseWith is Parse with options.
 func ParseWith(spec string, o ParseOptions) (Sink, error) {
+	inner, filter, err := splitFilter(spec)
+	if err != nil {
+		return nil, err
+	}
+	s, err := parseKind(inner, o)
+	if err != nil || filter.Empty() {
+		return s, err
+	}
+	fs, err := NewFiltered(s, filter, o.Redaction)
+	if err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("sink %q: %w", redactURL(spec), err)
+	}
+	return fs, nil
+}
+
+// parseKind makes the sink of a spec without its filter parameters.
+func parseKind(spec string, o ParseOptions) (Sink, error) {
 	scheme, rest, ok := strings.Cut(spec, ":")
 	if !ok {
 		return nil, auditerr.Errorf(auditerr.ErrInvalidConfig, "sink %q: want file:PATH, nats://HOST:PORT or https://URL", spec)
 	}
 	switch scheme {
 	case "file":
-		if rest == "" {
-			return nil, auditerr.Errorf(auditerr.ErrInvalidConfig, "sink %q: empty path", spec)
+		path, opt, err := parseFileSpec(rest)
+		if err != nil {
+			return nil, err
 		}
-		f, err := OpenFile(rest)
+		f, err := OpenFileWith(path, opt)
 		if err != nil {
 			return nil, errors.Join(auditerr.Errorf(auditerr.ErrInvalidConfig, "sink %q: cannot open the file", spec), err)
 		}

@@ -91,9 +91,13 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	pol, err := cf.redaction(c.dataDir) // before the sinks: a sink's redact= uses it
+	if err != nil {
+		return err
+	}
 	var sk []sink.Sink
 	for _, spec := range sinks {
-		s, err := sink.ParseWith(spec, sink.ParseOptions{DataDir: c.dataDir})
+		s, err := sink.ParseWith(spec, sink.ParseOptions{DataDir: c.dataDir, Redaction: pol})
 		if err != nil {
 			return fmt.Errorf("--sink %s: %w", spec, err)
 		}
@@ -131,6 +135,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer log.Close()
 	defer stopFeed() // before log.Close: saves the sinks' cursors in the store
+	defer reopenSinksOnSIGHUP(sk, logger)()
 
 	// With PostgreSQL replicas only the replica elected to sign talks to
 	// the witnesses; until the election is known, none does.
@@ -183,10 +188,6 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	ready := []health.Check{health.DiskFree(c.dataDir, uint64(minFree)), {Name: "checkpointer", Run: cp.Ready}, {Name: "witnesses", Run: wit.Ready}}
 	if h := store.health(); h != nil {
 		ready = append(ready, health.Check{Name: "database", Run: h})
-	}
-	pol, err := cf.redaction(c.dataDir)
-	if err != nil {
-		return err
 	}
 	purging := store.purging()
 	stopRetention, err := cf.startRetention(ctx, purging, log, logger)

@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"os/signal"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/stigaudit/stigaudit"
@@ -129,3 +132,42 @@ func (o replicaObserver) WantsAll() bool {
 }
 
 var _ stigaudit.Selective = replicaObserver{}
+
+// reopenSinksOnSIGHUP reopens every sink that can (sink.Reopener: file
+// sinks, after logrotate moved their file away) on each SIGHUP, until the
+// returned function is called. A sink reopens between two of its Writes,
+// so no line is lost or split; one that fails to reopen tries again at
+// its next Write.
+func reopenSinksOnSIGHUP(sinks []sink.Sink, logger *slog.Logger) func() {
+	var rs []sink.Sink
+	for _, s := range sinks {
+		if _, ok := s.(sink.Reopener); ok {
+			rs = append(rs, s)
+		}
+	}
+	if len(rs) == 0 {
+		return func() {}
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-hup:
+				for _, s := range rs {
+					if err := s.(sink.Reopener).Reopen(); err != nil {
+						logger.Error("reopening a sink on SIGHUP", slog.String("sink", s.Name()), slog.String("error", err.Error()))
+					}
+				}
+				logger.Info("sinks reopened", slog.Int("sinks", len(rs)))
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(hup)
+		close(done)
+	}
+}
