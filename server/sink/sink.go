@@ -44,6 +44,7 @@ type ParseOptions struct {
 //	file:PATH                       append JSON lines to PATH (see File)
 //	nats://HOST:PORT[?stream=S&prefix=P&window=D]  publish to NATS JetStream (see NATS)
 //	https://HOST/PATH, http://...   POST signed NDJSON batches (see Webhook)
+//	syslog+tcp://HOST:PORT, syslog+tls://HOST:PORT[?ca=FILE]  RFC 5424 messages (see NewSyslog)
 //
 // A webhook's secret comes from STIGAUDIT_WEBHOOK_SECRET (use ParseWith to
 // keep it in a data directory instead). Errors wrap
@@ -68,6 +69,8 @@ func ParseWith(spec string, o ParseOptions) (Sink, error) {
 		return f, nil
 	case "nats":
 		return NewNATS(spec, NATSOptions{})
+	case "syslog+tcp", "syslog+tls":
+		return NewSyslog(spec, SyslogOptions{})
 	case "http", "https":
 		secret, _, err := WebhookSecret(o.WebhookSecret, o.DataDir)
 		if err != nil {
