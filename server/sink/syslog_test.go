@@ -373,10 +373,12 @@ func hexOf(b [32]byte) []byte {
 }
 
 // TestSyslogRsyslogRestartLosesNothing delivers 10,000 events through a
-// Dispatcher to an rsyslogd of the test's own, over TCP and over TLS,
-// stopping the daemon (SIGTERM) halfway for a second and starting it again
-// on the same port: afterwards every line it wrote parses strictly as RFC
-// 5424 and every seq 0..9,999 is there (duplicates allowed).
+// Dispatcher to an rsyslogd of the test's own, over TCP and over TLS: half
+// as a live trickle of commits, half while the daemon is stopped (SIGTERM);
+// the daemon is then started again on the same port and, while the sink
+// catches up in batches of 500, stopped and started once more, most likely
+// in the middle of a Write. Afterwards every line it wrote parses strictly
+// as RFC 5424 and every seq 0..9,999 is there (duplicates allowed).
 func TestSyslogRsyslogRestartLosesNothing(t *testing.T) {
 	for _, tlsOn := range []bool{false, true} {
 		name := map[bool]string{false: "tcp", true: "tls"}[tlsOn]
@@ -400,18 +402,29 @@ func TestSyslogRsyslogRestartLosesNothing(t *testing.T) {
 			defer disp.Close(context.Background())
 
 			const total, perCommit = 10000, 20
-			restarted := false
 			start := time.Now()
-			for n := 0; n < total; n += perCommit {
+			// Half the events as a live trickle of commits.
+			for n := 0; n < total/2; n += perCommit {
 				l.add(t, disp, perCommit, perCommit)
-				if !restarted && n >= total/2 {
-					d.Stop()
-					time.Sleep(time.Second)
-					d.Start()
-					restarted = true
-				}
 				time.Sleep(time.Millisecond)
 			}
+			// The other half while rsyslogd is down: the sink falls behind.
+			d.Stop()
+			l.add(t, disp, total/2, perCommit)
+			d.Start()
+			// Stop it again while the sink catches up, in batches of 500:
+			// most likely in the middle of a Write.
+			for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Microsecond) {
+				if n, _ := disp.Lag(s.Name()); n < total/2 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the syslog sink did not resume within 30 s")
+				}
+			}
+			d.Stop()
+			time.Sleep(300 * time.Millisecond)
+			d.Start()
 			waitfor.Until(t, 60*time.Second, "the syslog sink to deliver 10,000 events and save its cursor", func() bool {
 				n, _ := disp.Lag(s.Name())
 				return n == 0 && l.cursor(t, s) == total
