@@ -54,7 +54,7 @@ type SyslogOptions struct {
 	// Hostname is the HOSTNAME of every message; default os.Hostname().
 	Hostname string
 	// TLS, if set, replaces the TLS configuration built from the spec's
-	// ca, cert and key (syslog+tls only).
+	// ca, cert and key (syslog+tls only); set its ServerName.
 	TLS *tls.Config
 }
 

@@ -3,6 +3,7 @@ package sink
 import (
 	"bufio"
 	"context"
+	"crypto/x509"
 	"errors"
 	"io"
 	"net"
@@ -460,5 +461,33 @@ func BenchmarkSyslogDelivery(b *testing.B) {
 			}
 			benchDelivery(b, s)
 		})
+	}
+}
+
+// TestSyslogTLSVerifiesTheReceiver: over TLS the receiver's certificate
+// must verify against ca= (the system's roots do not know the test's CA),
+// and a Write that cannot verify it sends nothing.
+func TestSyslogTLSVerifiesTheReceiver(t *testing.T) {
+	d := syslogtest.Start(t, syslogtest.Options{TLS: true})
+	untrusted, err := Parse("syslog+tls://" + d.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer untrusted.Close()
+	var unknown x509.UnknownAuthorityError
+	if err := untrusted.Write(context.Background(), sinkEvents(0, 3)); !errors.As(err, &unknown) {
+		t.Errorf("Write without the receiver's CA: %v, want an unknown authority", err)
+	}
+	trusted, err := Parse("syslog+tls://" + d.Addr + "?ca=" + d.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer trusted.Close()
+	if err := trusted.Write(context.Background(), sinkEvents(3, 2)); err != nil {
+		t.Fatal(err)
+	}
+	d.Stop()
+	if got := rsyslogSeqs(t, d); len(got) != 2 || got[0] != 3 || got[1] != 4 {
+		t.Errorf("rsyslogd wrote seqs %v, want [3 4]", got)
 	}
 }
