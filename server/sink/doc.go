@@ -1,6 +1,7 @@
 // Package sink delivers committed audit events to secondary destinations —
-// a JSON-lines file, NATS JetStream or a signed webhook — at least once, in
-// seq order, without ever letting them slow down or fail the audit log.
+// a JSON-lines file, NATS JetStream, a signed webhook or a syslog receiver
+// (RFC 5424 over TCP or TLS) — at least once, in seq order, without ever
+// letting them slow down or fail the audit log.
 //
 // This is the seed's audit_emit plugin hook, with its defects fixed: it ran
 // before the transaction committed, a slow or failing plugin blocked every
@@ -31,6 +32,7 @@
 //	file:/var/log/stigaudit/events.jsonl?max_size=64MiB&keep=10
 //	nats://127.0.0.1:4222
 //	https://hooks.example.org/audit?tenant=acme&outcome=denied&redact=hmac
+//	syslog+tls://siem.example.org:6514?ca=/etc/stigaudit/siem-ca.pem
 //
 // Filter parameters (event_type, tenant, outcome, redact) are accepted by
 // every kind and applied by a Filtered wrapper; file sinks rotate (File)

@@ -49,6 +49,7 @@ type ParseOptions struct {
 //	file:PATH[?max_size=1MiB&max_age=24h&keep=10]  append JSON lines to PATH, rotated (see File)
 //	nats://HOST:PORT[?stream=S&prefix=P&window=D]  publish to NATS JetStream (see NATS)
 //	https://HOST/PATH, http://...   POST signed NDJSON batches (see Webhook)
+//	syslog+tcp://HOST:PORT, syslog+tls://HOST:PORT[?ca=FILE]  RFC 5424 messages (see NewSyslog)
 //
 // Every spec may also carry filter parameters, taken out before the sink
 // reads its spec and applied by a Filtered wrapper: event_type=, tenant=
@@ -98,6 +99,8 @@ func parseKind(spec string, o ParseOptions) (Sink, error) {
 		return f, nil
 	case "nats":
 		return NewNATS(spec, NATSOptions{})
+	case "syslog+tcp", "syslog+tls":
+		return NewSyslog(spec, SyslogOptions{})
 	case "http", "https":
 		secret, _, err := WebhookSecret(o.WebhookSecret, o.DataDir)
 		if err != nil {
