@@ -228,7 +228,7 @@ func TestRandomReceiptsEveryHost(t *testing.T) {
 	if err := os.WriteFile(file, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(node, "js/test/verify-receipts.mjs", file).CombinedOutput()
+	out, err := exec.Command(node, "js/testdata/verify-receipts.mjs", file).CombinedOutput()
 	if err != nil {
 		t.Fatalf("node: %v\n%s", err, out)
 	}
