@@ -47,7 +47,7 @@ func verifierKey(t testing.TB, dir string) string {
 }
 
 // waitSigned waits until the server's latest checkpoint covers size.
-func waitSigned(t *testing.T, p *serveProc, key string, size int) {
+func waitSigned(t testing.TB, p *serveProc, key string, size int) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {

@@ -30,9 +30,15 @@ func fsckBin(t *testing.T) string {
 // runFsck audits the server's tiles. It returns "ok" when fsck finished
 // with every range checked, "invalid" as soon as fsck reports an invalid
 // range (it then keeps retrying; it is stopped), and what it printed.
-func runFsck(t *testing.T, bin, url, key, vkeyFile string) (string, string) {
+func runFsck(t testing.TB, bin, url, key, vkeyFile string) (string, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	return runFsckWithin(t, 60*time.Second, bin, url, key, vkeyFile)
+}
+
+// runFsckWithin is runFsck with its time limit.
+func runFsckWithin(t testing.TB, limit time.Duration, bin, url, key, vkeyFile string) (string, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "--storage_url", url+"/v1/audit/tlog/", "--bearer_token", key,
 		"--public_key", vkeyFile, "--ui=false", "-v=1")
@@ -223,5 +229,53 @@ func sumdbReadsOurTiles(t *testing.T, url, key string) {
 	var cp merkle.ConsistencyProof
 	if err := cp.UnmarshalJSON(cons); err != nil || cp.Verify([32]byte(oldHash), c.Root) != nil {
 		t.Fatalf("our consistency proof from %d disagrees with the tiles' tree hash: %v", old, err)
+	}
+}
+
+// BenchmarkFsck1M serves a 1,000,000-event log (the real binary, SQLite)
+// and times tessera's fsck over its tiles beside `stigaudit verify` over
+// its database, on the same log:
+//
+//	go test -run '^$' -bench Fsck1M -benchtime 1x -timeout 30m ./server/cmd/stigaudit/
+func BenchmarkFsck1M(b *testing.B) {
+	fsck := toolBin(b, "STIGAUDIT_FSCK", "STIGAUDIT_REQUIRE_FSCK", "fsck", "go install github.com/transparency-dev/tessera/cmd/fsck@v1.0.4")
+	bin := buildBinary(b)
+	dir := b.TempDir()
+	p := startServe(b, bin, dir)
+	admin := readAdminKey(b, dir)
+	vkey := verifierKey(b, dir)
+	vkeyFile := filepath.Join(b.TempDir(), "log.pub")
+	os.WriteFile(vkeyFile, []byte(vkey), 0o644)
+	const total = 1_000_000
+	var batch strings.Builder
+	for k := range total / 1000 {
+		batch.Reset()
+		batch.WriteString(`{"events":[`)
+		for i := range 1000 {
+			if i > 0 {
+				batch.WriteByte(',')
+			}
+			fmt.Fprintf(&batch, `{"event_type":"fact_write","entity_uri":"urn:test:%d","fact_id":"f%d"}`, k, i)
+		}
+		batch.WriteString(`]}`)
+		if code, body := emitHTTP(b, p.url, admin, batch.String()); code != 201 {
+			b.Fatalf("emit: %d %s", code, body)
+		}
+	}
+	waitSigned(b, p, admin, total+1)
+	for b.Loop() {
+		start := time.Now()
+		if v, out := runFsckWithin(b, 20*time.Minute, fsck, p.url, admin, vkeyFile); v != "ok" {
+			b.Fatalf("fsck: %s\n%.2000s", v, out)
+		}
+		fsckTime := time.Since(start)
+		start = time.Now()
+		out, err := exec.Command(bin, "verify", "--data-dir", dir, "--verifier-key", vkey, "--allow-tail").CombinedOutput()
+		if err != nil {
+			b.Fatalf("verify: %v\n%s", err, out)
+		}
+		verifyTime := time.Since(start)
+		b.ReportMetric(fsckTime.Seconds(), "fsck-s")
+		b.ReportMetric(verifyTime.Seconds(), "verify-db-s")
 	}
 }
