@@ -95,9 +95,21 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	// The log's origin (metadata.log_name of format=ocsf sinks) is its
+	// checkpoint key's, loaded by startSigning once the log is open: a
+	// format=ocsf sink's first Write waits for it.
+	originKnown := make(chan struct{})
+	sinkOrigin := func(ctx context.Context) (string, error) {
+		select {
+		case <-originKnown:
+			return c.logOrigin, nil
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
 	var sk []sink.Sink
 	for _, spec := range sinks {
-		s, err := sink.ParseWith(spec, sink.ParseOptions{DataDir: c.dataDir, Redaction: pol})
+		s, err := sink.ParseWith(spec, sink.ParseOptions{DataDir: c.dataDir, Redaction: pol, Origin: sinkOrigin})
 		if err != nil {
 			return fmt.Errorf("--sink %s: %w", spec, err)
 		}
@@ -156,6 +168,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	signer.Store(c.signingLeader)
+	close(originKnown) // c.logOrigin is set
 	defer stopSigning() // before log.Close: signs the tail
 
 	var ko auth.Options
