@@ -168,7 +168,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	signer.Store(c.signingLeader)
-	close(originKnown) // c.logOrigin is set
+	close(originKnown)  // c.logOrigin is set
 	defer stopSigning() // before log.Close: signs the tail
 
 	var ko auth.Options
