@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
+	"github.com/stigaudit/stigaudit/server/tlog"
 )
 
 // sinkLag returns stigaudit_sink_lag_events for sink on p's /metrics, or
@@ -155,18 +156,35 @@ func TestSinkSurvivesKill9(t *testing.T) {
 // TestServeOCSFSink runs the real server with a format=ocsf file sink:
 // every event of the log, the bootstrap key's included, reaches the file
 // once as an OCSF record naming the log's origin (the checkpoint key's,
-// known only after the sinks were made) in metadata.log_name.
+// known only after the sinks were made) in metadata.log_name — an origin
+// given with --origin, and one generated with a new log's key.
 func TestServeOCSFSink(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs the server")
 	}
-	const origin = "audit.example.org/ocsf-sink"
 	bin := buildBinary(t)
+	for _, given := range []string{"audit.example.org/ocsf-sink", ""} {
+		t.Run("origin="+given, func(t *testing.T) { testServeOCSFSink(t, bin, given) })
+	}
+}
+
+func testServeOCSFSink(t *testing.T, bin, origin string) {
 	dir := t.TempDir()
 	sinkFile := filepath.Join(t.TempDir(), "siem.ocsf.jsonl")
 	spec := "file:" + sinkFile + "?format=ocsf"
-	p := startServe(t, bin, dir, "--origin", origin, "--sink", spec)
+	args := []string{"--sink", spec}
+	if origin != "" {
+		args = append(args, "--origin", origin)
+	}
+	p := startServe(t, bin, dir, args...)
 	admin := readAdminKey(t, dir)
+	if origin == "" {
+		key, err := tlog.LoadKey(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		origin = key.Origin
+	}
 	const n = 20
 	for i := range n {
 		body := fmt.Sprintf(`{"event_type":"fact_read","entity_uri":"urn:test:%d","detail":{"i":%d}}`, i, i)
