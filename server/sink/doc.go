@@ -34,9 +34,10 @@
 //	https://hooks.example.org/audit?tenant=acme&outcome=denied&redact=hmac
 //	syslog+tls://siem.example.org:6514?ca=/etc/stigaudit/siem-ca.pem
 //
-// Filter parameters (event_type, tenant, outcome, redact) are accepted by
-// every kind and applied by a Filtered wrapper; file sinks rotate (File)
-// and reopen on SIGHUP (Reopener).
+// Filter parameters (event_type, tenant, outcome, redact) and format=ocsf
+// (each event written as its OCSF record, through the sink's Render) are
+// accepted by every kind and applied by a Filtered wrapper; file sinks
+// rotate (File) and reopen on SIGHUP (Reopener).
 //
 // What each guarantees, and how duplicates are told apart, is in the
 // README's "Sinks: what each guarantees" section.

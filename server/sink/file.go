@@ -43,6 +43,9 @@ type FileOptions struct {
 	Keep int
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Render writes each event's line (without its newline); default
+	// event.AppendJSON. ParseWith sets it for format=ocsf.
+	Render Render
 }
 
 // rotatedLayout names a rotated file: PATH.<UTC time of the rotation>, so
@@ -50,7 +53,8 @@ type FileOptions struct {
 const rotatedLayout = "20060102T150405.000000000Z"
 
 // File appends committed events to a file as JSON lines: one event object
-// per line, exactly as the HTTP API returns it (event.AppendJSON), in seq
+// per line, exactly as the HTTP API returns it (event.AppendJSON) or as
+// FileOptions.Render writes it (format=ocsf: its OCSF record), in seq
 // order. The file is created with mode 0600 if missing and only ever
 // appended to, so it can be shipped by log collectors or tailed.
 //
@@ -89,6 +93,9 @@ func OpenFile(path string) (*File, error) { return OpenFileWith(path, FileOption
 func OpenFileWith(path string, opt FileOptions) (*File, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
+	}
+	if opt.Render == nil {
+		opt.Render = event.AppendJSON
 	}
 	s := &File{path: path, opt: opt}
 	if err := s.open(); err != nil {
@@ -163,7 +170,7 @@ func (s *File) Write(_ context.Context, events []event.Event) error {
 	}
 	b := s.buf[:0]
 	for i := range events {
-		b = event.AppendJSON(b, &events[i])
+		b = s.opt.Render(b, &events[i])
 		b = append(b, '\n')
 	}
 	s.buf = b

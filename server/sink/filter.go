@@ -15,13 +15,14 @@ import (
 // filterKeys are the query parameters of a sink spec that ParseWith takes
 // for the Filter, whatever the sink's kind; they are removed from the spec
 // before the sink itself reads it.
-var filterKeys = [...]string{"event_type", "outcome", "redact", "tenant"}
+var filterKeys = [...]string{"event_type", "format", "outcome", "redact", "tenant"}
 
 // ErrRedactionNotConfigured is wrapped by ParseWith's error for a spec
 // with redact= when ParseOptions.Redaction is nil.
 var ErrRedactionNotConfigured = auditerr.Errorf(auditerr.ErrInvalidConfig, "sink: redact= needs the server's redaction salt (ParseOptions.Redaction)")
 
-// Filter selects the events a sink receives and how they are redacted.
+// Filter selects the events a sink receives, how they are redacted and in
+// which format they are written.
 // Within a field the values are alternatives; the fields must all match.
 // An empty field selects everything.
 type Filter struct {
@@ -32,16 +33,23 @@ type Filter struct {
 	// serve --redact-fields) or a list of fields as redact.ParseProfile
 	// reads it.
 	Redact string
+	// Format is "" (FormatCanonical, the sink's own rendering) or
+	// FormatOCSF. The inner sink renders it (its Render option, which
+	// ParseWith sets to match); a Filtered wrapper only names it and,
+	// when ParseWith made it, readies the OCSF encoder before each Write.
+	Format string
 }
 
-// Empty reports whether f selects every event in the clear.
+// Empty reports whether f selects every event in the clear, in the sink's
+// own format.
 func (f Filter) Empty() bool {
-	return len(f.EventTypes) == 0 && len(f.Tenants) == 0 && len(f.Outcomes) == 0 && f.Redact == ""
+	return len(f.EventTypes) == 0 && len(f.Tenants) == 0 && len(f.Outcomes) == 0 && f.Redact == "" && f.Format == ""
 }
 
 // String returns f in a canonical query form, keys and values sorted:
-// event_type=a,b&outcome=denied&redact=hmac&tenant=acme. Filters that
-// select the same events the same way have the same String.
+// event_type=a,b&format=ocsf&outcome=denied&redact=hmac&tenant=acme.
+// Filters that select the same events the same way, in the same format,
+// have the same String; the default format=canonical is left out.
 func (f Filter) String() string {
 	var parts []string
 	add := func(k string, vs []string) {
@@ -55,6 +63,9 @@ func (f Filter) String() string {
 		parts = append(parts, k+"="+strings.Join(esc, ","))
 	}
 	add("event_type", f.EventTypes)
+	if f.Format != "" {
+		add("format", []string{f.Format})
+	}
 	add("outcome", f.Outcomes)
 	if f.Redact != "" {
 		add("redact", []string{f.Redact})
@@ -80,7 +91,7 @@ func splitFilter(spec string) (string, Filter, error) {
 		return spec, f, nil
 	}
 	var kept []string
-	redacts := 0
+	redacts, formats := 0, 0
 	for _, part := range strings.Split(query, "&") {
 		rawKey, rawVal, _ := strings.Cut(part, "=")
 		key, err := url.QueryUnescape(rawKey)
@@ -91,6 +102,18 @@ func splitFilter(spec string) (string, Filter, error) {
 		val, err := url.QueryUnescape(rawVal)
 		if err != nil {
 			return "", f, auditerr.Errorf(auditerr.ErrInvalidConfig, "sink %q: %s: %v", redactURL(spec), key, err)
+		}
+		if key == "format" {
+			formats++
+			switch {
+			case formats > 1:
+				return "", f, auditerr.Errorf(auditerr.ErrInvalidConfig, "sink %q: format given more than once", redactURL(spec))
+			case val == FormatOCSF:
+				f.Format = val
+			case val != FormatCanonical:
+				return "", f, auditerr.Errorf(auditerr.ErrInvalidConfig, "sink %q: format %q is not canonical or ocsf", redactURL(spec), val)
+			}
+			continue
 		}
 		if key == "redact" {
 			redacts++
@@ -139,13 +162,14 @@ func splitFilter(spec string) (string, Filter, error) {
 }
 
 // Filtered is a sink that passes its inner sink only the events its Filter
-// selects, redacted as the Filter says. ParseWith wraps every kind of sink
-// in one when its spec carries filter parameters.
+// selects, redacted as the Filter says, before the inner sink renders
+// them (so format=ocsf maps the redacted event). ParseWith wraps every
+// kind of sink in one when its spec carries filter or format parameters.
 //
 // Its Name is the inner sink's followed by "?" and the Filter's canonical
 // String, so its cursor (CursorName) is its own: changing a sink's filter
-// starts a new cursor, as changing its path does, and one destination may
-// be fed twice under different filters. The events a Filtered sink leaves
+// or format starts a new cursor, as changing its path does, and one
+// destination may be fed twice under different filters. The events a Filtered sink leaves
 // out count as delivered: its cursor moves past them with the batch they
 // came in.
 type Filtered struct {
@@ -153,6 +177,9 @@ type Filtered struct {
 	filter Filter
 	name   string
 	red    *redact.Redactor // nil: clear data
+	// ready, if set (format=ocsf made by ParseWith), readies the inner
+	// sink's rendering before each Write: it waits for the log's origin.
+	ready func(context.Context) error
 }
 
 // NewFiltered wraps inner in f. A Filter that redacts needs pol's hasher
@@ -199,6 +226,11 @@ func (s *Filtered) Write(ctx context.Context, events []event.Event) error {
 	}
 	if len(out) == 0 {
 		return nil
+	}
+	if s.ready != nil {
+		if err := s.ready(ctx); err != nil {
+			return err
+		}
 	}
 	if s.red != nil {
 		for i := range out {

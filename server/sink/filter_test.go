@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -170,6 +171,11 @@ func TestSplitFilter(t *testing.T) {
 		{spec: "file:/x?tenant=b&tenant=a&redact=hmac&outcome=denied", inner: "file:/x", filter: "outcome=denied&redact=hmac&tenant=a,b"},
 		{spec: "file:/x?redact=oidc_sub,%20entity_uri", inner: "file:/x", filter: "redact=entity_uri%2Coidc_sub"},
 		{spec: "file:/x?tenant=a%20b", inner: "file:/x", filter: "tenant=a+b"},
+		{spec: "file:/x?format=ocsf", inner: "file:/x", filter: "format=ocsf"},
+		{spec: "file:/x?format=canonical", inner: "file:/x"},
+		{spec: "file:/x?max_size=1MiB&format=canonical&keep=2", inner: "file:/x?max_size=1MiB&keep=2"},
+		{spec: "syslog+tls://h?ca=/c.pem&tenant=a&format=ocsf&redact=hmac", inner: "syslog+tls://h?ca=/c.pem", filter: "format=ocsf&redact=hmac&tenant=a"},
+		{spec: "nats://h:4222?form%61t=ocsf&stream=S", inner: "nats://h:4222?stream=S", filter: "format=ocsf"},
 		{spec: "file:/x?event_type=", bad: true},
 		{spec: "file:/x?tenant=a,,b", bad: true},
 		{spec: "file:/x?outcome=Success", bad: true},
@@ -178,6 +184,12 @@ func TestSplitFilter(t *testing.T) {
 		{spec: "file:/x?redact=", bad: true},
 		{spec: "file:/x?redact=hmac&redact=hmac", bad: true},
 		{spec: "file:/x?tenant=%zz", bad: true},
+		{spec: "file:/x?format=", bad: true},
+		{spec: "file:/x?format=OCSF", bad: true},
+		{spec: "file:/x?format=json", bad: true},
+		{spec: "file:/x?format=ocsf,canonical", bad: true},
+		{spec: "file:/x?format=ocsf&format=ocsf", bad: true},
+		{spec: "file:/x?format=canonical&format=ocsf", bad: true},
 	} {
 		t.Run(tc.spec, func(t *testing.T) {
 			inner, f, err := splitFilter(tc.spec)
@@ -243,17 +255,25 @@ func TestParseFileSpec(t *testing.T) {
 
 // The names, hence the cursors, of filtered sinks: the filter in
 // canonical form, whatever the order of the parameters; rotation options
-// and the receiver's own parameters stay out of it.
+// and the receiver's own parameters stay out of it. format=ocsf is in it
+// (decisions §33: another format is another feed, with a cursor of its
+// own); format=canonical, the default, is not, so spelling it out keeps a
+// sink's cursor.
 func TestParseFilteredNames(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "a.jsonl")
-	o := ParseOptions{WebhookSecret: "s3cret", Redaction: testPolicy(t)}
+	o := ParseOptions{WebhookSecret: "s3cret", Redaction: testPolicy(t), Origin: KnownOrigin(testOrigin)}
 	for _, tc := range []struct{ spec, name string }{
 		{"file:" + p, "file:" + p},
 		{"file:" + p + "?max_size=1MiB&keep=2", "file:" + p},
 		{"file:" + p + "?tenant=acme&outcome=denied&max_size=1MiB", "file:" + p + "?outcome=denied&tenant=acme"},
 		{"file:" + p + "?outcome=denied&tenant=acme", "file:" + p + "?outcome=denied&tenant=acme"},
 		{"https://siem.example/in?token=x&event_type=auth_failed&redact=hmac", "webhook:https://siem.example/in?event_type=auth_failed&redact=hmac"},
+		{"file:" + p + "?format=canonical", "file:" + p},
+		{"file:" + p + "?format=ocsf&max_size=1MiB", "file:" + p + "?format=ocsf"},
+		{"file:" + p + "?tenant=acme&format=ocsf", "file:" + p + "?format=ocsf&tenant=acme"},
+		{"https://siem.example/in?token=x&format=ocsf", "webhook:https://siem.example/in?format=ocsf"},
+		{"syslog+tcp://siem.example:514?format=ocsf&facility=10", "syslog+tcp://siem.example:514?format=ocsf"},
 	} {
 		s, err := ParseWith(tc.spec, o)
 		if err != nil {
@@ -271,6 +291,8 @@ func TestParseFilteredNames(t *testing.T) {
 	}
 	for _, spec := range []string{
 		"file:" + p + "?redact=hmac", // no policy below
+		"file:" + p + "?format=ocsf", // no origin below
+		"file:" + p + "?format=xml",
 		"file:" + p + "?tenant=",
 		"file:" + p + "?bogus=1&tenant=a",
 		"nats://127.0.0.1:4222?tenant=a&bogus=1",
@@ -289,6 +311,7 @@ func FuzzSpec(f *testing.F) {
 		"file:/x", "file:/x?max_size=1MiB&max_age=24h&keep=10&tenant=acme&outcome=denied",
 		"nats://h:4222?stream=S&event_type=a,b&redact=hmac", "https://h/p?redact=oidc_sub,detail.a.b&tenant=a%20b",
 		"file:/x?max_age=7d&keep=1", "file:?", "file:/x?&&=&tenant=%",
+		"syslog+tcp://h?format=ocsf&facility=3", "file:/x?format=canonical&keep=2&max_size=1KiB", "file:/x?form%61t=ocsf",
 	} {
 		f.Add(s)
 	}
@@ -301,14 +324,29 @@ func FuzzSpec(f *testing.F) {
 			return
 		}
 		if filter.Empty() && inner != spec {
-			// Only filter parameters are ever removed.
-			t.Fatalf("splitFilter(%q) changed the spec to %q without a filter", spec, inner)
+			// Only filter parameters are ever removed: here, format=canonical.
+			_, q, _ := strings.Cut(spec, "?")
+			_, kept, _ := strings.Cut(inner, "?")
+			keptParts := strings.Split(kept, "&")
+			for _, part := range strings.Split(q, "&") {
+				if i := slices.Index(keptParts, part); i >= 0 {
+					keptParts = slices.Delete(keptParts, i, i+1)
+					continue
+				}
+				k, v, _ := strings.Cut(part, "=")
+				if k, _ = url.QueryUnescape(k); k != "format" {
+					t.Fatalf("splitFilter(%q) changed the spec to %q without a filter (removed %q)", spec, inner, part)
+				}
+				if v, _ = url.QueryUnescape(v); v != FormatCanonical {
+					t.Fatalf("splitFilter(%q) removed %q and has no format", spec, part)
+				}
+			}
 		}
 		_, back, err := splitFilter("file:/x?" + filter.String())
 		if err != nil {
 			t.Fatalf("the canonical %q of %q does not read back: %v", filter, spec, err)
 		}
-		if back.String() != filter.String() || !slices.Equal(back.Tenants, filter.Tenants) || !slices.Equal(back.EventTypes, filter.EventTypes) {
+		if back.String() != filter.String() || !slices.Equal(back.Tenants, filter.Tenants) || !slices.Equal(back.EventTypes, filter.EventTypes) || back.Format != filter.Format {
 			t.Fatalf("the canonical %q of %q reads back as %q", filter, spec, back)
 		}
 		if rest, ok := strings.CutPrefix(inner, "file:"); ok {

@@ -39,11 +39,15 @@ type NATSOptions struct {
 	// long JetStream remembers a message id to drop a re-publication;
 	// default 2 minutes.
 	DuplicateWindow time.Duration
+	// Render writes each message's data; default event.AppendJSON.
+	// ParseWith sets it for format=ocsf.
+	Render Render
 }
 
 // NATS publishes committed events to a NATS JetStream stream, one message
 // per event: the subject is <prefix>.<tenant>.<event_type>, the data the
-// event's JSON object (as the HTTP API returns it), and the Nats-Msg-Id
+// event's JSON object (as the HTTP API returns it; with format=ocsf its
+// OCSF record, NATSOptions.Render), and the Nats-Msg-Id
 // header the event's id, so that JetStream drops a re-publication of the
 // same event within the stream's duplicate window — a retried batch, or
 // the same event published by several replicas.
@@ -106,6 +110,9 @@ func NewNATS(rawURL string, opts NATSOptions) (*NATS, error) {
 	}
 	if opts.DuplicateWindow <= 0 {
 		opts.DuplicateWindow = DefaultNATSWindow
+	}
+	if opts.Render == nil {
+		opts.Render = event.AppendJSON
 	}
 	if strings.ContainsAny(opts.Stream, ".*> \t") || strings.ContainsAny(opts.Prefix, "*> \t") || strings.HasSuffix(opts.Prefix, ".") {
 		return nil, auditerr.Errorf(auditerr.ErrInvalidConfig, "sink %q: stream %q or prefix %q is not a valid NATS name", redactURL(rawURL), opts.Stream, opts.Prefix)
@@ -225,7 +232,7 @@ func (s *NATS) publish(ctx context.Context, events []event.Event, idx []int) ([]
 	for k, i := range idx {
 		e := &events[i]
 		msg := nats.NewMsg(s.Subject(e))
-		s.buf = event.AppendJSON(s.buf[:0], e)
+		s.buf = s.opts.Render(s.buf[:0], e)
 		msg.Data = append([]byte(nil), s.buf...)
 		f, err := s.js.PublishMsgAsync(msg, jetstream.WithMsgID(e.ID))
 		if err != nil {

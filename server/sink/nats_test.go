@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -278,5 +279,41 @@ func TestNATSSpecs(t *testing.T) {
 	}
 	if n.opts.DuplicateWindow != 10*time.Minute {
 		t.Errorf("window = %v", n.opts.DuplicateWindow)
+	}
+}
+
+// A NATS sink with format=ocsf publishes each event's OCSF record as the
+// message data, on the same subject and with the event id as Nats-Msg-Id,
+// so JetStream still drops a re-publication.
+func TestNATSOCSF(t *testing.T) {
+	server, stream, prefix := testNATS(t)
+	spec := server + "?stream=" + stream + "&format=ocsf&prefix=" + prefix
+	s, err := ParseWith(spec, ParseOptions{Origin: KnownOrigin(testOrigin)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	batch := sinkEvents(0, 30)
+	for range 2 {
+		if err := s.Write(context.Background(), batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msgs := natstest.Messages(t, server, stream)
+	if len(msgs) != len(batch) {
+		t.Fatalf("stream holds %d messages for %d events", len(msgs), len(batch))
+	}
+	for i, m := range msgs {
+		e := &batch[i]
+		if want := prefix + "." + e.Tenant + "." + e.Type; m.Subject != want {
+			t.Errorf("message %d subject %q, want %q", i, m.Subject, want)
+		}
+		if got := m.Header.Get(jetstream.MsgIDHeader); got != e.ID {
+			t.Errorf("message %d Nats-Msg-Id %q, want %s", i, got, e.ID)
+		}
+		r := parseOCSF(t, "message "+strconv.Itoa(i), m.Data)
+		if r.Metadata.UID != e.ID || *r.Unmapped.Seq != e.Seq {
+			t.Errorf("message %d: metadata.uid %q seq %d, want %q %d", i, r.Metadata.UID, *r.Unmapped.Seq, e.ID, e.Seq)
+		}
 	}
 }

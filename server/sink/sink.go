@@ -42,6 +42,13 @@ type ParseOptions struct {
 	// redact=hmac, its profile (serve --redact-fields). Without it a spec
 	// with redact= is refused (ErrRedactionNotConfigured).
 	Redaction *redact.Policy
+	// Origin returns the log's origin, the metadata.log_name of a
+	// format=ocsf sink's records. It is called at that sink's first Write
+	// (serve learns the origin from the checkpoint key after the sinks
+	// are made) and may wait for it until ctx ends; see KnownOrigin.
+	// Without it a spec with format=ocsf is refused
+	// (ErrOriginNotConfigured).
+	Origin func(ctx context.Context) (string, error)
 }
 
 // Parse makes a sink from a command-line spec:
@@ -55,7 +62,10 @@ type ParseOptions struct {
 // reads its spec and applied by a Filtered wrapper: event_type=, tenant=
 // and outcome= (each repeatable or comma-separated) select events, and
 // redact=hmac (the server's profile) or redact=FIELD,... redacts them
-// with the server's salt (ParseOptions.Redaction).
+// with the server's salt (ParseOptions.Redaction). format=ocsf writes each
+// event as its OCSF record (of the redacted event) instead of the sink's
+// own form (format=canonical, the default): a file or webhook line, a
+// NATS message's data, a syslog message's MSG (ParseOptions.Origin).
 //
 // A webhook's secret comes from STIGAUDIT_WEBHOOK_SECRET (use ParseWith to
 // keep it in a data directory instead). Errors wrap
@@ -68,7 +78,16 @@ func ParseWith(spec string, o ParseOptions) (Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := parseKind(inner, o)
+	var render Render // nil: the sink's own form
+	var lazy *lazyOCSF
+	if filter.Format == FormatOCSF {
+		if o.Origin == nil {
+			return nil, fmt.Errorf("sink %q: %w", redactURL(spec), ErrOriginNotConfigured)
+		}
+		lazy = &lazyOCSF{origin: o.Origin}
+		render = lazy.render
+	}
+	s, err := parseKind(inner, o, render)
 	if err != nil || filter.Empty() {
 		return s, err
 	}
@@ -77,11 +96,15 @@ func ParseWith(spec string, o ParseOptions) (Sink, error) {
 		_ = s.Close()
 		return nil, fmt.Errorf("sink %q: %w", redactURL(spec), err)
 	}
+	if lazy != nil {
+		fs.ready = lazy.ready
+	}
 	return fs, nil
 }
 
-// parseKind makes the sink of a spec without its filter parameters.
-func parseKind(spec string, o ParseOptions) (Sink, error) {
+// parseKind makes the sink of a spec without its filter and format
+// parameters, rendering events with render (nil: the sink's default).
+func parseKind(spec string, o ParseOptions, render Render) (Sink, error) {
 	scheme, rest, ok := strings.Cut(spec, ":")
 	if !ok {
 		return nil, auditerr.Errorf(auditerr.ErrInvalidConfig, "sink %q: want file:PATH, nats://HOST:PORT or https://URL", spec)
@@ -92,21 +115,22 @@ func parseKind(spec string, o ParseOptions) (Sink, error) {
 		if err != nil {
 			return nil, err
 		}
+		opt.Render = render
 		f, err := OpenFileWith(path, opt)
 		if err != nil {
 			return nil, errors.Join(auditerr.Errorf(auditerr.ErrInvalidConfig, "sink %q: cannot open the file", spec), err)
 		}
 		return f, nil
 	case "nats":
-		return NewNATS(spec, NATSOptions{})
+		return NewNATS(spec, NATSOptions{Render: render})
 	case "syslog+tcp", "syslog+tls":
-		return NewSyslog(spec, SyslogOptions{})
+		return NewSyslog(spec, SyslogOptions{Render: render})
 	case "http", "https":
 		secret, _, err := WebhookSecret(o.WebhookSecret, o.DataDir)
 		if err != nil {
 			return nil, fmt.Errorf("sink %q: %w", redactURL(spec), err)
 		}
-		return NewWebhook(spec, WebhookOptions{Secret: secret})
+		return NewWebhook(spec, WebhookOptions{Secret: secret, Render: render})
 	default:
 		return nil, auditerr.Errorf(auditerr.ErrInvalidConfig, "sink %q: unknown kind %q (want file:PATH, nats://HOST:PORT or https://URL)", spec, scheme)
 	}

@@ -56,6 +56,10 @@ type SyslogOptions struct {
 	// TLS, if set, replaces the TLS configuration built from the spec's
 	// ca, cert and key (syslog+tls only); set its ServerName.
 	TLS *tls.Config
+	// Render writes each message's MSG; default event.AppendCanonical.
+	// ParseWith sets it for format=ocsf (the OCSF record; the structured
+	// data, leaf included, stays that of the event).
+	Render Render
 }
 
 // Syslog sends committed events to a syslog receiver (rsyslog, syslog-ng,
@@ -71,8 +75,10 @@ type SyslogOptions struct {
 // event's ts, MSGID the event type (cut to RFC 5424's 32 characters),
 // PROCID "-". MSG is the event's canonical form (RFC 8785 JSON, the bytes
 // its leaf hash covers), without a BOM: a receiver can recompute
-// SHA-256(0x00 ‖ MSG) and compare it with the leaf parameter. See
-// AppendMessage.
+// SHA-256(0x00 ‖ MSG) and compare it with the leaf parameter. With
+// format=ocsf (SyslogOptions.Render) MSG is the event's OCSF record
+// instead; the structured data is the same, so the record is still traced
+// to its seq, id and leaf. See AppendMessage.
 //
 // Plain TCP syslog has no acknowledgement: bytes a receiver had not read
 // from its socket when it stopped are lost without the sender knowing. So
@@ -93,6 +99,7 @@ type Syslog struct {
 	facility int
 	sdID     string
 	hostname string
+	render   Render
 	dialer   net.Dialer
 
 	mu       sync.Mutex
@@ -124,10 +131,14 @@ func NewSyslog(rawURL string, opts SyslogOptions) (*Syslog, error) {
 		facility: c.facility,
 		sdID:     "stigaudit@" + c.pen,
 		hostname: opts.Hostname,
+		render:   opts.Render,
 		dialer:   net.Dialer{KeepAlive: -1},
 	}
 	if s.hostname == "" {
 		s.hostname, _ = os.Hostname()
+	}
+	if s.render == nil {
+		s.render = event.AppendCanonical
 	}
 	s.hostname = syslogHeaderField(s.hostname, 255)
 	if c.scheme == "syslog+tls" {
@@ -366,7 +377,7 @@ func (s *Syslog) Close() error {
 //
 // with the sink's facility, hostname and SD-ID (see Syslog).
 func (s *Syslog) AppendMessage(dst []byte, e *event.Event) []byte {
-	return appendSyslogMessage(dst, s.facility, s.hostname, s.sdID, e)
+	return appendSyslogMessage(dst, s.facility, s.hostname, s.sdID, s.render, e)
 }
 
 // SyslogSeverity returns the severity of an event with outcome: success 6
@@ -383,7 +394,7 @@ func SyslogSeverity(outcome string) int {
 	}
 }
 
-func appendSyslogMessage(dst []byte, facility int, hostname, sdID string, e *event.Event) []byte {
+func appendSyslogMessage(dst []byte, facility int, hostname, sdID string, render Render, e *event.Event) []byte {
 	dst = append(dst, '<')
 	dst = strconv.AppendInt(dst, int64(facility*8+SyslogSeverity(e.Outcome)), 10)
 	dst = append(dst, ">1 "...)
@@ -407,7 +418,7 @@ func appendSyslogMessage(dst []byte, facility int, hostname, sdID string, e *eve
 		dst = append(dst, hexDigits[c>>4], hexDigits[c&0x0F])
 	}
 	dst = append(dst, `"] `...)
-	return event.AppendCanonical(dst, e)
+	return render(dst, e)
 }
 
 const hexDigits = "0123456789abcdef"

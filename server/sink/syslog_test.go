@@ -61,7 +61,7 @@ func TestSyslogMessageFormat(t *testing.T) {
 			`<110>1 2026-05-03T12:00:00.123456Z my_host_ stigaudit - fact_write [stigaudit@32473 seq="7" id="01900000-0000-7000-8000-000000000007" tenant="acme" outcome="success" leaf="` + leafHex + `"] `},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := appendSyslogMessage(nil, tc.facility, tc.host, tc.sdID, &tc.e)
+			got := appendSyslogMessage(nil, tc.facility, tc.host, tc.sdID, event.AppendCanonical, &tc.e)
 			canon := event.AppendCanonical(nil, &tc.e)
 			if want := tc.want + string(canon); string(got) != want {
 				t.Fatalf("message\n got %s\nwant %s", got, want)
@@ -195,7 +195,7 @@ func FuzzSyslogSpec(f *testing.F) {
 		if err != nil || again.scheme+"://"+again.addr != name {
 			t.Fatalf("%q: its name %q does not parse back (%v)", spec, name, err)
 		}
-		msg := appendSyslogMessage(nil, c.facility, "h", "stigaudit@"+c.pen, &event.Event{Seq: 1, ID: "x", Type: "t", TS: "2026-05-03T12:00:00.123456Z", Tenant: "a", Outcome: "success"})
+		msg := appendSyslogMessage(nil, c.facility, "h", "stigaudit@"+c.pen, event.AppendCanonical, &event.Event{Seq: 1, ID: "x", Type: "t", TS: "2026-05-03T12:00:00.123456Z", Tenant: "a", Outcome: "success"})
 		if _, err := parse5424(msg); err != nil {
 			t.Fatalf("%q: message does not parse: %v\n%s", spec, err, msg)
 		}

@@ -54,11 +54,15 @@ type WebhookOptions struct {
 	// before each next one up to MaxWait; defaults 200ms and 5s. A
 	// Retry-After header (seconds) is honoured up to MaxWait.
 	Backoff, MaxWait time.Duration
+	// Render writes each event's line of the body (without its newline);
+	// default event.AppendJSON. ParseWith sets it for format=ocsf.
+	Render Render
 }
 
 // Webhook POSTs committed events to an HTTP(S) endpoint in batches: the
 // body is NDJSON, one event object per line exactly as the HTTP API returns
-// it, in seq order, with Content-Type application/x-ndjson and the
+// it (or as WebhookOptions.Render writes it: format=ocsf, OCSF records), in
+// seq order, with Content-Type application/x-ndjson and the
 // X-Stigaudit-Signature header "sha256=<hex HMAC-SHA256(secret, body)>", so
 // the receiver can authenticate the sender and detect tampering in transit.
 //
@@ -100,6 +104,9 @@ func NewWebhook(rawURL string, opts WebhookOptions) (*Webhook, error) {
 	if opts.MaxWait <= 0 {
 		opts.MaxWait = DefaultWebhookMaxWait
 	}
+	if opts.Render == nil {
+		opts.Render = event.AppendJSON
+	}
 	name := *u
 	name.User, name.RawQuery, name.Fragment = nil, "", ""
 	return &Webhook{url: rawURL, name: "webhook:" + name.String(), opts: opts}, nil
@@ -129,7 +136,7 @@ func (w *Webhook) Write(ctx context.Context, events []event.Event) error {
 	w.buf.Reset()
 	var line []byte
 	for i := range events {
-		line = event.AppendJSON(line[:0], &events[i])
+		line = w.opts.Render(line[:0], &events[i])
 		w.buf.Write(line)
 		w.buf.WriteByte('\n')
 	}

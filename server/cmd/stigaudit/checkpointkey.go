@@ -141,29 +141,29 @@ func cmdRotateCheckpointKey(ctx context.Context, args []string, stdout, stderr i
 }
 
 // startCheckpointer loads (or on first start creates) the checkpoint key,
-// starts the Checkpointer of a SQLite log and returns it; call
+// starts the Checkpointer of a SQLite log and returns it with the key; call
 // stopCheckpointer before closing the store. A log that does not extend
 // the checkpoint pinned in the data directory, or whose key is missing
 // while it has signed, is an error: the server does not start.
-func startCheckpointer(ctx context.Context, dataDir, node, origin string, onPublish func(tlog.Signed), store backend, reg prometheus.Registerer, logger *slog.Logger) (*tlog.Checkpointer, error) {
+func startCheckpointer(ctx context.Context, dataDir, node, origin string, onPublish func(tlog.Signed), store backend, reg prometheus.Registerer, logger *slog.Logger) (*tlog.Checkpointer, *tlog.Key, error) {
 	key, err := signingKey(ctx, dataDir, node, origin, store.checkpoints(nil), false)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ring, err := tlog.NewRing(dataDir, key)
 	if err != nil {
-		return nil, fmt.Errorf("checkpoint keys: %w", err)
+		return nil, nil, fmt.Errorf("checkpoint keys: %w", err)
 	}
 	cp, err := tlog.New(ctx, tlog.Config{Tree: store, Checkpoints: store.checkpoints(nil), Pin: tlog.PinIn(dataDir), Key: key, Ring: ring, Logger: logger, Registerer: reg, OnPublish: onPublish})
 	if err != nil {
-		return nil, fmt.Errorf("checkpointer: %w", err)
+		return nil, nil, fmt.Errorf("checkpointer: %w", err)
 	}
 	if err := refusal(cp, dataDir, false); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cp.Start()
 	logger.Info("signing checkpoints", slog.String("origin", key.Origin), slog.String("verifier_key", key.VerifierKey))
-	return cp, nil
+	return cp, key, nil
 }
 
 // signingKey returns the data directory's checkpoint key, creating it only

@@ -37,6 +37,9 @@ type common struct {
 	// signingLeader is set by startSigning on PostgreSQL: the election of
 	// the replica that signs (and talks to the witnesses).
 	signingLeader *pgstore.Leader
+	// logOrigin is set by startSigning: the log's origin, from its
+	// checkpoint key (what format=ocsf sinks record as metadata.log_name).
+	logOrigin string
 }
 
 func env(name, def string) string {
@@ -211,16 +214,18 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 func (c *common) startSigning(ctx context.Context, node, origin string, onPublish func(tlog.Signed), store backend, reg prometheus.Registerer, logger *slog.Logger) (*tlog.Checkpointer, func(), error) {
 	pg := store.shared
 	if pg == nil {
-		cp, err := startCheckpointer(ctx, c.dataDir, node, origin, onPublish, store, reg, logger)
+		cp, key, err := startCheckpointer(ctx, c.dataDir, node, origin, onPublish, store, reg, logger)
 		if err != nil {
 			return nil, nil, err
 		}
+		c.logOrigin = key.Origin
 		return cp, func() { stopCheckpointer(cp, logger) }, nil
 	}
 	key, err := signingKey(ctx, c.dataDir, node, origin, store.checkpoints(nil), true)
 	if err != nil {
 		return nil, nil, err
 	}
+	c.logOrigin = key.Origin
 	leader := pg.NewLeader(checkpointerRole, pgstore.LeaderOptions{Logger: logger})
 	c.signingLeader = leader
 	select { // so the first round knows whether to store or to follow

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -95,9 +96,26 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	// The log's origin (metadata.log_name of format=ocsf sinks) is its
+	// checkpoint key's, loaded by startSigning once the log is open: a
+	// format=ocsf sink's first Write waits for it (or for serve to give
+	// up starting, so that stopping the sinks does not wait for it).
+	originKnown := make(chan struct{})
+	settleOrigin := sync.OnceFunc(func() { close(originKnown) })
+	sinkOrigin := func(ctx context.Context) (string, error) {
+		select {
+		case <-originKnown:
+			if c.logOrigin == "" {
+				return "", errors.New("the checkpoint key was not loaded")
+			}
+			return c.logOrigin, nil
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
 	var sk []sink.Sink
 	for _, spec := range sinks {
-		s, err := sink.ParseWith(spec, sink.ParseOptions{DataDir: c.dataDir, Redaction: pol})
+		s, err := sink.ParseWith(spec, sink.ParseOptions{DataDir: c.dataDir, Redaction: pol, Origin: sinkOrigin})
 		if err != nil {
 			return fmt.Errorf("--sink %s: %w", spec, err)
 		}
@@ -129,12 +147,14 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log, err := stigaudit.Open(stigaudit.Options{Store: store, Catalogue: cat, Limits: lim, Logger: logger, Observer: obs})
 	if err != nil {
+		settleOrigin()
 		stopFeed()
 		store.Close()
 		return err
 	}
 	defer log.Close()
-	defer stopFeed() // before log.Close: saves the sinks' cursors in the store
+	defer stopFeed()     // before log.Close: saves the sinks' cursors in the store
+	defer settleOrigin() // before stopFeed, if serve gives up before signing
 	defer reopenSinksOnSIGHUP(sk, logger)()
 
 	// With PostgreSQL replicas only the replica elected to sign talks to
@@ -156,6 +176,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	signer.Store(c.signingLeader)
+	settleOrigin()      // c.logOrigin is set
 	defer stopSigning() // before log.Close: signs the tail
 
 	var ko auth.Options

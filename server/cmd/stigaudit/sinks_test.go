@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
+	"github.com/stigaudit/stigaudit/server/tlog"
 )
 
 // sinkLag returns stigaudit_sink_lag_events for sink on p's /metrics, or
@@ -149,4 +151,91 @@ func TestSinkSurvivesKill9(t *testing.T) {
 	}
 	t.Logf("killed after %d acknowledged events, %d more after the restart; the log holds %d, the file %d lines (%d written twice); lag 0 %v after the restart's load",
 		before, after, size, len(seqs), dups, caughtUp.Round(time.Millisecond))
+}
+
+// TestServeOCSFSink runs the real server with a format=ocsf file sink:
+// every event of the log, the bootstrap key's included, reaches the file
+// once as an OCSF record naming the log's origin (the checkpoint key's,
+// known only after the sinks were made) in metadata.log_name — an origin
+// given with --origin, and one generated with a new log's key.
+func TestServeOCSFSink(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs the server")
+	}
+	bin := buildBinary(t)
+	for _, given := range []string{"audit.example.org/ocsf-sink", ""} {
+		t.Run("origin="+given, func(t *testing.T) { testServeOCSFSink(t, bin, given) })
+	}
+}
+
+func testServeOCSFSink(t *testing.T, bin, origin string) {
+	dir := t.TempDir()
+	sinkFile := filepath.Join(t.TempDir(), "siem.ocsf.jsonl")
+	spec := "file:" + sinkFile + "?format=ocsf"
+	args := []string{"--sink", spec}
+	if origin != "" {
+		args = append(args, "--origin", origin)
+	}
+	p := startServe(t, bin, dir, args...)
+	admin := readAdminKey(t, dir)
+	if origin == "" {
+		key, err := tlog.LoadKey(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		origin = key.Origin
+	}
+	const n = 20
+	for i := range n {
+		body := fmt.Sprintf(`{"event_type":"fact_read","entity_uri":"urn:test:%d","detail":{"i":%d}}`, i, i)
+		req, _ := http.NewRequest(http.MethodPost, p.url+"/v1/audit/events", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+admin)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("emit %d: HTTP %d", i, resp.StatusCode)
+		}
+	}
+	for start := time.Now(); sinkLag(t, p, spec) != 0; time.Sleep(50 * time.Millisecond) {
+		if time.Since(start) > 30*time.Second {
+			t.Fatalf("stigaudit_sink_lag_events{sink=%q} = %d after 30 s", spec, sinkLag(t, p, spec))
+		}
+	}
+	p.kill(syscall.SIGTERM)
+	data, err := os.ReadFile(sinkFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int64]bool{}
+	for i, line := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+		var r struct {
+			ClassUID int `json:"class_uid"`
+			Metadata struct {
+				UID     string `json:"uid"`
+				LogName string `json:"log_name"`
+			} `json:"metadata"`
+			Unmapped struct {
+				Seq int64 `json:"seq"`
+			} `json:"unmapped"`
+		}
+		if err := json.Unmarshal([]byte(line), &r); err != nil || r.ClassUID == 0 || r.Metadata.UID == "" {
+			t.Fatalf("line %d is not an OCSF record (%v):\n%s", i+1, err, line)
+		}
+		if r.Metadata.LogName != origin {
+			t.Fatalf("line %d: metadata.log_name %q, want %q", i+1, r.Metadata.LogName, origin)
+		}
+		if seen[r.Unmapped.Seq] {
+			t.Fatalf("line %d: seq %d twice", i+1, r.Unmapped.Seq)
+		}
+		seen[r.Unmapped.Seq] = true
+	}
+	for s := range int64(n + 1) { // the bootstrap key's event and the n emitted
+		if !seen[s] {
+			t.Fatalf("seq %d missing from the OCSF sink (%d records)", s, len(seen))
+		}
+	}
 }
