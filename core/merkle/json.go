@@ -42,6 +42,21 @@ func (p *InclusionProof) AppendJSON(b []byte) []byte {
 	return append(b, '}')
 }
 
+// AppendCanonicalJSON appends p as canonical JSON (RFC 8785: members
+// sorted), {"hashes":[...],"leaf_hash","seq","tree_size"}, the form an
+// export line carries, so that the line stays canonical.
+func (p *InclusionProof) AppendCanonicalJSON(b []byte) []byte {
+	b = append(b, `{"hashes":`...)
+	b = appendHashes(b, p.Hashes)
+	b = append(b, `,"leaf_hash":"`...)
+	b = AppendHex(b, p.LeafHash[:])
+	b = append(b, `","seq":`...)
+	b = strconv.AppendUint(b, p.Seq, 10)
+	b = append(b, `,"tree_size":`...)
+	b = strconv.AppendUint(b, p.TreeSize, 10)
+	return append(b, '}')
+}
+
 // MarshalJSON returns the JSON form of p.
 func (p InclusionProof) MarshalJSON() ([]byte, error) {
 	return p.AppendJSON(nil), nil

@@ -89,7 +89,7 @@ func appendLine(dst, canon []byte, e *event.Event, proof *merkle.InclusionProof)
 		}},
 		{"proof", func(b []byte) []byte {
 			b = append(b, `"proof":`...)
-			return appendProof(b, proof)
+			return proof.AppendCanonicalJSON(b)
 		}},
 		{"seq", func(b []byte) []byte {
 			b = append(b, `"seq":`...)
@@ -130,26 +130,6 @@ func appendLine(dst, canon []byte, e *event.Event, proof *merkle.InclusionProof)
 		dst = x.write(dst)
 	}
 	return append(dst, '}'), nil
-}
-
-// appendProof writes an inclusion proof as canonical JSON (members sorted).
-func appendProof(b []byte, p *merkle.InclusionProof) []byte {
-	b = append(b, `{"hashes":[`...)
-	for i, h := range p.Hashes {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, '"')
-		b = merkle.AppendHex(b, h)
-		b = append(b, '"')
-	}
-	b = append(b, `],"leaf_hash":"`...)
-	b = merkle.AppendHex(b, p.LeafHash[:])
-	b = append(b, `","seq":`...)
-	b = strconv.AppendUint(b, p.Seq, 10)
-	b = append(b, `,"tree_size":`...)
-	b = strconv.AppendUint(b, p.TreeSize, 10)
-	return append(b, '}')
 }
 
 // AppendTrailer appends the checkpoint line, without the newline:

@@ -29,7 +29,7 @@ func appendPurgedLine(b []byte, e *event.Event, proof *merkle.InclusionProof) []
 	b = jcs.AppendString(b, e.Outcome)
 	if proof != nil {
 		b = append(b, `,"proof":`...)
-		b = appendProof(b, proof)
+		b = proof.AppendCanonicalJSON(b)
 	}
 	b = append(b, `,"purged":true,"seq":`...)
 	b = strconv.AppendInt(b, e.Seq, 10)

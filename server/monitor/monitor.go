@@ -150,40 +150,22 @@ func (m *Monitor) Check(ctx context.Context) error {
 	// With a policy, the state moves only to a checkpoint the witnesses
 	// cosigned.
 	if m.cfg.Policy != nil {
-		wb, code, err := m.fetch(ctx, "/v1/audit/checkpoint")
-		switch {
-		case err != nil:
-			return err
-		case code == http.StatusNotFound:
-			return alertf(KindNoQuorum, "the server has no checkpoint meeting the witness quorum (its newest signed one is size %d)", cp.Size)
-		case code != http.StatusOK:
-			return fmt.Errorf("monitor: GET /v1/audit/checkpoint: HTTP %d: %s", code, bytes.TrimSpace(wb))
-		}
-		if !m.cfg.Policy.Satisfied(wb) {
-			return alertf(KindNoQuorum, "the served checkpoint carries no cosignatures meeting the witness quorum")
-		}
-		if cp, err = checkpoint.Open(wb, "", m.cfg.Verifier); err != nil {
-			return alertf(KindBadSignature, "the witnessed checkpoint does not open with %s: %v", m.cfg.Verifier.Name(), err)
-		}
-		if err := m.extends(ctx, old, cp); err != nil {
+		w, wb, err := m.witnessed(ctx, cp.Size)
+		if err != nil {
 			return err
 		}
-		body = wb
+		if err := m.extends(ctx, old, w); err != nil {
+			return err
+		}
+		cp, body = w, wb
 	}
 	if old.Checkpoint != "" && cp.Size == old.Size {
 		return nil
 	}
 	// The new events: each hashes to its leaf, and the leaves make the root.
-	rf := &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
-	hashes := make([][]byte, len(old.Range))
-	for i, h := range old.Range {
-		if hashes[i], err = hex.DecodeString(h); err != nil {
-			return fmt.Errorf("monitor: state: %w", err)
-		}
-	}
-	r, err := rf.NewRange(0, old.Size, hashes)
+	r, err := m.keptRange()
 	if err != nil {
-		return fmt.Errorf("monitor: state: %w", err)
+		return err
 	}
 	cursor, cursorPos := old.Cursor, old.CursorPos
 	for r.End() < cp.Size {
@@ -272,6 +254,29 @@ func (m *Monitor) keptRange() (*compact.Range, error) {
 		return nil, fmt.Errorf("monitor: state: %w", err)
 	}
 	return r, nil
+}
+
+// witnessed fetches the newest checkpoint meeting the witness quorum,
+// checks the quorum and the log's signature, and returns it opened and as
+// served. newest is the size of the newest signed one, for the alert.
+func (m *Monitor) witnessed(ctx context.Context, newest uint64) (checkpoint.Checkpoint, []byte, error) {
+	wb, code, err := m.fetch(ctx, "/v1/audit/checkpoint")
+	switch {
+	case err != nil:
+		return checkpoint.Checkpoint{}, nil, err
+	case code == http.StatusNotFound:
+		return checkpoint.Checkpoint{}, nil, alertf(KindNoQuorum, "the server has no checkpoint meeting the witness quorum (its newest signed one is size %d)", newest)
+	case code != http.StatusOK:
+		return checkpoint.Checkpoint{}, nil, fmt.Errorf("monitor: GET /v1/audit/checkpoint: HTTP %d: %s", code, bytes.TrimSpace(wb))
+	}
+	if !m.cfg.Policy.Satisfied(wb) {
+		return checkpoint.Checkpoint{}, nil, alertf(KindNoQuorum, "the served checkpoint carries no cosignatures meeting the witness quorum")
+	}
+	w, err := checkpoint.Open(wb, "", m.cfg.Verifier)
+	if err != nil {
+		return checkpoint.Checkpoint{}, nil, alertf(KindBadSignature, "the witnessed checkpoint does not open with %s: %v", m.cfg.Verifier.Name(), err)
+	}
+	return w, wb, nil
 }
 
 // extends proves cp consistent with the kept checkpoint of old: a smaller

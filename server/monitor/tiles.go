@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,21 +40,9 @@ func (m *Monitor) checkTiles(ctx context.Context) error {
 	targets := []target{{newest, body}}
 	keep := 0 // the target the state moves to
 	if m.cfg.Policy != nil {
-		wb, code, err := m.fetch(ctx, "/v1/audit/checkpoint")
-		switch {
-		case err != nil:
-			return err
-		case code == http.StatusNotFound:
-			return alertf(KindNoQuorum, "the server has no checkpoint meeting the witness quorum (its newest signed one is size %d)", newest.Size)
-		case code != http.StatusOK:
-			return fmt.Errorf("monitor: GET /v1/audit/checkpoint: HTTP %d: %s", code, bytes.TrimSpace(wb))
-		}
-		if !m.cfg.Policy.Satisfied(wb) {
-			return alertf(KindNoQuorum, "the served checkpoint carries no cosignatures meeting the witness quorum")
-		}
-		w, err := checkpoint.Open(wb, "", m.cfg.Verifier)
+		w, wb, err := m.witnessed(ctx, newest.Size)
 		if err != nil {
-			return alertf(KindBadSignature, "the witnessed checkpoint does not open with %s: %v", m.cfg.Verifier.Name(), err)
+			return err
 		}
 		targets = append(targets, target{w, wb})
 		keep = 1

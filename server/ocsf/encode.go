@@ -225,7 +225,7 @@ func (enc *Encoder) AppendRecord(dst []byte, e *event.Event, proof *merkle.Inclu
 	}
 	if proof != nil {
 		dst = append(dst, `,"proof":`...)
-		dst = appendProof(dst, proof)
+		dst = proof.AppendCanonicalJSON(dst)
 	}
 	if purged {
 		dst = append(dst, `,"purged":true`...)
@@ -264,27 +264,6 @@ func detailString(detail []byte, key string) []byte {
 		}
 	}
 	return nil
-}
-
-// appendProof writes an inclusion proof as in the NDJSON export:
-// {"hashes":[...],"leaf_hash","seq","tree_size"}.
-func appendProof(b []byte, p *merkle.InclusionProof) []byte {
-	b = append(b, `{"hashes":[`...)
-	for i, h := range p.Hashes {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, '"')
-		b = merkle.AppendHex(b, h)
-		b = append(b, '"')
-	}
-	b = append(b, `],"leaf_hash":"`...)
-	b = merkle.AppendHex(b, p.LeafHash[:])
-	b = append(b, `","seq":`...)
-	b = strconv.AppendUint(b, p.Seq, 10)
-	b = append(b, `,"tree_size":`...)
-	b = strconv.AppendUint(b, p.TreeSize, 10)
-	return append(b, '}')
 }
 
 // epochMillis converts an event's fixed-width ts
