@@ -72,7 +72,7 @@ var commands = []*command{
 				usage: "usage: stigaudit bench emit [--http URL --api-key KEY | --data-dir D] [--concurrency C] [--events N] [--batch B] [--baseline] [--json]",
 				run:   sub(cmdBench, "emit")},
 		}},
-	{name: "export", summary: "Write the log with its signed checkpoint (NDJSON or CSV), from the SQLite file, PostgreSQL or a running server.",
+	{name: "export", summary: "Write the log with its signed checkpoint (NDJSON, CSV or OCSF), from the SQLite file, PostgreSQL or a running server.",
 		usage: exportUsage, run: cmdExport},
 	{name: "verify", summary: "Check a database (SQLite or PostgreSQL), an export or a receipt offline against a signed checkpoint.",
 		usage: verifyUsage, run: cmdVerify},
