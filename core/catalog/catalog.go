@@ -96,6 +96,9 @@ type Type struct {
 	family   Family
 	critical bool
 	required []Key // sorted by Name
+	// ocsfClass and ocsfActivity are the OCSF class and activity an
+	// operator type declares (0: none declared).
+	ocsfClass, ocsfActivity int
 }
 
 // Name returns the event_type name.
@@ -106,6 +109,14 @@ func (t Type) Family() Family { return t.family }
 
 // Critical reports whether emits of this type fail closed.
 func (t Type) Critical() bool { return t.critical }
+
+// OCSF returns the OCSF class_uid and activity_id an operator type
+// declares in the catalogue file ("ocsf":{"class_uid":n,"activity_id":n});
+// ok is false when it declares none (built-in types are mapped by the
+// server's own table, docs/operations.md#ocsf).
+func (t Type) OCSF() (classUID, activityID int, ok bool) {
+	return t.ocsfClass, t.ocsfActivity, t.ocsfClass != 0
+}
 
 // Required returns a copy of the required detail keys, sorted by name.
 func (t Type) Required() []Key {

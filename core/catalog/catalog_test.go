@@ -320,3 +320,37 @@ func TestConcurrentUse(t *testing.T) {
 		}
 	}
 }
+
+func TestOperatorTypeDeclaresOCSF(t *testing.T) {
+	for _, tc := range []struct {
+		entry          string
+		class, act     int
+		declared, fail bool
+	}{
+		{`{"name":"a.b"}`, 0, 0, false, false},
+		{`{"name":"a.b","ocsf":{"class_uid":6003,"activity_id":1}}`, 6003, 1, true, false},
+		{`{"name":"a.b","ocsf":{"activity_id":99,"class_uid":3002}}`, 3002, 99, true, false},
+		{`{"name":"a.b","ocsf":{"class_uid":6003}}`, 0, 0, false, true},
+		{`{"name":"a.b","ocsf":{"class_uid":0,"activity_id":1}}`, 0, 0, false, true},
+		{`{"name":"a.b","ocsf":{"class_uid":6003,"activity_id":100}}`, 0, 0, false, true},
+		{`{"name":"a.b","ocsf":{"class_uid":"6003","activity_id":1}}`, 0, 0, false, true},
+		{`{"name":"a.b","ocsf":{"class_uid":6003,"activity_id":1,"x":1}}`, 0, 0, false, true},
+		{`{"name":"a.b","ocsf":[6003,1]}`, 0, 0, false, true},
+	} {
+		c, err := Default().Extend([]byte(`{"event_types":[` + tc.entry + `]}`))
+		if tc.fail {
+			if err == nil {
+				t.Errorf("%s: accepted", tc.entry)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", tc.entry, err)
+		}
+		typ, _ := c.Lookup("a.b")
+		class, act, ok := typ.OCSF()
+		if class != tc.class || act != tc.act || ok != tc.declared {
+			t.Errorf("%s: OCSF() = %d, %d, %v", tc.entry, class, act, ok)
+		}
+	}
+}

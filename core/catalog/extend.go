@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/stigaudit/stigaudit/core/auditerr"
@@ -61,7 +62,7 @@ type fieldError string
 
 func (e fieldError) Error() string { return string(e) }
 
-// parseType reads one {"name","critical","required_detail"} entry.
+// parseType reads one {"name","critical","required_detail","ocsf"} entry.
 func parseType(v []byte) (Type, error) {
 	t := Type{family: FamilyOperator, critical: true}
 	if v[0] != '{' {
@@ -93,6 +94,12 @@ func parseType(v []byte) (Type, error) {
 				return t, err
 			}
 			t.required = ks
+		case m.NameIs("ocsf"):
+			c, a, err := parseOCSF(m.Value)
+			if err != nil {
+				return t, err
+			}
+			t.ocsfClass, t.ocsfActivity = c, a
 		default:
 			return t, fieldError("unknown member " + clip([]byte(m.Name())))
 		}
@@ -101,6 +108,36 @@ func parseType(v []byte) (Type, error) {
 		return t, fieldError(`"name" is required`)
 	}
 	return t, nil
+}
+
+// parseOCSF reads {"class_uid":n,"activity_id":n}: an OCSF class uid
+// (1 to 999999) and activity id (0 to 99), both required. Which classes a
+// server can render is the server's to check.
+func parseOCSF(v []byte) (classUID, activityID int, err error) {
+	const shape = `"ocsf" must be {"class_uid": 1..999999, "activity_id": 0..99}`
+	if v[0] != '{' {
+		return 0, 0, fieldError(shape)
+	}
+	classUID, activityID = -1, -1
+	it := jcs.Members(v)
+	for it.Next() {
+		m := it.Member()
+		n, err := strconv.Atoi(string(m.Value))
+		switch {
+		case err != nil:
+			return 0, 0, fieldError(shape)
+		case m.NameIs("class_uid") && n >= 1 && n <= 999999:
+			classUID = n
+		case m.NameIs("activity_id") && n >= 0 && n <= 99:
+			activityID = n
+		default:
+			return 0, 0, fieldError(shape)
+		}
+	}
+	if classUID < 0 || activityID < 0 {
+		return 0, 0, fieldError(shape)
+	}
+	return classUID, activityID, nil
 }
 
 func parseKeys(v []byte) ([]Key, error) {

@@ -25,9 +25,15 @@ type OCSF struct {
 var _ Format = (*OCSF)(nil)
 
 // NewOCSF returns an OCSF format writing to w, for the log called origin
-// (the first line of its checkpoints).
+// (the first line of its checkpoints); operator types get ocsf.Default.
 func NewOCSF(w io.Writer, origin string) *OCSF {
-	return &OCSF{w: bufio.NewWriterSize(w, 256<<10), enc: ocsf.NewEncoder(origin)}
+	return NewOCSFWith(w, ocsf.NewEncoder(origin))
+}
+
+// NewOCSFWith returns an OCSF format writing to w with enc (for instance
+// one that knows the log's catalogue, ocsf.Encoder.WithCatalogue).
+func NewOCSFWith(w io.Writer, enc *ocsf.Encoder) *OCSF {
+	return &OCSF{w: bufio.NewWriterSize(w, 256<<10), enc: enc}
 }
 
 // Begin writes nothing: OCSF lines have no header.

@@ -21,6 +21,7 @@ import (
 	"github.com/stigaudit/stigaudit/server/api"
 	"github.com/stigaudit/stigaudit/server/auth"
 	"github.com/stigaudit/stigaudit/server/export"
+	"github.com/stigaudit/stigaudit/server/ocsf"
 	"github.com/stigaudit/stigaudit/server/redact"
 	"github.com/stigaudit/stigaudit/server/tlog"
 )
@@ -211,7 +212,11 @@ func (h *Handlers) Export(c echo.Context) error {
 		f = export.NewCSV(resp)
 		prover = NoProofs // CSV carries no proofs
 	case "ocsf":
-		f = export.NewOCSF(resp, cp.Origin)
+		enc, err := ocsf.NewEncoder(cp.Origin).WithCatalogue(h.cfg.Log.Catalogue())
+		if err != nil {
+			return err // serve refuses such a catalogue at start
+		}
+		f = export.NewOCSFWith(resp, enc)
 	default:
 		f = export.NewNDJSON(resp)
 	}

@@ -2,9 +2,10 @@
 // (OCSF) records, for SIEMs that ingest OCSF (docs/operations.md#siem-formats).
 //
 // Every catalogue type maps to one OCSF class and activity through Table, a
-// committed data table; types the table does not name (an operator's
-// catalogue types) map to Default, API Activity / Other. An Encoder appends
-// one record as a JSON object, without reflection:
+// committed data table; an operator's catalogue type maps to the class and
+// activity it declares (Encoder.WithCatalogue), or to Default, API
+// Activity / Other. An Encoder appends one record as a JSON object, without
+// reflection:
 //
 //	enc := ocsf.NewEncoder("stigaudit/local")
 //	line := enc.AppendRecord(nil, &e, nil)

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stigaudit/stigaudit/core/auditerr"
+	"github.com/stigaudit/stigaudit/core/catalog"
 	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/core/jcs"
 	"github.com/stigaudit/stigaudit/core/merkle"
@@ -88,6 +90,9 @@ func appendPrefix(b []byte, m *Mapping) []byte {
 // pre-rendered parts common to every record of one log, and is safe for
 // concurrent use.
 type Encoder struct {
+	// declared maps the operator types that declare their OCSF class
+	// (WithCatalogue) to their mapping and rendered prefix.
+	declared map[string]*declared
 	origin   string
 	metadata []byte // `,"metadata":{...,"log_name":<origin>,"uid":`
 	endpoint []byte // `,"src_endpoint":{"name":<origin>}`
@@ -117,6 +122,51 @@ func NewEncoder(origin string) *Encoder {
 	return enc
 }
 
+// declared is an operator type's own mapping.
+type declared struct {
+	m      Mapping
+	prefix []byte
+}
+
+// WithCatalogue returns a copy of enc that also maps the operator types of
+// cat that declare an OCSF class and activity in the catalogue file
+// (catalog.Type.OCSF); the others keep Default. A declaration this package
+// cannot render — a class other than API Activity (6003), Authentication
+// (3002) or Entity Management (3004), or an activity the class does not
+// define — is an error wrapping auditerr.ErrInvalidConfig, so a server
+// refuses it at start.
+func (enc *Encoder) WithCatalogue(cat *catalog.Catalogue) (*Encoder, error) {
+	out := *enc
+	out.declared = map[string]*declared{}
+	for _, t := range cat.Types() {
+		class, act, ok := t.OCSF()
+		if !ok {
+			continue
+		}
+		c, known := classes[class]
+		if !known {
+			return nil, auditerr.Errorf(auditerr.ErrInvalidConfig, "event type %q: OCSF class %d cannot be rendered (use %d, %d or %d)", t.Name(), class, ClassAPIActivity, ClassAuthentication, ClassEntityManagement)
+		}
+		if _, known := c.activities[act]; !known {
+			return nil, auditerr.Errorf(auditerr.ErrInvalidConfig, "event type %q: class %d (%s) has no activity %d", t.Name(), class, c.name, act)
+		}
+		m := Mapping{EventType: t.Name(), ClassUID: class, CategoryUID: class / 1000, ActivityID: act, SeverityID: SeverityInformational, Entity: t.Name()}
+		out.declared[t.Name()] = &declared{m: m, prefix: appendPrefix(nil, &m)}
+	}
+	return &out, nil
+}
+
+// Lookup returns the mapping enc applies to eventType: its Table row, an
+// operator type's declaration (WithCatalogue), or Default.
+func (enc *Encoder) Lookup(eventType string) Mapping {
+	if _, ok := rowOf[eventType]; !ok {
+		if d, ok := enc.declared[eventType]; ok {
+			return d.m
+		}
+	}
+	return Lookup(eventType)
+}
+
 // Origin returns the log's origin the Encoder was made for.
 func (enc *Encoder) Origin() string { return enc.origin }
 
@@ -126,15 +176,13 @@ func (enc *Encoder) Origin() string { return enc.origin }
 // its classification, time, ids and hashes; its actor is named "purged"
 // and unmapped.purged is true.
 func (enc *Encoder) AppendRecord(dst []byte, e *event.Event, proof *merkle.InclusionProof) []byte {
-	row, ok := rowOf[e.Type]
-	if !ok {
-		row = len(Table)
+	m, prefix := &Default, prefixes()[len(Table)]
+	if row, ok := rowOf[e.Type]; ok {
+		m, prefix = &Table[row], prefixes()[row]
+	} else if d, ok := enc.declared[e.Type]; ok {
+		m, prefix = &d.m, d.prefix
 	}
-	m := &Default
-	if ok {
-		m = &Table[row]
-	}
-	dst = append(dst, prefixes()[row]...)
+	dst = append(dst, prefix...)
 
 	// Status from the outcome; a type that records a failure fails.
 	switch {

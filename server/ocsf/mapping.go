@@ -54,9 +54,9 @@ type Mapping struct {
 // TypeUID is the record's type_uid: ClassUID*100 + ActivityID.
 func (m *Mapping) TypeUID() int { return m.ClassUID*100 + m.ActivityID }
 
-// Default is the mapping of a type Table does not name (an operator's
-// catalogue type): API Activity / Other, informational. The operator's
-// catalogue file cannot name a class yet (docs/operations.md#siem-formats).
+// Default is the mapping of a type Table does not name and that declares
+// no class of its own (an operator's catalogue type without "ocsf"; see
+// Encoder.WithCatalogue): API Activity / Other, informational.
 var Default = Mapping{ClassUID: ClassAPIActivity, CategoryUID: 6, ActivityID: ActivityOther, SeverityID: SeverityInformational}
 
 // Shorthands for Table.

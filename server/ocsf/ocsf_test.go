@@ -3,10 +3,12 @@ package ocsf_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/stigaudit/stigaudit/core/auditerr"
 	"github.com/stigaudit/stigaudit/core/catalog"
 	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/core/merkle"
@@ -109,15 +111,24 @@ func TestRecordsAgainstSchema(t *testing.T) {
 	if s.Version != ocsf.SchemaVersion {
 		t.Fatalf("SchemaVersion %q, the vendored schema is %q", ocsf.SchemaVersion, s.Version)
 	}
-	cat, err := catalog.Default().Extend([]byte(`{"event_types":[{"name":"billing.refund","required_detail":["order_id"]}]}`))
+	cat, err := catalog.Default().Extend([]byte(`{"event_types":[{"name":"billing.refund","required_detail":["order_id"]},
+		{"name":"billing.invoice_update","ocsf":{"class_uid":6003,"activity_id":3}},
+		{"name":"sso.login","ocsf":{"class_uid":3002,"activity_id":1}},
+		{"name":"tenant.create","ocsf":{"class_uid":3004,"activity_id":1}}]}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	enc := ocsf.NewEncoder(origin)
+	enc, err := ocsf.NewEncoder(origin).WithCatalogue(cat)
+	if err != nil {
+		t.Fatal(err)
+	}
 	proof := &merkle.InclusionProof{Seq: 41, TreeSize: 50, Hashes: [][]byte{bytes.Repeat([]byte{9}, 32)}}
 	for _, ty := range cat.Types() {
 		t.Run(ty.Name(), func(t *testing.T) {
-			m := ocsf.Lookup(ty.Name())
+			m := enc.Lookup(ty.Name())
+			if class, act, ok := ty.OCSF(); ok && (m.ClassUID != class || m.ActivityID != act) {
+				t.Fatalf("declared %d/%d, mapped %d/%d", class, act, m.ClassUID, m.ActivityID)
+			}
 			sh, ok := s.classes[m.ClassUID]
 			if !ok {
 				t.Fatalf("class %d is not in the schema", m.ClassUID)
@@ -262,5 +273,19 @@ func TestCheckCatchesBrokenRecords(t *testing.T) {
 	}
 	if errs := s.check(t, "record", s.classes[ocsf.ClassEntityManagement], decode(t, good)); len(errs) > 0 {
 		t.Fatalf("the good record fails: %v", errs)
+	}
+}
+
+// An operator's declaration the encoder cannot render is refused, so the
+// server does not start with it.
+func TestDeclaredClassesRefused(t *testing.T) {
+	for _, decl := range []string{`{"class_uid":1001,"activity_id":1}`, `{"class_uid":6003,"activity_id":55}`} {
+		cat, err := catalog.Default().Extend([]byte(`{"event_types":[{"name":"x.y","ocsf":` + decl + `}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ocsf.NewEncoder(origin).WithCatalogue(cat); !errors.Is(err, auditerr.ErrInvalidConfig) {
+			t.Errorf("%s: %v, want invalid_config", decl, err)
+		}
 	}
 }

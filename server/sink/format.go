@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/stigaudit/stigaudit/core/auditerr"
+	"github.com/stigaudit/stigaudit/core/catalog"
 	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/server/ocsf"
 )
@@ -43,6 +44,7 @@ func OCSFRender(enc *ocsf.Encoder) Render {
 // ready before each Write of the inner sink, whose Render is render.
 type lazyOCSF struct {
 	origin func(context.Context) (string, error)
+	cat    *catalog.Catalogue // nil: operator types get ocsf.Default
 	mu     sync.Mutex
 	enc    atomic.Pointer[ocsf.Encoder]
 }
@@ -65,7 +67,13 @@ func (l *lazyOCSF) ready(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sink: format=ocsf: the log's origin is not known: %w", err)
 	}
-	l.enc.Store(ocsf.NewEncoder(origin))
+	enc := ocsf.NewEncoder(origin)
+	if l.cat != nil {
+		if enc, err = enc.WithCatalogue(l.cat); err != nil {
+			return fmt.Errorf("sink: format=ocsf: %w", err)
+		}
+	}
+	l.enc.Store(enc)
 	return nil
 }
 

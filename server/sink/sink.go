@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/stigaudit/stigaudit/core/auditerr"
+	"github.com/stigaudit/stigaudit/core/catalog"
 	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/server/redact"
 )
@@ -49,6 +50,10 @@ type ParseOptions struct {
 	// Without it a spec with format=ocsf is refused
 	// (ErrOriginNotConfigured).
 	Origin func(ctx context.Context) (string, error)
+	// Catalogue, if set, is the log's catalogue: its operator types that
+	// declare an OCSF class are rendered in it by format=ocsf sinks
+	// (ocsf.Encoder.WithCatalogue); without it they get ocsf.Default.
+	Catalogue *catalog.Catalogue
 }
 
 // Parse makes a sink from a command-line spec:
@@ -84,7 +89,7 @@ func ParseWith(spec string, o ParseOptions) (Sink, error) {
 		if o.Origin == nil {
 			return nil, fmt.Errorf("sink %q: %w", redactURL(spec), ErrOriginNotConfigured)
 		}
-		lazy = &lazyOCSF{origin: o.Origin}
+		lazy = &lazyOCSF{origin: o.Origin, cat: o.Catalogue}
 		render = lazy.render
 	}
 	s, err := parseKind(inner, o, render)

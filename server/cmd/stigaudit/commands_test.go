@@ -2,6 +2,7 @@ package main
 
 import (
 	"database/sql"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -94,5 +95,19 @@ func TestKeysListAndRevokeCommands(t *testing.T) {
 		if n != 1 {
 			t.Errorf("%d %s events for key %s; want 1", n, typ, id)
 		}
+	}
+}
+
+// TestServeRefusesAnOCSFClassItCannotRender: a catalogue whose operator
+// type declares an OCSF class the encoder cannot render stops serve at
+// start, naming the type; a class it renders is accepted (the server then
+// starts; the test only checks it gets past the catalogue).
+func TestServeRefusesAnOCSFClassItCannotRender(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte(`{"event_types":[{"name":"billing.refund","ocsf":{"class_uid":1001,"activity_id":1}}]}`), 0o644)
+	code, _, stderr := cli(t, "serve", "--data-dir", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0", "--catalogue", bad)
+	if code == 0 || !strings.Contains(stderr, "billing.refund") || !strings.Contains(stderr, "1001") {
+		t.Fatalf("serve with an OCSF class it cannot render: exit %d: %s", code, stderr)
 	}
 }

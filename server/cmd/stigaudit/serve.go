@@ -24,6 +24,7 @@ import (
 	"github.com/stigaudit/stigaudit/server/datadir"
 	"github.com/stigaudit/stigaudit/server/health"
 	"github.com/stigaudit/stigaudit/server/metrics"
+	"github.com/stigaudit/stigaudit/server/ocsf"
 	"github.com/stigaudit/stigaudit/server/sink"
 	"github.com/stigaudit/stigaudit/server/stream"
 	"github.com/stigaudit/stigaudit/server/tlog"
@@ -88,6 +89,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if cat, err = cat.Extend(data); err != nil {
 			return fmt.Errorf("catalogue %s: %w", catFile, err)
 		}
+		if _, err := ocsf.NewEncoder("").WithCatalogue(cat); err != nil {
+			return fmt.Errorf("catalogue %s: %w", catFile, err)
+		}
 	}
 
 	reg := prometheus.NewRegistry()
@@ -115,7 +119,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	var sk []sink.Sink
 	for _, spec := range sinks {
-		s, err := sink.ParseWith(spec, sink.ParseOptions{DataDir: c.dataDir, Redaction: pol, Origin: sinkOrigin})
+		s, err := sink.ParseWith(spec, sink.ParseOptions{DataDir: c.dataDir, Redaction: pol, Origin: sinkOrigin, Catalogue: cat})
 		if err != nil {
 			return fmt.Errorf("--sink %s: %w", spec, err)
 		}
