@@ -14,6 +14,7 @@ import (
 	"github.com/stigaudit/stigaudit/hostfns/pgstore"
 	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
 	"github.com/stigaudit/stigaudit/hostfns/storetest"
+	"github.com/stigaudit/stigaudit/server/redact"
 )
 
 // statsStores are the stores that keep counts (the memory store does not).
@@ -267,5 +268,39 @@ func TestStatsParameters(t *testing.T) {
 		`{"start":"2026-06-01T10:02:00Z","counts":{}}],"totals":{"denied":1,"success":1}}`
 	if string(a.raw) != want {
 		t.Errorf("answer\n%s\nwant\n%s", a.raw, want)
+	}
+}
+
+// With redaction, the keys of group=entity_uri are redacted as the list's
+// entity_uri is; other groups are not.
+func TestStatsRedacted(t *testing.T) {
+	h := newHarnessOn(t, "sqlite")
+	hasher, err := redact.NewHasher(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	profile, err := redact.ParseProfile(redact.DefaultFields)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol := redact.NewPolicy(hasher, profile, nil)
+	h.e = mount(Config{Log: h.log, Keys: h.keys, Logger: quiet, Stats: h.store.Store.(StatsReader), Redaction: pol}, nil)
+	h.clock.set(statsBase.Add(time.Minute))
+	h.mustEmit(h.admin, ev("fact_read", "urn:a:alice", "tenant_id", "a"))
+	q := StatsRoute + "?since=2026-06-01T10:00:00Z&until=2026-06-01T11:00:00Z&tenant_id=a"
+	list := h.do(http.MethodGet, "/v1/audit?redact=hmac&tenant_id=a", h.admin, nil)
+	redacted := list.events()[0]["entity_uri"].(string)
+	if !strings.HasPrefix(redacted, "hmac-sha256:") {
+		t.Fatalf("the list's entity_uri %q is not redacted", redacted)
+	}
+	for _, tc := range []struct{ query, key string }{
+		{q + "&group=entity_uri&redact=hmac", redacted},
+		{q + "&group=entity_uri", "urn:a:alice"},
+		{q + "&group=event_type&redact=hmac", "fact_read"},
+	} {
+		a := h.do(http.MethodGet, tc.query, h.admin, nil)
+		if totals, _ := a.body["totals"].(map[string]any); a.status != http.StatusOK || totals[tc.key] != 1.0 || len(totals) != 1 {
+			t.Errorf("%s: %d %s, want the one count under %s", tc.query, a.status, a.raw, tc.key)
+		}
 	}
 }
