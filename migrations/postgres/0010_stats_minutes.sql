@@ -63,6 +63,10 @@ END
 $$;
 COMMENT ON FUNCTION stigaudit_stats_grow() IS 'Trigger function: a stats_minutes count only grows.';
 
+-- Every tenant's counts of a window (admin without tenant_id).
+CREATE INDEX stats_minutes_minute ON stats_minutes (minute);
+COMMENT ON INDEX stats_minutes_minute IS 'The window of every tenant (admin without tenant_id).';
+
 CREATE TRIGGER stats_minutes_grow BEFORE UPDATE ON stats_minutes
     FOR EACH ROW EXECUTE FUNCTION stigaudit_stats_grow();
 CREATE TRIGGER stats_minutes_no_delete BEFORE DELETE ON stats_minutes
