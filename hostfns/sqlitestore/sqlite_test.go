@@ -290,6 +290,12 @@ func TestAppendTx(t *testing.T) {
 	}
 	tx.Rollback()
 	storetest.CheckTree(t, s)
+
+	// The counts of stats_minutes commit and roll back with the events.
+	var counted int
+	if err := s.DB().QueryRow(`SELECT SUM(n) FROM stats_minutes`).Scan(&counted); err != nil || counted != 7 {
+		t.Fatalf("stats_minutes counts %d events (%v), want the 7 committed", counted, err)
+	}
 }
 
 // TestAppendTxConcurrent mixes callers' transactions with group commits.
