@@ -56,18 +56,17 @@ const sqlTenants = `WITH RECURSIVE tenants(id) AS (SELECT MIN(tenant_id) FROM st
 // The rollup's statements answer one row per minute, since the rows of a
 // minute come together in primary key order (tenant_id, minute,
 // event_type, outcome) and the per-row cost of the driver dominates: by
-// outcome, one column per outcome; by event type, the minute's types and
-// counts packed as type US count RS type US count ... (US, RS: the ASCII
-// unit and record separators, which no event type contains).
+// outcome, one column per outcome; by event type, the minute's rows packed
+// as type US count RS type US count ... (US, RS: the ASCII unit and record
+// separators, which no event type contains), summed by type in Go.
 const (
 	sqlRollupOutcome = `SELECT minute,
 		SUM(CASE outcome WHEN 'success' THEN n ELSE 0 END),
 		SUM(CASE outcome WHEN 'failure' THEN n ELSE 0 END),
 		SUM(CASE outcome WHEN 'denied' THEN n ELSE 0 END)
 		FROM stats_minutes WHERE %s GROUP BY minute ORDER BY minute`
-	sqlRollupType = `SELECT minute, group_concat(event_type || char(31) || n, char(30)) FROM (
-		SELECT minute, event_type, SUM(n) AS n FROM stats_minutes WHERE %s GROUP BY minute, event_type ORDER BY minute, event_type)
-		GROUP BY minute ORDER BY minute`
+	sqlRollupType = `SELECT minute, group_concat(event_type || char(31) || n, char(30))
+		FROM stats_minutes WHERE %s GROUP BY minute ORDER BY minute`
 )
 
 // rollup answers q (checked, not from the events) from stats_minutes.
@@ -109,12 +108,18 @@ func (s *Store) rollup(ctx context.Context, q hostfns.StatsQuery) ([]hostfns.Sta
 		if err := rows.Scan(&minute, &packed); err != nil {
 			return nil, unavailable("stats", err)
 		}
+		// One record per (type, outcome) row of the minute (of every
+		// tenant): summed by type here.
 		from := len(out)
 		for rec := range strings.SplitSeq(packed, "\x1e") {
 			k, n, ok := strings.Cut(rec, "\x1f")
 			c, err := strconv.ParseInt(n, 10, 64)
 			if !ok || err != nil {
 				return nil, unavailable("stats", fmt.Errorf("minute %s: malformed counts %q", minute, rec))
+			}
+			if i := slices.IndexFunc(out[from:], func(r hostfns.StatsRow) bool { return r.Key == k }); i >= 0 {
+				out[from+i].Count += c
+				continue
 			}
 			out = append(out, hostfns.StatsRow{Minute: minute, Key: k, Count: c})
 		}
