@@ -3,11 +3,11 @@ package api
 import (
 	"context"
 	"fmt"
-	"maps"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -180,40 +180,58 @@ func statsTime(name, v string, req statsRequest) (time.Time, error) {
 // minuteKey is the hostfns minute key of t.
 func minuteKey(t time.Time) string { return t.Format(tsLayout)[:hostfns.MinuteLen] }
 
+// statsCount is one key's count in a bucket or the totals.
+type statsCount struct {
+	key string
+	n   int64
+}
+
 // appendStats appends the answer: every bucket from since to until, in
 // order, with its counts by key in key order (an empty object for none),
-// and the totals.
+// and the totals. rows are in (minute, key) order, as the store answers.
 func appendStats(b []byte, req statsRequest, rows []hostfns.StatsRow) []byte {
 	n := int(req.until.Sub(req.since) / req.width)
-	buckets := make([]map[string]int64, n)
+	buckets := make([][]statsCount, n)
 	totals := map[string]int64{}
+	minute, i := "", -1
 	for _, r := range rows {
-		m, err := time.Parse("2006-01-02T15:04", r.Minute)
-		if err != nil {
-			continue // the store returns minute keys only
+		if r.Minute != minute { // rows come minute by minute: one parse each
+			minute, i = r.Minute, -1
+			if m, err := time.Parse("2006-01-02T15:04", r.Minute); err == nil {
+				i = int(m.Sub(req.since) / req.width)
+			}
 		}
-		i := int(m.Sub(req.since) / req.width)
 		if i < 0 || i >= n {
-			continue // the store returns the window only
+			continue // the store answers the window only, in minute keys
 		}
-		if buckets[i] == nil {
-			buckets[i] = map[string]int64{}
-		}
-		buckets[i][r.Key] += r.Count
 		totals[r.Key] += r.Count
+		cs := buckets[i]
+		if j := slices.IndexFunc(cs, func(c statsCount) bool { return c.key == r.Key }); j >= 0 {
+			cs[j].n += r.Count // a later minute of the same bucket
+			continue
+		}
+		buckets[i] = append(cs, statsCount{r.Key, r.Count})
 	}
-	appendCounts := func(b []byte, cs map[string]int64) []byte {
+	quoted := map[string][]byte{} // each key's JSON, encoded once
+	appendCounts := func(b []byte, cs []statsCount) []byte {
+		slices.SortFunc(cs, func(a, b statsCount) int { return strings.Compare(a.key, b.key) })
 		b = append(b, '{')
-		for i, k := range slices.Sorted(maps.Keys(cs)) {
+		for i, c := range cs {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, k)
+			q, ok := quoted[c.key]
+			if !ok {
+				q = appendString(nil, c.key)
+				quoted[c.key] = q
+			}
+			b = append(b, q...)
 			b = append(b, ':')
-			b = strconv.AppendInt(b, cs[k], 10)
+			b = strconv.AppendInt(b, c.n, 10)
 		}
 		return append(b, '}')
 	}
+	b = slices.Grow(b, 64*n+32*len(rows)+256) // about the answer's size
 	b = append(b, `{"bucket":`...)
 	b = appendString(b, req.bucket)
 	b = append(b, `,"group":`...)
@@ -223,17 +241,21 @@ func appendStats(b []byte, req statsRequest, rows []hostfns.StatsRow) []byte {
 	b = append(b, `,"until":`...)
 	b = appendString(b, req.until.Format(time.RFC3339))
 	b = append(b, `,"buckets":[`...)
-	for i := range buckets {
+	for i, cs := range buckets {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, `{"start":`...)
-		b = appendString(b, req.since.Add(time.Duration(i)*req.width).Format(time.RFC3339))
-		b = append(b, `,"counts":`...)
-		b = appendCounts(b, buckets[i])
+		b = append(b, `{"start":"`...)
+		b = req.since.Add(time.Duration(i)*req.width).AppendFormat(b, time.RFC3339)
+		b = append(b, `","counts":`...)
+		b = appendCounts(b, cs)
 		b = append(b, '}')
 	}
 	b = append(b, `],"totals":`...)
-	b = appendCounts(b, totals)
+	all := make([]statsCount, 0, len(totals))
+	for k, v := range totals {
+		all = append(all, statsCount{k, v})
+	}
+	b = appendCounts(b, all)
 	return append(b, '}')
 }

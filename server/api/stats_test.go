@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stigaudit/stigaudit/hostfns"
 	"github.com/stigaudit/stigaudit/hostfns/pgstore"
 	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
 	"github.com/stigaudit/stigaudit/hostfns/storetest"
@@ -302,5 +303,23 @@ func TestStatsRedacted(t *testing.T) {
 		if totals, _ := a.body["totals"].(map[string]any); a.status != http.StatusOK || totals[tc.key] != 1.0 || len(totals) != 1 {
 			t.Errorf("%s: %d %s, want the one count under %s", tc.query, a.status, a.raw, tc.key)
 		}
+	}
+}
+
+// BenchmarkStatsAnswer measures what the handler adds to the store's
+// Stats for a day in 1-minute buckets: bucketing 20,160 minute rows (20
+// types × 1,440 minutes) and writing the answer.
+func BenchmarkStatsAnswer(b *testing.B) {
+	since := statsBase.Truncate(24 * time.Hour)
+	req := statsRequest{q: hostfns.StatsQuery{Group: hostfns.GroupEventType}, since: since, until: since.Add(24 * time.Hour), bucket: "1m", width: time.Minute}
+	var rows []hostfns.StatsRow
+	for m := range 1440 {
+		for k := range 20 {
+			rows = append(rows, hostfns.StatsRow{Minute: minuteKey(since.Add(time.Duration(m) * time.Minute)), Key: fmt.Sprintf("type_%02d", k), Count: int64(m + k + 1)})
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		appendStats(nil, req, rows)
 	}
 }
