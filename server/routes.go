@@ -37,6 +37,9 @@ func (s *Server) routes() {
 	e.GET("/v1/audit/facts/:fact_id", s.api.FactTrail, read...)
 	e.GET("/v1/admin/audit", s.api.AdminList, auditRead...)
 	e.GET("/v1/audit/events/:id", s.events.Event, read...)
+	if s.cfg.Stats != nil {
+		e.GET(api.StatsRoute, s.api.Stats, read...) // scoped as the list: read its entity, audit.read its tenant
+	}
 	if s.receipts != nil {
 		e.GET("/v1/audit/events/:id/receipt", s.events.EventReceipt, read...)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
 	"github.com/stigaudit/stigaudit/server"
+	"github.com/stigaudit/stigaudit/server/api"
 	"github.com/stigaudit/stigaudit/server/auth"
 	"github.com/stigaudit/stigaudit/server/redact"
 	"github.com/stigaudit/stigaudit/server/stream"
@@ -68,7 +69,7 @@ func fullServerSigning(t testing.TB) (*httptest.Server, *auth.Keys, *tlog.Checkp
 		Redaction: redact.NewPolicy(hasher, prof, nil),
 		Log:       l, Keys: keys, Store: st, Logger: quiet,
 		Checkpointer: cp, History: func() (tlog.History, error) { return tlog.HistoryOf(dir) },
-		ExportSigner: cp, Hub: hub, Purges: st.Purging(), Web: &web.Config{VerifierKey: key.VerifierKey},
+		ExportSigner: cp, Hub: hub, Purges: st.Purging(), Stats: st, Web: &web.Config{VerifierKey: key.VerifierKey},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -107,6 +108,7 @@ func TestRouteTable(t *testing.T) {
 		{"GET", "/v1/audit", auth.PermRead},
 		{"GET", "/v1/audit/facts/f1", auth.PermRead},
 		{"GET", "/v1/admin/audit", auth.PermAuditRead},
+		{"GET", api.StatsRoute + "?since=2026-06-01T10:00:00Z&until=2026-06-01T11:00:00Z", auth.PermRead},
 		{"GET", "/v1/audit/events/0190a5b8-8a5e-7cc0-9c1e-5f9c1d2e3f40", auth.PermRead},
 		{"GET", "/v1/audit/events/0190a5b8-8a5e-7cc0-9c1e-5f9c1d2e3f40/receipt", auth.PermRead},
 		{"GET", "/v1/audit/checkpoint", auth.PermRead},

@@ -89,6 +89,9 @@ type Config struct {
 	Purges interface {
 		PurgedAt(ctx context.Context, seq int64) (string, error)
 	}
+	// Stats, if set, serves GET /v1/audit/stats (the store's counts per
+	// minute: sqlitestore.Store or pgstore.Store).
+	Stats api.StatsReader
 	// Web, if set, serves the browser preview (its Catalogue and Limits
 	// default to the Log's).
 	Web *web.Config
@@ -121,7 +124,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg}
 	ac := api.Config{Log: cfg.Log, Keys: cfg.Keys, Metrics: cfg.Metrics, Logger: cfg.Logger, Ready: cfg.Ready,
-		RateLimit: cfg.RateLimit, Redaction: cfg.Redaction, MaxWait: cfg.MaxWait}
+		RateLimit: cfg.RateLimit, Redaction: cfg.Redaction, MaxWait: cfg.MaxWait, Stats: cfg.Stats}
 	var prover *tlog.Prover
 	if cp := cfg.Checkpointer; cp != nil {
 		prover = tlog.NewProver(cfg.Store, cp)

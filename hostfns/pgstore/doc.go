@@ -22,6 +22,10 @@
 // tree's right edge from tree_nodes, even when another replica appended
 // last: one row read gives it everything it needs to compute the new nodes.
 //
+// An insert trigger on events keeps stats_minutes, counts per tenant,
+// minute, event type and outcome, in the appending transaction (migration
+// 0010), for Stats (docs/decisions.md §34).
+//
 // # Group commit
 //
 // As in sqlitestore, Appends go through one writer goroutine per Store,

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	"github.com/transparency-dev/merkle/compact"
 
@@ -30,6 +31,11 @@ const (
 	// ts_blocks (see migration 0003).
 	sqlWidenBlock = `INSERT INTO ts_blocks (block, min_ts, max_ts) VALUES (?, ?, ?)
 		ON CONFLICT (block) DO UPDATE SET min_ts = min(min_ts, excluded.min_ts), max_ts = max(max_ts, excluded.max_ts)`
+
+	// sqlCount adds to the rollup stats_minutes (migration 0009) the
+	// events of one tenant, minute, type and outcome.
+	sqlCount = `INSERT INTO stats_minutes (tenant_id, minute, event_type, outcome, n) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (tenant_id, minute, event_type, outcome) DO UPDATE SET n = n + excluded.n`
 
 	// sqlLookup finds the stored events, of any tenant, among a JSON array
 	// of ids (through the unique index on (id, tenant_id)); storedByID
@@ -64,8 +70,8 @@ const maxRowsPerInsert = 64
 // That cuts the insert path's instructions measurably (see
 // docs/decisions.md#93-up-to-64-rows-per-insert-statement).
 type stmts struct {
-	size, widenBlock, lookup, nodes *sql.Stmt
-	insertEvents, insertNodes       *multiInsert
+	size, widenBlock, count, lookup, nodes *sql.Stmt
+	insertEvents, insertNodes              *multiInsert
 }
 
 // multiInsert is the INSERT of 1 to maxRowsPerInsert rows into one table,
@@ -108,6 +114,7 @@ func prepare(ctx context.Context, p preparer) (*stmts, error) {
 	}{
 		{&st.size, sqlSize},
 		{&st.widenBlock, sqlWidenBlock},
+		{&st.count, sqlCount},
 		{&st.lookup, sqlLookup},
 		{&st.nodes, sqlNodes},
 	} {
@@ -123,7 +130,7 @@ func prepare(ctx context.Context, p preparer) (*stmts, error) {
 
 func (st *stmts) close() error {
 	var first error
-	all := []*sql.Stmt{st.size, st.widenBlock, st.lookup, st.nodes}
+	all := []*sql.Stmt{st.size, st.widenBlock, st.count, st.lookup, st.nodes}
 	all = append(all, st.insertEvents.byLen[:]...)
 	all = append(all, st.insertNodes.byLen[:]...)
 	for _, s := range all {
@@ -235,8 +242,8 @@ func (s *Store) cloneRange(r *compact.Range) *compact.Range {
 }
 
 // insert writes events (already given their seqs, which continue tree),
-// the tree nodes they complete and the ts range of their blocks, advancing
-// tree.
+// the tree nodes they complete, the ts range of their blocks and their
+// counts in stats_minutes, advancing tree.
 func insert(ctx context.Context, st *stmts, tree *compact.Range, events []event.Event) error {
 	var nodes []compact.NodeID
 	var hashes [][]byte
@@ -292,8 +299,20 @@ func insert(ctx context.Context, st *stmts, tree *compact.Range, events []event.
 			return fmt.Errorf("widen ts block %d: %w", block, err)
 		}
 	}
+	if rollupOff.Load() {
+		return nil
+	}
+	for _, c := range hostfns.CountEvents(events) {
+		if _, err := st.count.ExecContext(ctx, c.Tenant, c.Minute, c.Type, c.Outcome, c.N); err != nil {
+			return fmt.Errorf("count events of %s at %s: %w", c.Tenant, c.Minute, err)
+		}
+	}
 	return nil
 }
+
+// rollupOff turns the stats_minutes rollup off, for the benchmark that
+// measures its cost (export_test.go); never set otherwise.
+var rollupOff atomic.Bool
 
 // null maps an absent optional value to SQL NULL.
 func null(s string) any {

@@ -23,6 +23,11 @@
 // bounds through ts_blocks, a block-range index of ts maintained with the
 // appends (migration 0003), because ts follows seq only roughly.
 //
+// Stats reads counts per tenant, minute, event type and outcome from
+// stats_minutes, a rollup the append transaction keeps (migration 0009);
+// counts for one entity or by entity are read from the events table
+// (docs/decisions.md §34).
+//
 // # Group commit
 //
 // A durable commit costs an fsync, far more than the CPU to insert an

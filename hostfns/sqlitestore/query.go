@@ -50,19 +50,7 @@ func buildQuery(q hostfns.Query) (string, []any) {
 		}
 		return "event_type IN (?" + strings.Repeat(", ?", len(types)-1) + ")"
 	})
-	// Time bounds also bound seq, through the block-range index ts_blocks:
-	// every event with ts >= Since lies in a block whose max_ts >= Since,
-	// so at or after the first such block; likewise for Until. The seq
-	// range keeps the scan of a seq-ordered index to the window's blocks.
-	blockSize := strconv.Itoa(tsBlockSize)
-	if q.Since != "" {
-		where = append(where, "ts >= ?", "seq >= (SELECT MIN(block) FROM ts_blocks WHERE max_ts >= ?) * "+blockSize)
-		args = append(args, q.Since, q.Since)
-	}
-	if q.Until != "" {
-		where = append(where, "ts < ?", "seq < (SELECT MAX(block) + 1 FROM ts_blocks WHERE min_ts < ?) * "+blockSize)
-		args = append(args, q.Until, q.Until)
-	}
+	where, args = timeTerms(where, args, q.Since, q.Until)
 	order := "ASC"
 	if q.Order == hostfns.Descending {
 		order = "DESC"
@@ -82,6 +70,25 @@ func buildQuery(q hostfns.Query) (string, []any) {
 	b.WriteString(" ORDER BY seq " + order + " LIMIT ?")
 	args = append(args, q.Limit+1)
 	return b.String(), args
+}
+
+// timeTerms appends the terms and arguments of ts >= since and ts < until
+// ("" means unbounded). Time bounds also bound seq, through the
+// block-range index ts_blocks: every event with ts >= since lies in a
+// block whose max_ts >= since, so at or after the first such block;
+// likewise for until. The seq range keeps the scan of a seq-ordered index
+// to the window's blocks.
+func timeTerms(where []string, args []any, since, until string) ([]string, []any) {
+	blockSize := strconv.Itoa(tsBlockSize)
+	if since != "" {
+		where = append(where, "ts >= ?", "seq >= (SELECT MIN(block) FROM ts_blocks WHERE max_ts >= ?) * "+blockSize)
+		args = append(args, since, since)
+	}
+	if until != "" {
+		where = append(where, "ts < ?", "seq < (SELECT MAX(block) + 1 FROM ts_blocks WHERE min_ts < ?) * "+blockSize)
+		args = append(args, until, until)
+	}
+	return where, args
 }
 
 // ReadNodes returns the hashes of perfect subtrees (level 0: leaf hashes),

@@ -83,6 +83,8 @@ func TestDatabaseRefusesChanges(t *testing.T) {
 		{"insert already purged", `INSERT INTO events (seq, id, event_type, ts, tenant_id, entity_uri, outcome, leaf_hash, purged_at)
 			VALUES (8, 'x', 'fact_write', '2026-05-03T12:00:00.000000Z', 'acme', 'urn:x', 'success', x'` + leaf + `', '2026-05-04T00:00:00.000000Z')`, "cannot be purged"},
 		{"tree node ahead of the leaves", `INSERT INTO tree_nodes (level, idx, hash) VALUES (1, 4, x'` + leaf + `')`, "not stored"},
+		{"delete counts", `DELETE FROM stats_minutes`, "may only grow"},
+		{"lower a count", `UPDATE stats_minutes SET n = n - 1`, "may only grow"},
 		{"replace a tree node", `INSERT OR REPLACE INTO tree_nodes (level, idx, hash) VALUES (1, 0, x'` + leaf + `')`, "append-only"},
 	}
 	for _, tc := range tests {
@@ -288,6 +290,12 @@ func TestAppendTx(t *testing.T) {
 	}
 	tx.Rollback()
 	storetest.CheckTree(t, s)
+
+	// The counts of stats_minutes commit and roll back with the events.
+	var counted int
+	if err := s.DB().QueryRow(`SELECT SUM(n) FROM stats_minutes`).Scan(&counted); err != nil || counted != 7 {
+		t.Fatalf("stats_minutes counts %d events (%v), want the 7 committed", counted, err)
+	}
 }
 
 // TestAppendTxConcurrent mixes callers' transactions with group commits.

@@ -33,3 +33,10 @@ func TestConformanceNoGroupCommit(t *testing.T) {
 		return s
 	})
 }
+
+func TestStatsConformance(t *testing.T) {
+	storetest.RunStats(t, func(t *testing.T) (storetest.StatsStore, storetest.Purger) {
+		s, _ := open(t, sqlitestore.Options{})
+		return s, s.Purging()
+	})
+}

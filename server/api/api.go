@@ -51,6 +51,9 @@ type Config struct {
 	// send (auth.Source); beyond it requests are answered 429
 	// rate_limited with Retry-After. 0 turns the limit off.
 	RateLimit float64
+	// Stats answers GET /v1/audit/stats (the store's counts); without it
+	// the route is not mounted.
+	Stats StatsReader
 }
 
 // Prover proves that events are in the signed log (server/tlog implements
@@ -73,6 +76,7 @@ type Handlers struct {
 	receipts  Receipts
 	maxWait   time.Duration
 	redaction *redact.Policy
+	stats     StatsReader
 	// authFailed budgets auth_failed events; failLog aggregates their
 	// log lines (authfail.go).
 	authFailed *authBudget
@@ -94,7 +98,7 @@ func New(cfg Config) *Handlers {
 		cfg.MaxWait = DefaultMaxWait
 	}
 	s := &Handlers{log: cfg.Log, keys: cfg.Keys, metrics: cfg.Metrics, logger: cfg.Logger, prover: cfg.Prover, readiness: cfg.Ready,
-		receipts: cfg.Receipts, maxWait: cfg.MaxWait, redaction: cfg.Redaction,
+		receipts: cfg.Receipts, maxWait: cfg.MaxWait, redaction: cfg.Redaction, stats: cfg.Stats,
 		authFailed: newAuthBudget(), failLog: newFailLog(cfg.Logger), unavailable: newThrottle(unavailableLogEvery)}
 	if cfg.RateLimit > 0 {
 		s.requests = newBuckets(cfg.RateLimit, max(cfg.RateLimit, 1))

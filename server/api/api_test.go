@@ -131,7 +131,11 @@ func newHarnessOn(t testing.TB, kind string) *harness {
 	t.Cleanup(func() { l.Close() })
 
 	h := &harness{t: t, log: l, store: store, keys: keys, reg: reg, clock: clock, keyFor: map[string]string{}}
-	h.e = mount(Config{Log: l, Keys: keys, Metrics: m, Logger: quiet}, reg)
+	cfg := Config{Log: l, Keys: keys, Metrics: m, Logger: quiet}
+	if sr, ok := inner.(StatsReader); ok {
+		cfg.Stats = sr
+	}
+	h.e = mount(cfg, reg)
 	h.admin = h.key("admin", "default", "urn:stigaudit:admin", "admin")
 	return h
 }

@@ -24,5 +24,8 @@ func mount(cfg Config, g prometheus.Gatherer) *echo.Echo {
 	e.GET("/v1/audit", h.ListEvents, authn, Require(auth.PermRead))
 	e.GET("/v1/audit/facts/:fact_id", h.FactTrail, authn, Require(auth.PermRead))
 	e.GET("/v1/admin/audit", h.AdminList, authn, Require(auth.PermAuditRead))
+	if cfg.Stats != nil {
+		e.GET(StatsRoute, h.Stats, authn, Require(auth.PermRead))
+	}
 	return e
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/stigaudit/stigaudit/hostfns/pgstore"
 	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
 	"github.com/stigaudit/stigaudit/hostfns/sqlquery"
+	"github.com/stigaudit/stigaudit/server/api"
 	"github.com/stigaudit/stigaudit/server/datadir"
 	"github.com/stigaudit/stigaudit/server/retention"
 	"github.com/stigaudit/stigaudit/server/sink"
@@ -78,6 +79,7 @@ type dbStore interface {
 	hostfns.TreeReader
 	sink.Cursors
 	APIKeys() *sqlquery.KeyTable
+	api.StatsReader
 	AppendTx(ctx context.Context, tx *sql.Tx, events []event.Event) ([]event.Event, error)
 }
 

@@ -229,7 +229,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Metrics: m, Gatherer: nf.gatherer(reg), Ready: ready, RateLimit: af.rateLimit, Redaction: pol,
 		Checkpointer: cp, Witnessed: wit.Witnessed(), WitnessedSized: wit.WitnessedSized(), MaxWait: maxWait,
 		History:      func() (tlog.History, error) { return tlog.HistoryOf(c.dataDir) },
-		ExportSigner: wit.ExportSigner(cp), Hub: hub, Purges: purging,
+		ExportSigner: wit.ExportSigner(cp), Hub: hub, Purges: purging, Stats: store,
 		Web: &site,
 	})
 	if err != nil {
