@@ -14,9 +14,7 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -301,27 +299,13 @@ func (r *certReloader) serverConfig() *tls.Config {
 // function is called. A reload that fails keeps the previous files and
 // says why.
 func (r *certReloader) reloadOnSIGHUP(logger *slog.Logger) func() {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-done:
-				return
-			case <-hup:
-				leaf, err := r.load()
-				if err != nil {
-					logger.Error("TLS reload failed; still serving the previous certificate", slog.String("error", err.Error()))
-					continue
-				}
-				logger.Info("TLS certificate reloaded", slog.String("subject", leaf.Subject.String()),
-					slog.String("serial", leaf.SerialNumber.String()), slog.Time("not_after", leaf.NotAfter))
-			}
+	return onSIGHUP(func() {
+		leaf, err := r.load()
+		if err != nil {
+			logger.Error("TLS reload failed; still serving the previous certificate", slog.String("error", err.Error()))
+			return
 		}
-	}()
-	return func() {
-		signal.Stop(hup)
-		close(done)
-	}
+		logger.Info("TLS certificate reloaded", slog.String("subject", leaf.Subject.String()),
+			slog.String("serial", leaf.SerialNumber.String()), slog.Time("not_after", leaf.NotAfter))
+	})
 }

@@ -148,6 +148,19 @@ func reopenSinksOnSIGHUP(sinks []sink.Sink, logger *slog.Logger) func() {
 	if len(rs) == 0 {
 		return func() {}
 	}
+	return onSIGHUP(func() {
+		for _, s := range rs {
+			if err := s.(sink.Reopener).Reopen(); err != nil {
+				logger.Error("reopening a sink on SIGHUP", slog.String("sink", s.Name()), slog.String("error", err.Error()))
+			}
+		}
+		logger.Info("sinks reopened", slog.Int("sinks", len(rs)))
+	})
+}
+
+// onSIGHUP calls do on every SIGHUP, one at a time, until the returned
+// function is called.
+func onSIGHUP(do func()) (stop func()) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	done := make(chan struct{})
@@ -157,12 +170,7 @@ func reopenSinksOnSIGHUP(sinks []sink.Sink, logger *slog.Logger) func() {
 			case <-done:
 				return
 			case <-hup:
-				for _, s := range rs {
-					if err := s.(sink.Reopener).Reopen(); err != nil {
-						logger.Error("reopening a sink on SIGHUP", slog.String("sink", s.Name()), slog.String("error", err.Error()))
-					}
-				}
-				logger.Info("sinks reopened", slog.Int("sinks", len(rs)))
+				do()
 			}
 		}
 	}()
