@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	"github.com/stigaudit/stigaudit/hostfns/sqlitestore"
 	"github.com/stigaudit/stigaudit/server"
 	"github.com/stigaudit/stigaudit/server/auth"
+	"github.com/stigaudit/stigaudit/server/bench"
 )
 
 // overHTTP is stigaudit behind a real server.New handler on a loopback
@@ -82,22 +82,7 @@ func openHTTP(ctx context.Context, dir string, batch int) (*session, error) {
 			}
 			body.WriteString(`]}`)
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, &body)
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Authorization", "Bearer "+key)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		msg, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusCreated {
-			return fmt.Errorf("HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(msg))
-		}
-		return nil
+		return bench.PostEvents(ctx, client, url, key, &body)
 	}
 	closeAll := func() error {
 		tr.CloseIdleConnections()

@@ -176,43 +176,7 @@ func (st *stmts) storedByID(ctx context.Context, ids []string) (map[hostfns.Even
 
 // readNodes returns the hashes of ids, or nil for a node not stored.
 func (st *stmts) readNodes(ctx context.Context, ids []compact.NodeID) ([][]byte, error) {
-	return readNodes(ctx, st.nodes, ids)
-}
-
-type rowsQuerier interface {
-	QueryContext(ctx context.Context, args ...any) (*sql.Rows, error)
-}
-
-func readNodes(ctx context.Context, q rowsQuerier, ids []compact.NodeID) ([][]byte, error) {
-	pairs := make([][2]uint64, len(ids))
-	for i, id := range ids {
-		pairs[i] = [2]uint64{uint64(id.Level), id.Index}
-	}
-	arg, err := json.Marshal(pairs)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := q.QueryContext(ctx, string(arg))
-	if err != nil {
-		return nil, fmt.Errorf("read tree nodes: %w", err)
-	}
-	defer rows.Close()
-	out := make([][]byte, len(ids))
-	for rows.Next() {
-		var i int
-		var h []byte
-		if err := rows.Scan(&i, &h); err != nil {
-			return nil, fmt.Errorf("read tree nodes: %w", err)
-		}
-		if i < 0 || i >= len(out) {
-			return nil, fmt.Errorf("read tree nodes: row %d of %d", i, len(out))
-		}
-		out[i] = h
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read tree nodes: %w", err)
-	}
-	return out, nil
+	return sqlquery.ReadNodes(ctx, st.nodes, ids)
 }
 
 // loadRange reads the compact range [0, size) from the stored tree.

@@ -102,7 +102,7 @@ func (s *Store) ReadNodes(ctx context.Context, ids []compact.NodeID) ([][]byte, 
 		return nil, unavailable("read tree nodes", err)
 	}
 	defer stmt.Close()
-	hashes, err := readNodes(ctx, stmt, ids)
+	hashes, err := sqlquery.ReadNodes(ctx, stmt, ids)
 	if err != nil {
 		return nil, unavailable("read tree nodes", err)
 	}

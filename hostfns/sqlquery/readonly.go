@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 
 	"github.com/stigaudit/stigaudit/core/auditerr"
 	"github.com/stigaudit/stigaudit/core/checkpoint"
@@ -65,18 +66,37 @@ func (l *ReadOnlyLog) NodeReader(ctx context.Context) (read func([]merkle.NodeID
 	if err != nil {
 		return nil, nil, err
 	}
-	return func(ids []merkle.NodeID) ([][]byte, error) { return readNodes(ctx, stmt, ids) }, func() { stmt.Close() }, nil
+	read = func(ids []merkle.NodeID) ([][]byte, error) {
+		hashes, err := ReadNodes(ctx, stmt, ids)
+		if err != nil {
+			return nil, auditerr.Errorf(auditerr.ErrStoreUnavailable, "%v", err)
+		}
+		return hashes, nil
+	}
+	return read, func() { stmt.Close() }, nil
 }
 
-func readNodes(ctx context.Context, stmt *sql.Stmt, ids []merkle.NodeID) ([][]byte, error) {
+// RowsQuerier is a prepared statement (or anything that runs one with
+// arguments).
+type RowsQuerier interface {
+	QueryContext(ctx context.Context, args ...any) (*sql.Rows, error)
+}
+
+// ReadNodes runs q, a dialect's statement that selects the tree nodes a
+// JSON array of [level, idx] pairs names as (index in the array, hash),
+// and returns the hashes in the order of ids; a node not stored is nil.
+func ReadNodes(ctx context.Context, q RowsQuerier, ids []merkle.NodeID) ([][]byte, error) {
 	pairs := make([][2]uint64, len(ids))
 	for i, id := range ids {
 		pairs[i] = [2]uint64{uint64(id.Level), id.Index}
 	}
-	arg, _ := json.Marshal(pairs)
-	rows, err := stmt.QueryContext(ctx, string(arg))
+	arg, err := json.Marshal(pairs)
 	if err != nil {
-		return nil, auditerr.Errorf(auditerr.ErrStoreUnavailable, "read tree nodes: %v", err)
+		return nil, err
+	}
+	rows, err := q.QueryContext(ctx, string(arg))
+	if err != nil {
+		return nil, fmt.Errorf("read tree nodes: %w", err)
 	}
 	defer rows.Close()
 	out := make([][]byte, len(ids))
@@ -84,14 +104,15 @@ func readNodes(ctx context.Context, stmt *sql.Stmt, ids []merkle.NodeID) ([][]by
 		var i int
 		var h []byte
 		if err := rows.Scan(&i, &h); err != nil {
-			return nil, auditerr.Errorf(auditerr.ErrStoreUnavailable, "read tree nodes: %v", err)
+			return nil, fmt.Errorf("read tree nodes: %w", err)
 		}
-		if i >= 0 && i < len(out) {
-			out[i] = h
+		if i < 0 || i >= len(out) {
+			return nil, fmt.Errorf("read tree nodes: row %d of %d", i, len(out))
 		}
+		out[i] = h
 	}
 	if err := rows.Err(); err != nil {
-		return nil, auditerr.Errorf(auditerr.ErrStoreUnavailable, "read tree nodes: %v", err)
+		return nil, fmt.Errorf("read tree nodes: %w", err)
 	}
 	return out, nil
 }

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -80,21 +81,11 @@ func CountStats(evs []event.Event, group string) []hostfns.StatsRow {
 	}
 	slices.SortFunc(out, func(a, b hostfns.StatsRow) int {
 		if a.Minute != b.Minute {
-			return compare(a.Minute, b.Minute)
+			return cmp.Compare(a.Minute, b.Minute)
 		}
-		return compare(a.Key, b.Key)
+		return cmp.Compare(a.Key, b.Key)
 	})
 	return out
-}
-
-func compare(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // statsQueries are the queries RunStats compares with counting the events

@@ -233,14 +233,9 @@ func parseQuery(cat *catalog.Catalogue, vals url.Values, p auth.Principal, route
 		case "cursor":
 			cursor = v
 		case "tenant_id":
-			t, terr := event.NormalizeTenant(v)
-			if terr != nil {
-				return q, invalidParam("tenant_id %q is not a valid tenant", v)
+			if q.Tenant, err = TenantParam(v, p); err != nil {
+				return q, err
 			}
-			if !p.IsAdmin() && t != p.Tenant {
-				return q, auditerr.Errorf(auditerr.ErrForbidden, "this key may only read tenant %q", p.Tenant)
-			}
-			q.Tenant = t
 		}
 		if err != nil {
 			return q, err
@@ -270,6 +265,19 @@ func parseQuery(cat *catalog.Catalogue, vals url.Values, p auth.Principal, route
 		return q, err
 	}
 	return q, nil
+}
+
+// TenantParam reads a tenant_id parameter for p: a valid tenant, which
+// only an admin key may name when it is not the key's own (403 otherwise).
+func TenantParam(v string, p auth.Principal) (string, error) {
+	t, err := event.NormalizeTenant(v)
+	if err != nil {
+		return "", invalidParam("tenant_id %q is not a valid tenant", v)
+	}
+	if !p.IsAdmin() && t != p.Tenant {
+		return "", auditerr.Errorf(auditerr.ErrForbidden, "this key may only read tenant %q", p.Tenant)
+	}
+	return t, nil
 }
 
 // parseTime reads an RFC 3339 time with any offset and returns the smallest

@@ -12,7 +12,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/stigaudit/stigaudit/core/auditerr"
 	"github.com/stigaudit/stigaudit/core/event"
 	"github.com/stigaudit/stigaudit/hostfns"
 	"github.com/stigaudit/stigaudit/server/auth"
@@ -122,12 +121,9 @@ func parseStats(vals url.Values, p auth.Principal) (statsRequest, error) {
 			}
 			req.q.Group = v
 		case "tenant_id":
-			t, err := event.NormalizeTenant(v)
+			t, err := TenantParam(v, p)
 			if err != nil {
-				return req, invalidParam("tenant_id %q is not a valid tenant", v)
-			}
-			if !p.IsAdmin() && t != p.Tenant {
-				return req, auditerr.Errorf(auditerr.ErrForbidden, "this key may only read tenant %q", p.Tenant)
+				return req, err
 			}
 			req.q.Tenant = t
 		}

@@ -187,22 +187,7 @@ func runHTTP(ctx context.Context, cfg Config) (Result, error) {
 			b.WriteString(`]}`)
 			body = b.String()
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewBufferString(body))
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Authorization", "Bearer "+cfg.Key)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		msg, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusCreated {
-			return fmt.Errorf("HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(msg))
-		}
-		return nil
+		return PostEvents(ctx, client, url, cfg.Key, bytes.NewBufferString(body))
 	}
 	calls := (cfg.Events + cfg.Batch - 1) / cfg.Batch
 	res := drive(ctx, cfg.Concurrency, calls, cfg.Batch, call)
@@ -212,6 +197,27 @@ func runHTTP(ctx context.Context, cfg Config) (Result, error) {
 
 // drive runs calls calls on c workers and measures them. Each call carries
 // per events.
+// PostEvents sends one emit request (an event, or {"events":[...]}) to
+// url with key, and fails unless it is answered 201.
+func PostEvents(ctx context.Context, client *http.Client, url, key string, body io.Reader) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusCreated {
+		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(msg))
+	}
+	return nil
+}
+
 func drive(ctx context.Context, c, calls, per int, call func(context.Context, int) error) Result {
 	lat := make([]time.Duration, calls)
 	var next, errs atomic.Int64

@@ -71,7 +71,7 @@ func appendPrefix(b []byte, m *Mapping) []byte {
 	b = append(b, `,"category_name":`...)
 	b = jcs.AppendString(b, c.category)
 	b = append(b, `,"category_uid":`...)
-	b = strconv.AppendInt(b, int64(m.CategoryUID), 10)
+	b = strconv.AppendInt(b, int64(m.CategoryUID()), 10)
 	b = append(b, `,"class_name":`...)
 	b = jcs.AppendString(b, c.name)
 	b = append(b, `,"class_uid":`...)
@@ -150,7 +150,7 @@ func (enc *Encoder) WithCatalogue(cat *catalog.Catalogue) (*Encoder, error) {
 		if _, known := c.activities[act]; !known {
 			return nil, auditerr.Errorf(auditerr.ErrInvalidConfig, "event type %q: class %d (%s) has no activity %d", t.Name(), class, c.name, act)
 		}
-		m := Mapping{EventType: t.Name(), ClassUID: class, CategoryUID: class / 1000, ActivityID: act, SeverityID: SeverityInformational, Entity: t.Name()}
+		m := Mapping{EventType: t.Name(), ClassUID: class, ActivityID: act, SeverityID: SeverityInformational, Entity: t.Name()}
 		out.declared[t.Name()] = &declared{m: m, prefix: appendPrefix(nil, &m)}
 	}
 	return &out, nil

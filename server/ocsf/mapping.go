@@ -35,8 +35,6 @@ type Mapping struct {
 	EventType string
 	// ClassUID is the OCSF class (category_uid*1000 + the class's uid).
 	ClassUID int
-	// CategoryUID is the class's category (3 IAM, 6 Application Activity).
-	CategoryUID int
 	// ActivityID is the class's activity; type_uid = ClassUID*100 + ActivityID.
 	ActivityID int
 	// SeverityID is the record's severity_id.
@@ -51,13 +49,17 @@ type Mapping struct {
 	EntityKey string
 }
 
+// CategoryUID is the class's category: a class uid is category*1000 plus
+// the class's number (3 IAM, 6 Application Activity).
+func (m *Mapping) CategoryUID() int { return m.ClassUID / 1000 }
+
 // TypeUID is the record's type_uid: ClassUID*100 + ActivityID.
 func (m *Mapping) TypeUID() int { return m.ClassUID*100 + m.ActivityID }
 
 // Default is the mapping of a type Table does not name and that declares
 // no class of its own (an operator's catalogue type without "ocsf"; see
 // Encoder.WithCatalogue): API Activity / Other, informational.
-var Default = Mapping{ClassUID: ClassAPIActivity, CategoryUID: 6, ActivityID: ActivityOther, SeverityID: SeverityInformational}
+var Default = Mapping{ClassUID: ClassAPIActivity, ActivityID: ActivityOther, SeverityID: SeverityInformational}
 
 // Shorthands for Table.
 const (
@@ -82,71 +84,71 @@ const (
 // Logon, always Failure.
 var Table = []Mapping{
 	// Declared in the seed's emit().
-	{EventType: "fact_write", ClassUID: api, CategoryUID: 6, ActivityID: ActivityCreate, SeverityID: info},
-	{EventType: "fact_read", ClassUID: api, CategoryUID: 6, ActivityID: ActivityRead, SeverityID: info},
-	{EventType: "capability_token_issue", ClassUID: ent, CategoryUID: 3, ActivityID: ActivityCreate, SeverityID: info, Entity: "capability_token"},
-	{EventType: "capability_token_revoke", ClassUID: ent, CategoryUID: 3, ActivityID: ActivityDelete, SeverityID: info, Entity: "capability_token"},
-	{EventType: "manifest_publish", ClassUID: api, CategoryUID: 6, ActivityID: ActivityCreate, SeverityID: info},
-	{EventType: "key_rotation", ClassUID: ent, CategoryUID: 3, ActivityID: ActivityUpdate, SeverityID: info, Entity: "signing_key"},
-	{EventType: "federation_connect", ClassUID: api, CategoryUID: 6, ActivityID: ActivityOther, SeverityID: info},
-	{EventType: "quarantine_admit", ClassUID: api, CategoryUID: 6, ActivityID: ActivityCreate, SeverityID: info},
-	{EventType: "quarantine_release", ClassUID: api, CategoryUID: 6, ActivityID: ActivityUpdate, SeverityID: info},
-	{EventType: "quota_breach", ClassUID: api, CategoryUID: 6, ActivityID: ActivityOther, SeverityID: low},
-	{EventType: "admin_action", ClassUID: api, CategoryUID: 6, ActivityID: ActivityOther, SeverityID: info},
-	{EventType: "replay_rejected", ClassUID: api, CategoryUID: 6, ActivityID: ActivityOther, SeverityID: med, Failure: true},
-	{EventType: "instruction_audit", ClassUID: api, CategoryUID: 6, ActivityID: ActivityOther, SeverityID: info},
-	{EventType: "instruction_quarantined", ClassUID: api, CategoryUID: 6, ActivityID: ActivityCreate, SeverityID: low},
-	{EventType: "instruction_promoted", ClassUID: api, CategoryUID: 6, ActivityID: ActivityUpdate, SeverityID: low},
-	{EventType: "peer_hlc_anomaly", ClassUID: api, CategoryUID: 6, ActivityID: ActivityOther, SeverityID: low},
-	{EventType: "api_key_rehashed", ClassUID: ent, CategoryUID: 3, ActivityID: ActivityUpdate, SeverityID: info, Entity: "api_key", EntityKey: "key_id"},
+	{EventType: "fact_write", ClassUID: api, ActivityID: ActivityCreate, SeverityID: info},
+	{EventType: "fact_read", ClassUID: api, ActivityID: ActivityRead, SeverityID: info},
+	{EventType: "capability_token_issue", ClassUID: ent, ActivityID: ActivityCreate, SeverityID: info, Entity: "capability_token"},
+	{EventType: "capability_token_revoke", ClassUID: ent, ActivityID: ActivityDelete, SeverityID: info, Entity: "capability_token"},
+	{EventType: "manifest_publish", ClassUID: api, ActivityID: ActivityCreate, SeverityID: info},
+	{EventType: "key_rotation", ClassUID: ent, ActivityID: ActivityUpdate, SeverityID: info, Entity: "signing_key"},
+	{EventType: "federation_connect", ClassUID: api, ActivityID: ActivityOther, SeverityID: info},
+	{EventType: "quarantine_admit", ClassUID: api, ActivityID: ActivityCreate, SeverityID: info},
+	{EventType: "quarantine_release", ClassUID: api, ActivityID: ActivityUpdate, SeverityID: info},
+	{EventType: "quota_breach", ClassUID: api, ActivityID: ActivityOther, SeverityID: low},
+	{EventType: "admin_action", ClassUID: api, ActivityID: ActivityOther, SeverityID: info},
+	{EventType: "replay_rejected", ClassUID: api, ActivityID: ActivityOther, SeverityID: med, Failure: true},
+	{EventType: "instruction_audit", ClassUID: api, ActivityID: ActivityOther, SeverityID: info},
+	{EventType: "instruction_quarantined", ClassUID: api, ActivityID: ActivityCreate, SeverityID: low},
+	{EventType: "instruction_promoted", ClassUID: api, ActivityID: ActivityUpdate, SeverityID: low},
+	{EventType: "peer_hlc_anomaly", ClassUID: api, ActivityID: ActivityOther, SeverityID: low},
+	{EventType: "api_key_rehashed", ClassUID: ent, ActivityID: ActivityUpdate, SeverityID: info, Entity: "api_key", EntityKey: "key_id"},
 
 	// Written by the seed's node outside emit().
-	{EventType: "fact_retract", ClassUID: api, CategoryUID: 6, ActivityID: ActivityDelete, SeverityID: info},
-	{EventType: "tombstone_created", ClassUID: api, CategoryUID: 6, ActivityID: ActivityCreate, SeverityID: info},
-	{EventType: "tombstone_revoked", ClassUID: api, CategoryUID: 6, ActivityID: ActivityDelete, SeverityID: info},
-	{EventType: "tombstone_federation_ingested", ClassUID: api, CategoryUID: 6, ActivityID: ActivityCreate, SeverityID: info},
-	{EventType: "tombstone_revocation_federation_ingested", ClassUID: api, CategoryUID: 6, ActivityID: ActivityDelete, SeverityID: info},
-	{EventType: "tombstone_federation_rejected", ClassUID: api, CategoryUID: 6, ActivityID: ActivityCreate, SeverityID: low, Failure: true},
-	{EventType: "tombstone_sync_gap", ClassUID: api, CategoryUID: 6, ActivityID: ActivityOther, SeverityID: low},
-	{EventType: "federation_integrity_rejected", ClassUID: api, CategoryUID: 6, ActivityID: ActivityOther, SeverityID: med, Failure: true},
-	{EventType: "federation_valid_until_extension_rejected", ClassUID: api, CategoryUID: 6, ActivityID: ActivityUpdate, SeverityID: low, Failure: true},
-	{EventType: "quarantine_ingest", ClassUID: api, CategoryUID: 6, ActivityID: ActivityCreate, SeverityID: info},
-	{EventType: "quarantine_promote", ClassUID: api, CategoryUID: 6, ActivityID: ActivityUpdate, SeverityID: info},
-	{EventType: "quarantine_reject", ClassUID: api, CategoryUID: 6, ActivityID: ActivityDelete, SeverityID: info},
-	{EventType: "sanitizer_quarantine", ClassUID: api, CategoryUID: 6, ActivityID: ActivityCreate, SeverityID: low},
-	{EventType: "capability_issued", ClassUID: ent, CategoryUID: 3, ActivityID: ActivityCreate, SeverityID: info, Entity: "capability_token"},
-	{EventType: "capability_revoked", ClassUID: ent, CategoryUID: 3, ActivityID: ActivityDelete, SeverityID: info, Entity: "capability_token"},
-	{EventType: "capability_rejected", ClassUID: ent, CategoryUID: 3, ActivityID: ActivityRead, SeverityID: low, Failure: true, Entity: "capability_token"},
-	{EventType: "capability_verified", ClassUID: ent, CategoryUID: 3, ActivityID: ActivityRead, SeverityID: info, Entity: "capability_token"},
-	{EventType: "fact_mutation_attempted", ClassUID: api, CategoryUID: 6, ActivityID: ActivityUpdate, SeverityID: med},
+	{EventType: "fact_retract", ClassUID: api, ActivityID: ActivityDelete, SeverityID: info},
+	{EventType: "tombstone_created", ClassUID: api, ActivityID: ActivityCreate, SeverityID: info},
+	{EventType: "tombstone_revoked", ClassUID: api, ActivityID: ActivityDelete, SeverityID: info},
+	{EventType: "tombstone_federation_ingested", ClassUID: api, ActivityID: ActivityCreate, SeverityID: info},
+	{EventType: "tombstone_revocation_federation_ingested", ClassUID: api, ActivityID: ActivityDelete, SeverityID: info},
+	{EventType: "tombstone_federation_rejected", ClassUID: api, ActivityID: ActivityCreate, SeverityID: low, Failure: true},
+	{EventType: "tombstone_sync_gap", ClassUID: api, ActivityID: ActivityOther, SeverityID: low},
+	{EventType: "federation_integrity_rejected", ClassUID: api, ActivityID: ActivityOther, SeverityID: med, Failure: true},
+	{EventType: "federation_valid_until_extension_rejected", ClassUID: api, ActivityID: ActivityUpdate, SeverityID: low, Failure: true},
+	{EventType: "quarantine_ingest", ClassUID: api, ActivityID: ActivityCreate, SeverityID: info},
+	{EventType: "quarantine_promote", ClassUID: api, ActivityID: ActivityUpdate, SeverityID: info},
+	{EventType: "quarantine_reject", ClassUID: api, ActivityID: ActivityDelete, SeverityID: info},
+	{EventType: "sanitizer_quarantine", ClassUID: api, ActivityID: ActivityCreate, SeverityID: low},
+	{EventType: "capability_issued", ClassUID: ent, ActivityID: ActivityCreate, SeverityID: info, Entity: "capability_token"},
+	{EventType: "capability_revoked", ClassUID: ent, ActivityID: ActivityDelete, SeverityID: info, Entity: "capability_token"},
+	{EventType: "capability_rejected", ClassUID: ent, ActivityID: ActivityRead, SeverityID: low, Failure: true, Entity: "capability_token"},
+	{EventType: "capability_verified", ClassUID: ent, ActivityID: ActivityRead, SeverityID: info, Entity: "capability_token"},
+	{EventType: "fact_mutation_attempted", ClassUID: api, ActivityID: ActivityUpdate, SeverityID: med},
 
 	// Federation peer events.
-	{EventType: "rejected_fact", ClassUID: api, CategoryUID: 6, ActivityID: ActivityCreate, SeverityID: low, Failure: true},
-	{EventType: "rejected_token", ClassUID: api, CategoryUID: 6, ActivityID: ActivityOther, SeverityID: med, Failure: true},
-	{EventType: "scope_violation", ClassUID: api, CategoryUID: 6, ActivityID: ActivityOther, SeverityID: med, Failure: true},
-	{EventType: "replay_attempt", ClassUID: api, CategoryUID: 6, ActivityID: ActivityOther, SeverityID: med, Failure: true},
-	{EventType: "san_mismatch", ClassUID: auth, CategoryUID: 3, ActivityID: ActivityLogon, SeverityID: med, Failure: true},
-	{EventType: "peer_approved", ClassUID: ent, CategoryUID: 3, ActivityID: 8 /* Enable */, SeverityID: info, Entity: "peer", EntityKey: "peer_id"},
-	{EventType: "peer_approval_failed", ClassUID: ent, CategoryUID: 3, ActivityID: 8 /* Enable */, SeverityID: low, Failure: true, Entity: "peer", EntityKey: "peer_id"},
-	{EventType: "tl_proof_missing", ClassUID: api, CategoryUID: 6, ActivityID: ActivityOther, SeverityID: med, Failure: true},
-	{EventType: "tl_proof_verified", ClassUID: api, CategoryUID: 6, ActivityID: ActivityRead, SeverityID: info},
-	{EventType: "manifest_stored", ClassUID: api, CategoryUID: 6, ActivityID: ActivityCreate, SeverityID: info},
-	{EventType: "manifest_refresh_failed", ClassUID: api, CategoryUID: 6, ActivityID: ActivityUpdate, SeverityID: low, Failure: true},
+	{EventType: "rejected_fact", ClassUID: api, ActivityID: ActivityCreate, SeverityID: low, Failure: true},
+	{EventType: "rejected_token", ClassUID: api, ActivityID: ActivityOther, SeverityID: med, Failure: true},
+	{EventType: "scope_violation", ClassUID: api, ActivityID: ActivityOther, SeverityID: med, Failure: true},
+	{EventType: "replay_attempt", ClassUID: api, ActivityID: ActivityOther, SeverityID: med, Failure: true},
+	{EventType: "san_mismatch", ClassUID: auth, ActivityID: ActivityLogon, SeverityID: med, Failure: true},
+	{EventType: "peer_approved", ClassUID: ent, ActivityID: 8 /* Enable */, SeverityID: info, Entity: "peer", EntityKey: "peer_id"},
+	{EventType: "peer_approval_failed", ClassUID: ent, ActivityID: 8 /* Enable */, SeverityID: low, Failure: true, Entity: "peer", EntityKey: "peer_id"},
+	{EventType: "tl_proof_missing", ClassUID: api, ActivityID: ActivityOther, SeverityID: med, Failure: true},
+	{EventType: "tl_proof_verified", ClassUID: api, ActivityID: ActivityRead, SeverityID: info},
+	{EventType: "manifest_stored", ClassUID: api, ActivityID: ActivityCreate, SeverityID: info},
+	{EventType: "manifest_refresh_failed", ClassUID: api, ActivityID: ActivityUpdate, SeverityID: low, Failure: true},
 
 	// Plugin registry.
-	{EventType: "plugin.registered", ClassUID: ent, CategoryUID: 3, ActivityID: ActivityCreate, SeverityID: info, Entity: "plugin", EntityKey: "plugin_name"},
-	{EventType: "plugin.registration_failed", ClassUID: ent, CategoryUID: 3, ActivityID: ActivityCreate, SeverityID: low, Failure: true, Entity: "plugin", EntityKey: "plugin_name"},
-	{EventType: "plugin.handler_denied", ClassUID: api, CategoryUID: 6, ActivityID: ActivityOther, SeverityID: low, Failure: true},
-	{EventType: "plugin.handler_error", ClassUID: api, CategoryUID: 6, ActivityID: ActivityOther, SeverityID: low, Failure: true},
+	{EventType: "plugin.registered", ClassUID: ent, ActivityID: ActivityCreate, SeverityID: info, Entity: "plugin", EntityKey: "plugin_name"},
+	{EventType: "plugin.registration_failed", ClassUID: ent, ActivityID: ActivityCreate, SeverityID: low, Failure: true, Entity: "plugin", EntityKey: "plugin_name"},
+	{EventType: "plugin.handler_denied", ClassUID: api, ActivityID: ActivityOther, SeverityID: low, Failure: true},
+	{EventType: "plugin.handler_error", ClassUID: api, ActivityID: ActivityOther, SeverityID: low, Failure: true},
 
 	// Required by the seed's spec.
-	{EventType: "auth_failed", ClassUID: auth, CategoryUID: 3, ActivityID: ActivityLogon, SeverityID: low, Failure: true},
-	{EventType: "api_key_create", ClassUID: ent, CategoryUID: 3, ActivityID: ActivityCreate, SeverityID: info, Entity: "api_key", EntityKey: "key_id"},
-	{EventType: "api_key_revoke", ClassUID: ent, CategoryUID: 3, ActivityID: ActivityDelete, SeverityID: info, Entity: "api_key", EntityKey: "key_id"},
-	{EventType: "peer_registered", ClassUID: ent, CategoryUID: 3, ActivityID: ActivityCreate, SeverityID: info, Entity: "peer"},
-	{EventType: "peer_revoked", ClassUID: ent, CategoryUID: 3, ActivityID: ActivityDelete, SeverityID: info, Entity: "peer"},
-	{EventType: "config_change", ClassUID: api, CategoryUID: 6, ActivityID: ActivityUpdate, SeverityID: info},
-	{EventType: "audit_export", ClassUID: api, CategoryUID: 6, ActivityID: ActivityRead, SeverityID: info},
+	{EventType: "auth_failed", ClassUID: auth, ActivityID: ActivityLogon, SeverityID: low, Failure: true},
+	{EventType: "api_key_create", ClassUID: ent, ActivityID: ActivityCreate, SeverityID: info, Entity: "api_key", EntityKey: "key_id"},
+	{EventType: "api_key_revoke", ClassUID: ent, ActivityID: ActivityDelete, SeverityID: info, Entity: "api_key", EntityKey: "key_id"},
+	{EventType: "peer_registered", ClassUID: ent, ActivityID: ActivityCreate, SeverityID: info, Entity: "peer"},
+	{EventType: "peer_revoked", ClassUID: ent, ActivityID: ActivityDelete, SeverityID: info, Entity: "peer"},
+	{EventType: "config_change", ClassUID: api, ActivityID: ActivityUpdate, SeverityID: info},
+	{EventType: "audit_export", ClassUID: api, ActivityID: ActivityRead, SeverityID: info},
 }
 
 // class is what a record of one class says about it.

@@ -133,8 +133,8 @@ func TestRecordsAgainstSchema(t *testing.T) {
 			if !ok {
 				t.Fatalf("class %d is not in the schema", m.ClassUID)
 			}
-			if m.CategoryUID != sh.CategoryUID {
-				t.Fatalf("category_uid %d, the schema says %d", m.CategoryUID, sh.CategoryUID)
+			if m.CategoryUID() != sh.CategoryUID {
+				t.Fatalf("category_uid %d, the schema says %d", m.CategoryUID(), sh.CategoryUID)
 			}
 			for i, e := range variants(ty) {
 				for _, p := range []*merkle.InclusionProof{nil, proof} {

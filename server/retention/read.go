@@ -108,12 +108,12 @@ func tenantParam(c echo.Context, p auth.Principal) (string, error) {
 		if len(vs) != 1 {
 			return "", auditerr.Errorf(auditerr.ErrInvalidParameter, "tenant_id is given %d times", len(vs))
 		}
-		t, err := event.NormalizeTenant(vs[0])
-		if err != nil || vs[0] == "" {
+		if vs[0] == "" {
 			return "", auditerr.Errorf(auditerr.ErrInvalidParameter, "tenant_id %q is not a valid tenant", vs[0])
 		}
-		if !p.IsAdmin() && t != p.Tenant {
-			return "", auditerr.Errorf(auditerr.ErrForbidden, "this key may only read tenant %q", p.Tenant)
+		t, err := api.TenantParam(vs[0], p)
+		if err != nil {
+			return "", err
 		}
 		tenant = t
 	}
