@@ -16,6 +16,7 @@ import (
 
 	"github.com/stigaudit/stigaudit/core/auditerr"
 	"github.com/stigaudit/stigaudit/core/event"
+	"github.com/stigaudit/stigaudit/internal/bytesize"
 )
 
 // ErrClosed is returned by a Write or Reopen of a sink that was closed.
@@ -362,11 +363,11 @@ func parseFileSpec(rest string) (string, FileOptions, error) {
 		v := vs[0]
 		switch k {
 		case "max_size":
-			n, err := parseByteSize(v)
-			if err != nil || n <= 0 {
+			n, err := bytesize.Parse(v)
+			if err != nil || n == 0 || n > 1<<62 {
 				return "", opt, auditerr.Errorf(auditerr.ErrInvalidConfig, "sink file:%s: max_size %q is not a positive size such as 64MiB, 1GiB or 1048576", rest, v)
 			}
-			opt.MaxSize = n
+			opt.MaxSize = int64(n)
 		case "max_age":
 			d, err := parseAge(v)
 			if err != nil || d <= 0 {
@@ -387,28 +388,6 @@ func parseFileSpec(rest string) (string, FileOptions, error) {
 		return "", opt, auditerr.Errorf(auditerr.ErrInvalidConfig, "sink file:%s: keep needs max_size or max_age", rest)
 	}
 	return path, opt, nil
-}
-
-var byteUnits = []struct {
-	suffix string
-	shift  uint
-}{{"KiB", 10}, {"MiB", 20}, {"GiB", 30}, {"TiB", 40}, {"B", 0}}
-
-// parseByteSize reads a number of bytes, plain or with a binary unit:
-// 512KiB, 64MiB, 1GiB.
-func parseByteSize(s string) (int64, error) {
-	num, shift := s, uint(0)
-	for _, u := range byteUnits {
-		if n, ok := strings.CutSuffix(s, u.suffix); ok {
-			num, shift = n, u.shift
-			break
-		}
-	}
-	v, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || v < 0 || v > (1<<62)>>shift {
-		return 0, fmt.Errorf("%q is not a size", s)
-	}
-	return v << shift, nil
 }
 
 // parseAge reads a Go duration, or a whole number of days ("7d").
