@@ -50,6 +50,16 @@ func ValidOrigin(origin string) error {
 	return nil
 }
 
+// NoteBody returns the text of a signed note n, up to and including the
+// line before its first blank line (all of n when it has none): a
+// checkpoint's body, without its signature lines.
+func NoteBody(n []byte) []byte {
+	if i := bytes.Index(n, []byte("\n\n")); i >= 0 {
+		return n[:i+1]
+	}
+	return n
+}
+
 // Body returns the checkpoint text "<origin>\n<size>\n<base64 root>\n", the
 // bytes that are signed. It does not check the origin (Sign does).
 func (c Checkpoint) Body() []byte {

@@ -281,3 +281,15 @@ func FuzzParseBody(f *testing.F) {
 		}
 	})
 }
+
+func TestNoteBody(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"o\n1\nAAAA\n\n— k sig\n", "o\n1\nAAAA\n"},
+		{"o\n1\nAAAA\n", "o\n1\nAAAA\n"},
+		{"", ""},
+	} {
+		if got := string(NoteBody([]byte(tc.in))); got != tc.want {
+			t.Errorf("NoteBody(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

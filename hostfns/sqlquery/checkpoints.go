@@ -44,19 +44,9 @@ func ReadLatestCheckpoint(ctx context.Context, q RowQueryer) (s checkpoint.Signe
 		return checkpoint.Signed{}, false, auditerr.Errorf(auditerr.ErrInvalidCheckpoint, "stored checkpoint of size %d has a root of %d bytes", size, len(root))
 	}
 	s = checkpoint.Signed{Checkpoint: checkpoint.Checkpoint{Size: uint64(size), Root: [checkpoint.HashSize]byte(root)}, Note: []byte(text)}
-	if c, err := checkpoint.ParseBody(noteBody(s.Note)); err == nil {
+	if c, err := checkpoint.ParseBody(checkpoint.NoteBody(s.Note)); err == nil {
 		s.Origin = c.Origin
 	}
 	s.Time, _ = time.Parse(CheckpointTimeLayout, created)
 	return s, true, nil
-}
-
-// noteBody returns the text of a signed note up to its blank line.
-func noteBody(n []byte) []byte {
-	for i := 0; i+1 < len(n); i++ {
-		if n[i] == '\n' && n[i+1] == '\n' {
-			return n[:i+1]
-		}
-	}
-	return n
 }

@@ -59,7 +59,7 @@ func (p FilePin) Load() (Signed, bool, error) {
 	if err != nil {
 		return Signed{}, false, fmt.Errorf("tlog: read %s: %w", p.Path, err)
 	}
-	c, err := checkpoint.ParseBody(bodyOf(b))
+	c, err := checkpoint.ParseBody(checkpoint.NoteBody(b))
 	if err != nil {
 		return Signed{}, false, auditerr.Errorf(auditerr.ErrInvalidCheckpoint, "%s is not a signed checkpoint: %v", p.Path, err)
 	}

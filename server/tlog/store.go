@@ -27,13 +27,3 @@ type Checkpoints interface {
 	// checkpoints are never changed.
 	Add(ctx context.Context, s Signed, check func(latest *Signed) error) (Signed, error)
 }
-
-// bodyOf returns the text of a signed note up to its blank line.
-func bodyOf(n []byte) []byte {
-	for i := 0; i+1 < len(n); i++ {
-		if n[i] == '\n' && n[i+1] == '\n' {
-			return n[:i+1]
-		}
-	}
-	return n
-}

@@ -297,7 +297,7 @@ func (w *Witnessing) follow() {
 		if !ok || !w.cfg.Policy.Satisfied(n) {
 			continue
 		}
-		c, err := checkpoint.ParseBody(bodyOf(n))
+		c, err := checkpoint.ParseBody(checkpoint.NoteBody(n))
 		if err != nil {
 			continue
 		}
@@ -333,14 +333,6 @@ func (w *Witnessing) adoptSharedLocked() {
 	if w.witnessed == nil || sh.Size > w.witnessed.Size {
 		w.witnessed = sh
 	}
-}
-
-// bodyOf is a signed note's text, up to its blank line.
-func bodyOf(n []byte) []byte {
-	if i := bytes.Index(n, []byte("\n\n")); i >= 0 {
-		return n[:i+1]
-	}
-	return n
 }
 
 // observeLag updates stigaudit_witness_lag_seconds: how long the newest
